@@ -1,0 +1,33 @@
+# The two commands: `make run` starts the whole embedded stack, `make test` runs every test.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test bench token histories clean
+
+$(INSTALLED): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(INSTALLED)
+	$(PY) stack.py
+
+test: $(INSTALLED)
+	$(PY) tests/run.py
+
+bench: $(INSTALLED)
+	$(PY) bench/bench.py $(ARGS)
+
+# make token ROLE=township_assistant JURISDICTION=370305001 [SUB=..] [NAME=..]
+token: $(INSTALLED)
+	$(PY) -m api.tokens --role $(ROLE) --jurisdiction $(JURISDICTION) $(if $(SUB),--sub $(SUB)) $(if $(NAME),--name $(NAME))
+
+# Regenerate tests/histories/ (replay test) after a deliberate workflow change.
+histories: $(INSTALLED)
+	$(PY) tests/record_histories.py
+
+clean:
+	rm -rf var

@@ -1,0 +1,59 @@
+"""The jiuzhu HTTP API. OpenAPI at /docs."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from temporalio.client import Client
+
+from api.idempotency import IdempotencyMiddleware
+from api.routes import applications, calendar, notifications, townships
+from logs import configure_logging
+from settings import Settings, get_settings
+from workflows.client import connect
+
+log = structlog.get_logger()
+
+
+def create_app(settings: Settings | None = None, *, temporal: Client | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.temporal = temporal or await connect(settings.temporal_address, settings.temporal_namespace)
+        log.info("api.started", temporal=settings.temporal_address)
+        yield
+
+    app = FastAPI(
+        title="jiuzhu 救助",
+        summary="Social-assistance cases of the district, from acceptance to payment",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_middleware(IdempotencyMiddleware)
+    for module in (applications, calendar, townships, notifications):
+        app.include_router(module.router)
+
+    @app.get("/health", tags=["health"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("api.error", path=request.url.path)
+        return JSONResponse(
+            {"detail": "the server could not complete this request; nothing more was changed, try again"},
+            status_code=500,
+        )
+
+    return app
+
+
+def app() -> FastAPI:
+    """Factory for ``uvicorn --factory api.main:app``."""
+    settings = get_settings()
+    configure_logging(fmt=settings.log_format, level=settings.log_level, process="api")
+    return create_app(settings)

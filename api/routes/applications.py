@@ -1,0 +1,162 @@
+"""/applications: intake (一门受理), the case, its audit trail, and every caseworker action."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel
+from sqlmodel import func, select
+
+from api.cases import accept_application, act, case_in_jurisdiction, cases_filter, current_view
+from api.deps import CurrentUser, IdempotencyKey, SessionDep, SettingsDep, TemporalDep, allow
+from api.models import (
+    ApplicationCreate,
+    AuditEntryPublic,
+    CasePage,
+    CasePublic,
+    DecisionCreate,
+    DocumentsReceiptCreate,
+    DocumentsRequestCreate,
+    ObjectionCreate,
+    ReviewCreate,
+    SurveyCreate,
+    WithdrawalCreate,
+)
+from domain.cases import (
+    Actor,
+    AssistanceType,
+    DecisionRecord,
+    DocumentsReceipt,
+    DocumentsRequest,
+    ObjectionRecord,
+    ReviewRecord,
+    Role,
+    Stage,
+    SurveyRecord,
+    WithdrawalRecord,
+)
+from store.records import view_of
+from store.tables import AuditEntryRecord, CaseRecord
+from workflows.application import ApplicationWorkflow
+
+router = APIRouter(prefix="/applications", tags=["applications"])
+
+R = Role
+
+
+def _public(view) -> CasePublic:  # noqa: ANN001
+    return CasePublic.model_validate(view, from_attributes=True)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=CasePublic)
+async def create_application(
+    body: ApplicationCreate,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    user: Actor = allow(R.township_assistant, R.village_coordinator),
+) -> CasePublic:
+    """一门受理: accept an application and start its case. Deadlines count from today."""
+    view = await accept_application(session=session, client=client, settings=settings, user=user, body=body)
+    return _public(view)
+
+
+@router.get("", response_model=CasePage)
+def list_applications(
+    session: SessionDep,
+    user: CurrentUser,
+    stage: Stage | None = None,
+    township: str | None = None,
+    assistance_type: AssistanceType | None = None,
+    overdue: bool | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> CasePage:
+    """Cases in your jurisdiction, oldest deadline first (from the case records)."""
+    query = cases_filter(select(CaseRecord), user=user)
+    if stage is not None:
+        query = query.where(CaseRecord.stage == stage)
+    if township is not None:
+        query = query.where(CaseRecord.township == township)
+    if assistance_type is not None:
+        query = query.where(CaseRecord.assistance_type == assistance_type)
+    if overdue is not None:
+        query = query.where(CaseRecord.overdue == overdue)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(
+        query.order_by(CaseRecord.decision_due, CaseRecord.case_no)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    return CasePage(items=[_public(view_of(r)) for r in rows], total=total, page=page, page_size=page_size)
+
+
+@router.get("/{case_no}", response_model=CasePublic)
+async def get_application(case_no: str, session: SessionDep, client: TemporalDep, user: CurrentUser) -> CasePublic:
+    row = case_in_jurisdiction(session, case_no=case_no, user=user)
+    return _public(await current_view(client, row))
+
+
+@router.get("/{case_no}/audit-trail", response_model=list[AuditEntryPublic])
+def get_audit_trail(case_no: str, session: SessionDep, user: CurrentUser) -> list[AuditEntryRecord]:
+    """Who did what, when, from which stage to which (留痕)."""
+    case_in_jurisdiction(session, case_no=case_no, user=user)
+    return list(
+        session.exec(
+            select(AuditEntryRecord).where(AuditEntryRecord.case_no == case_no).order_by(AuditEntryRecord.seq)
+        )
+    )
+
+
+def _action(path: str, body_model: type[BaseModel], record_type: type, update, roles: tuple[Role, ...], doc: str):  # noqa: ANN001
+    """Declare one caseworker action: its route, who may do it, and the Update it becomes."""
+
+    async def route(
+        case_no: str,
+        body: body_model,  # type: ignore[valid-type]
+        session: SessionDep,
+        client: TemporalDep,
+        user: Actor = allow(*roles),
+        key: IdempotencyKey = None,
+    ) -> CasePublic:
+        row = case_in_jurisdiction(session, case_no=case_no, user=user)
+        record = record_type(actor=user, **body.model_dump())
+        return _public(await act(client=client, row=row, update=update, record=record, idempotency_key=key))
+
+    route.__doc__ = doc
+    route.__name__ = path.replace("-", "_")
+    router.post(f"/{{case_no}}/{path}", response_model=CasePublic)(route)
+
+
+_action(
+    "survey", SurveyCreate, SurveyRecord, ApplicationWorkflow.record_survey,
+    (R.village_coordinator, R.township_assistant, R.district_officer),
+    "入户调查: at least two investigators. The case moves on once the verification report is in too.",
+)
+_action(
+    "review", ReviewCreate, ReviewRecord, ApplicationWorkflow.record_review, (R.township_assistant,),
+    "初审: a proposed approval goes to public notice, a proposed refusal to the district.",
+)
+_action(
+    "objections", ObjectionCreate, ObjectionRecord, ApplicationWorkflow.record_objection,
+    (R.township_assistant, R.village_coordinator, R.district_officer),
+    "异议 during public notice: the case goes back to survey; the notice restarts afterwards.",
+)
+_action(
+    "decision", DecisionCreate, DecisionRecord, ApplicationWorkflow.record_decision, (R.district_officer,),
+    "审核确认: approval pays the first amount; refusal sends the reasons in writing.",
+)
+_action(
+    "documents-requested", DocumentsRequestCreate, DocumentsRequest, ApplicationWorkflow.request_documents,
+    (R.township_assistant, R.district_officer),
+    "补正: ask for documents; the decision clock pauses until they arrive.",
+)
+_action(
+    "documents-received", DocumentsReceiptCreate, DocumentsReceipt, ApplicationWorkflow.receive_documents,
+    (R.township_assistant, R.district_officer),
+    "The documents are in: the case resumes where it paused and its deadline moves.",
+)
+_action(
+    "withdrawal", WithdrawalCreate, WithdrawalRecord, ApplicationWorkflow.withdraw,
+    (R.township_assistant, R.district_officer),
+    "The applicant withdraws (撤回申请).",
+)

@@ -1,0 +1,75 @@
+"""/calendar/{year}: the State Council's holiday notice, entered by the admin.
+
+Publishing a year makes every running case count its deadlines again (its timers move).
+"""
+
+from datetime import datetime, timezone
+
+import structlog
+from fastapi import APIRouter, HTTPException, Path, status
+from sqlmodel import or_, select
+
+from api.deps import CurrentUser, SessionDep, TemporalDep, allow
+from api.models import CalendarYearPublic, CalendarYearPut
+from domain.calendar import YearCalendar
+from domain.cases import CLOSED_STAGES, Actor, CalendarPublished, Role
+from store.calendar import load_calendar, packaged_years, publish_year
+from store.tables import CalendarYear, CaseRecord
+from workflows.application import ApplicationWorkflow
+from workflows.client import application_workflow_id
+
+router = APIRouter(prefix="/calendar", tags=["calendar"])
+log = structlog.get_logger()
+
+Year = Path(ge=2000, le=2100)
+
+
+@router.get("/{year}", response_model=CalendarYearPublic)
+def get_year(session: SessionDep, user: CurrentUser, year: int = Year) -> CalendarYearPublic:
+    published = load_calendar(session).years.get(year)
+    if session.get(CalendarYear, year):
+        source = "entered"
+    elif year in packaged_years():
+        source = "package"
+    else:
+        source = "unpublished"
+    return CalendarYearPublic(
+        year=year,
+        source=source,
+        holidays=sorted(published.holidays) if published else [],
+        workdays=sorted(published.workdays) if published else [],
+    )
+
+
+@router.put("/{year}", response_model=CalendarYearPublic)
+async def put_year(
+    body: CalendarYearPut,
+    session: SessionDep,
+    client: TemporalDep,
+    year: int = Year,
+    user: Actor = allow(Role.admin),
+) -> CalendarYearPublic:
+    try:
+        calendar = YearCalendar(year, frozenset(body.holidays), frozenset(body.workdays))
+    except ValueError as bad:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(bad)) from None
+    publish_year(session, calendar=calendar, published_by=user.user_id, at=datetime.now(timezone.utc))
+    session.commit()
+    # Cases whose dates are provisional, or fall in that year, count again.
+    open_cases = session.exec(
+        select(CaseRecord.case_no).where(
+            CaseRecord.stage.not_in([s.value for s in CLOSED_STAGES]),
+            or_(CaseRecord.provisional, CaseRecord.decision_due >= datetime(year, 1, 1).date()),
+        )
+    ).all()
+    for case_no in open_cases:
+        handle = client.get_workflow_handle_for(ApplicationWorkflow.run, application_workflow_id(case_no))
+        await handle.signal(ApplicationWorkflow.calendar_published, CalendarPublished(years=[year]))
+    log.info("calendar.published", year=year, user=user.user_id, cases=len(open_cases))
+    return CalendarYearPublic(
+        year=year,
+        source="entered",
+        holidays=sorted(calendar.holidays),
+        workdays=sorted(calendar.workdays),
+        cases_recomputed=len(open_cases),
+    )

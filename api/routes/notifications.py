@@ -1,0 +1,28 @@
+"""/notifications: deadline reminders and breaches (站内通知) for you or your jurisdiction."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlmodel import select
+
+from api.deps import CurrentUser, SessionDep
+from api.models import NotificationPublic
+from domain.cases import Role
+from store.tables import StaffNotification
+
+router = APIRouter(prefix="/notifications", tags=["notifications"])
+
+OVERSEERS = (Role.district_officer, Role.supervisor, Role.auditor, Role.admin, Role.township_approver)
+
+
+@router.get("", response_model=list[NotificationPublic])
+def list_notifications(
+    session: SessionDep, user: CurrentUser, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[StaffNotification]:
+    """Your own cases' notices; the district and township leaders see all in their jurisdiction."""
+    query = select(StaffNotification)
+    if user.role in OVERSEERS:
+        query = query.where(StaffNotification.township.startswith(user.jurisdiction))
+    else:
+        query = query.where(StaffNotification.assignee == user.user_id)
+    return list(session.exec(query.order_by(StaffNotification.at.desc()).limit(limit)))

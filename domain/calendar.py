@@ -1,0 +1,86 @@
+"""Working days (工作日) on the State Council's holiday calendar, counted in Asia/Shanghai.
+
+A working day is a weekday that is not a statutory holiday, or a weekend day made a working
+day (调休). A year whose notice is not yet published is counted on weekdays only, and every
+date computed from it is marked provisional.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+
+SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+"""China keeps one offset all year, so a fixed offset is exact and needs no tz database."""
+
+
+def local_date(moment: datetime) -> date:
+    """The date in Asia/Shanghai of an aware timestamp."""
+    return moment.astimezone(SHANGHAI).date()
+
+
+def end_of_day(day: date) -> datetime:
+    """The instant a date ends in Asia/Shanghai (midnight starting the next day), in UTC."""
+    return datetime.combine(day + timedelta(days=1), time(), SHANGHAI).astimezone(timezone.utc)
+
+
+def start_of_day(day: date) -> datetime:
+    return datetime.combine(day, time(), SHANGHAI).astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class YearCalendar:
+    """One year's published holidays and make-up working days."""
+
+    year: int
+    holidays: frozenset[date]
+    workdays: frozenset[date]
+
+    def __post_init__(self) -> None:
+        for day in self.holidays | self.workdays:
+            if day.year != self.year:
+                raise ValueError(f"{day} is not in {self.year}")
+        if both := self.holidays & self.workdays:
+            raise ValueError(f"{min(both)} cannot be both a holiday and a working day")
+        if weekdays := {d for d in self.workdays if d.weekday() < 5}:
+            raise ValueError(f"{min(weekdays)} is a weekday; only weekend days are made working days")
+
+
+@dataclass(frozen=True)
+class WorkingCalendar:
+    years: dict[int, YearCalendar] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, years: Iterable[YearCalendar]) -> "WorkingCalendar":
+        return cls({y.year: y for y in years})
+
+    def is_published(self, year: int) -> bool:
+        return year in self.years
+
+    def is_working_day(self, day: date) -> bool:
+        published = self.years.get(day.year)
+        if published is not None:
+            if day in published.holidays:
+                return False
+            if day in published.workdays:
+                return True
+        return day.weekday() < 5
+
+    def add_working_days(self, start: date, count: int) -> tuple[date, bool]:
+        """The ``count``-th working day after ``start`` (``start`` itself not counted).
+
+        Returns the date and whether it is provisional (a year on the way is unpublished).
+        """
+        day, provisional = start, False
+        remaining = count
+        while remaining > 0:
+            day += timedelta(days=1)
+            provisional |= not self.is_published(day.year)
+            if self.is_working_day(day):
+                remaining -= 1
+        return day, provisional
+
+    def working_days_between(self, after: date, up_to: date) -> int:
+        """Working days in (after, up_to]: what a pause from ``after`` to ``up_to`` costs."""
+        return sum(
+            self.is_working_day(after + timedelta(days=n)) for n in range(1, (up_to - after).days + 1)
+        )

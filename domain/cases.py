@@ -1,0 +1,274 @@
+"""A case (救助案件): its stages, the people in it, and every message a workflow takes or returns.
+
+Each Temporal message is one dataclass, so fields can be added without breaking callers.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from domain.deadlines import Deadlines
+from domain.policy import Policy
+
+
+class AssistanceType(StrEnum):
+    dibao = "dibao"  # 最低生活保障
+    tekun = "tekun"  # 特困人员救助供养
+    temporary = "temporary"  # 支出型临时救助
+
+
+class Channel(StrEnum):
+    walk_in = "walk_in"  # 一门受理 window
+    referral = "referral"  # 部门转介
+    proactive = "proactive"  # 主动发现
+
+
+class Stage(StrEnum):
+    survey = "survey"  # 入户调查 and 家庭经济状况核对
+    review = "review"  # 镇(街道)初审
+    notice = "notice"  # 公示
+    decision = "decision"  # 区民政局审核确认
+    awaiting_documents = "awaiting_documents"  # 补正: the deadline clock pauses
+    approved = "approved"
+    refused = "refused"
+    withdrawn = "withdrawn"
+
+
+CLOSED_STAGES = frozenset({Stage.approved, Stage.refused, Stage.withdrawn})
+
+
+class Role(StrEnum):
+    village_coordinator = "village_coordinator"  # 村(社区)协理员
+    township_assistant = "township_assistant"  # 镇(街道)助理员
+    township_approver = "township_approver"  # 镇(街道)分管领导
+    district_officer = "district_officer"  # 区民政局
+    supervisor = "supervisor"  # 工作专班
+    auditor = "auditor"
+    admin = "admin"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did it: every action on the record names its user and role."""
+
+    user_id: str
+    name: str
+    role: Role
+    jurisdiction: str
+
+
+SYSTEM = Actor(user_id="system", name="jiuzhu", role=Role.admin, jurisdiction="370305")
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    id_number: str
+
+
+@dataclass(frozen=True)
+class Applicant(Person):
+    phone: str
+
+
+@dataclass(frozen=True)
+class HouseholdMember(Person):
+    relation: str
+    monthly_income: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class ConflictOfInterest:
+    """申请人与经办人员或村(居)委会成员有近亲属关系: recorded apart, surveyed by the district."""
+
+    related_person: str
+    position: str
+    relation: str
+
+
+@dataclass(frozen=True)
+class CaseStart:
+    """What the 一门受理 window accepted; the input of ``ApplicationWorkflow``."""
+
+    case_no: str
+    assistance_type: AssistanceType
+    township: str
+    village: str
+    area: str  # urban | rural: which 低保 standard applies
+    channel: Channel
+    applicant: Applicant
+    household: list[HouseholdMember]
+    reason: str
+    accepted_at: datetime
+    accepted_by: Actor
+    policy: Policy
+    deadlines: Deadlines
+    """Computed at acceptance; the workflow recomputes them when pauses end or calendars change."""
+    hukou_township: str | None = None
+    resident_since: date | None = None
+    expense: str | None = None  # temporary only: major_illness | education
+    conflict_of_interest: ConflictOfInterest | None = None
+
+
+@dataclass(frozen=True)
+class SurveyRecord:
+    """入户调查 record: at least two named investigators."""
+
+    actor: Actor
+    investigators: list[str]
+    visited_on: date
+    findings: str
+    assessed_monthly_income: Decimal
+
+
+@dataclass(frozen=True)
+class ReviewRecord:
+    """镇(街道)初审 opinion; for temporary assistance the proposed amount."""
+
+    actor: Actor
+    recommendation: str  # approve | refuse
+    reasons: str
+    amount: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class ObjectionRecord:
+    """An objection (异议) received during public notice."""
+
+    actor: Actor
+    raised_by: str
+    grounds: str
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """审核确认 by the district."""
+
+    actor: Actor
+    outcome: str  # approve | refuse
+    reasons: str
+
+
+@dataclass(frozen=True)
+class DocumentsRequest:
+    actor: Actor
+    documents: list[str]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DocumentsReceipt:
+    actor: Actor
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class WithdrawalRecord:
+    actor: Actor
+    reason: str
+
+
+@dataclass(frozen=True)
+class CalendarPublished:
+    """Signal: the holiday calendar of these years was published or corrected."""
+
+    years: list[int]
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """家庭经济状况核对报告 from the verification platform."""
+
+    report_id: str
+    household_monthly_income: Decimal
+    savings: Decimal
+    vehicles: int
+    properties: int
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CaseView:
+    """The case as a caseworker sees it: stage, deadlines, one timestamp per stage."""
+
+    case_no: str
+    assistance_type: AssistanceType
+    stage: Stage
+    township: str
+    village: str
+    channel: Channel
+    applicant_name: str
+    household_size: int
+    accepted_at: datetime
+    survey_due: date
+    decision_due: date
+    provisional: bool
+    assignee: str
+    """The caseworker responsible: who accepted the case, or who last acted on it."""
+    conflict_of_interest: bool = False
+    paused_from: Stage | None = None
+    pending_documents: list[str] = field(default_factory=list)
+    verification: VerificationReport | None = None
+    surveyed_at: datetime | None = None
+    reviewed_at: datetime | None = None
+    notice_started_at: datetime | None = None
+    notice_ends_at: datetime | None = None
+    decided_at: datetime | None = None
+    closed_at: datetime | None = None
+    refusal_notice_due: date | None = None
+    refusal_notified_at: datetime | None = None
+    first_payment_at: datetime | None = None
+    monthly_amount: Decimal | None = None
+    objections: int = 0
+    survey_overdue: bool = False
+    decision_overdue: bool = False
+    refusal_notice_overdue: bool = False
+    version: int = 0
+    """Bumped at every recorded change; the projection keeps only the newest."""
+
+    @property
+    def overdue(self) -> bool:
+        return self.survey_overdue or self.decision_overdue or self.refusal_notice_overdue
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the audit trail (留痕): who did what, when, from which stage to which."""
+
+    case_no: str
+    seq: int
+    at: datetime
+    actor: Actor
+    action: str
+    from_stage: Stage | None
+    to_stage: Stage
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What the records activity writes: the newest view and the entry that explains it."""
+
+    view: CaseView
+    entry: AuditEntry
+
+
+def initial_view(start: CaseStart) -> CaseView:
+    """The case as accepted, before anyone has acted on it."""
+    return CaseView(
+        case_no=start.case_no,
+        assistance_type=start.assistance_type,
+        stage=Stage.survey,
+        township=start.township,
+        village=start.village,
+        channel=start.channel,
+        applicant_name=start.applicant.name,
+        household_size=1 + len(start.household),
+        accepted_at=start.accepted_at,
+        survey_due=start.deadlines.survey_due,
+        decision_due=start.deadlines.decision_due,
+        provisional=start.deadlines.provisional,
+        assignee=start.accepted_by.user_id,
+        conflict_of_interest=start.conflict_of_interest is not None,
+    )

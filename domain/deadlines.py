@@ -1,0 +1,67 @@
+"""The deadlines of one case (办理时限), computed afresh from its facts.
+
+Recomputing from the acceptance date and the recorded pauses, rather than shifting stored
+dates, means a newly published holiday calendar corrects every running case the same way.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from domain.calendar import WorkingCalendar
+from domain.policy import Policy
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Waiting for the applicant's supplementary documents (补正): the clock stops."""
+
+    started_on: date
+    ended_on: date | None = None
+
+
+@dataclass(frozen=True)
+class DeadlineFacts:
+    accepted_on: date
+    policy: Policy
+    pauses: list[Pause] = field(default_factory=list)
+    refused_on: date | None = None
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    survey_due: date
+    decision_due: date
+    decision_warning_on: date
+    """From the end of this day, ``deadline_warning_working_days`` working days remain."""
+    refusal_notice_due: date | None
+    provisional: bool
+    """True when a date depends on a year whose holiday notice is not yet published."""
+    paused_working_days: int
+
+
+def compute_deadlines(calendar: WorkingCalendar, facts: DeadlineFacts) -> Deadlines:
+    policy = facts.policy
+    paused = sum(
+        calendar.working_days_between(p.started_on, p.ended_on)
+        for p in facts.pauses
+        if p.ended_on is not None
+    )
+    total = policy.decision_working_days + paused
+    survey_due, p1 = calendar.add_working_days(facts.accepted_on, policy.survey_start_working_days)
+    decision_due, p2 = calendar.add_working_days(facts.accepted_on, total)
+    warning_on, _ = calendar.add_working_days(
+        facts.accepted_on, max(total - policy.deadline_warning_working_days, 0)
+    )
+    refusal_due, p3 = None, False
+    if facts.refused_on is not None:
+        refusal_due, p3 = calendar.add_working_days(
+            facts.refused_on, policy.refusal_notice_working_days
+        )
+    return Deadlines(
+        survey_due=survey_due,
+        decision_due=decision_due,
+        decision_warning_on=warning_on,
+        refusal_notice_due=refusal_due,
+        provisional=p1 or p2 or p3,
+        paused_working_days=paused,
+    )

@@ -1,0 +1,51 @@
+"""Policy parameters (政策参数): the numbers the district's rules are made of.
+
+Defaults follow 临政字〔2021〕75号 and the national 审核确认办法; every one is a setting.
+A case carries the parameters it was accepted under, so a later change never rewrites history.
+"""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class DibaoStandard:
+    """Monthly 低保 standard (低保标准) per person, in yuan, for one year."""
+
+    urban: Decimal
+    rural: Decimal
+
+
+def _default_standards() -> dict[int, DibaoStandard]:
+    return {
+        2025: DibaoStandard(urban=Decimal("1040"), rural=Decimal("840")),
+        2026: DibaoStandard(urban=Decimal("1080"), rural=Decimal("880")),
+    }
+
+
+@dataclass(frozen=True)
+class Policy:
+    decision_working_days: int = 20
+    """审核确认 within this many working days of acceptance (seed §6)."""
+    survey_start_working_days: int = 3
+    """入户调查 starts within this many working days of acceptance."""
+    min_investigators: int = 2
+    notice_calendar_days: int = 7
+    """公示 period, calendar days."""
+    refusal_notice_working_days: int = 3
+    """Written refusal with reasons sent within this many working days."""
+    deadline_warning_working_days: int = 3
+    """Remind the caseworker and the district this many working days before a deadline."""
+    residence_years: int = 3
+    """人户分离: may apply where one has lived this many years."""
+    tekun_urban_ratio: Decimal = Decimal("1.5")
+    tekun_rural_ratio: Decimal = Decimal("1.3")
+    tekun_minor_age: int = 18
+    major_illness_band: tuple[int, int] = (3, 12)
+    education_band: tuple[int, int] = (3, 6)
+    dibao_standards: dict[int, DibaoStandard] = field(default_factory=_default_standards)
+
+    def dibao_standard(self, year: int) -> DibaoStandard:
+        """The standard in force for ``year``: the latest published one not after it."""
+        known = [y for y in self.dibao_standards if y <= year] or [min(self.dibao_standards)]
+        return self.dibao_standards[max(known)]

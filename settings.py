@@ -1,0 +1,50 @@
+"""Configuration of every jiuzhu process, from environment variables (prefix ``JIUZHU_``).
+
+The defaults run the embedded stack of ``make run`` on one machine; production points each
+address at the real service (see README, "Configuration").
+"""
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.policy import Policy
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="JIUZHU_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+    )
+
+    # Temporal
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "jiuzhu-cases"
+
+    # Application database (SQLite for the embedded stack, PostgreSQL in production)
+    database_url: str = "sqlite:///var/jiuzhu.db"
+
+    # External systems (the simulators in the embedded stack)
+    payment_url: str = "http://127.0.0.1:8100/payment"
+    sms_url: str = "http://127.0.0.1:8100/sms"
+    verification_url: str = "http://127.0.0.1:8100/verification"
+    external_timeout_seconds: float = 10.0
+
+    # API
+    jwt_secret: str = "jiuzhu-embedded-stack-secret-change-in-production"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    # Logs: "console" (readable) or "json"
+    log_format: str = "console"
+    log_level: str = "INFO"
+
+    # Policy parameters (社会救助政策参数); defaults from the district's policy
+    policy: Policy = Field(default_factory=Policy)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+

@@ -1,0 +1,1 @@
+"""The application database: case read model, audit trail, calendar, reference data."""

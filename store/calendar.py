@@ -1,0 +1,49 @@
+"""The working-day calendar: published years from the ``chinese-calendar`` package, overridden
+and extended by the years the admin enters from the State Council's notice."""
+
+from datetime import date, datetime
+from functools import lru_cache
+
+import chinese_calendar
+from sqlmodel import Session, delete, select
+
+from domain.calendar import WorkingCalendar, YearCalendar
+from store.tables import CalendarDay, CalendarYear
+
+
+@lru_cache
+def packaged_years() -> dict[int, YearCalendar]:
+    """Every year the installed ``chinese-calendar`` release knows."""
+    holidays: dict[int, set[date]] = {}
+    workdays: dict[int, set[date]] = {}
+    for day in chinese_calendar.holidays:
+        holidays.setdefault(day.year, set()).add(day)
+    for day in chinese_calendar.workdays:
+        workdays.setdefault(day.year, set()).add(day)
+    return {
+        year: YearCalendar(year, frozenset(holidays[year]), frozenset(workdays.get(year, ())))
+        for year in holidays
+    }
+
+
+def load_calendar(session: Session) -> WorkingCalendar:
+    years = dict(packaged_years())
+    entered: dict[int, tuple[set[date], set[date]]] = {
+        y.year: (set(), set()) for y in session.exec(select(CalendarYear))
+    }
+    for row in session.exec(select(CalendarDay)):
+        if row.year in entered:
+            entered[row.year][0 if row.kind == "holiday" else 1].add(row.day)
+    for year, (holidays, workdays) in entered.items():
+        years[year] = YearCalendar(year, frozenset(holidays), frozenset(workdays))
+    return WorkingCalendar(years)
+
+
+def publish_year(session: Session, *, calendar: YearCalendar, published_by: str, at: datetime) -> None:
+    """Enter (or correct) a year's notice; replaces whatever was entered for that year."""
+    session.exec(delete(CalendarDay).where(CalendarDay.year == calendar.year))
+    session.merge(CalendarYear(year=calendar.year, published_by=published_by, published_at=at))
+    session.add_all(
+        [CalendarDay(day=d, year=calendar.year, kind="holiday") for d in calendar.holidays]
+        + [CalendarDay(day=d, year=calendar.year, kind="workday") for d in calendar.workdays]
+    )

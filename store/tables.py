@@ -1,0 +1,152 @@
+"""SQLModel tables. The workflow owns a case's stage; ``case_record`` is its projection."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from store.types import Money, UTCDateTime
+
+
+def _utc(**kwargs) -> Column:
+    return Column(UTCDateTime(), **kwargs)
+
+
+class CaseRecord(SQLModel, table=True):
+    """One row per case, rewritten at each transition (newest ``version`` wins)."""
+
+    __tablename__ = "case_record"
+
+    case_no: str = Field(primary_key=True)
+    assistance_type: str = Field(index=True)
+    stage: str = Field(index=True)
+    township: str = Field(index=True)
+    village: str = Field(index=True)
+    channel: str
+    applicant_name: str
+    applicant_id_number: str = Field(index=True)
+    household_size: int
+    assignee: str
+    conflict_of_interest: bool = False
+    accepted_at: datetime = Field(sa_column=_utc(nullable=False))
+    survey_due: date
+    decision_due: date = Field(index=True)
+    provisional: bool = Field(default=False, index=True)
+    paused_from: str | None = None
+    surveyed_at: datetime | None = Field(default=None, sa_column=_utc())
+    reviewed_at: datetime | None = Field(default=None, sa_column=_utc())
+    notice_started_at: datetime | None = Field(default=None, sa_column=_utc())
+    notice_ends_at: datetime | None = Field(default=None, sa_column=_utc())
+    decided_at: datetime | None = Field(default=None, sa_column=_utc())
+    closed_at: datetime | None = Field(default=None, sa_column=_utc())
+    refusal_notice_due: date | None = None
+    refusal_notified_at: datetime | None = Field(default=None, sa_column=_utc())
+    first_payment_at: datetime | None = Field(default=None, sa_column=_utc())
+    monthly_amount: Decimal | None = Field(default=None, sa_column=Column(Money()))
+    objections: int = 0
+    survey_overdue: bool = False
+    decision_overdue: bool = False
+    refusal_notice_overdue: bool = False
+    overdue: bool = Field(default=False, index=True)
+    version: int = 0
+    view: str = "{}"
+    """The whole case view as JSON, as the workflow last wrote it."""
+
+
+class AuditEntryRecord(SQLModel, table=True):
+    """The audit trail (留痕): append-only, one row per (case, seq)."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (UniqueConstraint("case_no", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_no: str = Field(index=True)
+    seq: int
+    at: datetime = Field(sa_column=_utc(nullable=False))
+    user_id: str
+    user_name: str
+    role: str
+    action: str
+    from_stage: str | None = None
+    to_stage: str
+    note: str = ""
+
+
+class HouseholdClaim(SQLModel, table=True):
+    """A person in an open case of a type: the unique key that stops duplicate applications."""
+
+    __tablename__ = "household_claim"
+
+    assistance_type: str = Field(primary_key=True)
+    id_number: str = Field(primary_key=True)
+    case_no: str = Field(index=True)
+
+
+class CaseCounter(SQLModel, table=True):
+    __tablename__ = "case_counter"
+
+    year: int = Field(primary_key=True)
+    last: int = 0
+
+
+class CalendarYear(SQLModel, table=True):
+    """A year whose State Council holiday notice has been entered by the admin."""
+
+    __tablename__ = "calendar_year"
+
+    year: int = Field(primary_key=True)
+    published_by: str
+    published_at: datetime = Field(sa_column=_utc(nullable=False))
+
+
+class CalendarDay(SQLModel, table=True):
+    __tablename__ = "calendar_day"
+
+    day: date = Field(primary_key=True)
+    year: int = Field(index=True)
+    kind: str  # holiday | workday
+
+
+class TownshipRow(SQLModel, table=True):
+    __tablename__ = "township"
+
+    code: str = Field(primary_key=True)
+    name: str
+    area: str
+
+
+class VillageRow(SQLModel, table=True):
+    __tablename__ = "village"
+
+    code: str = Field(primary_key=True)
+    township_code: str = Field(foreign_key="township.code", index=True)
+    name: str
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The answer given to a request with an ``Idempotency-Key``, replayed on a retry."""
+
+    __tablename__ = "idempotency_record"
+
+    user_id: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    method: str
+    path: str
+    status_code: int | None = None
+    body: str | None = None
+    created_at: datetime = Field(sa_column=_utc(nullable=False))
+
+
+class StaffNotification(SQLModel, table=True):
+    """Deadline reminders and breaches for the case's caseworker and the district."""
+
+    __tablename__ = "staff_notification"
+
+    key: str = Field(primary_key=True)
+    case_no: str = Field(index=True)
+    kind: str
+    message: str
+    assignee: str = Field(index=True)
+    township: str = Field(index=True)
+    at: datetime = Field(sa_column=_utc(nullable=False))

@@ -1,0 +1,99 @@
+"""Test plumbing: real servers on free loopback ports, and cases to put through them."""
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
+
+import uvicorn
+
+from domain.calendar import local_date
+from domain.cases import (
+    Actor,
+    Applicant,
+    AssistanceType,
+    CaseStart,
+    Channel,
+    HouseholdMember,
+    Role,
+)
+from domain.deadlines import DeadlineFacts, compute_deadlines
+from domain.identity import check_digit
+from domain.policy import Policy
+from store.calendar import load_calendar
+from store.db import session_scope
+
+
+@contextmanager
+def serve(app, *, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve an ASGI app over real HTTP on a free port, in a thread; yields its base URL."""
+    sock = socket.socket()
+    sock.bind((host, 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        assert thread.is_alive(), "server failed to start"
+        time.sleep(0.01)
+    try:
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+_serial = iter(range(1, 10**6))
+
+
+def id_number(born: str = "19800101", region: str = "370305") -> str:
+    """A fresh, valid resident ID number (GB 11643 check digit) for a test person."""
+    first17 = f"{region}{born}{next(_serial) % 1000:03d}"
+    return first17 + check_digit(first17)
+
+
+ASSISTANT = Actor(user_id="u-assistant", name="王助理", role=Role.township_assistant, jurisdiction="370305001")
+COORDINATOR = Actor(user_id="u-coordinator", name="李协理", role=Role.village_coordinator, jurisdiction="370305001001")
+OFFICER = Actor(user_id="u-officer", name="赵科长", role=Role.district_officer, jurisdiction="370305")
+
+
+def case_start(
+    *,
+    case_no: str,
+    database_url: str,
+    accepted_at: datetime,
+    assistance_type: AssistanceType = AssistanceType.dibao,
+    policy: Policy | None = None,
+    **overrides,
+) -> CaseStart:
+    policy = policy or Policy()
+    with session_scope(database_url) as session:
+        calendar = load_calendar(session)
+    deadlines = compute_deadlines(calendar, DeadlineFacts(accepted_on=local_date(accepted_at), policy=policy))
+    fields = dict(
+        case_no=case_no,
+        assistance_type=assistance_type,
+        township="370305001",
+        village="370305001001",
+        area="urban",
+        channel=Channel.walk_in,
+        applicant=Applicant(name="张三", id_number=id_number(), phone="13800000000"),
+        household=[
+            HouseholdMember(name="张小三", id_number=id_number("20150101"), relation="child", monthly_income=Decimal(0))
+        ],
+        reason="job loss",
+        accepted_at=accepted_at,
+        accepted_by=ASSISTANT,
+        policy=policy,
+        deadlines=deadlines,
+    )
+    return CaseStart(**(fields | overrides))

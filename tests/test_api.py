@@ -1,0 +1,214 @@
+"""The HTTP API end to end: real HTTP, a real worker, the Temporal dev server, a real database."""
+
+import asyncio
+import uuid
+from datetime import date, timedelta
+
+import httpx
+import pytest
+
+from domain.cases import Actor, Role
+from domain.policy import Policy
+from tests.support import ASSISTANT, COORDINATOR, OFFICER, id_number
+
+OTHER_TOWNSHIP = Actor(user_id="u-xuegong", name="雪宫助理", role=Role.township_assistant, jurisdiction="370305002")
+ADMIN = Actor(user_id="u-admin", name="管理员", role=Role.admin, jurisdiction="370305")
+
+
+def application(**overrides) -> dict:
+    body = {
+        "assistance_type": "dibao",
+        "township": "370305001",
+        "village": "370305001001",
+        "channel": "walk_in",
+        "applicant": {"name": "张三", "id_number": id_number(), "phone": "13800000000"},
+        "household": [
+            {"name": "李四", "id_number": id_number("19820202"), "relation": "spouse", "monthly_income": "400.00"}
+        ],
+        "reason": "失业，无稳定收入",
+    }
+    return body | overrides
+
+
+def survey(today: date | None = None) -> dict:
+    return {
+        "investigators": ["李协理", "周干事"],
+        "visited_on": str(today or date.today()),
+        "findings": "两居室，无车辆",
+        "assessed_monthly_income": "400.00",
+    }
+
+
+async def wait_for(client: httpx.AsyncClient, case_no: str, predicate, timeout: float = 20) -> dict:
+    """Poll the case until ``predicate`` holds (the worker moves cases asynchronously)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        case = (await client.get(f"/applications/{case_no}")).json()
+        if predicate(case):
+            return case
+        assert asyncio.get_running_loop().time() < deadline, case
+        await asyncio.sleep(0.1)
+
+
+async def test_a_case_goes_from_the_window_to_its_first_payment_over_http(stack, simulator_url):
+    async with stack.client(ASSISTANT) as assistant, stack.client(COORDINATOR) as coordinator, stack.client(
+        OFFICER
+    ) as officer:
+        created = await assistant.post("/applications", json=application())
+        assert created.status_code == 201, created.text
+        case = created.json()
+        case_no = case["case_no"]
+        assert case["stage"] == "survey" and case["provisional"] in (True, False)
+        assert date.fromisoformat(case["decision_due"]) > date.fromisoformat(case["survey_due"])
+
+        surveyed = await coordinator.post(f"/applications/{case_no}/survey", json=survey())
+        assert surveyed.status_code == 200, surveyed.text
+        await wait_for(assistant, case_no, lambda c: c["stage"] == "review")
+
+        reviewed = await assistant.post(
+            f"/applications/{case_no}/review", json={"recommendation": "approve", "reasons": "收入低于标准"}
+        )
+        assert reviewed.json()["stage"] == "notice", reviewed.text
+        # 2 persons × 1080 urban standard − 400 assessed income
+        assert reviewed.json()["monthly_amount"] == "1760.00"
+        await wait_for(assistant, case_no, lambda c: c["stage"] == "decision")
+
+        decided = await officer.post(
+            f"/applications/{case_no}/decision", json={"outcome": "approve", "reasons": "符合条件"}
+        )
+        assert decided.json()["stage"] == "approved"
+        await wait_for(officer, case_no, lambda c: c["first_payment_at"] is not None)
+
+        trail = (await officer.get(f"/applications/{case_no}/audit-trail")).json()
+        actions = [e["action"] for e in trail]
+        assert actions[0] == "accepted" and actions[-1] == "first_payment_made"
+        assert {"survey_recorded", "survey_completed", "review_approve", "notice_ended", "approved"} <= set(actions)
+        assert all(e["user_id"] and e["role"] for e in trail)
+        assert trail[0]["user_id"] == ASSISTANT.user_id and trail[0]["to_stage"] == "survey"
+
+        listed = (await officer.get("/applications", params={"stage": "approved"})).json()
+        assert case_no in [c["case_no"] for c in listed["items"]]
+
+    async with httpx.AsyncClient(base_url=simulator_url) as sims:
+        transfers = (await sims.get("/payment/transfers", params={"case_no": case_no})).json()
+        sms = (await sims.get("/sms/messages", params={"phone": "13800000000"})).json()
+    assert [t["amount"] for t in transfers] == ["1760.00"]
+    assert {"accepted", "approved"} <= {m["template"] for m in sms if case_no in m["text"]}
+
+
+async def test_a_refusal_is_sent_in_writing_with_its_reasons(stack, simulator_url):
+    phone = "13900000001"
+    async with stack.client(ASSISTANT) as assistant, stack.client(OFFICER) as officer:
+        body = application(applicant={"name": "王五", "id_number": id_number(), "phone": phone})
+        case_no = (await assistant.post("/applications", json=body)).json()["case_no"]
+        await assistant.post(f"/applications/{case_no}/survey", json=survey())
+        await wait_for(assistant, case_no, lambda c: c["stage"] == "review")
+        proposed = await assistant.post(
+            f"/applications/{case_no}/review", json={"recommendation": "refuse", "reasons": "有经营性收入"}
+        )
+        assert proposed.json()["stage"] == "decision"
+        await officer.post(f"/applications/{case_no}/decision", json={"outcome": "refuse", "reasons": "家庭收入超过标准"})
+        case = await wait_for(officer, case_no, lambda c: c["refusal_notified_at"] is not None)
+        assert case["stage"] == "refused" and case["refusal_notice_due"] is not None
+    async with httpx.AsyncClient(base_url=simulator_url) as sims:
+        sms = (await sims.get("/sms/messages", params={"phone": phone, "template": "refused"})).json()
+    assert len(sms) == 1 and "家庭收入超过标准" in sms[0]["text"]
+
+
+async def test_bad_requests_get_answers_a_caseworker_can_act_on(stack):
+    async with stack.client(ASSISTANT) as assistant, stack.client(OFFICER) as officer:
+        bad_id = application(applicant={"name": "张三", "id_number": "370305198001010000", "phone": "13800000000"})
+        answer = await assistant.post("/applications", json=bad_id)
+        assert answer.status_code == 422
+        assert answer.json()["detail"][0]["loc"] == ["body", "applicant", "id_number"]
+        assert "check digit" in answer.json()["detail"][0]["msg"]
+
+        bad_phone = application(applicant={"name": "张三", "id_number": id_number(), "phone": "12345"})
+        assert (await assistant.post("/applications", json=bad_phone)).json()["detail"][0]["loc"][-1] == "phone"
+
+        elsewhere = application(hukou_township="370305100", resident_since=str(date.today() - timedelta(days=365)))
+        answer = await assistant.post("/applications", json=elsewhere)
+        assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["body", "resident_since"]
+        lived_long = application(hukou_township="370305100", resident_since="2015-03-01")
+        assert (await assistant.post("/applications", json=lived_long)).status_code == 201
+
+        body = application()
+        first = (await assistant.post("/applications", json=body)).json()
+        again = await assistant.post("/applications", json=body)
+        assert again.status_code == 409 and first["case_no"] in again.json()["detail"]
+
+        case_no = first["case_no"]
+        early = await officer.post(f"/applications/{case_no}/decision", json={"outcome": "approve", "reasons": "x"})
+        assert early.status_code == 409
+        assert "stage 'survey'" in early.json()["detail"] and "survey" in early.json()["detail"]
+
+        one = await assistant.post(
+            f"/applications/{case_no}/survey", json=survey() | {"investigators": ["李协理"]}
+        )
+        assert one.status_code == 422 and one.json()["detail"][0]["loc"] == ["body", "investigators"]
+
+        forbidden = await assistant.post(f"/applications/{case_no}/decision", json={"outcome": "approve", "reasons": "x"})
+        assert forbidden.status_code == 403
+
+    async with stack.client(OTHER_TOWNSHIP) as other:
+        assert (await other.get(f"/applications/{case_no}")).status_code == 404
+        assert (await other.post(f"/applications/{case_no}/withdrawal", json={"reason": "x"})).status_code == 404
+        assert case_no not in [c["case_no"] for c in (await other.get("/applications")).json()["items"]]
+    async with stack.client() as anonymous:
+        assert (await anonymous.get("/applications")).status_code == 401
+
+
+async def test_a_retried_request_with_the_same_idempotency_key_has_one_effect(stack):
+    key = str(uuid.uuid4())
+    body = application()
+    async with stack.client() as http:
+        headers = stack.headers(ASSISTANT, idempotency_key=key)
+        first = await http.post("/applications", json=body, headers=headers)
+        second = await http.post("/applications", json=body, headers=headers)
+        assert first.status_code == second.status_code == 201
+        assert first.json()["case_no"] == second.json()["case_no"]
+        assert second.headers.get("Idempotent-Replayed") == "true"
+
+        case_no = first.json()["case_no"]
+        action_key = stack.headers(ASSISTANT, idempotency_key=str(uuid.uuid4()))
+        requested = {"documents": ["户口簿"], "note": ""}
+        for _ in range(2):
+            answer = await http.post(f"/applications/{case_no}/documents-requested", json=requested, headers=action_key)
+            assert answer.status_code == 200 and answer.json()["stage"] == "awaiting_documents"
+        trail = (await http.get(f"/applications/{case_no}/audit-trail", headers=stack.headers(ASSISTANT))).json()
+        assert [e["action"] for e in trail].count("documents_requested") == 1
+
+
+@pytest.fixture
+def long_deadline_settings(api_settings):
+    """A decision period long enough to reach a year whose holidays are not yet published."""
+    return api_settings.model_copy(update={"policy": Policy(notice_calendar_days=0, decision_working_days=400)})
+
+
+async def test_publishing_a_years_holidays_moves_provisional_deadlines(dev_env, long_deadline_settings):
+    from tests.conftest import Stack, serve
+    from api.main import create_app
+    from worker import create_worker
+
+    worker, external = create_worker(dev_env.client, long_deadline_settings)
+    async with worker:
+        with serve(create_app(long_deadline_settings)) as url:
+            stack = Stack(url, long_deadline_settings)
+            async with stack.client(ASSISTANT) as assistant, stack.client(ADMIN) as admin:
+                case = (await assistant.post("/applications", json=application())).json()
+                assert case["provisional"] is True
+                due = date.fromisoformat(case["decision_due"])
+                # The notice for the year of the due date: its first five weekdays are holidays.
+                weekdays = [date(due.year, 1, 1) + timedelta(days=n) for n in range(14)]
+                holidays = [d for d in weekdays if d.weekday() < 5][:5]
+                published = await admin.put(f"/calendar/{due.year}", json={"holidays": [str(d) for d in holidays]})
+                assert published.status_code == 200 and published.json()["cases_recomputed"] >= 1
+                moved = await wait_for(assistant, case["case_no"], lambda c: c["decision_due"] != case["decision_due"])
+                assert date.fromisoformat(moved["decision_due"]) > due
+                trail = (await assistant.get(f"/applications/{case['case_no']}/audit-trail")).json()
+                assert "calendar_published" in [e["action"] for e in trail]
+
+                bad = await admin.put(f"/calendar/{due.year}", json={"holidays": ["1999-01-01"]})
+                assert bad.status_code == 422
+                assert (await assistant.put(f"/calendar/{due.year}", json={"holidays": []})).status_code == 403
+    await external.close()

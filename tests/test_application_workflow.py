@@ -1,0 +1,197 @@
+"""ApplicationWorkflow on the time-skipping test server: timers run by skipping time."""
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+import httpx
+import pytest
+from sqlmodel import select
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+
+from domain.calendar import local_date
+from domain.cases import (
+    DecisionRecord,
+    DocumentsReceipt,
+    DocumentsRequest,
+    ObjectionRecord,
+    ReviewRecord,
+    Stage,
+    SurveyRecord,
+)
+from store.db import session_scope
+from store.tables import AuditEntryRecord, CaseRecord, StaffNotification
+from tests.support import ASSISTANT, COORDINATOR, OFFICER, case_start
+from worker import create_worker
+from workflows.application import ApplicationWorkflow
+
+
+@pytest.fixture
+async def running(time_env, settings):
+    worker, external = create_worker(time_env.client, settings)
+    async with worker:
+        yield time_env, settings
+    await external.close()
+
+
+async def start_case(env, settings, **overrides) -> WorkflowHandle:
+    start = case_start(
+        case_no=f"T-{uuid.uuid4().hex[:8]}",
+        database_url=settings.database_url,
+        accepted_at=await env.get_current_time(),
+        **overrides,
+    )
+    return await env.client.start_workflow(
+        ApplicationWorkflow.run, start, id=f"application-{start.case_no}", task_queue=settings.task_queue
+    )
+
+
+async def survey(handle, env, income="300"):
+    today = local_date(await env.get_current_time())
+    return await handle.execute_update(
+        ApplicationWorkflow.record_survey,
+        SurveyRecord(
+            actor=COORDINATOR,
+            investigators=["李协理", "周干事"],
+            visited_on=today,
+            findings="two rooms, no vehicle",
+            assessed_monthly_income=Decimal(income),
+        ),
+    )
+
+
+async def wait_for_stage(handle, stage: Stage, env) -> None:
+    for _ in range(100):
+        if (await handle.query(ApplicationWorkflow.current)).stage == stage:
+            return
+        await env.sleep(timedelta(seconds=1))
+    raise AssertionError(f"never reached {stage}")
+
+
+def audit(database_url, case_no) -> list[AuditEntryRecord]:
+    with session_scope(database_url) as session:
+        return list(
+            session.exec(select(AuditEntryRecord).where(AuditEntryRecord.case_no == case_no).order_by(AuditEntryRecord.seq))
+        )
+
+
+async def test_a_dibao_case_runs_from_survey_to_first_payment(running, simulator_url):
+    env, settings = running
+    handle = await start_case(env, settings)
+    await survey(handle, env, income="300")
+    await wait_for_stage(handle, Stage.review, env)
+    view = await handle.execute_update(
+        ApplicationWorkflow.record_review,
+        ReviewRecord(actor=ASSISTANT, recommendation="approve", reasons="income below the line"),
+    )
+    assert view.stage == Stage.notice
+    # 2 persons × urban standard 1080 − 300 assessed income
+    assert view.monthly_amount == Decimal("1860.00")
+    await env.sleep(timedelta(days=7, minutes=1))
+    await wait_for_stage(handle, Stage.decision, env)
+    view = await handle.execute_update(
+        ApplicationWorkflow.record_decision,
+        DecisionRecord(actor=OFFICER, outcome="approve", reasons="meets the conditions"),
+    )
+    assert view.stage == Stage.approved
+    final = await handle.result()
+    assert final.first_payment_at is not None
+
+    transfers = httpx.get(f"{simulator_url}/payment/transfers", params={"case_no": view.case_no}).json()
+    assert [t["amount"] for t in transfers] == ["1860.00"]
+    actions = [e.action for e in audit(settings.database_url, view.case_no)]
+    assert actions[:3] == ["survey_recorded", "verification_report_received", "survey_completed"] or actions[
+        :3
+    ] == ["verification_report_received", "survey_recorded", "survey_completed"]
+    assert actions[-4:] == ["review_approve", "notice_ended", "approved", "first_payment_made"]
+    with session_scope(settings.database_url) as session:
+        row = session.get(CaseRecord, view.case_no)
+        assert row.stage == "approved" and row.monthly_amount == Decimal("1860.00")
+
+
+async def test_a_missed_decision_deadline_is_recorded_and_notified_but_decides_nothing(running):
+    env, settings = running
+    handle = await start_case(env, settings)
+    view = await handle.query(ApplicationWorkflow.current)
+    await env.sleep(timedelta(days=40))
+    view = await handle.query(ApplicationWorkflow.current)
+    assert view.stage == Stage.survey
+    assert view.survey_overdue and view.decision_overdue
+    actions = [e.action for e in audit(settings.database_url, view.case_no)]
+    assert {"survey_overdue", "decision_approaching", "decision_overdue"} <= set(actions)
+    with session_scope(settings.database_url) as session:
+        kinds = {n.kind for n in session.exec(select(StaffNotification).where(StaffNotification.case_no == view.case_no))}
+        assert kinds == {"survey_overdue", "decision_approaching", "decision_overdue"}
+        assert session.get(CaseRecord, view.case_no).overdue
+
+
+async def test_an_objection_sends_the_case_back_and_the_notice_starts_over(running):
+    env, settings = running
+    handle = await start_case(env, settings)
+    await survey(handle, env)
+    await wait_for_stage(handle, Stage.review, env)
+    review = ReviewRecord(actor=ASSISTANT, recommendation="approve", reasons="eligible")
+    first = await handle.execute_update(ApplicationWorkflow.record_review, review)
+    await env.sleep(timedelta(days=3))
+    view = await handle.execute_update(
+        ApplicationWorkflow.record_objection,
+        ObjectionRecord(actor=ASSISTANT, raised_by="neighbour", grounds="owns a shop"),
+    )
+    assert view.stage == Stage.survey and view.objections == 1
+    await survey(handle, env)
+    await wait_for_stage(handle, Stage.review, env)
+    second = await handle.execute_update(ApplicationWorkflow.record_review, review)
+    assert second.notice_ends_at - first.notice_ends_at >= timedelta(days=3)
+    await env.sleep(timedelta(days=6))
+    assert (await handle.query(ApplicationWorkflow.current)).stage == Stage.notice
+    await env.sleep(timedelta(days=1, minutes=1))
+    await wait_for_stage(handle, Stage.decision, env)
+
+
+async def test_waiting_for_documents_pauses_the_decision_clock(running):
+    env, settings = running
+    handle = await start_case(env, settings)
+    before = await handle.query(ApplicationWorkflow.current)
+    paused = await handle.execute_update(
+        ApplicationWorkflow.request_documents,
+        DocumentsRequest(actor=ASSISTANT, documents=["medical bills"], note="bring originals"),
+    )
+    assert paused.stage == Stage.awaiting_documents and paused.paused_from == Stage.survey
+    await env.sleep(timedelta(days=14))
+    resumed = await handle.execute_update(
+        ApplicationWorkflow.receive_documents, DocumentsReceipt(actor=ASSISTANT, note="all in")
+    )
+    assert resumed.stage == Stage.survey
+    # 14 calendar days paused is 8–10 working days, depending on the weekends and holidays
+    moved = (resumed.decision_due - before.decision_due).days
+    assert moved >= 10, (before.decision_due, resumed.decision_due)
+    assert not resumed.decision_overdue
+    actions = [e.action for e in audit(settings.database_url, resumed.case_no)]
+    assert "documents_requested" in actions and "documents_received" in actions
+
+
+async def test_actions_at_the_wrong_stage_or_with_bad_data_are_refused_before_anything_is_written(running):
+    env, settings = running
+    handle = await start_case(env, settings)
+    with pytest.raises(WorkflowUpdateFailedError) as wrong:
+        await handle.execute_update(
+            ApplicationWorkflow.record_decision,
+            DecisionRecord(actor=OFFICER, outcome="approve", reasons="x"),
+        )
+    assert wrong.value.cause.type == "WrongStage"
+    assert "stage 'survey'" in wrong.value.cause.message
+    with pytest.raises(WorkflowUpdateFailedError) as bad:
+        await handle.execute_update(
+            ApplicationWorkflow.record_survey,
+            SurveyRecord(
+                actor=COORDINATOR,
+                investigators=["李协理"],
+                visited_on=local_date(await env.get_current_time()),
+                findings="",
+                assessed_monthly_income=Decimal(0),
+            ),
+        )
+    assert bad.value.cause.type == "InvalidData"
+    assert bad.value.cause.details[0] == {"field": "investigators"}
+    view = await handle.query(ApplicationWorkflow.current)
+    assert view.stage == Stage.survey and view.surveyed_at is None

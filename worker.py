@@ -1,0 +1,64 @@
+"""The Temporal worker: runs the case workflows and their activities. Scale by running more."""
+
+import asyncio
+import signal
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.external import ExternalActivities
+from activities.records import RecordActivities
+from logs import configure_logging
+from settings import Settings, get_settings
+from workflows.application import ApplicationWorkflow
+from workflows.client import connect
+
+WORKFLOWS = [ApplicationWorkflow]
+
+log = structlog.get_logger()
+
+
+def create_worker(client: Client, settings: Settings, *, task_queue: str | None = None) -> tuple[Worker, ExternalActivities]:
+    """The worker with every workflow and activity; close the returned activities after it."""
+    records = RecordActivities(database_url=settings.database_url)
+    external = ExternalActivities(
+        payment_url=settings.payment_url,
+        sms_url=settings.sms_url,
+        verification_url=settings.verification_url,
+        timeout=settings.external_timeout_seconds,
+    )
+    worker = Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=[
+            records.record_transition,
+            records.notify_staff,
+            records.compute_deadlines,
+            external.verify_household,
+            external.notify_applicant,
+            external.make_payment,
+        ],
+    )
+    return worker, external
+
+
+async def main() -> None:
+    settings = get_settings()
+    configure_logging(fmt=settings.log_format, level=settings.log_level, process="worker")
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    worker, external = create_worker(client, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker.started", task_queue=settings.task_queue, temporal=settings.temporal_address)
+    async with worker:
+        await stop.wait()
+        log.info("worker.stopping")
+    await external.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

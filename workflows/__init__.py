@@ -1,0 +1,1 @@
+"""Deterministic Temporal workflows. They import only ``domain``."""
