@@ -36,3 +36,4 @@ def configure_logging(*, fmt: str = "console", level: str = "INFO", process: str
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # each call is logged by the activity

@@ -1,12 +1,13 @@
 """Identity checks: resident ID numbers (居民身份证号码, GB 11643) and mobile numbers."""
 
 import re
+import unicodedata
 from datetime import date
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
-_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 
 
 class InvalidIdentity(ValueError):
@@ -20,8 +21,12 @@ def check_digit(first17: str) -> str:
 
 
 def normalize_id_number(raw: str) -> str:
-    """Upper-cased, trimmed ID number, or ``InvalidIdentity`` with a reason."""
-    value = raw.strip().upper()
+    """Upper-cased, trimmed, ASCII ID number, or ``InvalidIdentity`` with a reason.
+
+    Full-width digits (typed with a Chinese input method) become ASCII, so one person has
+    one ID string.
+    """
+    value = unicodedata.normalize("NFKC", raw).strip().upper()
     if not _ID_SHAPE.match(value):
         raise InvalidIdentity("an ID number has 17 digits followed by a digit or X")
     birth_date(value)
@@ -43,7 +48,7 @@ def age_on(id_number: str, day: date) -> int:
 
 
 def normalize_phone(raw: str) -> str:
-    value = re.sub(r"[\s-]", "", raw).removeprefix("+86")
+    value = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", raw)).removeprefix("+86")
     if not _MOBILE.match(value):
         raise InvalidIdentity("a mobile number has 11 digits and starts with 1")
     return value

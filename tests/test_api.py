@@ -212,3 +212,17 @@ async def test_publishing_a_years_holidays_moves_provisional_deadlines(dev_env, 
                 assert bad.status_code == 422
                 assert (await assistant.put(f"/calendar/{due.year}", json={"holidays": []})).status_code == 403
     await external.close()
+
+
+async def test_a_conflict_of_interest_is_recorded_and_surveyed_by_the_district(stack):
+    declared = {"related_person": "李协理", "position": "village_committee", "relation": "兄弟"}
+    async with stack.client(ASSISTANT) as assistant, stack.client(COORDINATOR) as coordinator, stack.client(
+        OFFICER
+    ) as officer:
+        case = (await assistant.post("/applications", json=application(conflict_of_interest=declared))).json()
+        assert case["conflict_of_interest"] is True
+        refused = await coordinator.post(f"/applications/{case['case_no']}/survey", json=survey())
+        assert refused.status_code == 403 and "district" in refused.json()["detail"]
+        assert (await officer.post(f"/applications/{case['case_no']}/survey", json=survey())).status_code == 200
+        trail = (await officer.get(f"/applications/{case['case_no']}/audit-trail")).json()
+        assert "近亲属备案" in trail[0]["note"]

@@ -195,3 +195,40 @@ async def test_actions_at_the_wrong_stage_or_with_bad_data_are_refused_before_an
     assert bad.value.cause.details[0] == {"field": "investigators"}
     view = await handle.query(ApplicationWorkflow.current)
     assert view.stage == Stage.survey and view.surveyed_at is None
+
+
+async def approve(handle, env) -> None:
+    await survey(handle, env)
+    await wait_for_stage(handle, Stage.review, env)
+    await handle.execute_update(
+        ApplicationWorkflow.record_review, ReviewRecord(actor=ASSISTANT, recommendation="approve", reasons="ok")
+    )
+    await env.sleep(timedelta(days=7, minutes=1))
+    await wait_for_stage(handle, Stage.decision, env)
+    await handle.execute_update(
+        ApplicationWorkflow.record_decision, DecisionRecord(actor=OFFICER, outcome="approve", reasons="ok")
+    )
+
+
+async def test_a_payment_system_outage_is_retried_and_pays_once(running, simulator_url):
+    env, settings = running
+    handle = await start_case(env, settings)
+    httpx.post(f"{simulator_url}/_faults", json={"service": "payment", "fail_next": 3, "status": 503})
+    await approve(handle, env)
+    final = await handle.result()
+    assert final.first_payment_at is not None
+    transfers = httpx.get(f"{simulator_url}/payment/transfers", params={"case_no": final.case_no}).json()
+    assert len(transfers) == 1
+
+
+async def test_a_payment_the_payment_system_refuses_is_put_in_front_of_people(running, simulator_url):
+    env, settings = running
+    handle = await start_case(env, settings)
+    httpx.post(f"{simulator_url}/_faults", json={"service": "payment", "fail_next": 1, "status": 422})
+    await approve(handle, env)
+    final = await handle.result()
+    assert final.stage == Stage.approved and final.first_payment_at is None
+    assert "payment_refused" in [e.action for e in audit(settings.database_url, final.case_no)]
+    with session_scope(settings.database_url) as session:
+        notices = session.exec(select(StaffNotification).where(StaffNotification.case_no == final.case_no)).all()
+        assert [n.kind for n in notices] == ["payment_refused"]

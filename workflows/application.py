@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from domain.amounts import dibao_monthly_amount, tekun_monthly_amount, temporary_band
@@ -53,10 +53,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.search import case_search_attributes
 
 # Records and look-ups are quick; external systems may be down for hours and are retried
-# until they answer, the deadline timers recording any breach meanwhile.
-QUICK = dict(start_to_close_timeout=timedelta(seconds=30))
+# until they answer, the deadline timers recording any breach meanwhile. The time-outs are
+# short because an attempt lost with a dead worker is retried only when its time-out ends.
+QUICK = dict(start_to_close_timeout=timedelta(seconds=10))
 EXTERNAL = dict(
-    start_to_close_timeout=timedelta(seconds=60),
+    start_to_close_timeout=timedelta(seconds=30),
     retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=10)),
 )
 
@@ -119,7 +120,6 @@ class ApplicationWorkflow:
                 pass  # a deadline or the end of the notice: fired at the top of the loop
         verification.cancel()
         await workflow.wait_condition(workflow.all_handlers_finished)
-        outcome.result()  # a payment the payment system refused fails the case loudly
         return self.view
 
     # ---- reads -----------------------------------------------------------------------
@@ -470,21 +470,24 @@ class ApplicationWorkflow:
                     continue
                 if kind.endswith("_overdue"):
                     setattr(self.view, kind, True)
-                message = self._deadline_message(kind)
-                await self._record(SYSTEM, kind, self.view.stage, note=message)
-                await workflow.execute_activity(
-                    Activity.notify_staff,
-                    StaffNotice(
-                        case_no=self.view.case_no,
-                        key=f"{self.view.case_no}:{key}",
-                        kind=kind,
-                        message=message,
-                        assignee=self.view.assignee,
-                        township=self.view.township,
-                        at=workflow.now(),
-                    ),
-                    **QUICK,
-                )
+                await self._alert(kind, self._deadline_message(kind), key=key)
+
+    async def _alert(self, kind: str, message: str, *, key: str | None = None) -> None:
+        """Record it on the case and tell the caseworker and the district (站内通知)."""
+        await self._record(SYSTEM, kind, self.view.stage, note=message)
+        await workflow.execute_activity(
+            Activity.notify_staff,
+            StaffNotice(
+                case_no=self.view.case_no,
+                key=f"{self.view.case_no}:{key or kind}",
+                kind=kind,
+                message=message,
+                assignee=self.view.assignee,
+                township=self.view.township,
+                at=workflow.now(),
+            ),
+            **QUICK,
+        )
 
     def _deadline_message(self, kind: str) -> str:
         d = self._deadlines
@@ -501,19 +504,26 @@ class ApplicationWorkflow:
     async def _deliver_outcome(self) -> None:
         view, start = self.view, self._start
         if view.stage == Stage.approved and view.monthly_amount:
-            receipt: PaymentReceipt = await workflow.execute_activity(
-                Activity.make_payment,
-                PaymentOrder(
-                    case_no=view.case_no,
-                    key=f"{view.case_no}:first-payment",
-                    payee_name=start.applicant.name,
-                    payee_id_number=start.applicant.id_number,
-                    amount=view.monthly_amount,
-                    purpose=f"{start.assistance_type.value}:first-payment",
-                ),
-                result_type=PaymentReceipt,
-                **EXTERNAL,
-            )
+            try:
+                receipt: PaymentReceipt = await workflow.execute_activity(
+                    Activity.make_payment,
+                    PaymentOrder(
+                        case_no=view.case_no,
+                        key=f"{view.case_no}:first-payment",
+                        payee_name=start.applicant.name,
+                        payee_id_number=start.applicant.id_number,
+                        amount=view.monthly_amount,
+                        purpose=f"{start.assistance_type.value}:first-payment",
+                    ),
+                    result_type=PaymentReceipt,
+                    **EXTERNAL,
+                )
+            except ActivityError as refused:
+                # The payment system refused for good (retries cover outages): on the record
+                # and in front of the caseworker and the district, never dropped.
+                async with self._lock:
+                    await self._alert("payment_refused", f"payment system refused: {refused.cause}")
+                return
             await self._notify_applicant(
                 "approved",
                 f"您的{_TYPE_NAMES[start.assistance_type]}申请（{view.case_no}）已批准，"
@@ -526,27 +536,36 @@ class ApplicationWorkflow:
                 )
         elif view.stage == Stage.refused:
             reasons = self._decision.reasons if self._decision else ""
-            await self._notify_applicant(
+            sent = await self._notify_applicant(
                 "refused",
                 f"您的{_TYPE_NAMES[start.assistance_type]}申请（{view.case_no}）经审核不予批准，"
                 f"理由：{reasons}。如有异议，可申请行政复议或提起行政诉讼。",
             )
+            if not sent:
+                return  # the written-refusal deadline still runs, and its breach is recorded
             async with self._lock:
                 view.refusal_notified_at = workflow.now()
                 await self._record(SYSTEM, "refusal_notice_sent", view.stage, note=reasons)
 
-    async def _notify_applicant(self, template: str, text: str) -> None:
-        await workflow.execute_activity(
-            Activity.notify_applicant,
-            ApplicantNotice(
-                case_no=self._start.case_no,
-                key=f"{self._start.case_no}:{template}",
-                phone=self._start.applicant.phone,
-                template=template,
-                text=text,
-            ),
-            **EXTERNAL,
-        )
+    async def _notify_applicant(self, template: str, text: str) -> bool:
+        """SMS the applicant (called outside the lock). False when the SMS system refused it."""
+        try:
+            await workflow.execute_activity(
+                Activity.notify_applicant,
+                ApplicantNotice(
+                    case_no=self._start.case_no,
+                    key=f"{self._start.case_no}:{template}",
+                    phone=self._start.applicant.phone,
+                    template=template,
+                    text=text,
+                ),
+                **EXTERNAL,
+            )
+            return True
+        except ActivityError as refused:
+            async with self._lock:
+                await self._alert(f"{template}_notice_refused", f"SMS system refused: {refused.cause}")
+            return False
 
 
 _TYPE_NAMES = {

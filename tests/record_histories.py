@@ -1,0 +1,120 @@
+"""Record the workflow histories that ``test_replay`` replays (``make histories``).
+
+Run after a deliberate change to a workflow: commit the new files beside the old ones, so
+that the histories of cases started under every earlier version still replay.
+"""
+
+import asyncio
+import sys
+import tempfile
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from temporalio.testing import WorkflowEnvironment  # noqa: E402
+
+from domain.cases import (  # noqa: E402
+    DecisionRecord,
+    DocumentsReceipt,
+    DocumentsRequest,
+    ObjectionRecord,
+    ReviewRecord,
+    Stage,
+    WithdrawalRecord,
+)
+from settings import Settings  # noqa: E402
+from simulators.app import create_app  # noqa: E402
+from store.migrate import upgrade  # noqa: E402
+from tests.conftest import TEST_SERVER, register_search_attributes  # noqa: E402
+from tests.support import ASSISTANT, OFFICER, serve  # noqa: E402
+from tests.test_application_workflow import start_case, survey, wait_for_stage  # noqa: E402
+from worker import create_worker  # noqa: E402
+from workflows.application import ApplicationWorkflow as W  # noqa: E402
+from workflows.client import DATA_CONVERTER  # noqa: E402
+
+HISTORIES = Path(__file__).parent / "histories"
+APPROVE = ReviewRecord(actor=ASSISTANT, recommendation="approve", reasons="eligible")
+
+
+async def approved(env, handle) -> None:
+    await survey(handle, env)
+    await wait_for_stage(handle, Stage.review, env)
+    await handle.execute_update(W.record_review, APPROVE)
+    await env.sleep(timedelta(days=3))
+    await handle.execute_update(W.record_objection, ObjectionRecord(actor=ASSISTANT, raised_by="neighbour", grounds="a shop"))
+    await survey(handle, env)
+    await wait_for_stage(handle, Stage.review, env)
+    await handle.execute_update(W.record_review, APPROVE)
+    await env.sleep(timedelta(days=7, minutes=1))
+    await wait_for_stage(handle, Stage.decision, env)
+    await handle.execute_update(W.record_decision, DecisionRecord(actor=OFFICER, outcome="approve", reasons="ok"))
+
+
+async def refused_after_documents(env, handle) -> None:
+    await handle.execute_update(W.request_documents, DocumentsRequest(actor=ASSISTANT, documents=["bank statements"]))
+    await env.sleep(timedelta(days=5))
+    await handle.execute_update(W.receive_documents, DocumentsReceipt(actor=ASSISTANT))
+    await survey(handle, env, income="5000")
+    await wait_for_stage(handle, Stage.review, env)
+    await handle.execute_update(W.record_review, ReviewRecord(actor=ASSISTANT, recommendation="refuse", reasons="income"))
+    await handle.execute_update(W.record_decision, DecisionRecord(actor=OFFICER, outcome="refuse", reasons="income above the line"))
+
+
+async def overdue_then_withdrawn(env, handle) -> None:
+    await env.sleep(timedelta(days=35))
+    await handle.execute_update(W.withdraw, WithdrawalRecord(actor=ASSISTANT, reason="moved away"))
+
+
+async def temporary_approved(env, handle) -> None:
+    await survey(handle, env)
+    await wait_for_stage(handle, Stage.review, env)
+    await handle.execute_update(
+        W.record_review, ReviewRecord(actor=ASSISTANT, recommendation="approve", reasons="surgery", amount=Decimal("5000"))
+    )
+    await env.sleep(timedelta(days=7, minutes=1))
+    await wait_for_stage(handle, Stage.decision, env)
+    await handle.execute_update(W.record_decision, DecisionRecord(actor=OFFICER, outcome="approve", reasons="ok"))
+
+
+SCENARIOS = {
+    "approved_after_objection": (approved, {}),
+    "refused_after_documents": (refused_after_documents, {}),
+    "overdue_then_withdrawn": (overdue_then_withdrawn, {}),
+    "temporary_approved": (temporary_approved, {"assistance_type": "temporary", "expense": "major_illness"}),
+}
+
+
+async def main() -> None:
+    HISTORIES.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        database_url = f"sqlite:///{tmp}/jiuzhu.db"
+        upgrade(database_url)
+        with serve(create_app(f"{tmp}/simulators.db")) as sims:
+            for name, (scenario, overrides) in SCENARIOS.items():
+                env = await WorkflowEnvironment.start_time_skipping(
+                    test_server_existing_path=str(TEST_SERVER), data_converter=DATA_CONVERTER
+                )
+                await register_search_attributes(env.client)
+                settings = Settings(
+                    database_url=database_url,
+                    payment_url=f"{sims}/payment",
+                    sms_url=f"{sims}/sms",
+                    verification_url=f"{sims}/verification",
+                    task_queue=f"histories-{name}",
+                )
+                worker, external = create_worker(env.client, settings)
+                async with worker:
+                    handle = await start_case(env, settings, **overrides)
+                    await scenario(env, handle)
+                    await handle.result()
+                    history = await handle.fetch_history()
+                await external.close()
+                await env.shutdown()
+                (HISTORIES / f"{name}.json").write_text(history.to_json())
+                print(f"recorded {name}: {len(history.events)} events")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
