@@ -226,3 +226,43 @@ async def test_a_conflict_of_interest_is_recorded_and_surveyed_by_the_district(s
         assert (await officer.post(f"/applications/{case['case_no']}/survey", json=survey())).status_code == 200
         trail = (await officer.get(f"/applications/{case['case_no']}/audit-trail")).json()
         assert "近亲属备案" in trail[0]["note"]
+
+
+async def test_a_withdrawn_case_is_closed_and_frees_the_household(stack):
+    body = application()
+    async with stack.client(ASSISTANT) as assistant:
+        case_no = (await assistant.post("/applications", json=body)).json()["case_no"]
+        withdrawn = await assistant.post(f"/applications/{case_no}/withdrawal", json={"reason": "家庭情况好转"})
+        assert withdrawn.json()["stage"] == "withdrawn" and withdrawn.json()["closed_at"]
+        late = await assistant.post(f"/applications/{case_no}/survey", json=survey())
+        assert late.status_code == 409 and "withdrawn" in late.json()["detail"]
+        assert (await assistant.post("/applications", json=body)).status_code == 201
+
+
+async def test_lists_filter_and_page_within_the_jurisdiction(stack):
+    async with stack.client(ASSISTANT) as assistant, stack.client(OFFICER) as officer:
+        for _ in range(3):
+            assert (await assistant.post("/applications", json=application())).status_code == 201
+        page = (await assistant.get("/applications", params={"page_size": 2, "stage": "survey"})).json()
+        assert len(page["items"]) == 2 and page["total"] >= 3
+        assert all(c["township"] == "370305001" and c["stage"] == "survey" for c in page["items"])
+        second = (await assistant.get("/applications", params={"page_size": 2, "page": 2, "stage": "survey"})).json()
+        assert not {c["case_no"] for c in page["items"]} & {c["case_no"] for c in second["items"]}
+        assert (await officer.get("/applications", params={"township": "370305002"})).json()["total"] == 0
+        assert (await assistant.get("/applications", params={"stage": "nonsense"})).status_code == 422
+
+
+async def test_townships_are_reference_data_the_admin_edits(stack):
+    async with stack.client(ASSISTANT) as assistant, stack.client(ADMIN) as admin:
+        townships = (await assistant.get("/townships")).json()
+        assert len(townships) == 12 and townships[0]["code"] == "370305001"
+        assert townships[0]["name"] == "闻韶街道" and townships[0]["area"] == "urban"
+        edited = await admin.put(
+            "/townships/370305106",
+            json={"name": "金山镇", "area": "rural", "villages": [{"code": "370305106201", "name": "金山村"},
+                                                              {"code": "370305106299", "name": "新建村"}]},
+        )
+        assert edited.status_code == 200 and [v["name"] for v in edited.json()["villages"]] == ["金山村", "新建村"]
+        assert (await assistant.put("/townships/370305106", json=edited.json())).status_code == 403
+        bad = await admin.put("/townships/370305106", json={"name": "x", "area": "rural", "villages": [{"code": "370305001999", "name": "x"}]})
+        assert bad.status_code == 422

@@ -359,12 +359,17 @@ class ApplicationWorkflow:
 
     async def _verify_household(self) -> None:
         members = [self._start.applicant, *self._start.household]
-        report: VerificationReport = await workflow.execute_activity(
-            Activity.verify_household,
-            VerificationRequest(case_no=self._start.case_no, members=members),
-            result_type=VerificationReport,
-            **EXTERNAL,
-        )
+        try:
+            report: VerificationReport = await workflow.execute_activity(
+                Activity.verify_household,
+                VerificationRequest(case_no=self._start.case_no, members=members),
+                result_type=VerificationReport,
+                **EXTERNAL,
+            )
+        except ActivityError as refused:
+            async with self._lock:
+                await self._alert("verification_refused", f"verification platform refused: {refused.cause}")
+            return
         async with self._lock:
             self.view.verification = report
             await self._record(

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import structlog
 from fastapi import APIRouter, HTTPException, Path, status
 from sqlmodel import or_, select
+from temporalio.service import RPCError
 
 from api.deps import CurrentUser, SessionDep, TemporalDep, allow
 from api.models import CalendarYearPublic, CalendarYearPut
@@ -64,7 +65,10 @@ async def put_year(
     ).all()
     for case_no in open_cases:
         handle = client.get_workflow_handle_for(ApplicationWorkflow.run, application_workflow_id(case_no))
-        await handle.signal(ApplicationWorkflow.calendar_published, CalendarPublished(years=[year]))
+        try:
+            await handle.signal(ApplicationWorkflow.calendar_published, CalendarPublished(years=[year]))
+        except RPCError as gone:  # closed since the list was read: nothing left to count
+            log.info("calendar.case_skipped", case_no=case_no, reason=gone.message)
     log.info("calendar.published", year=year, user=user.user_id, cases=len(open_cases))
     return CalendarYearPublic(
         year=year,
