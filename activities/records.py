@@ -21,16 +21,17 @@ class RecordActivities:
 
     @activity.defn(name=Activity.record_transition)
     async def record_transition(self, transition: Transition) -> None:
-        """Write the case projection and append the audit entry (idempotent)."""
+        """Write the case projection and append the audit entries (idempotent)."""
         await asyncio.to_thread(self._in_session, apply_transition, transition)
-        log.info(
-            "case.transition",
-            case_no=transition.entry.case_no,
-            action=transition.entry.action,
-            from_stage=transition.entry.from_stage,
-            to_stage=transition.entry.to_stage,
-            user=transition.entry.actor.user_id,
-        )
+        for entry in transition.entries:
+            log.info(
+                "case.transition",
+                case_no=entry.case_no,
+                action=entry.action,
+                from_stage=entry.from_stage,
+                to_stage=entry.to_stage,
+                user=entry.actor.user_id,
+            )
 
     @activity.defn(name=Activity.notify_staff)
     async def notify_staff(self, notice: StaffNotice) -> None:

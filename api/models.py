@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from domain.cases import AssistanceType, Channel, Stage
+from domain.cases import AssistanceType, Channel, Stage, VerificationReport
 from domain.identity import normalize_id_number, normalize_phone
 
 IdNumber = Annotated[str, AfterValidator(normalize_id_number)]
@@ -96,15 +96,6 @@ class WithdrawalCreate(BaseModel):
     reason: Text
 
 
-class VerificationPublic(BaseModel):
-    report_id: str
-    household_monthly_income: Decimal
-    savings: Decimal
-    vehicles: int
-    properties: int
-    flags: list[str]
-
-
 class CasePublic(BaseModel):
     """A case: its stage, deadlines (Asia/Shanghai dates) and one timestamp per stage (UTC)."""
 
@@ -126,7 +117,7 @@ class CasePublic(BaseModel):
     provisional: bool = Field(description="a deadline falls in a year whose holidays are not yet published")
     paused_from: Stage | None
     pending_documents: list[str]
-    verification: VerificationPublic | None
+    verification: VerificationReport | None
     surveyed_at: datetime | None
     reviewed_at: datetime | None
     notice_started_at: datetime | None

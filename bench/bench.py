@@ -31,7 +31,7 @@ import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from temporalio import activity, workflow
@@ -62,6 +62,7 @@ DISTRICT = "370305"
 TOWNSHIP = "370305001"  # 闻韶街道 (urban)
 VILLAGES = [f"{TOWNSHIP}{n:03d}" for n in (1, 2, 3)]
 ACTIONS = ("intake", "survey", "review", "decision")
+BARE_ACTIONS = ("start", "survey", "review", "decision")
 POLL_INTERVAL = 0.25  # seconds between two looks at a case waiting for the worker
 WAIT_TIMEOUT = 120.0  # seconds a case may take to reach the next stage before the run fails
 TARGET_P99_MS = 250.0
@@ -160,7 +161,9 @@ class Caseworkers:
     @classmethod
     def issue(cls, secret: str) -> "Caseworkers":
         def headers(sub: str, role: Role, jurisdiction: str) -> dict[str, str]:
-            token = issue_token(secret=secret, sub=sub, name=sub, role=role, jurisdiction=jurisdiction)
+            token = issue_token(
+                secret=secret, sub=sub, name=sub, role=role, jurisdiction=jurisdiction
+            )
             return {"Authorization": f"Bearer {token}"}
 
         return cls(
@@ -184,7 +187,12 @@ def application(people: People, index: int) -> dict:
         "channel": "walk_in",
         "applicant": {"name": "张三", "id_number": people.id_number(), "phone": f"138{index:08d}"},
         "household": [
-            {"name": "李四", "id_number": people.id_number(), "relation": "spouse", "monthly_income": "400.00"}
+            {
+                "name": "李四",
+                "id_number": people.id_number(),
+                "relation": "spouse",
+                "monthly_income": "400.00",
+            }
         ],
         "reason": "失业，无稳定收入",
     }
@@ -193,10 +201,22 @@ def application(people: People, index: int) -> dict:
 def survey() -> dict:
     return {
         "investigators": ["李协理", "周干事"],
-        "visited_on": str(local_date(datetime.now(timezone.utc))),  # the date in Asia/Shanghai
+        "visited_on": str(local_date(datetime.now(UTC))),  # the date in Asia/Shanghai
         "findings": "两居室，无车辆",
         "assessed_monthly_income": "400.00",
     }
+
+
+@dataclass
+class Tally:
+    """What one run measured: each action's latencies (ms), and how often a case was polled."""
+
+    latencies: dict[str, list[float]]
+    polls: int = 0
+
+    @classmethod
+    def of(cls, names) -> "Tally":
+        return cls(latencies={name: [] for name in names})
 
 
 def check(response: httpx.Response, what: str) -> dict:
@@ -210,61 +230,87 @@ def check(response: httpx.Response, what: str) -> dict:
 
 
 async def timed_post(
-    http: httpx.AsyncClient, path: str, body: dict, headers: dict, what: str, latencies: list[float]
+    http: httpx.AsyncClient, path: str, body: dict, headers: dict, what: str, tally: Tally
 ) -> dict:
     """POST one action, record its latency in milliseconds, and return the case."""
     started = time.perf_counter()
     response = await http.post(path, json=body, headers=headers)
-    latencies.append((time.perf_counter() - started) * 1000)
+    tally.latencies[what].append((time.perf_counter() - started) * 1000)
     return check(response, what)
 
 
-async def wait_for(http: httpx.AsyncClient, case_no: str, headers: dict, predicate, what: str) -> dict:
+async def wait_for(
+    http: httpx.AsyncClient, case_no: str, headers: dict, predicate, what: str, tally: Tally
+) -> dict:
     """Poll the case until ``predicate`` holds (the worker moves cases asynchronously)."""
     deadline = time.monotonic() + WAIT_TIMEOUT
     while True:
-        case = check(await http.get(f"/applications/{case_no}", headers=headers), f"waiting for {what}")
+        tally.polls += 1
+        case = check(
+            await http.get(f"/applications/{case_no}", headers=headers), f"waiting for {what}"
+        )
         if predicate(case):
             return case
         if time.monotonic() > deadline:
-            raise BenchError(f"case {case_no} did not reach {what} in {WAIT_TIMEOUT:.0f}s: stage {case['stage']}")
+            raise BenchError(
+                f"case {case_no} did not reach {what} in {WAIT_TIMEOUT:.0f}s: stage {case['stage']}"
+            )
         await asyncio.sleep(POLL_INTERVAL)
 
 
 async def complete_case(
-    http: httpx.AsyncClient, users: Caseworkers, people: People, index: int, latencies: dict[str, list[float]]
+    http: httpx.AsyncClient, users: Caseworkers, people: People, index: int, tally: Tally
 ) -> None:
     """One case from the window to its first payment, as the caseworkers would do it."""
     body = application(people, index)
     coordinator = users.coordinators[body["village"]]
-    case = await timed_post(http, "/applications", body, users.assistant, "intake", latencies["intake"])
+    case = await timed_post(http, "/applications", body, users.assistant, "intake", tally)
     case_no = case["case_no"]
-    await timed_post(http, f"/applications/{case_no}/survey", survey(), coordinator, "survey", latencies["survey"])
-    await wait_for(http, case_no, users.assistant, lambda c: c["stage"] == "review", "stage review")
+    await timed_post(
+        http, f"/applications/{case_no}/survey", survey(), coordinator, "survey", tally
+    )
+    await wait_for(
+        http, case_no, users.assistant, lambda c: c["stage"] == "review", "stage review", tally
+    )
     review = {"recommendation": "approve", "reasons": "收入低于标准"}
     case = await timed_post(
-        http, f"/applications/{case_no}/review", review, users.assistant, "review", latencies["review"]
+        http, f"/applications/{case_no}/review", review, users.assistant, "review", tally
     )
     if case["stage"] != "notice":
-        raise BenchError(f"case {case_no}: stage {case['stage']} after an approving review, not notice")
-    await wait_for(http, case_no, users.officer, lambda c: c["stage"] == "decision", "stage decision")
+        raise BenchError(
+            f"case {case_no}: stage {case['stage']} after an approving review, not notice"
+        )
+    await wait_for(
+        http, case_no, users.officer, lambda c: c["stage"] == "decision", "stage decision", tally
+    )
     decision = {"outcome": "approve", "reasons": "符合条件"}
     case = await timed_post(
-        http, f"/applications/{case_no}/decision", decision, users.officer, "decision", latencies["decision"]
+        http, f"/applications/{case_no}/decision", decision, users.officer, "decision", tally
     )
     if case["stage"] != "approved":
-        raise BenchError(f"case {case_no}: stage {case['stage']} after an approving decision, not approved")
-    await wait_for(http, case_no, users.officer, lambda c: c["first_payment_at"] is not None, "first payment")
+        raise BenchError(
+            f"case {case_no}: stage {case['stage']} after an approving decision, not approved"
+        )
+    await wait_for(
+        http,
+        case_no,
+        users.officer,
+        lambda c: c["first_payment_at"] is not None,
+        "first payment",
+        tally,
+    )
 
 
 async def open_case(
-    http: httpx.AsyncClient, users: Caseworkers, people: People, index: int, latencies: dict[str, list[float]]
+    http: httpx.AsyncClient, users: Caseworkers, people: People, index: int, tally: Tally
 ) -> None:
     """Intake only: the case stays open, waiting for its survey."""
-    await timed_post(http, "/applications", application(people, index), users.assistant, "intake", latencies["intake"])
+    await timed_post(
+        http, "/applications", application(people, index), users.assistant, "intake", tally
+    )
 
 
-async def run_pool(count: int, concurrency: int, one_case) -> float:  # noqa: ANN001
+async def run_pool(count: int, concurrency: int, one_case) -> float:
     """Run ``one_case(index)`` for ``count`` cases, ``concurrency`` at a time; the wall time in s.
 
     Each of the ``concurrency`` drivers is a caseworker who takes the next case once done with
@@ -293,10 +339,6 @@ def http_client(base_url: str, concurrency: int) -> httpx.AsyncClient:
     """One HTTP client shared by the caseworkers, at most one connection each."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     return httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60)
-
-
-def empty_latencies(names) -> dict[str, list[float]]:  # noqa: ANN001
-    return {name: [] for name in names}
 
 
 # ---- the bare engine --------------------------------------------------------------------------
@@ -391,25 +433,30 @@ class BareCase:
             raise ValueError(f"stage is {self.stage}, not {stage}")
 
     async def _step(self, label: str) -> None:
-        await workflow.execute_activity(bench_step, label, start_to_close_timeout=timedelta(seconds=30))
+        await workflow.execute_activity(
+            bench_step, label, start_to_close_timeout=timedelta(seconds=30)
+        )
 
 
-async def wait_for_stage(handle, stage: str) -> None:  # noqa: ANN001
+async def wait_for_stage(handle, stage: str, tally: Tally) -> None:
     """Poll the bare case's stage by query, as the caseworkers poll the API."""
     deadline = time.monotonic() + WAIT_TIMEOUT
-    while await handle.query(BareCase.current_stage) != stage:
+    while True:
+        tally.polls += 1
+        if await handle.query(BareCase.current_stage) == stage:
+            return
         if time.monotonic() > deadline:
             raise BenchError(f"bare case {handle.id} did not reach {stage} in {WAIT_TIMEOUT:.0f}s")
         await asyncio.sleep(POLL_INTERVAL)
 
 
-async def complete_bare_case(client: Client, task_queue: str, index: int, latencies: dict[str, list[float]]) -> None:
+async def complete_bare_case(client: Client, task_queue: str, index: int, tally: Tally) -> None:
     """One bare case: start, the three updates with the same waits in between, its result."""
 
-    async def timed(name: str, call):  # noqa: ANN001, ANN202
+    async def timed(name: str, call):
         started = time.perf_counter()
         result = await call
-        latencies[name].append((time.perf_counter() - started) * 1000)
+        tally.latencies[name].append((time.perf_counter() - started) * 1000)
         return result
 
     case_no = f"{task_queue}-{index}"
@@ -417,9 +464,9 @@ async def complete_bare_case(client: Client, task_queue: str, index: int, latenc
         "start", client.start_workflow(BareCase.run, case_no, id=case_no, task_queue=task_queue)
     )
     await timed("survey", handle.execute_update(BareCase.survey, "surveyed"))
-    await wait_for_stage(handle, "review")
+    await wait_for_stage(handle, "review", tally)
     await timed("review", handle.execute_update(BareCase.review, "approve"))
-    await wait_for_stage(handle, "decision")
+    await wait_for_stage(handle, "decision", tally)
     await timed("decision", handle.execute_update(BareCase.decision, "approve"))
     await handle.result()
 
@@ -436,7 +483,9 @@ def verify_stack(stack: EmbeddedStack, settings: Settings) -> None:
     ):
         response = httpx.get(url, timeout=10)
         if response.status_code != 200 or response.json().get("status") != "ok":
-            raise BenchError(f"{url} is not the {what}: {response.status_code} {response.text[:200]}")
+            raise BenchError(
+                f"{url} is not the {what}: {response.status_code} {response.text[:200]}"
+            )
 
 
 # ---- measuring --------------------------------------------------------------------------------
@@ -462,7 +511,9 @@ def memory_of(pid: int) -> Memory:
 def memory_of_stack(stack: EmbeddedStack) -> dict[str, Memory]:
     for name, process in stack.processes:
         if process.poll() is not None:
-            raise BenchError(f"the {name} process exited with {process.returncode} during the benchmark")
+            raise BenchError(
+                f"the {name} process exited with {process.returncode} during the benchmark"
+            )
     return {name: memory_of(process.pid) for name, process in stack.processes}
 
 
@@ -480,7 +531,8 @@ def cpu_snapshot(stack: EmbeddedStack) -> dict[str, float]:
 def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     """CPU seconds between two snapshots; 'other' is what processes outside the benchmark used."""
     used = {name: after[name] - before[name] for name in before}
-    used["other"] = used.pop("machine") - sum(used.values())
+    # Readings taken a moment apart: a tiny negative remainder means no other load.
+    used["other"] = max(0.0, used.pop("machine") - sum(used.values()))
     return used
 
 
@@ -498,9 +550,9 @@ class Results:
     concurrency: int
     open_cases: int
     api_wall: float = 0.0
-    api_latencies: dict[str, list[float]] = field(default_factory=dict)
+    api: Tally | None = None
     bare_wall: float = 0.0
-    bare_latencies: dict[str, list[float]] = field(default_factory=dict)
+    bare: Tally | None = None
     after_throughput: dict[str, Memory] = field(default_factory=dict)
     with_open_cases: dict[str, Memory] = field(default_factory=dict)
     open_intake: list[float] = field(default_factory=list)
@@ -518,42 +570,44 @@ async def measure(stack: EmbeddedStack, settings: Settings, args: argparse.Names
 
     async with http_client(base_url, args.concurrency) as http:
         # One case first, not counted: the worker and the API load their code on first use.
-        await complete_case(http, users, people, 0, empty_latencies(ACTIONS))
+        await complete_case(http, users, people, 0, Tally.of(ACTIONS))
 
         print(f"  API: {args.cases} cases, {args.concurrency} caseworkers ...", flush=True)
-        results.api_latencies = empty_latencies(ACTIONS)
+        results.api = Tally.of(ACTIONS)
         before = cpu_snapshot(stack)
         results.api_wall = await run_pool(
             args.cases,
             args.concurrency,
-            lambda i: complete_case(http, users, people, i, results.api_latencies),
+            lambda i: complete_case(http, users, people, i, results.api),
         )
         results.api_cpu = cpu_used(before, cpu_snapshot(stack))
 
         print(f"  bare engine: {args.cases} cases, {args.concurrency} drivers ...", flush=True)
         client = await connect(settings.temporal_address, settings.temporal_namespace)
         task_queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
-        async with Worker(client, task_queue=task_queue, workflows=[BareCase], activities=[bench_step]):
-            await complete_bare_case(client, task_queue, -1, empty_latencies(("start", *ACTIONS[1:])))
-            results.bare_latencies = empty_latencies(("start", *ACTIONS[1:]))
+        async with Worker(
+            client, task_queue=task_queue, workflows=[BareCase], activities=[bench_step]
+        ):
+            await complete_bare_case(client, task_queue, -1, Tally.of(BARE_ACTIONS))
+            results.bare = Tally.of(BARE_ACTIONS)
             before = cpu_snapshot(stack)
             results.bare_wall = await run_pool(
                 args.cases,
                 args.concurrency,
-                lambda i: complete_bare_case(client, task_queue, i, results.bare_latencies),
+                lambda i: complete_bare_case(client, task_queue, i, results.bare),
             )
             results.bare_cpu = cpu_used(before, cpu_snapshot(stack))
         results.after_throughput = memory_of_stack(stack)
 
         if args.open_cases:
             print(f"  open cases: {args.open_cases} intakes ...", flush=True)
-            latencies = empty_latencies(("intake",))
+            tally = Tally.of(("intake",))
             results.open_wall = await run_pool(
                 args.open_cases,
                 args.concurrency,
-                lambda i: open_case(http, users, people, args.cases + i, latencies),
+                lambda i: open_case(http, users, people, args.cases + i, tally),
             )
-            results.open_intake = latencies["intake"]
+            results.open_intake = tally.latencies["intake"]
             await settle(http, users)
         results.with_open_cases = memory_of_stack(stack)
     return results
@@ -565,7 +619,9 @@ async def all_reports_in(http: httpx.AsyncClient, users: Caseworkers) -> bool:
     while True:
         page = check(
             await http.get(
-                "/applications", params={"stage": "survey", "page": page_no, "page_size": 200}, headers=users.assistant
+                "/applications",
+                params={"stage": "survey", "page": page_no, "page_size": 200},
+                headers=users.assistant,
             ),
             "listing the open cases",
         )
@@ -606,8 +662,8 @@ def print_report(results: Results, env: dict[str, str], command: str, started_lo
     api_rate = n / results.api_wall
     bare_rate = n / results.bare_wall
     ratio = api_rate / bare_rate
-    api_all = [v for name in ACTIONS for v in results.api_latencies[name]]
-    bare_updates = [v for name in ACTIONS[1:] for v in results.bare_latencies[name]]
+    api_all = [v for name in ACTIONS for v in results.api.latencies[name]]
+    bare_updates = [v for name in ACTIONS[1:] for v in results.bare.latencies[name]]
     worker_then = results.after_throughput["worker"]
     api_then = results.after_throughput["api"]
     worker_open = results.with_open_cases["worker"]
@@ -620,32 +676,44 @@ def print_report(results: Results, env: dict[str, str], command: str, started_lo
     print("=" * 78)
     print("jiuzhu benchmark")
     print("=" * 78)
-    print(f"  machine: {os.cpu_count()} CPUs, load average at start {started_load[0]:.2f} {started_load[1]:.2f} "
-          f"{started_load[2]:.2f}; Python {platform.python_version()}")
+    print(
+        f"  machine: {os.cpu_count()} CPUs, load average at start {started_load[0]:.2f} {started_load[1]:.2f} "
+        f"{started_load[2]:.2f}; Python {platform.python_version()}"
+    )
     print("  public notice: 0 days (JIUZHU_POLICY__NOTICE_CALENDAR_DAYS=0): the 7-day notice is a")
     print("    durable timer; the benchmark measures actions, not waiting")
-    print(f"  caseworkers poll a waiting case every {POLL_INTERVAL * 1000:.0f} ms (GET = workflow query);")
-    print("    polling is not an action, but it runs during the measurement and is in the wall time")
+    print(
+        f"  caseworkers poll a waiting case every {POLL_INTERVAL * 1000:.0f} ms (GET = workflow query);"
+    )
+    print(
+        "    polling is not an action, but it runs during the measurement and is in the wall time"
+    )
     print("  one warm-up case per path first, not counted")
-    print(f"  stack: Temporal {env['JIUZHU_TEMPORAL_ADDRESS']}, API port {env['JIUZHU_API_PORT']}, "
-          f"simulators {env['JIUZHU_PAYMENT_URL'].rsplit('/', 1)[0]}")
+    print(
+        f"  stack: Temporal {env['JIUZHU_TEMPORAL_ADDRESS']}, API port {env['JIUZHU_API_PORT']}, "
+        f"simulators {env['JIUZHU_PAYMENT_URL'].rsplit('/', 1)[0]}"
+    )
     print()
     print(f"  cases N = {n}, concurrent caseworkers C = {c}")
     print("  API (HTTP → API → Temporal → worker → SQLite + simulators)")
     print(f"    wall time {results.api_wall:8.1f} s   {api_rate:6.2f} cases/s")
     print("    action latency (ms):")
     for name in ACTIONS:
-        print(row(name, results.api_latencies[name]))
+        print(row(name, results.api.latencies[name]))
     print(row("all actions", api_all))
+    print(f"    polls (GET) per case: {results.api.polls / n:.1f}")
     print(cpu_line(results.api_cpu, results.api_wall))
-    print(f"  bare engine (start + 3 updates, {BARE_UPDATE_ACTIVITIES + BARE_EXTRA_ACTIVITIES} no-op activities: "
-          f"{BARE_UPDATE_ACTIVITIES} in updates + {BARE_EXTRA_ACTIVITIES} others; worker in the bench process)")
+    print(
+        f"  bare engine (start + 3 updates, {BARE_UPDATE_ACTIVITIES + BARE_EXTRA_ACTIVITIES} no-op activities: "
+        f"{BARE_UPDATE_ACTIVITIES} in updates + {BARE_EXTRA_ACTIVITIES} others; worker in the bench process)"
+    )
     print(f"    wall time {results.bare_wall:8.1f} s   {bare_rate:6.2f} cases/s")
     print("    latency (ms):")
-    print(row("start_workflow", results.bare_latencies["start"]))
+    print(row("start_workflow", results.bare.latencies["start"]))
     for name in ACTIONS[1:]:
-        print(row(f"update {name}", results.bare_latencies[name]))
+        print(row(f"update {name}", results.bare.latencies[name]))
     print(row("all updates", bare_updates))
+    print(f"    polls (query) per case: {results.bare.polls / n:.1f}")
     print(cpu_line(results.bare_cpu, results.bare_wall))
     print(f"  throughput ratio API / bare: {ratio:.2f}")
     print()
@@ -658,28 +726,42 @@ def print_report(results: Results, env: dict[str, str], command: str, started_lo
         for name, m in memories.items():
             print(f"      {name:<26} {m.rss:8.1f}   {m.peak:8.1f}")
     if results.open_cases:
-        print(f"  open cases: {results.open_cases} intakes in {results.open_wall:.1f} s; intake latency p50 "
-              f"{percentile(results.open_intake, 50):.1f} ms, p99 {percentile(results.open_intake, 99):.1f} ms")
-        print(f"    open cases now: at least {results.open_cases} (waiting in survey for their household survey)")
+        print(
+            f"  open cases: {results.open_cases} intakes in {results.open_wall:.1f} s; intake latency p50 "
+            f"{percentile(results.open_intake, 50):.1f} ms, p99 {percentile(results.open_intake, 99):.1f} ms"
+        )
+        print(
+            f"    open cases now: at least {results.open_cases} (waiting in survey for their household survey)"
+        )
     print()
     print("  targets")
-    worst_action = max(ACTIONS, key=lambda a: percentile(results.api_latencies[a], 99))
-    worst_p99 = percentile(results.api_latencies[worst_action], 99)
+    worst_action = max(ACTIONS, key=lambda a: percentile(results.api.latencies[a], 99))
+    worst_p99 = percentile(results.api.latencies[worst_action], 99)
     note = "" if c == 10 else f" (target is for C=10; measured at C={c})"
-    print(f"    action p99 < {TARGET_P99_MS:.0f} ms at 10 caseworkers: worst action {worst_action} "
-          f"p99 {worst_p99:.1f} ms, all actions p99 {percentile(api_all, 99):.1f} ms"
-          f"  {verdict(worst_p99 < TARGET_P99_MS)}{note}")
-    print(f"    throughput >= {TARGET_RATIO} x bare: {api_rate:.2f} / {bare_rate:.2f} = {ratio:.2f}"
-          f"  {verdict(ratio >= TARGET_RATIO)}")
+    print(
+        f"    action p99 < {TARGET_P99_MS:.0f} ms at 10 caseworkers: worst action {worst_action} "
+        f"p99 {worst_p99:.1f} ms, all actions p99 {percentile(api_all, 99):.1f} ms"
+        f"  {verdict(worst_p99 < TARGET_P99_MS)}{note}"
+    )
+    print(
+        f"    throughput >= {TARGET_RATIO} x bare: {api_rate:.2f} / {bare_rate:.2f} = {ratio:.2f}"
+        f"  {verdict(ratio >= TARGET_RATIO)}"
+    )
     worker_peak = worker_open.peak
     if results.open_cases >= TARGET_OPEN_CASES:
-        print(f"    worker memory < {TARGET_WORKER_MB:.0f} MB with {TARGET_OPEN_CASES:,} open cases: "
-              f"RSS {worker_open.rss:.1f} MB, peak {worker_peak:.1f} MB  {verdict(worker_peak < TARGET_WORKER_MB)}")
+        print(
+            f"    worker memory < {TARGET_WORKER_MB:.0f} MB with {TARGET_OPEN_CASES:,} open cases: "
+            f"RSS {worker_open.rss:.1f} MB, peak {worker_peak:.1f} MB  {verdict(worker_peak < TARGET_WORKER_MB)}"
+        )
     else:
-        print(f"    worker memory < {TARGET_WORKER_MB:.0f} MB with {TARGET_OPEN_CASES:,} open cases: "
-              f"not measured (only {results.open_cases} open cases; peak {worker_peak:.1f} MB)")
-    print(f"    (API peak RSS {max(api_then.peak, api_open.peak):.1f} MB, worker peak after throughput "
-          f"{worker_then.peak:.1f} MB)")
+        print(
+            f"    worker memory < {TARGET_WORKER_MB:.0f} MB with {TARGET_OPEN_CASES:,} open cases: "
+            f"not measured (only {results.open_cases} open cases; peak {worker_peak:.1f} MB)"
+        )
+    print(
+        f"    (API peak RSS {max(api_then.peak, api_open.peak):.1f} MB, worker peak after throughput "
+        f"{worker_then.peak:.1f} MB)"
+    )
     print()
     print(f"  reproduce: {command}")
     print("=" * 78)
@@ -687,9 +769,18 @@ def print_report(results: Results, env: dict[str, str], command: str, started_lo
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cases", type=int, default=200, help="complete cases per path (default 200)")
-    parser.add_argument("--concurrency", type=int, default=10, help="concurrent caseworkers (default 10)")
-    parser.add_argument("--open-cases", type=int, default=1000, help="open cases for the memory figure (default 1000)")
+    parser.add_argument(
+        "--cases", type=int, default=200, help="complete cases per path (default 200)"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=10, help="concurrent caseworkers (default 10)"
+    )
+    parser.add_argument(
+        "--open-cases",
+        type=int,
+        default=1000,
+        help="open cases for the memory figure (default 1000)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary var directory")
     args = parser.parse_args()
     if args.cases < 1 or args.concurrency < 1 or args.open_cases < 0:
@@ -701,7 +792,7 @@ def main() -> int:
     args = parse_args()
     os.chdir(ROOT)  # the stack starts `python worker.py` and `python -m simulators` from here
     command = (
-        f"make bench ARGS=\"--cases {args.cases} --concurrency {args.concurrency} --open-cases {args.open_cases}\""
+        f'make bench ARGS="--cases {args.cases} --concurrency {args.concurrency} --open-cases {args.open_cases}"'
         f"   (or: .venv/bin/python bench/bench.py --cases {args.cases} --concurrency {args.concurrency} "
         f"--open-cases {args.open_cases})"
     )

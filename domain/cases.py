@@ -248,10 +248,10 @@ class AuditEntry:
 
 @dataclass(frozen=True)
 class Transition:
-    """What the records activity writes: the newest view and the entry that explains it."""
+    """What the records activity writes: the newest view and the entries that explain it."""
 
     view: CaseView
-    entry: AuditEntry
+    entries: list[AuditEntry]
 
 
 def initial_view(start: CaseStart) -> CaseView:

@@ -81,17 +81,21 @@ def discard_case(session: Session, *, case_no: str) -> None:
 
 
 def apply_transition(session: Session, transition: Transition) -> None:
-    view, entry = transition.view, transition.entry
+    view = transition.view
     row = session.get(CaseRecord, view.case_no)
     if row is None or row.version < view.version:
         _write_view(session, view, applicant_id_number=row.applicant_id_number if row else "")
-    exists = session.exec(
-        select(AuditEntryRecord.id).where(
-            AuditEntryRecord.case_no == entry.case_no, AuditEntryRecord.seq == entry.seq
+    written = set(
+        session.exec(
+            select(AuditEntryRecord.seq).where(
+                AuditEntryRecord.case_no == view.case_no,
+                AuditEntryRecord.seq.in_([e.seq for e in transition.entries]),
+            )
         )
-    ).first()
-    if exists is None:
-        _append(session, entry)
+    )
+    for entry in transition.entries:
+        if entry.seq not in written:
+            _append(session, entry)
     if view.stage in CLOSED_STAGES:
         session.exec(delete(HouseholdClaim).where(HouseholdClaim.case_no == view.case_no))
 

@@ -55,6 +55,8 @@ with workflow.unsafe.imports_passed_through():
 # Records and look-ups are quick; external systems may be down for hours and are retried
 # until they answer, the deadline timers recording any breach meanwhile. The time-outs are
 # short because an attempt lost with a dead worker is retried only when its time-out ends.
+# (Local activities would save round trips, but raced the notice and deadline timers into
+# nondeterminism on replay: regular activities keep the history's order.)
 QUICK = dict(start_to_close_timeout=timedelta(seconds=10))
 EXTERNAL = dict(
     start_to_close_timeout=timedelta(seconds=30),
@@ -84,6 +86,8 @@ class ApplicationWorkflow:
         self._decision: DecisionRecord | None = None
         self._refused_on: date | None = None
         self._seq = 0
+        self._unwritten: list[AuditEntry] = []
+        self._indexed: list = []
         self._fired: set[str] = set()
         self._lock = asyncio.Lock()
         self._recompute = False
@@ -92,7 +96,8 @@ class ApplicationWorkflow:
 
     @workflow.run
     async def run(self, start: CaseStart) -> CaseView:
-        workflow.upsert_search_attributes(case_search_attributes(self.view))
+        self._indexed = case_search_attributes(self.view)
+        workflow.upsert_search_attributes(self._indexed)
         verification = asyncio.create_task(self._verify_household())
         await self._notify_applicant(
             "accepted",
@@ -137,13 +142,14 @@ class ApplicationWorkflow:
             self._survey = survey
             self.view.surveyed_at = workflow.now()
             self.view.assignee = survey.actor.user_id
-            await self._record(
+            self._note(
                 survey.actor,
                 "survey_recorded",
                 self.view.stage,
                 note=f"investigators: {', '.join(survey.investigators)}; {survey.findings}",
             )
-            await self._leave_survey_if_complete(survey.actor)
+            self._note_survey_complete(survey.actor)
+            await self._write()
             return self.view
 
     @record_survey.validator
@@ -279,9 +285,9 @@ class ApplicationWorkflow:
             self.view.paused_from = None
             self.view.pending_documents = []
             await self._recompute_deadlines(receipt.actor, None)
-            await self._record(receipt.actor, "documents_received", resumed, note=receipt.note)
-            if resumed == Stage.survey:
-                await self._leave_survey_if_complete(receipt.actor)
+            self._note(receipt.actor, "documents_received", resumed, note=receipt.note)
+            self._note_survey_complete(receipt.actor)
+            await self._write()
             return self.view
 
     @receive_documents.validator
@@ -353,9 +359,10 @@ class ApplicationWorkflow:
             )
         return review.amount
 
-    async def _leave_survey_if_complete(self, actor: Actor) -> None:
+    def _note_survey_complete(self, actor: Actor) -> None:
+        """The case leaves survey once both the survey and the verification report are in."""
         if self.view.stage == Stage.survey and self._survey and self.view.verification:
-            await self._record(actor, "survey_completed", Stage.review)
+            self._note(actor, "survey_completed", Stage.review)
 
     async def _verify_household(self) -> None:
         members = [self._start.applicant, *self._start.household]
@@ -372,34 +379,43 @@ class ApplicationWorkflow:
             return
         async with self._lock:
             self.view.verification = report
-            await self._record(
-                SYSTEM,
-                "verification_report_received",
-                self.view.stage,
-                note=f"report {report.report_id}",
-            )
-            await self._leave_survey_if_complete(self._survey.actor if self._survey else SYSTEM)
+            self._note(SYSTEM, "verification_report_received", self.view.stage, note=f"report {report.report_id}")
+            self._note_survey_complete(self._survey.actor if self._survey else SYSTEM)
+            await self._write()
 
     async def _record(self, actor: Actor, action: str, to_stage: Stage, note: str = "") -> None:
         """Move to ``to_stage`` and write the case records before anything else happens."""
-        from_stage = self.view.stage
+        self._note(actor, action, to_stage, note)
+        await self._write()
+
+    def _note(self, actor: Actor, action: str, to_stage: Stage, note: str = "") -> None:
+        """Move to ``to_stage`` and put the step on the record to be written next."""
         self._seq += 1
+        self._unwritten.append(
+            AuditEntry(
+                case_no=self.view.case_no,
+                seq=self._seq,
+                at=workflow.now(),
+                actor=actor,
+                action=action,
+                from_stage=self.view.stage,
+                to_stage=to_stage,
+                note=note,
+            )
+        )
         self.view.stage = to_stage
         self.view.version = self._seq
-        entry = AuditEntry(
-            case_no=self.view.case_no,
-            seq=self._seq,
-            at=workflow.now(),
-            actor=actor,
-            action=action,
-            from_stage=from_stage,
-            to_stage=to_stage,
-            note=note,
-        )
+
+    async def _write(self) -> None:
+        """One activity writes the projection and every step noted since the last write."""
+        entries, self._unwritten = self._unwritten, []
         await workflow.execute_activity(
-            Activity.record_transition, Transition(view=self.view, entry=entry), **QUICK
+            Activity.record_transition, Transition(view=self.view, entries=entries), **QUICK
         )
-        workflow.upsert_search_attributes(case_search_attributes(self.view))
+        indexed = case_search_attributes(self.view)
+        if indexed != self._indexed:  # each upsert is a visibility write on the server
+            workflow.upsert_search_attributes(indexed)
+            self._indexed = indexed
         self._wake = True
 
     async def _recompute_deadlines(self, actor: Actor, action: str | None) -> None:
