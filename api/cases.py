@@ -42,7 +42,7 @@ log = structlog.get_logger()
 def unprocessable(field: str, message: str) -> HTTPException:
     """422 in FastAPI's own shape, naming the field."""
     return HTTPException(
-        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        422,
         [{"loc": ["body", *field.split(".")], "msg": message, "type": "value_error"}],
     )
 

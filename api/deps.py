@@ -9,8 +9,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 from temporalio.client import Client
 
-from domain.cases import Actor, Role
 from api.tokens import read_token
+from domain.cases import Actor, Role
 from settings import Settings
 from store.db import session_scope
 

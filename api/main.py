@@ -45,7 +45,8 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("api.error", path=request.url.path)
         return JSONResponse(
-            {"detail": "the server could not complete this request; nothing more was changed, try again"},
+            {"detail": "the server could not complete this request; it is logged. Try again, and "
+             "tell the system administrator if it happens again"},
             status_code=500,
         )
 

@@ -186,8 +186,8 @@ def long_deadline_settings(api_settings):
 
 
 async def test_publishing_a_years_holidays_moves_provisional_deadlines(dev_env, long_deadline_settings):
-    from tests.conftest import Stack, serve
     from api.main import create_app
+    from tests.conftest import Stack, serve
     from worker import create_worker
 
     worker, external = create_worker(dev_env.client, long_deadline_settings)

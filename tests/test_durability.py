@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from api.main import create_app
-from simulators.app import create_app as create_simulators
 from domain.policy import Policy
+from simulators.app import create_app as create_simulators
 from stack import temporal_dev_server_command, wait_for_port
 from tests.support import ASSISTANT, COORDINATOR, OFFICER, free_port, serve
 from tests.test_api import application, survey, wait_for

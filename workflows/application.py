@@ -48,7 +48,6 @@ with workflow.unsafe.imports_passed_through():
         VerificationRequest,
     )
     from domain.deadlines import DeadlineFacts, Deadlines, Pause
-
     from workflows.errors import invalid, not_permitted, wrong_stage
     from workflows.search import case_search_attributes
 

@@ -6,7 +6,7 @@ Publishing a year makes every running case count its deadlines again (its timers
 from datetime import datetime, timezone
 
 import structlog
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, HTTPException, Path
 from sqlmodel import or_, select
 from temporalio.service import RPCError
 
@@ -53,7 +53,7 @@ async def put_year(
     try:
         calendar = YearCalendar(year, frozenset(body.holidays), frozenset(body.workdays))
     except ValueError as bad:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(bad)) from None
+        raise HTTPException(422, str(bad)) from None
     publish_year(session, calendar=calendar, published_by=user.user_id, at=datetime.now(timezone.utc))
     session.commit()
     # Cases whose dates are provisional, or fall in that year, count again.

@@ -1,6 +1,6 @@
 """/townships: the district's townships and villages (reference data, edited by the admin)."""
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException
 from sqlmodel import delete, select
 
 from api.deps import CurrentUser, SessionDep, allow
@@ -33,9 +33,9 @@ def list_townships(session: SessionDep, user: CurrentUser) -> list[TownshipPubli
 def put_township(code: str, body: TownshipUpdate, session: SessionDep, user: Actor = allow(Role.admin)) -> TownshipPublic:
     """Add or correct a township and its villages. A village with cases keeps its code."""
     if not (len(code) == 9 and code.isdigit() and code.startswith(DISTRICT_CODE)):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"a township code is 9 digits starting {DISTRICT_CODE}")
+        raise HTTPException(422, f"a township code is 9 digits starting {DISTRICT_CODE}")
     if bad := [v.code for v in body.villages if not v.code.startswith(code)]:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"village codes must start with {code}: {bad}")
+        raise HTTPException(422, f"village codes must start with {code}: {bad}")
     session.merge(TownshipRow(code=code, name=body.name, area=body.area))
     kept = [v.code for v in body.villages]
     session.exec(delete(VillageRow).where(VillageRow.township_code == code, VillageRow.code.not_in(kept)))

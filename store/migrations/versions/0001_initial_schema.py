@@ -12,7 +12,6 @@ from alembic import op
 import store.types
 from domain.townships import SEED_TOWNSHIPS
 
-
 revision = '0001'
 down_revision = None
 branch_labels = None
