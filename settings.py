@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     jwt_secret: str = "jiuzhu-embedded-stack-secret-change-in-production"
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    action_timeout_seconds: float = 30.0
+    """How long a caseworker action waits for its case before answering 503 (retry is safe)."""
+    query_timeout_seconds: float = 5.0
+    """How long a read waits for the live case before answering from the case records."""
 
     # Logs: "console" (readable) or "json"
     log_format: str = "console"

@@ -1,12 +1,17 @@
 """Services behind the case routes: intake, looking a case up within a jurisdiction, and
 carrying an action to the case's workflow."""
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import structlog
 from fastapi import HTTPException, status
 from sqlmodel import Session
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -167,12 +172,14 @@ def case_in_jurisdiction(session: Session, *, case_no: str, user: Actor) -> Case
     return row
 
 
-async def current_view(client: Client, row: CaseRecord) -> CaseView:
-    """The live case from its workflow; the last projection if the workflow cannot answer."""
+async def current_view(client: Client, row: CaseRecord, *, timeout: timedelta) -> CaseView:
+    """The live case from its workflow; the last projection if the workflow cannot answer
+    in time (no worker running, say): the projection is written at every transition."""
+    handle = client.get_workflow_handle_for(ApplicationWorkflow.run, application_workflow_id(row.case_no))
     try:
-        handle = client.get_workflow_handle_for(ApplicationWorkflow.run, application_workflow_id(row.case_no))
-        return await handle.query(ApplicationWorkflow.current)
-    except RPCError:
+        return await handle.query(ApplicationWorkflow.current, rpc_timeout=timeout)
+    except (RPCError, WorkflowQueryFailedError) as unanswered:
+        log.warning("case.query_unanswered", case_no=row.case_no, reason=str(unanswered))
         return view_of(row)
 
 
@@ -180,15 +187,22 @@ _STATUS = {WRONG_STAGE: 409, INVALID_DATA: 422, NOT_PERMITTED: 403}
 
 
 async def act(
-    *, client: Client, row: CaseRecord, update, record, idempotency_key: str | None  # noqa: ANN001
+    *,
+    client: Client,
+    row: CaseRecord,
+    update,  # noqa: ANN001
+    record,  # noqa: ANN001
+    idempotency_key: str | None,
+    timeout: timedelta,
 ) -> CaseView:
     """Carry one caseworker action to the workflow as an Update.
 
-    The Idempotency-Key becomes the Update ID, so Temporal itself drops a repeated action.
+    The Idempotency-Key becomes the Update ID, so Temporal itself drops a repeated action,
+    and a retry after a time-out finds the first attempt's outcome.
     """
     handle = client.get_workflow_handle_for(ApplicationWorkflow.run, application_workflow_id(row.case_no))
     try:
-        return await handle.execute_update(update, record, id=idempotency_key)
+        return await handle.execute_update(update, record, id=idempotency_key, rpc_timeout=timeout)
     except WorkflowUpdateFailedError as failed:
         cause = failed.cause
         if isinstance(cause, ApplicationError) and cause.type in _STATUS:
@@ -198,10 +212,20 @@ async def act(
                 raise unprocessable(field, cause.message) from None
             raise HTTPException(code, cause.message) from None
         raise
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"case {row.case_no} did not answer in time; retry with the same Idempotency-Key "
+            "to get the outcome without acting twice",
+        ) from None
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             raise HTTPException(
                 status.HTTP_409_CONFLICT, f"case {row.case_no} is closed (stage '{row.stage}')"
+            ) from None
+        if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, "the case engine is unavailable; try again"
             ) from None
         raise
 

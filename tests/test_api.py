@@ -7,9 +7,12 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
+from api.main import create_app
 from domain.cases import Actor, Role
 from domain.policy import Policy
-from tests.support import ASSISTANT, COORDINATOR, OFFICER, id_number
+from tests.conftest import Stack
+from tests.support import ASSISTANT, COORDINATOR, OFFICER, id_number, serve
+from worker import create_worker
 
 OTHER_TOWNSHIP = Actor(user_id="u-xuegong", name="雪宫助理", role=Role.township_assistant, jurisdiction="370305002")
 ADMIN = Actor(user_id="u-admin", name="管理员", role=Role.admin, jurisdiction="370305")
@@ -266,3 +269,26 @@ async def test_townships_are_reference_data_the_admin_edits(stack):
         assert (await assistant.put("/townships/370305106", json=edited.json())).status_code == 403
         bad = await admin.put("/townships/370305106", json={"name": "x", "area": "rural", "villages": [{"code": "370305001999", "name": "x"}]})
         assert bad.status_code == 422
+
+
+async def test_with_no_worker_reads_fall_back_and_actions_answer_503_then_retry_safely(dev_env, api_settings):
+    settings = api_settings.model_copy(update={"query_timeout_seconds": 1, "action_timeout_seconds": 2})
+    with serve(create_app(settings)) as url:
+        stack = Stack(url, settings)
+        async with stack.client(ASSISTANT) as assistant:
+            case = (await assistant.post("/applications", json=application())).json()
+            case_no = case["case_no"]
+            read = await assistant.get(f"/applications/{case_no}")
+            assert read.status_code == 200 and read.json()["stage"] == "survey"
+
+            key = {"Idempotency-Key": str(uuid.uuid4())}
+            stalled = await assistant.post(f"/applications/{case_no}/survey", json=survey(), headers=key)
+            assert stalled.status_code == 503 and "same Idempotency-Key" in stalled.json()["detail"]
+
+            worker, external = create_worker(dev_env.client, settings)
+            async with worker:
+                retried = await assistant.post(f"/applications/{case_no}/survey", json=survey(), headers=key)
+                assert retried.status_code == 200, retried.text
+                trail = (await assistant.get(f"/applications/{case_no}/audit-trail")).json()
+            await external.close()
+    assert [e["action"] for e in trail].count("survey_recorded") == 1

@@ -1,5 +1,6 @@
 """/applications: intake (一门受理), the case, its audit trail, and every caseworker action."""
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -91,9 +92,11 @@ def list_applications(
 
 
 @router.get("/{case_no}", response_model=CasePublic)
-async def get_application(case_no: str, session: SessionDep, client: TemporalDep, user: CurrentUser) -> CasePublic:
+async def get_application(
+    case_no: str, session: SessionDep, client: TemporalDep, settings: SettingsDep, user: CurrentUser
+) -> CasePublic:
     row = case_in_jurisdiction(session, case_no=case_no, user=user)
-    return _public(await current_view(client, row))
+    return _public(await current_view(client, row, timeout=timedelta(seconds=settings.query_timeout_seconds)))
 
 
 @router.get("/{case_no}/audit-trail", response_model=list[AuditEntryPublic])
@@ -115,12 +118,21 @@ def _action(path: str, body_model: type[BaseModel], record_type: type, update, r
         body: body_model,  # type: ignore[valid-type]
         session: SessionDep,
         client: TemporalDep,
+        settings: SettingsDep,
         user: Actor = allow(*roles),
         key: IdempotencyKey = None,
     ) -> CasePublic:
         row = case_in_jurisdiction(session, case_no=case_no, user=user)
         record = record_type(actor=user, **body.model_dump())
-        return _public(await act(client=client, row=row, update=update, record=record, idempotency_key=key))
+        view = await act(
+            client=client,
+            row=row,
+            update=update,
+            record=record,
+            idempotency_key=key,
+            timeout=timedelta(seconds=settings.action_timeout_seconds),
+        )
+        return _public(view)
 
     route.__doc__ = doc
     route.__name__ = path.replace("-", "_")
