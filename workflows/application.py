@@ -104,6 +104,9 @@ class ApplicationWorkflow:
             f"将于{self.view.decision_due:%Y年%m月%d日}前作出决定。",
         )
         outcome: asyncio.Task[None] | None = None
+        # One durable timer for the next deadline event, replaced only when that moment moves.
+        alarm: asyncio.Task[None] | None = None
+        alarm_at: datetime | None = None
         while True:
             if self._recompute:
                 self._recompute = False
@@ -112,16 +115,31 @@ class ApplicationWorkflow:
             await self._fire_due_events()
             if self.view.stage in CLOSED_STAGES and outcome is None:
                 outcome = asyncio.create_task(self._deliver_outcome())
-            if outcome is not None and outcome.done() and not self._pending_events():
+            if outcome is not None and outcome.done() and not self._events():
                 break
-            self._wake = False
-            try:
-                await workflow.wait_condition(
-                    lambda: self._wake or self._recompute or (outcome is not None and outcome.done()),
-                    timeout=self._until_next_event(),
+            next_at = self._next_event_at()
+            if next_at != alarm_at:
+                if alarm is not None:
+                    alarm.cancel()
+                alarm_at = next_at
+                alarm = (
+                    asyncio.create_task(
+                        workflow.sleep(max(next_at - workflow.now(), timedelta(seconds=1)))
+                    )
+                    if next_at
+                    else None
                 )
-            except asyncio.TimeoutError:
-                pass  # a deadline or the end of the notice: fired at the top of the loop
+            self._wake = False
+            await workflow.wait_condition(
+                lambda: self._wake
+                or self._recompute
+                or (outcome is not None and outcome.done())
+                or (alarm is not None and alarm.done())
+            )
+            if alarm is not None and alarm.done():
+                alarm, alarm_at = None, None  # its event fires at the top of the loop
+        if alarm is not None:
+            alarm.cancel()
         verification.cancel()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.view
@@ -469,14 +487,8 @@ class ApplicationWorkflow:
             )
         return [(key, when) for key, when in events if key not in self._fired]
 
-    def _pending_events(self) -> bool:
-        return bool(self._events())
-
-    def _until_next_event(self) -> timedelta | None:
-        events = self._events()
-        if not events:
-            return None
-        return max(min(when for _, when in events) - workflow.now(), timedelta(seconds=1))
+    def _next_event_at(self) -> datetime | None:
+        return min((when for _, when in self._events()), default=None)
 
     async def _fire_due_events(self) -> None:
         async with self._lock:

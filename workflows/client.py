@@ -1,9 +1,34 @@
 """How every process talks to Temporal: one data converter (pydantic: Decimal, dates, enums)."""
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
+from temporalio.converter import (
+    CompositePayloadConverter,
+    DataConverter,
+    DefaultPayloadConverter,
+    JSONPlainPayloadConverter,
+)
 
-DATA_CONVERTER = pydantic_data_converter
+
+class CasePayloadConverter(CompositePayloadConverter):
+    """Temporal's pydantic JSON conversion, with one type-adapter cache for the whole process.
+
+    The workflow sandbox makes a converter for every workflow run; with a cache of its own,
+    each run built pydantic's schemas for every case message afresh, costly on a busy worker.
+    """
+
+    shared_json = PydanticJSONPlainPayloadConverter()
+
+    def __init__(self) -> None:
+        super().__init__(
+            *(
+                self.shared_json if isinstance(c, JSONPlainPayloadConverter) else c
+                for c in DefaultPayloadConverter.default_encoding_payload_converters
+            )
+        )
+
+
+DATA_CONVERTER = DataConverter(payload_converter_class=CasePayloadConverter)
 
 
 async def connect(address: str, namespace: str) -> Client:
