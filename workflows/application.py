@@ -97,11 +97,14 @@ class ApplicationWorkflow:
     async def run(self, start: CaseStart) -> CaseView:
         self._indexed = case_search_attributes(self.view)
         workflow.upsert_search_attributes(self._indexed)
+        # Neither waits for the other, nor holds up the deadlines (the SMS system may be down).
         verification = asyncio.create_task(self._verify_household())
-        await self._notify_applicant(
-            "accepted",
-            f"您的{_TYPE_NAMES[start.assistance_type]}申请已受理，案件号{start.case_no}，"
-            f"将于{self.view.decision_due:%Y年%m月%d日}前作出决定。",
+        acknowledgement = asyncio.create_task(
+            self._notify_applicant(
+                "accepted",
+                f"您的{_TYPE_NAMES[start.assistance_type]}申请已受理，案件号{start.case_no}，"
+                f"将于{self.view.decision_due:%Y年%m月%d日}前作出决定。",
+            )
         )
         outcome: asyncio.Task[None] | None = None
         # One durable timer for the next deadline event, replaced only when that moment moves.
@@ -131,16 +134,19 @@ class ApplicationWorkflow:
                 )
             self._wake = False
             await workflow.wait_condition(
-                lambda: self._wake
-                or self._recompute
-                or (outcome is not None and outcome.done())
-                or (alarm is not None and alarm.done())
+                lambda: (
+                    self._wake
+                    or self._recompute
+                    or (outcome is not None and outcome.done())
+                    or (alarm is not None and alarm.done())
+                )
             )
             if alarm is not None and alarm.done():
                 alarm, alarm_at = None, None  # its event fires at the top of the loop
         if alarm is not None:
             alarm.cancel()
         verification.cancel()
+        await acknowledgement
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.view
 
@@ -184,7 +190,11 @@ class ApplicationWorkflow:
                 f"a household survey needs at least {self._start.policy.min_investigators} "
                 "named investigators",
             )
-        if not local_date(self._start.accepted_at) <= survey.visited_on <= local_date(workflow.now()):
+        if (
+            not local_date(self._start.accepted_at)
+            <= survey.visited_on
+            <= local_date(workflow.now())
+        ):
             raise invalid("visited_on", "the visit date must be between acceptance and today")
         if survey.assessed_monthly_income < 0:
             raise invalid("assessed_monthly_income", "income cannot be negative")
@@ -195,7 +205,9 @@ class ApplicationWorkflow:
             self._require(Stage.review)
             self._review = review
             self.view.reviewed_at = workflow.now()
-            self.view.monthly_amount = self._amount(review) if review.recommendation == "approve" else None
+            self.view.monthly_amount = (
+                self._amount(review) if review.recommendation == "approve" else None
+            )
             if review.recommendation == "approve":
                 # Only a proposed approval is published (公示); a proposed refusal goes to the district.
                 self.view.notice_started_at = workflow.now()
@@ -254,7 +266,9 @@ class ApplicationWorkflow:
             self.view.decided_at = self.view.closed_at = now
             if decision.outcome == "approve":
                 self.view.monthly_amount = self._amount(self._review)
-                await self._record(decision.actor, "approved", Stage.approved, note=decision.reasons)
+                await self._record(
+                    decision.actor, "approved", Stage.approved, note=decision.reasons
+                )
             else:
                 self.view.monthly_amount = None
                 self._refused_on = local_date(now)
@@ -318,7 +332,9 @@ class ApplicationWorkflow:
             if self.view.stage == Stage.awaiting_documents:
                 self._pauses[-1] = replace(self._pauses[-1], ended_on=local_date(workflow.now()))
             self.view.closed_at = workflow.now()
-            await self._record(withdrawal.actor, "withdrawn", Stage.withdrawn, note=withdrawal.reason)
+            await self._record(
+                withdrawal.actor, "withdrawn", Stage.withdrawn, note=withdrawal.reason
+            )
             return self.view
 
     @withdraw.validator
@@ -367,7 +383,9 @@ class ApplicationWorkflow:
             return tekun_monthly_amount(policy=policy, year=year, area=start.area)
         low, high = temporary_band(policy=policy, year=year, expense=start.expense or "")
         if review is None or review.amount is None:
-            raise invalid("amount", f"temporary assistance needs an amount between ¥{low} and ¥{high}")
+            raise invalid(
+                "amount", f"temporary assistance needs an amount between ¥{low} and ¥{high}"
+            )
         if not low <= review.amount <= high:
             raise invalid(
                 "amount",
@@ -392,11 +410,18 @@ class ApplicationWorkflow:
             )
         except ActivityError as refused:
             async with self._lock:
-                await self._alert("verification_refused", f"verification platform refused: {refused.cause}")
+                await self._alert(
+                    "verification_refused", f"verification platform refused: {refused.cause}"
+                )
             return
         async with self._lock:
             self.view.verification = report
-            self._note(SYSTEM, "verification_report_received", self.view.stage, note=f"report {report.report_id}")
+            self._note(
+                SYSTEM,
+                "verification_report_received",
+                self.view.stage,
+                note=f"report {report.report_id}",
+            )
             self._note_survey_complete(self._survey.actor if self._survey else SYSTEM)
             await self._write()
 
@@ -457,7 +482,11 @@ class ApplicationWorkflow:
         # A deadline moved into the future is no longer missed.
         self.view.survey_overdue &= end_of_day(deadlines.survey_due) <= now
         self.view.decision_overdue &= end_of_day(deadlines.decision_due) <= now
-        if action and before != (deadlines.survey_due, deadlines.decision_due, deadlines.provisional):
+        if action and before != (
+            deadlines.survey_due,
+            deadlines.decision_due,
+            deadlines.provisional,
+        ):
             await self._record(
                 actor,
                 action,
@@ -481,7 +510,11 @@ class ApplicationWorkflow:
             events.append((f"decision_overdue:{d.decision_due}", end_of_day(d.decision_due)))
         if view.stage == Stage.notice and view.notice_ends_at:
             events.append((f"notice_ended:{view.notice_ends_at.isoformat()}", view.notice_ends_at))
-        if view.stage == Stage.refused and view.refusal_notified_at is None and d.refusal_notice_due:
+        if (
+            view.stage == Stage.refused
+            and view.refusal_notified_at is None
+            and d.refusal_notice_due
+        ):
             events.append(
                 (f"refusal_notice_overdue:{d.refusal_notice_due}", end_of_day(d.refusal_notice_due))
             )
@@ -596,7 +629,9 @@ class ApplicationWorkflow:
             return True
         except ActivityError as refused:
             async with self._lock:
-                await self._alert(f"{template}_notice_refused", f"SMS system refused: {refused.cause}")
+                await self._alert(
+                    f"{template}_notice_refused", f"SMS system refused: {refused.cause}"
+                )
             return False
 
 
