@@ -122,7 +122,7 @@ class EmbeddedStack:
     def stop(self) -> None:
         for name, process in reversed(self.processes):
             if process.poll() is None:
-                process.send_signal(signal.SIGINT)
+                process.terminate()  # every part stops cleanly on SIGTERM
                 try:
                     process.wait(timeout=15)
                 except subprocess.TimeoutExpired:
@@ -139,6 +139,8 @@ def main() -> None:
     settings = get_settings()
     configure_logging(fmt=settings.log_format, level=settings.log_level, process="stack")
     stack = EmbeddedStack(settings)
+    # Explicit, because a process started in the background inherits SIGINT ignored.
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         stack.start()
