@@ -1,5 +1,6 @@
 """Test plumbing: real servers on free loopback ports, and cases to put through them."""
 
+import random
 import socket
 import threading
 import time
@@ -47,9 +48,17 @@ def serve(app, *, host: str = "127.0.0.1") -> Iterator[str]:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free loopback port below the kernel's ephemeral range, where the Temporal dev server
+    and other processes pick their own random ports: none of them takes it from under us."""
+    for _ in range(200):
+        port = random.randint(20000, 30000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port")
 
 
 _serial = iter(range(1, 10**6))
