@@ -92,6 +92,7 @@ class ApplicationWorkflow:
         self._recompute = False
         self._wake = False
         self.view = initial_view(start)
+        self._recorded = initial_view(start)  # the API wrote this one at intake
 
     @workflow.run
     async def run(self, start: CaseStart) -> CaseView:
@@ -154,7 +155,8 @@ class ApplicationWorkflow:
 
     @workflow.query
     def current(self) -> CaseView:
-        return self.view
+        """The case as last written to the records: a read never runs ahead of the audit trail."""
+        return self._recorded
 
     # ---- caseworker actions ----------------------------------------------------------
 
@@ -451,9 +453,11 @@ class ApplicationWorkflow:
     async def _write(self) -> None:
         """One activity writes the projection and every step noted since the last write."""
         entries, self._unwritten = self._unwritten, []
+        snapshot = replace(self.view)
         await workflow.execute_activity(
-            Activity.record_transition, Transition(view=self.view, entries=entries), **QUICK
+            Activity.record_transition, Transition(view=snapshot, entries=entries), **QUICK
         )
+        self._recorded = snapshot
         indexed = case_search_attributes(self.view)
         if indexed != self._indexed:  # each upsert is a visibility write on the server
             workflow.upsert_search_attributes(indexed)
