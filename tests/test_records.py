@@ -1,0 +1,149 @@
+"""The case records on both databases the project supports: SQLite (embedded) and PostgreSQL
+(production). Each writer is idempotent and the household claim stops duplicates."""
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+from sqlmodel import select
+
+from domain.cases import AuditEntry, Stage, Transition, initial_view
+from store.db import get_engine, session_scope
+from store.migrate import upgrade
+from store.records import DuplicateApplication, accept_case, apply_transition
+from store.tables import AuditEntryRecord, CaseRecord, HouseholdClaim
+from tests.support import ASSISTANT, case_start
+
+POSTGRES = os.environ.get(
+    "JIUZHU_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the local PostgreSQL server, dropped afterwards."""
+    psycopg = pytest.importorskip("psycopg")
+    server = POSTGRES.rsplit("/", 1)[0]
+    try:
+        admin = psycopg.connect(
+            POSTGRES.replace("+psycopg", ""), autocommit=True, connect_timeout=3
+        )
+    except psycopg.OperationalError as unreachable:
+        pytest.skip(f"no PostgreSQL to test against: {unreachable}")
+    name = f"jiuzhu_test_{uuid.uuid4().hex[:8]}"
+    admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"{server}/{name}"
+    finally:
+        get_engine(f"{server}/{name}").dispose()
+        admin.execute(f"DROP DATABASE {name}")
+        admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        database = f"sqlite:///{tmp_path / 'jiuzhu.db'}"
+    else:
+        database = request.getfixturevalue("postgres_url")
+    upgrade(database)
+    return database
+
+
+def accepted(url: str):
+    start = case_start(
+        case_no=f"R-{uuid.uuid4().hex[:6]}",
+        database_url=url,
+        accepted_at=datetime.now(timezone.utc),
+    )
+    view = initial_view(start)
+    entry = AuditEntry(
+        case_no=start.case_no,
+        seq=0,
+        at=start.accepted_at,
+        actor=ASSISTANT,
+        action="accepted",
+        from_stage=None,
+        to_stage=Stage.survey,
+    )
+    with session_scope(url) as session:
+        accept_case(session, start=start, view=view, entry=entry)
+    return start, view
+
+
+def test_a_second_open_application_for_a_household_member_is_refused(url):
+    start, _ = accepted(url)
+    member = start.household[0]
+    twin = replace(
+        start,
+        case_no="R-twin",
+        applicant=replace(start.applicant, id_number=member.id_number),
+        household=[],
+    )
+    with pytest.raises(DuplicateApplication) as duplicate, session_scope(url) as session:
+        accept_case(
+            session,
+            start=twin,
+            view=initial_view(twin),
+            entry=AuditEntry(
+                case_no="R-twin",
+                seq=0,
+                at=twin.accepted_at,
+                actor=ASSISTANT,
+                action="accepted",
+                from_stage=None,
+                to_stage=Stage.survey,
+            ),
+        )
+    assert duplicate.value.case_no == start.case_no
+
+
+def test_a_transition_written_twice_is_on_the_record_once_and_closing_frees_the_household(url):
+    start, view = accepted(url)
+    now = datetime.now(timezone.utc)
+    approved = replace(
+        view, stage=Stage.approved, version=2, monthly_amount=Decimal("1860.50"), closed_at=now
+    )
+    entries = [
+        AuditEntry(
+            case_no=start.case_no,
+            seq=1,
+            at=now,
+            actor=ASSISTANT,
+            action="x",
+            from_stage=Stage.survey,
+            to_stage=Stage.review,
+        ),
+        AuditEntry(
+            case_no=start.case_no,
+            seq=2,
+            at=now,
+            actor=ASSISTANT,
+            action="approved",
+            from_stage=Stage.decision,
+            to_stage=Stage.approved,
+        ),
+    ]
+    for _ in range(2):  # a retried activity
+        with session_scope(url) as session:
+            apply_transition(session, Transition(view=approved, entries=entries))
+    stale = replace(view, stage=Stage.review, version=1)
+    with session_scope(url) as session:
+        apply_transition(session, Transition(view=stale, entries=entries[:1]))
+
+    with session_scope(url) as session:
+        row = session.get(CaseRecord, start.case_no)
+        assert row.stage == "approved" and row.version == 2
+        assert row.monthly_amount == Decimal("1860.50")
+        assert row.closed_at.tzinfo is not None and abs((row.closed_at - now).total_seconds()) < 1
+        seqs = session.exec(
+            select(AuditEntryRecord.seq).where(AuditEntryRecord.case_no == start.case_no)
+        ).all()
+        assert sorted(seqs) == [0, 1, 2]
+        assert not session.exec(
+            select(HouseholdClaim).where(HouseholdClaim.case_no == start.case_no)
+        ).all()
