@@ -5,6 +5,7 @@ that the histories of cases started under every earlier version still replay.
 """
 
 import asyncio
+import json
 import sys
 import tempfile
 from datetime import timedelta
@@ -86,6 +87,25 @@ SCENARIOS = {
 }
 
 
+def anonymous(history_json: str) -> str:
+    """The history without the recording process's identity (process id and host name)."""
+    history = json.loads(history_json)
+
+    def scrub(node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "identity":
+                    node[key] = "jiuzhu-histories"
+                else:
+                    scrub(value)
+        elif isinstance(node, list):
+            for item in node:
+                scrub(item)
+
+    scrub(history)
+    return json.dumps(history, indent=2, ensure_ascii=False)
+
+
 async def main() -> None:
     HISTORIES.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -112,7 +132,7 @@ async def main() -> None:
                     history = await handle.fetch_history()
                 await external.close()
                 await env.shutdown()
-                (HISTORIES / f"{name}.json").write_text(history.to_json())
+                (HISTORIES / f"{name}.json").write_text(anonymous(history.to_json()))
                 print(f"recorded {name}: {len(history.events)} events")
 
 
