@@ -54,6 +54,13 @@ def url(request, tmp_path) -> str:
     return database
 
 
+def entry(
+    case_no: str, seq: int, action: str, from_stage: Stage | None, to_stage: Stage
+) -> AuditEntry:
+    at = datetime.now(timezone.utc)
+    return AuditEntry(case_no, seq, at, ASSISTANT, action, from_stage, to_stage)
+
+
 def accepted(url: str):
     start = case_start(
         case_no=f"R-{uuid.uuid4().hex[:6]}",
@@ -61,17 +68,13 @@ def accepted(url: str):
         accepted_at=datetime.now(timezone.utc),
     )
     view = initial_view(start)
-    entry = AuditEntry(
-        case_no=start.case_no,
-        seq=0,
-        at=start.accepted_at,
-        actor=ASSISTANT,
-        action="accepted",
-        from_stage=None,
-        to_stage=Stage.survey,
-    )
     with session_scope(url) as session:
-        accept_case(session, start=start, view=view, entry=entry)
+        accept_case(
+            session,
+            start=start,
+            view=view,
+            entry=entry(start.case_no, 0, "accepted", None, Stage.survey),
+        )
     return start, view
 
 
@@ -84,21 +87,9 @@ def test_a_second_open_application_for_a_household_member_is_refused(url):
         applicant=replace(start.applicant, id_number=member.id_number),
         household=[],
     )
+    first = entry("R-twin", 0, "accepted", None, Stage.survey)
     with pytest.raises(DuplicateApplication) as duplicate, session_scope(url) as session:
-        accept_case(
-            session,
-            start=twin,
-            view=initial_view(twin),
-            entry=AuditEntry(
-                case_no="R-twin",
-                seq=0,
-                at=twin.accepted_at,
-                actor=ASSISTANT,
-                action="accepted",
-                from_stage=None,
-                to_stage=Stage.survey,
-            ),
-        )
+        accept_case(session, start=twin, view=initial_view(twin), entry=first)
     assert duplicate.value.case_no == start.case_no
 
 
@@ -109,24 +100,8 @@ def test_a_transition_written_twice_is_on_the_record_once_and_closing_frees_the_
         view, stage=Stage.approved, version=2, monthly_amount=Decimal("1860.50"), closed_at=now
     )
     entries = [
-        AuditEntry(
-            case_no=start.case_no,
-            seq=1,
-            at=now,
-            actor=ASSISTANT,
-            action="x",
-            from_stage=Stage.survey,
-            to_stage=Stage.review,
-        ),
-        AuditEntry(
-            case_no=start.case_no,
-            seq=2,
-            at=now,
-            actor=ASSISTANT,
-            action="approved",
-            from_stage=Stage.decision,
-            to_stage=Stage.approved,
-        ),
+        entry(start.case_no, 1, "survey_completed", Stage.survey, Stage.review),
+        entry(start.case_no, 2, "approved", Stage.decision, Stage.approved),
     ]
     for _ in range(2):  # a retried activity
         with session_scope(url) as session:
