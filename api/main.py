@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
 
 from api.idempotency import IdempotencyMiddleware
@@ -40,6 +41,11 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.exception_handler(OperationalError)
+    async def records_unavailable(request: Request, error: OperationalError) -> JSONResponse:
+        log.error("api.database_unavailable", path=request.url.path, error=str(error.orig))
+        return JSONResponse({"detail": "the case records are unavailable; try again shortly"}, status_code=503)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:

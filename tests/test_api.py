@@ -292,3 +292,11 @@ async def test_with_no_worker_reads_fall_back_and_actions_answer_503_then_retry_
                 trail = (await assistant.get(f"/applications/{case_no}/audit-trail")).json()
             await external.close()
     assert [e["action"] for e in trail].count("survey_recorded") == 1
+
+
+async def test_an_unreachable_database_answers_503_not_a_stack_trace(dev_env, api_settings, tmp_path):
+    gone = api_settings.model_copy(update={"database_url": f"sqlite:///{tmp_path}/missing/dir/jiuzhu.db"})
+    with serve(create_app(gone)) as url:
+        async with Stack(url, gone).client(ASSISTANT) as assistant:
+            answer = await assistant.get("/applications")
+    assert answer.status_code == 503 and "try again" in answer.json()["detail"]
