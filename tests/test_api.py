@@ -269,6 +269,9 @@ async def test_townships_are_reference_data_the_admin_edits(stack):
         assert (await assistant.put("/townships/370305106", json=edited.json())).status_code == 403
         bad = await admin.put("/townships/370305106", json={"name": "x", "area": "rural", "villages": [{"code": "370305001999", "name": "x"}]})
         assert bad.status_code == 422
+        await assistant.post("/applications", json=application(village="370305001003"))
+        emptied = await admin.put("/townships/370305001", json={"name": "闻韶街道", "area": "urban", "villages": []})
+        assert emptied.status_code == 409 and "370305001003" in emptied.json()["detail"]
 
 
 async def test_with_no_worker_reads_fall_back_and_actions_answer_503_then_retry_safely(dev_env, api_settings):

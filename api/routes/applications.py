@@ -69,7 +69,7 @@ def list_applications(
     township: str | None = None,
     assistance_type: AssistanceType | None = None,
     overdue: bool | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CasePage:
     """Cases in your jurisdiction, oldest deadline first (from the case records)."""
