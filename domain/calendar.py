@@ -23,10 +23,6 @@ def end_of_day(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(), SHANGHAI).astimezone(timezone.utc)
 
 
-def start_of_day(day: date) -> datetime:
-    return datetime.combine(day, time(), SHANGHAI).astimezone(timezone.utc)
-
-
 @dataclass(frozen=True)
 class YearCalendar:
     """One year's published holidays and make-up working days."""

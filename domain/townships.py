@@ -55,7 +55,3 @@ SEED_TOWNSHIPS: tuple[Township, ...] = (
 def covers(jurisdiction: str, code: str) -> bool:
     """Whether a user of ``jurisdiction`` may see and act on what lies at ``code``."""
     return jurisdiction.startswith(DISTRICT_CODE) and code.startswith(jurisdiction)
-
-
-def is_in_district(code: str) -> bool:
-    return code.startswith(DISTRICT_CODE) and len(code) in (9, 12)
