@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.models import ApplicationCreate
-from domain.calendar import local_date
+from domain.calendar import local_date, whole_years
 from domain.cases import (
     Actor,
     Applicant,
@@ -69,10 +69,7 @@ def check_residence(session: Session, *, body: ApplicationCreate, accepted_on: d
         )
     if body.resident_since is None:
         raise unprocessable("resident_since", "say since when the applicant has lived here")
-    lived = accepted_on.year - body.resident_since.year - (
-        (accepted_on.month, accepted_on.day) < (body.resident_since.month, body.resident_since.day)
-    )
-    if lived < years:
+    if whole_years(body.resident_since, accepted_on) < years:
         raise unprocessable(
             "resident_since",
             f"applying where one lives needs {years} years of residence there; "

@@ -18,6 +18,11 @@ def local_date(moment: datetime) -> date:
     return moment.astimezone(SHANGHAI).date()
 
 
+def whole_years(since: date, on: date) -> int:
+    """Completed years from ``since`` to ``on`` (an age, or years of residence)."""
+    return on.year - since.year - ((on.month, on.day) < (since.month, since.day))
+
+
 def end_of_day(day: date) -> datetime:
     """The instant a date ends in Asia/Shanghai (midnight starting the next day), in UTC."""
     return datetime.combine(day + timedelta(days=1), time(), SHANGHAI).astimezone(timezone.utc)

@@ -4,6 +4,8 @@ import re
 import unicodedata
 from datetime import date
 
+from domain.calendar import whole_years
+
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
 _ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
@@ -43,8 +45,7 @@ def birth_date(id_number: str) -> date:
 
 
 def age_on(id_number: str, day: date) -> int:
-    born = birth_date(id_number)
-    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+    return whole_years(birth_date(id_number), day)
 
 
 def normalize_phone(raw: str) -> str:
