@@ -111,8 +111,6 @@ def view_of(row: CaseRecord) -> CaseView:
 
 def _write_view(session: Session, view: CaseView, *, applicant_id_number: str) -> None:
     fields = {k: v for k, v in _VIEW.dump_python(view).items() if k in CaseRecord.model_fields}
-    fields.pop("verification", None)
-    fields.pop("pending_documents", None)
     row = CaseRecord(
         **fields,
         applicant_id_number=applicant_id_number,

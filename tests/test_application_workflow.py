@@ -112,7 +112,6 @@ async def test_a_dibao_case_runs_from_survey_to_first_payment(running, simulator
 async def test_a_missed_decision_deadline_is_recorded_and_notified_but_decides_nothing(running):
     env, settings = running
     handle = await start_case(env, settings)
-    view = await handle.query(ApplicationWorkflow.current)
     await env.sleep(timedelta(days=40))
     view = await handle.query(ApplicationWorkflow.current)
     assert view.stage == Stage.survey

@@ -43,7 +43,7 @@ def put_township(code: str, body: TownshipUpdate, session: SessionDep, user: Act
             status.HTTP_409_CONFLICT, f"villages with cases cannot be removed: {', '.join(sorted(in_use))}"
         )
     session.merge(TownshipRow(code=code, name=body.name, area=body.area))
-    session.exec(delete(VillageRow).where(VillageRow.township_code == code, VillageRow.code.not_in(kept)))
+    session.exec(delete(VillageRow).where(VillageRow.code.in_(dropped)))
     for v in body.villages:
         session.merge(VillageRow(code=v.code, township_code=code, name=v.name))
     session.commit()
