@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     jwt_secret: str = "jiuzhu-embedded-stack-secret-change-in-production"
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    max_body_kib: int = 64
+    """A request body above this is refused (413) before it is parsed."""
     action_timeout_seconds: float = 30.0
     """How long a caseworker action waits for its case before answering 503 (retry is safe)."""
     query_timeout_seconds: float = 5.0

@@ -3,6 +3,7 @@
 Temporal dev server (SQLite file under var/, WAL pragmas, search attributes registered, Web UI),
 the simulated payment/SMS/verification services, the worker and the API. A part whose address
 a setting points away from this machine is not started here: the stack then uses that service.
+A part that dies is started again alone, after a back-off, while the others keep serving.
 """
 
 import os
@@ -11,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,6 +26,9 @@ from workflows.search import ALL_KEYS
 BIN = Path(sys.executable).parent
 VAR = Path("var")
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+FIRST_DELAY, MAX_DELAY = 1.0, 30.0  # seconds before restarting a part that died
+STEADY_AFTER = 60.0  # a part up this long had recovered: its next restart is quick again
+READY_ON_RESTART = 10.0  # short, for the others are not watched while one is awaited
 
 log = structlog.get_logger()
 
@@ -68,13 +73,49 @@ def wait_for_port(host: str, port: int, process: subprocess.Popen, *, timeout: f
     raise RuntimeError(f"nothing answered on {host}:{port} after {timeout:.0f}s")
 
 
+def next_delay(previous: float | None, *, up_for: float) -> float:
+    """The back-off before restarting a part that died after ``up_for`` seconds: 1 s, then
+    doubling up to 30 s while it keeps dying, and 1 s again after it had stayed up a while."""
+    if previous is None or up_for >= STEADY_AFTER:
+        return FIRST_DELAY
+    return min(2 * previous, MAX_DELAY)
+
+
+@dataclass
+class _Part:
+    """One process of the stack, and what it takes to start it again."""
+
+    name: str
+    command: list[str]
+    ready: tuple[str, int] | None  # where it answers once up
+    process: subprocess.Popen = field(init=False)
+    started: float = field(init=False)
+    delay: float | None = None  # the back-off before its last restart
+    restart_at: float | None = None  # set while it is dead
+
+    def launch(self) -> None:
+        self.process = subprocess.Popen(self.command, env=os.environ | {"PYTHONUNBUFFERED": "1"})
+        self.started, self.restart_at = time.monotonic(), None
+
+    def wait_ready(self, *, timeout: float) -> None:
+        if self.ready:
+            wait_for_port(*self.ready, self.process, timeout=timeout)
+        log.info("stack.started", part=self.name, pid=self.process.pid)
+
+
 class EmbeddedStack:
-    """Starts the parts in order, each once the one before answers; stops them in reverse."""
+    """Starts the parts in order, each once the one before answers; restarts one that dies;
+    stops them in reverse."""
 
     def __init__(self, settings: Settings, *, var: Path = VAR) -> None:
         self.settings = settings
         self.var = var
-        self.processes: list[tuple[str, subprocess.Popen]] = []
+        self._parts: list[_Part] = []
+
+    @property
+    def processes(self) -> list[tuple[str, subprocess.Popen]]:
+        """Each part's current process (a restart replaces it)."""
+        return [(part.name, part.process) for part in self._parts]
 
     def start(self) -> None:
         self.var.mkdir(exist_ok=True)
@@ -105,19 +146,34 @@ class EmbeddedStack:
         )  # fmt: skip
 
     def _spawn(self, name: str, command: list[str], ready: tuple[str, int] | None) -> None:
-        process = subprocess.Popen(command, env=os.environ | {"PYTHONUNBUFFERED": "1"})
-        self.processes.append((name, process))
-        if ready:
-            wait_for_port(*ready, process)
-        log.info("stack.started", part=name, pid=process.pid)
+        part = _Part(name, command, ready)
+        part.launch()
+        self._parts.append(part)  # before waiting, so that stop() stops it
+        part.wait_ready(timeout=60)
 
     def wait(self) -> None:
-        """Until a part dies or Ctrl-C."""
-        while all(p.poll() is None for _, p in self.processes):
+        """Until Ctrl-C, restarting any part that dies."""
+        while True:
+            self.supervise_once()
             time.sleep(0.5)
-        for name, process in self.processes:
-            if process.returncode is not None:
-                log.error("stack.part_exited", part=name, code=process.returncode)
+
+    def supervise_once(self) -> None:
+        """Notice the parts that died, and start each one again once its back-off is over."""
+        now = time.monotonic()
+        for part in self._parts:
+            if part.process.poll() is None:
+                continue
+            if part.restart_at is None:
+                part.delay = next_delay(part.delay, up_for=now - part.started)
+                part.restart_at = now + part.delay
+                code = part.process.returncode
+                log.error("stack.part_exited", part=part.name, code=code, restart_in=part.delay)
+            elif now >= part.restart_at:
+                part.launch()
+                try:
+                    part.wait_ready(timeout=READY_ON_RESTART)
+                except RuntimeError as error:  # died again (the next round sees it) or slow
+                    log.warning("stack.part_not_ready", part=part.name, reason=str(error))
 
     def stop(self) -> None:
         for name, process in reversed(self.processes):

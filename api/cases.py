@@ -1,5 +1,6 @@
 """Services behind the case routes: intake, looking a case up within a jurisdiction, and
-carrying an action to the case's workflow."""
+carrying an action to the case's workflow. They raise ``domain.errors``; ``api.errors`` turns
+them into answers. Database work runs in short transactions off the event loop (``Database``)."""
 
 from datetime import date, datetime, timedelta, timezone
 
@@ -12,9 +13,9 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.errors import from_workflow
 from api.models import ApplicationCreate
 from domain.calendar import local_date, whole_years
 from domain.cases import (
@@ -31,73 +32,79 @@ from domain.cases import (
     initial_view,
 )
 from domain.deadlines import DeadlineFacts, compute_deadlines
+from domain.errors import Conflict, InvalidData, NotFound, NotPermitted
 from domain.identity import mask_id_number
-from domain.townships import DISTRICT_CODE, covers
+from domain.policy import Policy
+from domain.townships import DISTRICT_CODE, covers, jurisdiction_level
 from settings import Settings
 from store.calendar import load_calendar
-from store.records import DuplicateApplication, accept_case, discard_case, next_case_no, view_of
+from store.db import Database
+from store.records import (
+    DuplicateApplication,
+    claim_household,
+    discard_case,
+    view_of,
+    write_new_case,
+)
 from store.tables import CaseRecord, TownshipRow, VillageRow
 from workflows.application import ApplicationWorkflow
 from workflows.client import application_workflow_id
-from workflows.errors import INVALID_DATA, NOT_PERMITTED, WRONG_STAGE
 
 log = structlog.get_logger()
 
 
-def unprocessable(field: str, message: str) -> HTTPException:
-    """422 in FastAPI's own shape, naming the field."""
-    return HTTPException(
-        422,
-        [{"loc": ["body", *field.split(".")], "msg": message, "type": "value_error"}],
-    )
-
-
-def check_residence(session: Session, *, body: ApplicationCreate, accepted_on: date, years: int) -> None:
+def check_residence(
+    session: Session, *, body: ApplicationCreate, accepted_on: date, years: int
+) -> TownshipRow:
+    """The township where the applicant applies, once the village and the 户籍 rule hold."""
     township = session.get(TownshipRow, body.township)
     if township is None:
-        raise unprocessable("township", f"{body.township} is not a township of the district")
+        raise InvalidData("township", f"{body.township} is not a township of the district")
     village = session.get(VillageRow, body.village)
     if village is None or village.township_code != township.code:
-        raise unprocessable("village", f"{body.village} is not a village of {township.name}")
+        raise InvalidData("village", f"{body.village} is not a village of {township.name}")
     hukou = body.hukou_township or body.township
     if hukou == body.township:
-        return
+        return township
     # 人户分离: apply where one lives, with district 户籍 and enough years of residence.
     if session.get(TownshipRow, hukou) is None:
-        raise unprocessable(
+        raise InvalidData(
             "hukou_township", "applying away from one's 户籍 needs 户籍 in a township of this district"
         )
     if body.resident_since is None:
-        raise unprocessable("resident_since", "say since when the applicant has lived here")
+        raise InvalidData("resident_since", "say since when the applicant has lived here")
     if whole_years(body.resident_since, accepted_on) < years:
-        raise unprocessable(
+        raise InvalidData(
             "resident_since",
             f"applying where one lives needs {years} years of residence there; "
             "apply in the 户籍 township instead",
         )
+    return township
 
 
-async def accept_application(
-    *, session: Session, client: Client, settings: Settings, user: Actor, body: ApplicationCreate
-) -> CaseView:
-    """一门受理: validate, claim the household, write the first record, start the workflow."""
-    if not covers(user.jurisdiction, body.village):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "the applicant lives outside your jurisdiction")
-    if user.role == Role.village_coordinator and body.channel == Channel.walk_in:
-        raise unprocessable("channel", "a village coordinator submits referrals or proactive discoveries")
-    if body.assistance_type == "temporary" and body.expense is None:
-        raise unprocessable("expense", "temporary assistance names its expenditure")
-    accepted_at = datetime.now(timezone.utc)
+def _accept(
+    session: Session, *, body: ApplicationCreate, user: Actor, accepted_at: datetime, policy: Policy
+) -> CaseStart:
+    """In one short transaction: check, claim the household, number the case, write its first
+    record. Nothing is written unless all of it is."""
     accepted_on = local_date(accepted_at)
-    check_residence(
-        session, body=body, accepted_on=accepted_on, years=settings.policy.residence_years
-    )
-    policy = settings.policy
-    case_no = next_case_no(session, district=DISTRICT_CODE, year=accepted_on.year)
-    deadlines = compute_deadlines(
-        load_calendar(session), DeadlineFacts(accepted_on=accepted_on, policy=policy)
-    )
-    township = session.get(TownshipRow, body.township)
+    township = check_residence(session, body=body, accepted_on=accepted_on, years=policy.residence_years)
+    applicant = Applicant(**body.applicant.model_dump())
+    household = [HouseholdMember(**m.model_dump()) for m in body.household]
+    try:
+        case_no = claim_household(
+            session,
+            assistance_type=body.assistance_type,
+            id_numbers=[applicant.id_number, *(m.id_number for m in household)],
+            district=DISTRICT_CODE,
+            year=accepted_on.year,
+        )
+    except DuplicateApplication as duplicate:
+        which = f"case {duplicate.case_no}" if duplicate.case_no else "it is being accepted now"
+        raise Conflict(
+            f"this household already has an open {body.assistance_type} application: {which}"
+        ) from None
+    conflict = body.conflict_of_interest
     start = CaseStart(
         case_no=case_no,
         assistance_type=body.assistance_type,
@@ -105,67 +112,82 @@ async def accept_application(
         village=body.village,
         area=township.area,
         channel=body.channel,
-        applicant=Applicant(**body.applicant.model_dump()),
-        household=[HouseholdMember(**m.model_dump()) for m in body.household],
+        applicant=applicant,
+        household=household,
         reason=body.reason,
         accepted_at=accepted_at,
         accepted_by=user,
         policy=policy,
-        deadlines=deadlines,
+        deadlines=compute_deadlines(
+            load_calendar(session), DeadlineFacts(accepted_on=accepted_on, policy=policy)
+        ),
         hukou_township=body.hukou_township or body.township,
         resident_since=body.resident_since,
         expense=body.expense,
-        conflict_of_interest=ConflictOfInterest(**body.conflict_of_interest.model_dump())
-        if body.conflict_of_interest
-        else None,
+        conflict_of_interest=ConflictOfInterest(**conflict.model_dump()) if conflict else None,
     )
-    view = initial_view(start)
     note = body.reason
-    if start.conflict_of_interest:
-        note += f" | 近亲属备案: {start.conflict_of_interest.relation} of {start.conflict_of_interest.position}"
+    if conflict:
+        note += f" | 近亲属备案: {conflict.relation} of {conflict.position}"
     entry = AuditEntry(
         case_no=case_no, seq=0, at=accepted_at, actor=user, action="accepted",
         from_stage=None, to_stage=Stage.survey, note=note,
+    )  # fmt: skip
+    write_new_case(session, start=start, view=initial_view(start), entry=entry)
+    return start
+
+
+async def accept_application(
+    *, db: Database, client: Client, settings: Settings, user: Actor, body: ApplicationCreate
+) -> CaseView:
+    """一门受理: validate, claim the household, write the first record, start the workflow."""
+    if not covers(user.jurisdiction, body.village):
+        raise NotPermitted("the applicant lives outside your jurisdiction")
+    if user.role == Role.village_coordinator and body.channel == Channel.walk_in:
+        raise InvalidData("channel", "a village coordinator submits referrals or proactive discoveries")
+    if body.assistance_type == "temporary" and body.expense is None:
+        raise InvalidData("expense", "temporary assistance names its expenditure")
+    start = await db.write(
+        _accept, body=body, user=user, accepted_at=datetime.now(timezone.utc), policy=settings.policy
     )
-    try:
-        accept_case(session, start=start, view=view, entry=entry)
-    except DuplicateApplication as duplicate:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"this household already has an open {body.assistance_type} application: "
-            f"case {duplicate.case_no}",
-        ) from None
-    session.commit()
+    workflow_id = application_workflow_id(start.case_no)
     try:
         await client.start_workflow(
-            ApplicationWorkflow.run,
-            start,
-            id=application_workflow_id(case_no),
-            task_queue=settings.task_queue,
+            ApplicationWorkflow.run, start, id=workflow_id, task_queue=settings.task_queue
         )
     except Exception:
-        discard_case(session, case_no=case_no)
-        session.commit()
-        log.exception("case.start_failed", case_no=case_no)
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, "the case engine is unavailable; nothing was saved, try again"
-        ) from None
+        log.exception("case.start_failed", case_no=start.case_no)
+        if not await _started(client, workflow_id):
+            await db.write(discard_case, case_no=start.case_no)
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                "the case engine is unavailable; nothing was saved, try again",
+            ) from None
     log.info(
         "case.accepted",
-        case_no=case_no,
+        case_no=start.case_no,
         assistance_type=body.assistance_type,
         township=body.township,
         applicant=mask_id_number(start.applicant.id_number),
         user=user.user_id,
     )
-    return view
+    return initial_view(start)
+
+
+async def _started(client: Client, workflow_id: str) -> bool:
+    """Whether a start whose answer was lost took effect (then the case must be kept)."""
+    try:
+        await client.get_workflow_handle(workflow_id).describe()
+        return True
+    except RPCError:
+        return False
 
 
 def case_in_jurisdiction(session: Session, *, case_no: str, user: Actor) -> CaseRecord:
-    """The case, or 404 when it does not exist or lies outside the user's jurisdiction."""
+    """The case, or ``NotFound`` when it does not exist or lies outside the user's jurisdiction."""
     row = session.get(CaseRecord, case_no)
     if row is None or not covers(user.jurisdiction, row.village):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_no} in your jurisdiction")
+        raise NotFound(f"no case {case_no} in your jurisdiction")
     return row
 
 
@@ -178,9 +200,6 @@ async def current_view(client: Client, row: CaseRecord, *, timeout: timedelta) -
     except (RPCError, WorkflowQueryFailedError) as unanswered:
         log.warning("case.query_unanswered", case_no=row.case_no, reason=str(unanswered))
         return view_of(row)
-
-
-_STATUS = {WRONG_STAGE: 409, INVALID_DATA: 422, NOT_PERMITTED: 403}
 
 
 async def act(
@@ -201,13 +220,8 @@ async def act(
     try:
         return await handle.execute_update(update, record, id=idempotency_key, rpc_timeout=timeout)
     except WorkflowUpdateFailedError as failed:
-        cause = failed.cause
-        if isinstance(cause, ApplicationError) and cause.type in _STATUS:
-            code = _STATUS[cause.type]
-            if code == 422:
-                field = cause.details[0]["field"] if cause.details else "body"
-                raise unprocessable(field, cause.message) from None
-            raise HTTPException(code, cause.message) from None
+        if refusal := from_workflow(failed.cause):
+            raise refusal from None
         raise
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         raise HTTPException(
@@ -228,8 +242,9 @@ async def act(
 
 
 def cases_filter(query, *, user: Actor):  # noqa: ANN001, ANN201
-    """Only what the user's jurisdiction covers."""
-    if user.jurisdiction == DISTRICT_CODE:
+    """Only what the user's jurisdiction covers, by exact code: never a pattern."""
+    level = jurisdiction_level(user.jurisdiction)  # tokens without one are refused at sign-in
+    if level == "district":
         return query
-    return query.where(CaseRecord.village.startswith(user.jurisdiction))
-
+    column = CaseRecord.township if level == "township" else CaseRecord.village
+    return query.where(column == user.jurisdiction)

@@ -1,4 +1,4 @@
-"""Typed dependencies: settings, database session, Temporal client, the current user."""
+"""Typed dependencies: settings, the database, the Temporal client, the current user."""
 
 from collections.abc import Iterator
 from typing import Annotated
@@ -9,10 +9,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 from temporalio.client import Client
 
-from api.tokens import read_token
+from api.tokens import UnusableClaims, read_token
 from domain.cases import Actor, Role
 from settings import Settings
-from store.db import session_scope
+from store.db import Database, session_scope
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -23,11 +23,20 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
 def get_session(settings: SettingsDep) -> Iterator[Session]:
+    """For plain ``def`` routes that read (FastAPI runs them in a thread)."""
     with session_scope(settings.database_url) as session:
         yield session
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_database(settings: SettingsDep) -> Database:
+    """For ``async`` routes, and for every write: short transactions in worker threads."""
+    return Database(settings.database_url)
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
 def get_temporal(request: Request) -> Client:
@@ -51,12 +60,14 @@ def get_current_user(
         )
     try:
         return read_token(credentials.credentials, secret=settings.jwt_secret)
-    except (jwt.InvalidTokenError, ValueError, KeyError):
+    except jwt.InvalidTokenError:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "the token is invalid or expired; sign in again",
             headers={"WWW-Authenticate": "Bearer"},
         ) from None
+    except UnusableClaims as unusable:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(unusable)) from None
 
 
 CurrentUser = Annotated[Actor, Depends(get_current_user)]

@@ -1,95 +1,159 @@
 """Idempotency-Key: a retried POST or PUT gets the first answer again and has no second effect.
 
-The key is scoped to the user. The first request claims it; a concurrent twin gets 409; a claim
-left by a crashed request expires, and the retry runs again (case actions are also deduplicated
-by Temporal, which receives the key as the Update ID).
+The key belongs to one user and one request: its fingerprint (method, path, query, body) is
+kept, and the same key with a different request is refused (422). The first request claims
+the key; a concurrent twin gets 409. Only a request that took effect (2xx) keeps its answer;
+any other outcome frees the key, so a corrected retry runs. A claim left by a request that died
+expires soon after the action time-out, and the retry runs again (case actions are also
+deduplicated by Temporal, which receives the key as the Update ID).
 """
 
+import hashlib
+import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+import anyio
 import jwt
 from sqlalchemy.exc import IntegrityError
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.requests import Request
+from sqlmodel import Session, delete
+from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.tokens import read_token
-from store.db import session_scope
+from api.body import read_body, replay
+from api.tokens import UnusableClaims, read_token
+from settings import Settings
+from store.db import Database
 from store.tables import IdempotencyRecord
 
-STALE_CLAIM = timedelta(minutes=2)
+RETENTION = timedelta(hours=24)
+"""How long an answer is kept for a retry."""
+MAX_KEY_LENGTH = 200
 
 
-class IdempotencyMiddleware(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        key = request.headers.get("Idempotency-Key")
-        auth = request.headers.get("Authorization", "")
-        if not key or request.method not in ("POST", "PUT") or not auth.startswith("Bearer "):
-            return await call_next(request)
-        settings = request.app.state.settings
-        try:
-            user_id = read_token(auth.removeprefix("Bearer "), secret=settings.jwt_secret).user_id
-        except (jwt.InvalidTokenError, ValueError, KeyError):
-            return await call_next(request)  # the route answers 401
+@dataclass(frozen=True)
+class Earlier:
+    """What an earlier request with the key left: its answer, or why this one cannot run."""
 
-        url = settings.database_url
-        earlier = _claim(url, user_id=user_id, key=key, method=request.method, path=request.url.path)
-        if earlier is not None:
-            return earlier
-        response = await call_next(request)
-        body = b"".join([chunk async for chunk in response.body_iterator])
-        _settle(url, user_id=user_id, key=key, status_code=response.status_code, body=body)
-        return Response(
-            content=body,
-            status_code=response.status_code,
-            headers=dict(response.headers),
-            media_type=response.media_type,
+    status_code: int
+    body: str
+    replayed: bool = False
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
+        self.app = app
+        self.db = Database(settings.database_url)
+        self.secret = settings.jwt_secret
+        self.hold = timedelta(seconds=settings.action_timeout_seconds + 10)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT"):
+            return await self.app(scope, receive, send)
+        request_headers = Headers(scope=scope)
+        key = request_headers.get("idempotency-key")
+        user_id = self._user_id(request_headers) if key is not None else None
+        if user_id is None:
+            return await self.app(scope, receive, send)  # the route answers 401/403 itself
+        if not 0 < len(key) <= MAX_KEY_LENGTH:
+            answer = _detail(422, f"an Idempotency-Key has 1 to {MAX_KEY_LENGTH} characters")
+            return await answer(scope, receive, send)
+
+        body = await read_body(receive)
+        claim = dict(user_id=user_id, key=key)
+        now = datetime.now(timezone.utc)
+        earlier = await self.db.write(
+            _claim, **claim, fingerprint=_fingerprint(scope, body), now=now, hold=self.hold
         )
+        if earlier is not None:
+            headers = {"Idempotent-Replayed": "true"} if earlier.replayed else None
+            answer = Response(earlier.body, earlier.status_code, headers, "application/json")
+            return await answer(scope, receive, send)
 
+        answer: list[Message] = []
 
-def _claim(url: str, *, user_id: str, key: str, method: str, path: str) -> Response | None:
-    """Claim the key, or the response that answers the request instead."""
-    now = datetime.now(timezone.utc)
-    with session_scope(url) as session:
-        record = session.get(IdempotencyRecord, (user_id, key))
-        if record is None:
-            session.add(IdempotencyRecord(user_id=user_id, key=key, method=method, path=path, created_at=now))
-            try:
-                session.commit()
-            except IntegrityError:
-                return _conflict("a request with this Idempotency-Key is being processed; retry shortly")
+        async def keep(message: Message) -> None:
+            answer.append(message)
+
+        try:
+            await self.app(scope, replay(body, receive), keep)
+        finally:
+            with anyio.CancelScope(shield=True):
+                status = answer[0]["status"] if answer else 500
+                text = b"".join(m.get("body", b"") for m in answer[1:]).decode(errors="replace")
+                await self.db.write(_settle, **claim, status_code=status, body=text)
+        for message in answer:
+            await send(message)
+
+    def _user_id(self, headers: Headers) -> str | None:
+        auth = headers.get("authorization", "")
+        if not auth.startswith("Bearer "):
             return None
-        if (record.method, record.path) != (method, path):
-            return JSONResponse(
-                {"detail": "this Idempotency-Key was used for a different request; use a new key"},
-                status_code=422,
+        try:
+            return read_token(auth.removeprefix("Bearer "), secret=self.secret).user_id
+        except (jwt.InvalidTokenError, UnusableClaims):
+            return None
+
+
+def _fingerprint(scope: Scope, body: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (scope["method"].encode(), scope["path"].encode(), scope["query_string"], body):
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return digest.hexdigest()
+
+
+def _claim(
+    session: Session, *, user_id: str, key: str, fingerprint: str, now: datetime, hold: timedelta
+) -> Earlier | None:
+    """Claim the key for this request (None), or what answers the request instead."""
+    session.exec(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - RETENTION))
+    record = session.get(IdempotencyRecord, (user_id, key))
+    if record is None:
+        session.add(
+            IdempotencyRecord(
+                user_id=user_id, key=key, fingerprint=fingerprint, created_at=now, claimed_until=now + hold
             )
-        if record.status_code is not None:
-            return Response(
-                content=record.body,
-                status_code=record.status_code,
-                media_type="application/json",
-                headers={"Idempotent-Replayed": "true"},
-            )
-        if now - record.created_at < STALE_CLAIM:
-            return _conflict("a request with this Idempotency-Key is being processed; retry shortly")
-        record.created_at = now
-        session.add(record)
+        )
+        try:
+            session.flush()
+        except IntegrityError:  # a twin claimed it between our read and our insert
+            session.rollback()
+            return _in_flight()
         return None
+    if record.fingerprint != fingerprint:
+        return Earlier(
+            422,
+            _json("this Idempotency-Key was used for a different request; use a new key for a new request"),
+        )
+    if record.status_code is not None:
+        return Earlier(record.status_code, record.body or "", replayed=True)
+    if record.claimed_until and record.claimed_until > now:
+        return _in_flight()
+    record.claimed_until = now + hold  # the request that claimed it died: run it again
+    session.add(record)
+    return None
 
 
-def _settle(url: str, *, user_id: str, key: str, status_code: int, body: bytes) -> None:
-    """Keep the answer; a server-side failure frees the key for a retry instead."""
-    with session_scope(url) as session:
-        record = session.get(IdempotencyRecord, (user_id, key))
-        if record is None:
-            return
-        if status_code >= 500:
-            session.delete(record)
-        else:
-            record.status_code, record.body = status_code, body.decode()
-            session.add(record)
+def _settle(session: Session, *, user_id: str, key: str, status_code: int, body: str) -> None:
+    """Keep the answer of a request that took effect; free the key after any other outcome."""
+    record = session.get(IdempotencyRecord, (user_id, key))
+    if record is None:
+        return
+    if 200 <= status_code < 300:
+        record.status_code, record.body, record.claimed_until = status_code, body, None
+        session.add(record)
+    else:
+        session.delete(record)
 
 
-def _conflict(message: str) -> JSONResponse:
-    return JSONResponse({"detail": message}, status_code=409)
+def _in_flight() -> Earlier:
+    return Earlier(409, _json("a request with this Idempotency-Key is being processed; retry shortly"))
+
+
+def _json(detail: str) -> str:
+    return json.dumps({"detail": detail}, ensure_ascii=False)
+
+
+def _detail(status_code: int, detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status_code)

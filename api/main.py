@@ -5,12 +5,16 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
 
+from api.body import BoundedBody
+from api.errors import refusal_answer, request_invalid
 from api.idempotency import IdempotencyMiddleware
 from api.routes import applications, calendar, notifications, townships
+from domain.errors import CaseError
 from logs import configure_logging
 from settings import Settings, get_settings
 from workflows.client import connect
@@ -34,13 +38,21 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.add_middleware(IdempotencyMiddleware)
+    # The last added runs first: the body is bounded before anything reads it.
+    app.add_middleware(IdempotencyMiddleware, settings=settings)
+    app.add_middleware(BoundedBody, max_bytes=settings.max_body_kib * 1024)
     for module in (applications, calendar, townships, notifications):
         app.include_router(module.router)
 
     @app.get("/health", tags=["health"])
-    def health() -> dict[str, str]:
+    async def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.exception_handler(CaseError)
+    async def refused(_request: Request, error: CaseError) -> JSONResponse:
+        return refusal_answer(error)
+
+    app.add_exception_handler(RequestValidationError, request_invalid)
 
     @app.exception_handler(OperationalError)
     async def records_unavailable(request: Request, error: OperationalError) -> JSONResponse:

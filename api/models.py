@@ -1,49 +1,99 @@
-"""Request and response bodies. Field names are the API's contract; money is a decimal string."""
+"""Request and response bodies. Field names are the API's contract; money is a decimal string.
 
-from datetime import date, datetime
+Every request body is bounded: strings and lists have a maximum length, unknown fields are
+refused (422 naming them) and text must be real text, not blank.
+"""
+
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from domain.calendar import local_date
 from domain.cases import AssistanceType, Channel, Stage, VerificationReport
 from domain.identity import normalize_id_number, normalize_phone
 
-IdNumber = Annotated[str, AfterValidator(normalize_id_number)]
-Phone = Annotated[str, AfterValidator(normalize_phone)]
-Text = Annotated[str, Field(min_length=1, max_length=2000)]
+
+def _text(value: str) -> str:
+    """Trimmed, and encodable: a lone surrogate ("\\ud800") could be neither stored nor sent."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("contains a character that is not text (a lone surrogate)") from None
+    return value.strip()
+
+
+def _not_blank(value: str) -> str:
+    if not value:
+        raise ValueError("must not be blank")
+    return value
+
+
+def Bounded(max_length: int, *, required: bool = True):  # noqa: ANN201, N802
+    """A string of at most ``max_length`` characters, trimmed; blank only if not ``required``."""
+    checks = [AfterValidator(_text), *([AfterValidator(_not_blank)] if required else [])]
+    return Annotated[str, Field(max_length=max_length), *checks]
+
+
+Name = Bounded(50)
+Relation = Bounded(20)
+Label = Bounded(100)
+"""Who raised an objection, a document's name."""
+Text = Bounded(2000)
+"""Reasons, findings, grounds: a few paragraphs."""
+Note = Bounded(2000, required=False)
+def _id_number(raw: str) -> str:
+    return normalize_id_number(raw, today=local_date(datetime.now(timezone.utc)))
+
+
+IdNumber = Annotated[str, Field(max_length=40), AfterValidator(_id_number)]
+Phone = Annotated[str, Field(max_length=40), AfterValidator(normalize_phone)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 
+MAX_HOUSEHOLD = 30
+"""Members besides the applicant: more than any real household (户)."""
 
-class ApplicantIn(BaseModel):
-    name: Annotated[str, Field(min_length=1, max_length=50)]
+
+class Body(BaseModel):
+    """A request body: unknown fields are refused, so a misspelt field is never ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ApplicantIn(Body):
+    name: Name
     id_number: IdNumber
     phone: Phone
 
 
-class HouseholdMemberIn(BaseModel):
-    name: Annotated[str, Field(min_length=1, max_length=50)]
+class HouseholdMemberIn(Body):
+    name: Name
     id_number: IdNumber
-    relation: Annotated[str, Field(min_length=1, max_length=20)]
+    relation: Relation
     monthly_income: Money = Decimal(0)
 
 
-class ConflictOfInterestIn(BaseModel):
+class ConflictOfInterestIn(Body):
     """近亲属备案: the applicant is a close relative of a caseworker or village-committee member."""
 
-    related_person: Annotated[str, Field(min_length=1)]
+    related_person: Name
     position: Literal["caseworker", "village_committee"]
-    relation: Annotated[str, Field(min_length=1)]
+    relation: Relation
 
 
-class ApplicationCreate(BaseModel):
+class ApplicationCreate(Body):
     assistance_type: AssistanceType
     township: Annotated[str, Field(pattern=r"^\d{9}$", description="where the applicant lives")]
     village: Annotated[str, Field(pattern=r"^\d{12}$")]
     channel: Channel = Channel.walk_in
     applicant: ApplicantIn
-    household: list[HouseholdMemberIn] = Field(default_factory=list, description="the other members")
-    hukou_township: str | None = Field(default=None, description="户籍 township; default: township")
+    household: list[HouseholdMemberIn] = Field(
+        default_factory=list, max_length=MAX_HOUSEHOLD, description="the other members"
+    )
+    hukou_township: str | None = Field(
+        default=None, pattern=r"^\d{9}$", description="户籍 township; default: township"
+    )
     resident_since: date | None = Field(default=None, description="needed when hukou is elsewhere")
     reason: Text
     expense: Literal["major_illness", "education"] | None = Field(
@@ -53,46 +103,51 @@ class ApplicationCreate(BaseModel):
 
     @field_validator("household")
     @classmethod
-    def _distinct_people(cls, household: list[HouseholdMemberIn]) -> list[HouseholdMemberIn]:
-        numbers = [m.id_number for m in household]
+    def _distinct_people(
+        cls, household: list[HouseholdMemberIn], info: ValidationInfo
+    ) -> list[HouseholdMemberIn]:
+        applicant = info.data.get("applicant")
+        numbers = [m.id_number for m in household] + ([applicant.id_number] if applicant else [])
         if len(set(numbers)) != len(numbers):
-            raise ValueError("the same ID number appears twice in the household")
+            raise ValueError("the same ID number appears twice among the applicant and household")
         return household
 
 
-class SurveyCreate(BaseModel):
-    investigators: list[Annotated[str, Field(min_length=1, max_length=50)]]
+class SurveyCreate(Body):
+    investigators: Annotated[list[Name], Field(min_length=1, max_length=10)]
     visited_on: date
     findings: Text
-    assessed_monthly_income: Money
+    assessed_monthly_income: Money = Field(
+        description="the household's total monthly income as assessed by the survey, in yuan"
+    )
 
 
-class ReviewCreate(BaseModel):
+class ReviewCreate(Body):
     recommendation: Literal["approve", "refuse"]
     reasons: Text
     amount: Money | None = Field(default=None, description="temporary assistance: the amount proposed")
 
 
-class ObjectionCreate(BaseModel):
-    raised_by: Annotated[str, Field(min_length=1, max_length=100)]
+class ObjectionCreate(Body):
+    raised_by: Label
     grounds: Text
 
 
-class DecisionCreate(BaseModel):
+class DecisionCreate(Body):
     outcome: Literal["approve", "refuse"]
     reasons: Text
 
 
-class DocumentsRequestCreate(BaseModel):
-    documents: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
-    note: str = ""
+class DocumentsRequestCreate(Body):
+    documents: Annotated[list[Label], Field(min_length=1, max_length=20)]
+    note: Note = ""
 
 
-class DocumentsReceiptCreate(BaseModel):
-    note: str = ""
+class DocumentsReceiptCreate(Body):
+    note: Note = ""
 
 
-class WithdrawalCreate(BaseModel):
+class WithdrawalCreate(Body):
     reason: Text
 
 
@@ -156,11 +211,11 @@ class AuditEntryPublic(BaseModel):
     note: str
 
 
-class VillagePublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class VillagePublic(Body):
+    model_config = ConfigDict(from_attributes=True, extra="forbid")
 
     code: Annotated[str, Field(pattern=r"^\d{12}$")]
-    name: Annotated[str, Field(min_length=1)]
+    name: Name
 
 
 class TownshipPublic(BaseModel):
@@ -170,17 +225,17 @@ class TownshipPublic(BaseModel):
     villages: list[VillagePublic]
 
 
-class TownshipUpdate(BaseModel):
-    name: Annotated[str, Field(min_length=1)]
+class TownshipUpdate(Body):
+    name: Name
     area: Literal["urban", "rural"]
-    villages: list[VillagePublic]
+    villages: Annotated[list[VillagePublic], Field(max_length=200)]
 
 
-class CalendarYearPut(BaseModel):
+class CalendarYearPut(Body):
     """The State Council's notice for a year: holidays, and weekend days made working days."""
 
-    holidays: list[date]
-    workdays: list[date] = Field(default_factory=list)
+    holidays: Annotated[list[date], Field(max_length=366)]
+    workdays: Annotated[list[date], Field(max_length=366)] = Field(default_factory=list)
 
 
 class CalendarYearPublic(BaseModel):

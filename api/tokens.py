@@ -10,8 +10,14 @@ from datetime import datetime, timedelta, timezone
 import jwt
 
 from domain.cases import Actor, Role
+from domain.townships import jurisdiction_level
 
 ALGORITHM = "HS256"
+
+
+class UnusableClaims(Exception):
+    """An authentic token whose role or jurisdiction this system does not know (403, not 401:
+    signing in again would not help)."""
 
 
 def issue_token(*, secret: str, sub: str, name: str, role: Role, jurisdiction: str, hours: int = 12) -> str:
@@ -28,14 +34,27 @@ def issue_token(*, secret: str, sub: str, name: str, role: Role, jurisdiction: s
 
 
 def read_token(token: str, *, secret: str) -> Actor:
-    """The user a token names; ``jwt.InvalidTokenError`` or ``ValueError`` when it is not valid."""
-    claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]})
-    return Actor(
-        user_id=claims["sub"],
-        name=claims.get("name") or claims["sub"],
-        role=Role(claims["role"]),
-        jurisdiction=str(claims["jurisdiction"]),
+    """The user a token names.
+
+    ``jwt.InvalidTokenError`` when the token is forged, expired or malformed;
+    ``UnusableClaims`` when it is authentic but names an unknown role or a jurisdiction that is
+    not a code of the district, one of its townships or one of its villages.
+    """
+    claims = jwt.decode(
+        token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]}
     )
+    user_id, name = claims["sub"], claims.get("name") or claims["sub"]
+    role, jurisdiction = claims.get("role"), claims.get("jurisdiction")
+    if not isinstance(user_id, str) or not isinstance(name, str):
+        raise jwt.InvalidTokenError("sub and name are strings")
+    if role not in Role.__members__:
+        raise UnusableClaims("the role in your token is not a role of this system")
+    if not isinstance(jurisdiction, str) or jurisdiction_level(jurisdiction) is None:
+        raise UnusableClaims(
+            "the jurisdiction in your token is not the code of the district, a township or a "
+            "village; ask the administrator to correct your account"
+        )
+    return Actor(user_id=user_id, name=name, role=Role(role), jurisdiction=jurisdiction)
 
 
 def main() -> None:

@@ -10,6 +10,12 @@ _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
 _ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
 _MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
+PROVINCES = frozenset(
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 "
+    "50 51 52 53 54 61 62 63 64 65 71 81 82 83".split()
+)
+"""The provinces of GB/T 2260 (and 81–83 of the residence permits): an ID number's first two digits."""
+EARLIEST_BIRTH = date(1900, 1, 1)
 
 
 class InvalidIdentity(ValueError):
@@ -22,7 +28,7 @@ def check_digit(first17: str) -> str:
     return _CHECK_CHARS[total % 11]
 
 
-def normalize_id_number(raw: str) -> str:
+def normalize_id_number(raw: str, *, today: date) -> str:
     """Upper-cased, trimmed, ASCII ID number, or ``InvalidIdentity`` with a reason.
 
     Full-width digits (typed with a Chinese input method) become ASCII, so one person has
@@ -31,7 +37,10 @@ def normalize_id_number(raw: str) -> str:
     value = unicodedata.normalize("NFKC", raw).strip().upper()
     if not _ID_SHAPE.match(value):
         raise InvalidIdentity("an ID number has 17 digits followed by a digit or X")
-    birth_date(value)
+    if value[:2] not in PROVINCES:
+        raise InvalidIdentity("the ID number does not start with a province's code")
+    if not EARLIEST_BIRTH <= birth_date(value) <= today:
+        raise InvalidIdentity("the birth date in the ID number is in the future or before 1900")
     if check_digit(value[:17]) != value[17]:
         raise InvalidIdentity("the check digit does not match; please re-read the ID card")
     return value

@@ -52,6 +52,18 @@ SEED_TOWNSHIPS: tuple[Township, ...] = (
 )
 
 
+JURISDICTION_LEVELS = {6: "district", 9: "township", 12: "village"}
+
+
+def jurisdiction_level(code: str) -> str | None:
+    """``district``, ``township`` or ``village`` for a well-formed code of this district, else
+    None: a user's jurisdiction must be one of these, never a fragment or a pattern."""
+    level = JURISDICTION_LEVELS.get(len(code))
+    if level is None or not code.isascii() or not code.isdigit():
+        return None
+    return level if code.startswith(DISTRICT_CODE) else None
+
+
 def covers(jurisdiction: str, code: str) -> bool:
     """Whether a user of ``jurisdiction`` may see and act on what lies at ``code``."""
-    return jurisdiction.startswith(DISTRICT_CODE) and code.startswith(jurisdiction)
+    return jurisdiction_level(jurisdiction) is not None and code.startswith(jurisdiction)

@@ -4,8 +4,10 @@ leaves the same rows as one that ran once."""
 from dataclasses import asdict
 
 from pydantic import TypeAdapter
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, delete, select, update
+from sqlmodel import Session, delete, select
 
 from domain.cases import CLOSED_STAGES, AuditEntry, CaseStart, CaseView, Transition
 from domain.contracts import StaffNotice
@@ -21,7 +23,10 @@ _VIEW = TypeAdapter(CaseView)
 
 
 class DuplicateApplication(Exception):
-    def __init__(self, case_no: str) -> None:
+    """The household has an open case of the type: ``case_no`` (None while it is being
+    accepted by a transaction that has not yet committed)."""
+
+    def __init__(self, case_no: str | None) -> None:
         super().__init__(case_no)
         self.case_no = case_no
 
@@ -29,16 +34,17 @@ class DuplicateApplication(Exception):
 def next_case_no(session: Session, *, district: str, year: int) -> str:
     """案件号: district code, year, and a sequence within the year.
 
-    The increment comes first so that the transaction holds the write lock from its start
-    (SQLite) or the row lock (PostgreSQL) for the checks that follow.
+    One statement that creates the year's counter or bumps it: two first cases of a year
+    cannot both create it.
     """
-    bumped = session.exec(
-        update(CaseCounter).where(CaseCounter.year == year).values(last=CaseCounter.last + 1)
+    insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[session.get_bind().dialect.name]
+    statement = (
+        insert(CaseCounter)
+        .values(year=year, last=1)
+        .on_conflict_do_update(index_elements=["year"], set_={"last": CaseCounter.last + 1})
+        .returning(CaseCounter.last)
     )
-    if bumped.rowcount == 0:
-        session.add(CaseCounter(year=year, last=1))
-        session.flush()
-    last = session.exec(select(CaseCounter.last).where(CaseCounter.year == year)).one()
+    last = session.exec(statement).scalar_one()
     return f"{district}-{year}-{last:06d}"
 
 
@@ -52,29 +58,39 @@ def open_case_for(session: Session, *, assistance_type: str, id_numbers: list[st
     return claim.case_no if claim else None
 
 
-def accept_case(session: Session, *, start: CaseStart, view: CaseView, entry: AuditEntry) -> None:
-    """Claim the household for this type and write the case's first record.
+def claim_household(
+    session: Session, *, assistance_type: str, id_numbers: list[str], district: str, year: int
+) -> str:
+    """Claim everyone in the household for an open case of this type; the new case's number.
 
-    The claim's primary key makes a concurrent duplicate fail here, inside the transaction.
+    ``DuplicateApplication`` names the open case that already claims one of them. The claim's
+    primary key settles a race between two transactions: the second fails at the insert, after
+    the first has committed (PostgreSQL), and then finds the first's case.
     """
-    members = [start.applicant.id_number, *(m.id_number for m in start.household)]
-    if existing := open_case_for(session, assistance_type=start.assistance_type, id_numbers=members):
+    if existing := open_case_for(session, assistance_type=assistance_type, id_numbers=id_numbers):
         raise DuplicateApplication(existing)
+    case_no = next_case_no(session, district=district, year=year)
     session.add_all(
-        HouseholdClaim(assistance_type=start.assistance_type, id_number=n, case_no=start.case_no)
-        for n in members
+        HouseholdClaim(assistance_type=assistance_type, id_number=n, case_no=case_no)
+        for n in id_numbers
     )
     try:
         session.flush()
     except IntegrityError:
         session.rollback()
-        raise DuplicateApplication("(being accepted at this moment)") from None
+        existing = open_case_for(session, assistance_type=assistance_type, id_numbers=id_numbers)
+        raise DuplicateApplication(existing) from None
+    return case_no
+
+
+def write_new_case(session: Session, *, start: CaseStart, view: CaseView, entry: AuditEntry) -> None:
+    """The case's first record and the first line of its audit trail (受理)."""
     _write_view(session, view, applicant_id_number=start.applicant.id_number)
     _append(session, entry)
 
 
 def discard_case(session: Session, *, case_no: str) -> None:
-    """Undo ``accept_case`` when the workflow could not be started."""
+    """Undo ``claim_household`` and ``write_new_case`` when the workflow could not be started."""
     session.exec(delete(HouseholdClaim).where(HouseholdClaim.case_no == case_no))
     session.exec(delete(AuditEntryRecord).where(AuditEntryRecord.case_no == case_no))
     session.exec(delete(CaseRecord).where(CaseRecord.case_no == case_no))

@@ -125,17 +125,20 @@ class VillageRow(SQLModel, table=True):
 
 
 class IdempotencyRecord(SQLModel, table=True):
-    """The answer given to a request with an ``Idempotency-Key``, replayed on a retry."""
+    """A request sent with an ``Idempotency-Key``: claimed while it runs, then its answer,
+    replayed to a retry. The fingerprint binds the key to that one request."""
 
     __tablename__ = "idempotency_record"
 
     user_id: str = Field(primary_key=True)
     key: str = Field(primary_key=True)
-    method: str
-    path: str
+    fingerprint: str
+    """SHA-256 of the method, path, query and body: never the body itself."""
     status_code: int | None = None
     body: str | None = None
-    created_at: datetime = Field(sa_column=_utc(nullable=False))
+    created_at: datetime = Field(sa_column=_utc(nullable=False, index=True))
+    claimed_until: datetime | None = Field(default=None, sa_column=_utc())
+    """While the first request runs; past it, a retry may run the request again."""
 
 
 class StaffNotification(SQLModel, table=True):

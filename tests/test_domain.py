@@ -17,13 +17,14 @@ from domain.deadlines import DeadlineFacts, Pause, compute_deadlines
 from domain.identity import (
     InvalidIdentity,
     age_on,
+    check_digit,
     mask_id_number,
     mask_phone,
     normalize_id_number,
     normalize_phone,
 )
 from domain.policy import DibaoStandard, Policy
-from domain.townships import DISTRICT_CODE, SEED_TOWNSHIPS, covers
+from domain.townships import DISTRICT_CODE, SEED_TOWNSHIPS, covers, jurisdiction_level
 from store.calendar import packaged_years
 
 D = date
@@ -39,6 +40,13 @@ LEAP = "370305200002290012"  # sum 208, 208 % 11 = 10 -> 2; born 2000-02-29
 
 # --- ID numbers -------------------------------------------------------------------------------
 
+TODAY = D(2026, 11, 29)
+
+
+def _with_check(first17: str) -> str:
+    return first17 + check_digit(first17)
+
+
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
@@ -51,7 +59,7 @@ LEAP = "370305200002290012"  # sum 208, 208 % 11 = 10 -> 2; born 2000-02-29
     ],
 )
 def test_valid_id_numbers(raw, expected):
-    assert normalize_id_number(raw) == expected
+    assert normalize_id_number(raw, today=TODAY) == expected
 
 
 @pytest.mark.parametrize(
@@ -66,17 +74,21 @@ def test_valid_id_numbers(raw, expected):
         ("3703051980010100155", "17 digits"),  # 19 characters
         ("37030519800101X015", "17 digits"),  # X not in last place
         ("", "17 digits"),
+        (_with_check("00000019800101001"), "province"),  # region code 000000
+        (_with_check("37030520990101001"), "future"),  # born in 2099
+        (_with_check("37030518890101001"), "before 1900"),
+        (_with_check("37030520261130001"), "future"),  # born tomorrow
     ],
 )
 def test_invalid_id_numbers(raw, reason):
     with pytest.raises(InvalidIdentity, match=reason):
-        normalize_id_number(raw)
+        normalize_id_number(raw, today=TODAY)
     assert issubclass(InvalidIdentity, ValueError)
 
 
 def test_full_width_digits_become_ascii():
     raw = "１１０１０５１９４９１２３１００２ｘ"  # SAMPLE_X typed with a full-width IME
-    assert normalize_id_number(raw) == SAMPLE_X
+    assert normalize_id_number(raw, today=TODAY) == SAMPLE_X
 
 
 @pytest.mark.parametrize(
@@ -382,7 +394,28 @@ def test_seed_townships():
         ("370305001001", "370305001", False),  # a village does not see its township
         ("", "370305001001", False),  # no jurisdiction sees nothing
         ("3703", "370305001001", False),  # nor does one wider than the district
+        ("370305%", "370305001001", False),  # nor a pattern
+        ("3703050", "370305001001", False),  # nor a fragment of a code
     ],
 )
 def test_covers(jurisdiction, code, expected):
     assert covers(jurisdiction, code) is expected
+
+
+@pytest.mark.parametrize(
+    ("code", "level"),
+    [
+        ("370305", "district"),
+        ("370305001", "township"),
+        ("370305106203", "village"),
+        ("370306", None),  # another district
+        ("", None),
+        ("3703", None),
+        ("370305%", None),
+        ("370305%%%", None),
+        ("37030500１", None),  # a full-width digit
+        ("3703050011", None),
+    ],
+)
+def test_a_jurisdiction_is_a_whole_code_of_the_district(code, level):
+    assert jurisdiction_level(code) == level

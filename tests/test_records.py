@@ -2,6 +2,7 @@
 (production). Each writer is idempotent and the household claim stops duplicates."""
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -12,9 +13,10 @@ import pytest
 from sqlmodel import select
 
 from domain.cases import AuditEntry, Stage, Transition, initial_view
+from domain.townships import DISTRICT_CODE
 from store.db import get_engine, session_scope
 from store.migrate import upgrade
-from store.records import DuplicateApplication, accept_case, apply_transition
+from store.records import DuplicateApplication, apply_transition, claim_household, write_new_case
 from store.tables import AuditEntryRecord, CaseRecord, HouseholdClaim
 from tests.support import ASSISTANT, case_start
 
@@ -61,15 +63,27 @@ def entry(
     return AuditEntry(case_no, seq, at, ASSISTANT, action, from_stage, to_stage)
 
 
+def members(start) -> list[str]:
+    return [start.applicant.id_number, *(m.id_number for m in start.household)]
+
+
+def claim(url: str, start) -> str:
+    with session_scope(url, writes=True) as session:
+        return claim_household(
+            session,
+            assistance_type=start.assistance_type,
+            id_numbers=members(start),
+            district=DISTRICT_CODE,
+            year=start.accepted_at.year,
+        )
+
+
 def accepted(url: str):
-    start = case_start(
-        case_no=f"R-{uuid.uuid4().hex[:6]}",
-        database_url=url,
-        accepted_at=datetime.now(timezone.utc),
-    )
+    start = case_start(case_no="", database_url=url, accepted_at=datetime.now(timezone.utc))
+    start = replace(start, case_no=claim(url, start))
     view = initial_view(start)
-    with session_scope(url) as session:
-        accept_case(
+    with session_scope(url, writes=True) as session:
+        write_new_case(
             session,
             start=start,
             view=view,
@@ -81,16 +95,29 @@ def accepted(url: str):
 def test_a_second_open_application_for_a_household_member_is_refused(url):
     start, _ = accepted(url)
     member = start.household[0]
-    twin = replace(
-        start,
-        case_no="R-twin",
-        applicant=replace(start.applicant, id_number=member.id_number),
-        household=[],
-    )
-    first = entry("R-twin", 0, "accepted", None, Stage.survey)
-    with pytest.raises(DuplicateApplication) as duplicate, session_scope(url) as session:
-        accept_case(session, start=twin, view=initial_view(twin), entry=first)
+    twin = replace(start, applicant=replace(start.applicant, id_number=member.id_number), household=[])
+    with pytest.raises(DuplicateApplication) as duplicate:
+        claim(url, twin)
     assert duplicate.value.case_no == start.case_no
+
+
+def test_of_many_concurrent_claims_on_one_household_one_wins_and_the_rest_name_it(url):
+    start = case_start(case_no="", database_url=url, accepted_at=datetime.now(timezone.utc))
+
+    def attempt(_: int) -> str:
+        try:
+            return claim(url, start)
+        except DuplicateApplication as duplicate:
+            return f"duplicate of {duplicate.case_no}"
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(attempt, range(16)))
+    winners = [o for o in outcomes if not o.startswith("duplicate")]
+    assert len(winners) == 1, outcomes
+    assert outcomes.count(f"duplicate of {winners[0]}") == 15
+    with session_scope(url) as session:
+        claims = session.exec(select(HouseholdClaim.case_no)).all()
+        assert sorted(claims) == [winners[0]] * len(members(start))
 
 
 def test_a_transition_written_twice_is_on_the_record_once_and_closing_frees_the_household(url):

@@ -3,12 +3,20 @@
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel
 from sqlmodel import func, select
 
 from api.cases import accept_application, act, case_in_jurisdiction, cases_filter, current_view
-from api.deps import CurrentUser, IdempotencyKey, SessionDep, SettingsDep, TemporalDep, allow
+from api.deps import (
+    CurrentUser,
+    DatabaseDep,
+    IdempotencyKey,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+    allow,
+)
 from api.models import (
     ApplicationCreate,
     AuditEntryPublic,
@@ -42,6 +50,7 @@ from workflows.application import ApplicationWorkflow
 router = APIRouter(prefix="/applications", tags=["applications"])
 
 R = Role
+CaseNo = Annotated[str, Path(max_length=40, description="案件号, e.g. 370305-2026-000001")]
 
 
 def _public(view) -> CasePublic:  # noqa: ANN001
@@ -51,13 +60,13 @@ def _public(view) -> CasePublic:  # noqa: ANN001
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CasePublic)
 async def create_application(
     body: ApplicationCreate,
-    session: SessionDep,
+    db: DatabaseDep,
     client: TemporalDep,
     settings: SettingsDep,
     user: Actor = allow(R.township_assistant, R.village_coordinator),
 ) -> CasePublic:
     """一门受理: accept an application and start its case. Deadlines count from today."""
-    view = await accept_application(session=session, client=client, settings=settings, user=user, body=body)
+    view = await accept_application(db=db, client=client, settings=settings, user=user, body=body)
     return _public(view)
 
 
@@ -93,14 +102,14 @@ def list_applications(
 
 @router.get("/{case_no}", response_model=CasePublic)
 async def get_application(
-    case_no: str, session: SessionDep, client: TemporalDep, settings: SettingsDep, user: CurrentUser
+    case_no: CaseNo, db: DatabaseDep, client: TemporalDep, settings: SettingsDep, user: CurrentUser
 ) -> CasePublic:
-    row = case_in_jurisdiction(session, case_no=case_no, user=user)
+    row = await db.read(case_in_jurisdiction, case_no=case_no, user=user)
     return _public(await current_view(client, row, timeout=timedelta(seconds=settings.query_timeout_seconds)))
 
 
 @router.get("/{case_no}/audit-trail", response_model=list[AuditEntryPublic])
-def get_audit_trail(case_no: str, session: SessionDep, user: CurrentUser) -> list[AuditEntryRecord]:
+def get_audit_trail(case_no: CaseNo, session: SessionDep, user: CurrentUser) -> list[AuditEntryRecord]:
     """Who did what, when, from which stage to which (留痕)."""
     case_in_jurisdiction(session, case_no=case_no, user=user)
     return list(
@@ -114,15 +123,15 @@ def _action(path: str, body_model: type[BaseModel], record_type: type, update, r
     """Declare one caseworker action: its route, who may do it, and the Update it becomes."""
 
     async def route(
-        case_no: str,
+        case_no: CaseNo,
         body: body_model,  # type: ignore[valid-type]
-        session: SessionDep,
+        db: DatabaseDep,
         client: TemporalDep,
         settings: SettingsDep,
         user: Actor = allow(*roles),
         key: IdempotencyKey = None,
     ) -> CasePublic:
-        row = case_in_jurisdiction(session, case_no=case_no, user=user)
+        row = await db.read(case_in_jurisdiction, case_no=case_no, user=user)
         record = record_type(actor=user, **body.model_dump())
         view = await act(
             client=client,

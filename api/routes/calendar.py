@@ -3,17 +3,18 @@
 Publishing a year makes every running case count its deadlines again (its timers move).
 """
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import structlog
-from fastapi import APIRouter, HTTPException, Path
-from sqlmodel import or_, select
+from fastapi import APIRouter, Path
+from sqlmodel import Session, or_, select
 from temporalio.service import RPCError
 
-from api.deps import CurrentUser, SessionDep, TemporalDep, allow
+from api.deps import CurrentUser, DatabaseDep, SessionDep, TemporalDep, allow
 from api.models import CalendarYearPublic, CalendarYearPut
 from domain.calendar import YearCalendar
 from domain.cases import CLOSED_STAGES, Actor, CalendarPublished, Role
+from domain.errors import InvalidData
 from store.calendar import load_calendar, packaged_years, publish_year
 from store.tables import CalendarYear, CaseRecord
 from workflows.application import ApplicationWorkflow
@@ -45,7 +46,7 @@ def get_year(session: SessionDep, user: CurrentUser, year: int = Year) -> Calend
 @router.put("/{year}", response_model=CalendarYearPublic)
 async def put_year(
     body: CalendarYearPut,
-    session: SessionDep,
+    db: DatabaseDep,
     client: TemporalDep,
     year: int = Year,
     user: Actor = allow(Role.admin),
@@ -53,16 +54,8 @@ async def put_year(
     try:
         calendar = YearCalendar(year, frozenset(body.holidays), frozenset(body.workdays))
     except ValueError as bad:
-        raise HTTPException(422, str(bad)) from None
-    publish_year(session, calendar=calendar, published_by=user.user_id, at=datetime.now(timezone.utc))
-    session.commit()
-    # Cases whose dates are provisional, or fall in that year, count again.
-    open_cases = session.exec(
-        select(CaseRecord.case_no).where(
-            CaseRecord.stage.not_in([s.value for s in CLOSED_STAGES]),
-            or_(CaseRecord.provisional, CaseRecord.decision_due >= datetime(year, 1, 1).date()),
-        )
-    ).all()
+        raise InvalidData("holidays", str(bad)) from None
+    open_cases = await db.write(_publish, calendar=calendar, user=user)
     for case_no in open_cases:
         handle = client.get_workflow_handle_for(ApplicationWorkflow.run, application_workflow_id(case_no))
         try:
@@ -76,4 +69,17 @@ async def put_year(
         holidays=sorted(calendar.holidays),
         workdays=sorted(calendar.workdays),
         cases_recomputed=len(open_cases),
+    )
+
+
+def _publish(session: Session, *, calendar: YearCalendar, user: Actor) -> list[str]:
+    """Enter the year; the open cases whose dates are provisional or fall in that year."""
+    publish_year(session, calendar=calendar, published_by=user.user_id, at=datetime.now(timezone.utc))
+    return list(
+        session.exec(
+            select(CaseRecord.case_no).where(
+                CaseRecord.stage.not_in([s.value for s in CLOSED_STAGES]),
+                or_(CaseRecord.provisional, CaseRecord.decision_due >= date(calendar.year, 1, 1)),
+            )
+        )
     )

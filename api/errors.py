@@ -1,0 +1,69 @@
+"""How a refusal reaches the caller: one table from the kind of refusal to its HTTP status,
+and 422s in FastAPI's shape (``loc`` names the field), never echoing what was sent."""
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from temporalio.exceptions import ApplicationError
+
+from domain.errors import CaseError, Conflict, InvalidData, NotFound, NotPermitted, WrongStage
+
+STATUS: dict[type[CaseError], int] = {
+    NotPermitted: 403,
+    NotFound: 404,
+    WrongStage: 409,
+    Conflict: 409,
+    InvalidData: 422,
+}
+_BY_NAME = {kind.__name__: kind for kind in STATUS}
+
+
+def refusal_answer(error: CaseError) -> JSONResponse:
+    if isinstance(error, InvalidData):
+        return invalid_answer([{"loc": ["body", *error.field.split(".")], "msg": error.message}])
+    return JSONResponse({"detail": error.message}, status_code=STATUS[type(error)])
+
+
+def from_workflow(failure: BaseException | None) -> CaseError | None:
+    """The refusal a workflow sent back as an ``ApplicationError`` of a known type, if it is one."""
+    if not isinstance(failure, ApplicationError) or failure.type not in _BY_NAME:
+        return None
+    kind = _BY_NAME[failure.type]
+    if kind is InvalidData:
+        field = failure.details[0]["field"] if failure.details else "body"
+        return InvalidData(field, failure.message)
+    return kind(failure.message)
+
+
+def invalid_answer(problems: list[dict]) -> JSONResponse:
+    return JSONResponse(
+        {
+            "detail": [
+                {
+                    "loc": [_printable(part) for part in p["loc"]],
+                    "msg": p["msg"],
+                    "type": p.get("type", "value_error"),
+                }
+                for p in problems
+            ]
+        },
+        status_code=422,
+    )
+
+
+async def request_invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422 without the ``input`` it would echo: that may be an ID number, megabytes
+    of text, or a lone surrogate that cannot even be encoded into the answer."""
+    problems = []
+    for problem in error.errors():
+        message = problem["msg"]
+        if problem["type"] == "extra_forbidden":
+            message = "this field is not part of the request; check its spelling"
+        problems.append({"loc": problem["loc"], "msg": message, "type": problem["type"]})
+    return invalid_answer(problems)
+
+
+def _printable(part: object) -> object:
+    if isinstance(part, str):
+        return part.encode("utf-8", "replace").decode()[:100]
+    return part
