@@ -27,7 +27,7 @@ token: $(INSTALLED)
 
 # Regenerate tests/histories/ (replay test) after a deliberate workflow change.
 histories: $(INSTALLED)
-	$(PY) tests/record_histories.py
+	$(PY) tests/record_histories.py $(ARGS)
 
 clean:
 	rm -rf var

@@ -1,6 +1,10 @@
 """The request body, read once and bounded: above the limit the answer is 413 before anything
 parses it, so no caller can make the API hold or parse megabytes."""
 
+DRAIN_BYTES = 32 * 1024 * 1024
+"""Up to this much of an oversized body is read and dropped, so that the caller, still
+sending, gets the 413 rather than a reset connection; a larger one is cut off."""
+
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -15,31 +19,30 @@ class BoundedBody:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         declared = Headers(scope=scope).get("content-length", "0")
-        if not declared.isdigit() or int(declared) > self.max_bytes:
-            return await self._too_large(scope, receive, send)
-        chunks, size = [], 0
-        while True:
+        if not declared.isdigit():
+            return await _answer(400, "the Content-Length header is not a number", scope, receive, send)
+        chunks, size, more = [], 0, True
+        while more and size <= DRAIN_BYTES:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return  # the caller is gone: nothing to answer
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > self.max_bytes:
-                return await self._too_large(scope, receive, send)
-            if not message.get("more_body", False):
-                break
+            more = message.get("more_body", False)
+            size += len(message.get("body", b""))
+            if size <= self.max_bytes:
+                chunks.append(message.get("body", b""))
+            elif int(declared) > DRAIN_BYTES:
+                break  # not worth reading: cut off
+        if size > self.max_bytes:
+            detail = (
+                f"the request body is larger than {self.max_bytes // 1024} KiB; "
+                "send less text or fewer items"
+            )
+            return await _answer(413, detail, scope, receive, send)
         await self.app(scope, replay(b"".join(chunks), receive), send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        answer = JSONResponse(
-            {
-                "detail": f"the request body is larger than {self.max_bytes // 1024} KiB; "
-                "send less text or fewer items"
-            },
-            status_code=413,
-            headers={"Connection": "close"},  # the rest of the body is not read
-        )
-        await answer(scope, receive, send)
+
+async def _answer(status_code: int, detail: str, scope: Scope, receive: Receive, send: Send) -> None:
+    await JSONResponse({"detail": detail}, status_code=status_code)(scope, receive, send)
 
 
 def replay(body: bytes, receive: Receive) -> Receive:

@@ -13,6 +13,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import from_workflow
@@ -155,9 +156,11 @@ async def accept_application(
         await client.start_workflow(
             ApplicationWorkflow.run, start, id=workflow_id, task_queue=settings.task_queue
         )
-    except Exception:
+    except Exception as failed:
         log.exception("case.start_failed", case_no=start.case_no)
-        if not await _started(client, workflow_id):
+        # A start whose answer was lost may still have taken effect; an existing workflow of
+        # that id from before is another case's, and this one is not kept.
+        if isinstance(failed, WorkflowAlreadyStartedError) or not await _started(client, workflow_id):
             await db.write(discard_case, case_no=start.case_no)
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE,

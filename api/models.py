@@ -4,6 +4,7 @@ Every request body is bounded: strings and lists have a maximum length, unknown 
 refused (422 naming them) and text must be real text, not blank.
 """
 
+import re
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -15,12 +16,18 @@ from domain.cases import AssistanceType, Channel, Stage, VerificationReport
 from domain.identity import normalize_id_number, normalize_phone
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _text(value: str) -> str:
-    """Trimmed, and encodable: a lone surrogate ("\\ud800") could be neither stored nor sent."""
+    """Trimmed, and text every part of the system can keep: a lone surrogate ("\\ud800") can
+    be neither stored nor sent, and PostgreSQL refuses a NUL character."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError("contains a character that is not text (a lone surrogate)") from None
+    if _CONTROL.search(value):
+        raise ValueError("contains a control character; only text, tabs and line breaks")
     return value.strip()
 
 
@@ -136,6 +143,11 @@ class ObjectionCreate(Body):
 class DecisionCreate(Body):
     outcome: Literal["approve", "refuse"]
     reasons: Text
+    amount: Money | None = Field(
+        default=None,
+        description="temporary assistance: the amount, when approving a proposed refusal "
+        "(the case then goes to public notice first)",
+    )
 
 
 class DocumentsRequestCreate(Body):

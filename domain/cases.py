@@ -143,11 +143,13 @@ class ObjectionRecord:
 
 @dataclass(frozen=True)
 class DecisionRecord:
-    """审核确认 by the district."""
+    """审核确认 by the district. Approving a proposed refusal sends the case to public notice
+    first; for 临时救助 the district then names the amount."""
 
     actor: Actor
     outcome: str  # approve | refuse
     reasons: str
+    amount: Decimal | None = None
 
 
 @dataclass(frozen=True)

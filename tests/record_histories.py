@@ -1,7 +1,8 @@
 """Record the workflow histories that ``test_replay`` replays (``make histories``).
 
-Run after a deliberate change to a workflow: commit the new files beside the old ones, so
-that the histories of cases started under every earlier version still replay.
+Run after a deliberate change to a workflow: it records the scenarios that have no history
+yet (or those named: ``make histories ARGS=name``), and the new files are committed beside
+the old ones, so that the histories of cases started under every earlier version still replay.
 """
 
 import asyncio
@@ -79,11 +80,23 @@ async def temporary_approved(env, handle) -> None:
     await handle.execute_update(W.record_decision, DecisionRecord(actor=OFFICER, outcome="approve", reasons="ok"))
 
 
+async def district_approved_a_proposed_refusal(env, handle) -> None:
+    await survey(handle, env)
+    await wait_for_stage(handle, Stage.review, env)
+    await handle.execute_update(W.record_review, ReviewRecord(actor=ASSISTANT, recommendation="refuse", reasons="a car"))
+    approve = DecisionRecord(actor=OFFICER, outcome="approve", reasons="the car is scrapped")
+    await handle.execute_update(W.record_decision, approve)
+    await env.sleep(timedelta(days=7, minutes=1))
+    await wait_for_stage(handle, Stage.decision, env)
+    await handle.execute_update(W.record_decision, approve)
+
+
 SCENARIOS = {
     "approved_after_objection": (approved, {}),
     "refused_after_documents": (refused_after_documents, {}),
     "overdue_then_withdrawn": (overdue_then_withdrawn, {}),
     "temporary_approved": (temporary_approved, {"assistance_type": "temporary", "expense": "major_illness"}),
+    "district_approved_a_proposed_refusal": (district_approved_a_proposed_refusal, {}),
 }
 
 
@@ -106,13 +119,15 @@ def anonymous(history_json: str) -> str:
     return json.dumps(history, indent=2, ensure_ascii=False)
 
 
-async def main() -> None:
+async def main(names: list[str]) -> None:
     HISTORIES.mkdir(exist_ok=True)
+    wanted = names or [n for n in SCENARIOS if not (HISTORIES / f"{n}.json").exists()]
     with tempfile.TemporaryDirectory() as tmp:
         database_url = f"sqlite:///{tmp}/jiuzhu.db"
         upgrade(database_url)
         with serve(create_app(f"{tmp}/simulators.db")) as sims:
-            for name, (scenario, overrides) in SCENARIOS.items():
+            for name in wanted:
+                scenario, overrides = SCENARIOS[name]
                 env = await WorkflowEnvironment.start_time_skipping(
                     test_server_existing_path=str(TEST_SERVER), data_converter=DATA_CONVERTER
                 )
@@ -137,4 +152,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))

@@ -147,6 +147,46 @@ async def test_an_objection_sends_the_case_back_and_the_notice_starts_over(runni
     await wait_for_stage(handle, Stage.decision, env)
 
 
+async def test_a_district_approving_a_proposed_refusal_publicises_it_first(running, simulator_url):
+    env, settings = running
+    handle = await start_case(env, settings)
+    await survey(handle, env, income="300")
+    await wait_for_stage(handle, Stage.review, env)
+    refuse = ReviewRecord(actor=ASSISTANT, recommendation="refuse", reasons="owns a vehicle")
+    assert (await handle.execute_update(ApplicationWorkflow.record_review, refuse)).stage == Stage.decision
+    approve_it = DecisionRecord(actor=OFFICER, outcome="approve", reasons="the vehicle is scrapped")
+    proposed = await handle.execute_update(ApplicationWorkflow.record_decision, approve_it)
+    assert proposed.stage == Stage.notice and proposed.notice_started_at is not None
+    assert proposed.decided_at is None and proposed.monthly_amount == Decimal("1860.00")
+    await env.sleep(timedelta(days=7, minutes=1))
+    await wait_for_stage(handle, Stage.decision, env)
+    approved = await handle.execute_update(ApplicationWorkflow.record_decision, approve_it)
+    assert approved.stage == Stage.approved
+    final = await handle.result()
+    assert final.first_payment_at is not None
+    actions = [e.action for e in audit(settings.database_url, final.case_no)]
+    assert actions[-5:] == [
+        "review_refuse", "approval_proposed_by_district", "notice_ended", "approved", "first_payment_made"
+    ]
+
+
+async def test_a_refusal_on_income_names_the_field_of_the_request_that_was_refused(running):
+    env, settings = running
+    handle = await start_case(env, settings)
+    await survey(handle, env, income="5000")
+    await wait_for_stage(handle, Stage.review, env)
+    await handle.execute_update(
+        ApplicationWorkflow.record_review,
+        ReviewRecord(actor=ASSISTANT, recommendation="refuse", reasons="income above the line"),
+    )
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            ApplicationWorkflow.record_decision, DecisionRecord(actor=OFFICER, outcome="approve", reasons="x")
+        )
+    assert refused.value.cause.details[0] == {"field": "outcome"}
+    assert "only be refused" in refused.value.cause.message
+
+
 async def test_waiting_for_documents_pauses_the_decision_clock(running):
     env, settings = running
     handle = await start_case(env, settings)

@@ -1,10 +1,7 @@
 """The case records on both databases the project supports: SQLite (embedded) and PostgreSQL
 (production). Each writer is idempotent and the household claim stops duplicates."""
 
-import os
 from concurrent.futures import ThreadPoolExecutor
-import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -14,46 +11,15 @@ from sqlmodel import select
 
 from domain.cases import AuditEntry, Stage, Transition, initial_view
 from domain.townships import DISTRICT_CODE
-from store.db import get_engine, session_scope
-from store.migrate import upgrade
+from store.db import session_scope
 from store.records import DuplicateApplication, apply_transition, claim_household, write_new_case
 from store.tables import AuditEntryRecord, CaseRecord, HouseholdClaim
 from tests.support import ASSISTANT, case_start
 
-POSTGRES = os.environ.get(
-    "JIUZHU_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh database on the local PostgreSQL server, dropped afterwards."""
-    psycopg = pytest.importorskip("psycopg")
-    server = POSTGRES.rsplit("/", 1)[0]
-    try:
-        admin = psycopg.connect(
-            POSTGRES.replace("+psycopg", ""), autocommit=True, connect_timeout=3
-        )
-    except psycopg.OperationalError as unreachable:
-        pytest.skip(f"no PostgreSQL to test against: {unreachable}")
-    name = f"jiuzhu_test_{uuid.uuid4().hex[:8]}"
-    admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"{server}/{name}"
-    finally:
-        get_engine(f"{server}/{name}").dispose()
-        admin.execute(f"DROP DATABASE {name}")
-        admin.close()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        database = f"sqlite:///{tmp_path / 'jiuzhu.db'}"
-    else:
-        database = request.getfixturevalue("postgres_url")
-    upgrade(database)
-    return database
+def url(each_database_url) -> str:
+    return each_database_url
 
 
 def entry(

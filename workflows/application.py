@@ -84,6 +84,8 @@ class ApplicationWorkflow:
         self._review: ReviewRecord | None = None
         self._decision: DecisionRecord | None = None
         self._refused_on: date | None = None
+        self._publicised = False
+        """Whether the proposal now before the district has been through public notice."""
         self._seq = 0
         self._unwritten: list[AuditEntry] = []
         self._indexed: list = []
@@ -206,16 +208,16 @@ class ApplicationWorkflow:
         async with self._lock:
             self._require(Stage.review)
             self._review = review
+            self._publicised = False
             self.view.reviewed_at = workflow.now()
             self.view.monthly_amount = (
-                self._amount(review) if review.recommendation == "approve" else None
+                self._amount(review, field="recommendation")
+                if review.recommendation == "approve"
+                else None
             )
             if review.recommendation == "approve":
                 # Only a proposed approval is published (公示); a proposed refusal goes to the district.
-                self.view.notice_started_at = workflow.now()
-                self.view.notice_ends_at = workflow.now() + timedelta(
-                    days=self._start.policy.notice_calendar_days
-                )
+                self._start_notice()
                 to_stage = Stage.notice
             else:
                 to_stage = Stage.decision
@@ -232,7 +234,7 @@ class ApplicationWorkflow:
         if not review.reasons.strip():
             raise invalid("reasons", "a review gives its reasons")
         if review.recommendation == "approve":
-            self._amount(review)
+            self._amount(review, field="recommendation")
 
     @workflow.update
     async def record_objection(self, objection: ObjectionRecord) -> CaseView:
@@ -241,6 +243,7 @@ class ApplicationWorkflow:
             # An objection sends the case back to be surveyed again; the notice restarts later.
             self.view.objections += 1
             self._survey = None
+            self._publicised = False
             self.view.surveyed_at = None
             self.view.notice_ends_at = None
             await self._record(
@@ -263,11 +266,25 @@ class ApplicationWorkflow:
     async def record_decision(self, decision: DecisionRecord) -> CaseView:
         async with self._lock:
             self._require(Stage.decision)
+            if (
+                decision.outcome == "approve"
+                and not self._publicised
+                and workflow.patched("publicise-before-approval")
+            ):
+                # Only a publicised proposal may be approved: the district's approval of a
+                # proposed refusal becomes the proposal, and goes to public notice first.
+                self._review = self._district_proposal(decision)
+                self.view.monthly_amount = self._amount(self._review, field="outcome")
+                self._start_notice()
+                await self._record(
+                    decision.actor, "approval_proposed_by_district", Stage.notice, note=decision.reasons
+                )
+                return self.view
             self._decision = decision
             now = workflow.now()
             self.view.decided_at = self.view.closed_at = now
             if decision.outcome == "approve":
-                self.view.monthly_amount = self._amount(self._review)
+                self.view.monthly_amount = self._amount(self._review, field="outcome")
                 await self._record(
                     decision.actor, "approved", Stage.approved, note=decision.reasons
                 )
@@ -285,8 +302,25 @@ class ApplicationWorkflow:
             raise invalid("outcome", "must be 'approve' or 'refuse'")
         if not decision.reasons.strip():
             raise invalid("reasons", "a decision gives its reasons")
-        if decision.outcome == "approve":
-            self._amount(self._review)
+        if decision.outcome == "approve" and self._publicised:
+            self._amount(self._review, field="outcome")
+        elif decision.outcome == "approve":
+            self._amount(self._district_proposal(decision), field="outcome")
+
+    def _district_proposal(self, decision: DecisionRecord) -> ReviewRecord:
+        """The district's approval of a proposal that was not publicised, as the proposal."""
+        amount = decision.amount if decision.amount is not None else (
+            self._review.amount if self._review else None
+        )
+        return ReviewRecord(
+            actor=decision.actor, recommendation="approve", reasons=decision.reasons, amount=amount
+        )
+
+    def _start_notice(self) -> None:
+        self.view.notice_started_at = workflow.now()
+        self.view.notice_ends_at = workflow.now() + timedelta(
+            days=self._start.policy.notice_calendar_days
+        )
 
     @workflow.update
     async def request_documents(self, request: DocumentsRequest) -> CaseView:
@@ -362,8 +396,9 @@ class ApplicationWorkflow:
                 f"this action needs stage {wanted}"
             )
 
-    def _amount(self, review: ReviewRecord | None) -> Decimal:
-        """The monthly (or, for 临时救助, one-time) amount the approval pays."""
+    def _amount(self, review: ReviewRecord | None, *, field: str) -> Decimal:
+        """The monthly (or, for 临时救助, one-time) amount the approval pays; ``field`` is the
+        one to name when the household's income leaves nothing to pay."""
         start, policy = self._start, self._start.policy
         year = local_date(workflow.now()).year
         if start.assistance_type == AssistanceType.dibao:
@@ -376,7 +411,7 @@ class ApplicationWorkflow:
             )
             if amount <= 0:
                 raise invalid(
-                    "recommendation",
+                    field,
                     f"the household's assessed income ¥{income} is not below the 低保 line for "
                     f"{self.view.household_size} person(s); the application can only be refused",
                 )
@@ -535,6 +570,7 @@ class ApplicationWorkflow:
                 self._fired.add(key)
                 kind = key.split(":", 1)[0]
                 if kind == "notice_ended":
+                    self._publicised = True
                     await self._record(SYSTEM, "notice_ended", Stage.decision, note="no objection")
                     continue
                 if kind.endswith("_overdue"):

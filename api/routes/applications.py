@@ -50,7 +50,9 @@ from workflows.application import ApplicationWorkflow
 router = APIRouter(prefix="/applications", tags=["applications"])
 
 R = Role
-CaseNo = Annotated[str, Path(max_length=40, description="案件号, e.g. 370305-2026-000001")]
+CaseNo = Annotated[
+    str, Path(max_length=40, pattern=r"^[0-9A-Za-z-]+$", description="案件号, e.g. 370305-2026-000001")
+]
 
 
 def _public(view) -> CasePublic:  # noqa: ANN001
@@ -75,7 +77,7 @@ def list_applications(
     session: SessionDep,
     user: CurrentUser,
     stage: Stage | None = None,
-    township: str | None = None,
+    township: Annotated[str | None, Query(pattern=r"^\d{9}$")] = None,
     assistance_type: AssistanceType | None = None,
     overdue: bool | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,

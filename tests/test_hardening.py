@@ -1,0 +1,304 @@
+"""The lifecycle tried as a hostile user would: bursts of intakes, oversized and odd bodies,
+misspelt fields, reused keys, forged jurisdictions. Each test reproduces an attack that once
+froze the API, killed a case or slipped through, and checks what a user sees now."""
+
+import asyncio
+import json
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import jwt
+import pytest
+from sqlmodel import select
+
+from api.main import create_app
+from domain.cases import Actor, Role
+from store.db import session_scope
+from store.tables import CaseRecord, IdempotencyRecord
+from tests.conftest import Stack
+from tests.support import ASSISTANT, COORDINATOR, OFFICER, id_number, serve
+from tests.test_api import application, survey, wait_for
+from worker import create_worker
+
+
+async def cases_of(http: httpx.AsyncClient, applicant_id: str, database_url: str) -> list[str]:
+    with session_scope(database_url) as session:
+        return list(
+            session.exec(select(CaseRecord.case_no).where(CaseRecord.applicant_id_number == applicant_id))
+        )
+
+
+# --- 1. a burst of intakes, duplicates among them -------------------------------------------
+
+
+async def test_fifty_concurrent_intakes_are_all_answered_within_seconds(dev_env, api_settings, each_database_url):
+    settings = api_settings.model_copy(update={"database_url": each_database_url})
+    households = [application() for _ in range(5)]
+    bodies = [households[i % 5] for i in range(30)] + [application() for _ in range(20)]
+    worker, external = create_worker(dev_env.client, settings)
+    async with worker:
+        with serve(create_app(settings)) as url:
+            stack = Stack(url, settings)
+            async with stack.client(ASSISTANT) as http:
+                health: list[float] = []
+                done = asyncio.Event()
+
+                async def watch_health() -> None:
+                    while not done.is_set():
+                        began = time.monotonic()
+                        assert (await http.get("/health")).status_code == 200
+                        health.append(time.monotonic() - began)
+                        await asyncio.sleep(0.02)
+
+                async def intake(body: dict) -> httpx.Response:
+                    return await http.post("/applications", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+
+                watcher = asyncio.create_task(watch_health())
+                began = time.monotonic()
+                answers = await asyncio.gather(*(intake(b) for b in bodies))
+                elapsed = time.monotonic() - began
+                done.set()
+                await watcher
+    await external.close()
+
+    assert all(a.status_code in (201, 409) for a in answers), [(a.status_code, a.text) for a in answers]
+    for household in households:
+        mine = [a for a, b in zip(answers, bodies, strict=True) if b is household]
+        created = [a.json()["case_no"] for a in mine if a.status_code == 201]
+        assert len(created) == 1, [a.text for a in mine]
+        assert all(created[0] in a.json()["detail"] for a in mine if a.status_code == 409)
+    assert all(a.status_code == 201 for a in answers[30:])
+    assert elapsed < 15, f"50 intakes took {elapsed:.1f}s"
+    assert max(health) < 2, f"/health waited {max(health):.1f}s during the burst"
+    with session_scope(each_database_url) as session:
+        assert len(session.exec(select(CaseRecord.case_no)).all()) == 25
+
+
+# --- 2 and 3. oversized and odd input ---------------------------------------------------------
+
+
+async def test_an_oversized_body_is_refused_before_it_is_read(stack):
+    async with stack.client(ASSISTANT) as http:
+        case_no = (await http.post("/applications", json=application())).json()["case_no"]
+        began = time.monotonic()
+        huge = await http.post(
+            f"/applications/{case_no}/documents-requested", json={"documents": ["户口簿"], "note": "x" * 2_500_000}
+        )
+        assert huge.status_code == 413 and "KiB" in huge.json()["detail"]
+        assert time.monotonic() - began < 2
+
+        # Streamed without a length, the body is counted as it arrives.
+        async def chunks():
+            yield b'{"documents": ["a"], "note": "'
+            for _ in range(100):
+                yield b"y" * 10_000
+            yield b'"}'
+
+        streamed = await http.post(
+            f"/applications/{case_no}/documents-requested",
+            content=chunks(),
+            headers={"Content-Type": "application/json"},
+        )
+        assert streamed.status_code == 413
+        many = {"investigators": [f"调查员{i}" for i in range(60_000)], "visited_on": "2026-01-01",
+                "findings": "x", "assessed_monthly_income": "0"}  # fmt: skip
+        assert (await http.post(f"/applications/{case_no}/survey", json=many)).status_code == 413
+        crowd = application(household=[{"name": "某", "id_number": id_number("19900101"), "relation": "x"}] * 25_000)
+        assert (await http.post("/applications", json=crowd)).status_code == 413
+
+        case = (await http.get(f"/applications/{case_no}")).json()
+        assert case["stage"] == "survey" and case["pending_documents"] == []
+
+
+async def test_every_string_and_list_has_a_bound_named_in_the_answer(stack):
+    async with stack.client(ASSISTANT) as http:
+        case_no = (await http.post("/applications", json=application())).json()["case_no"]
+        attempts = {
+            "documents-requested": ({"documents": ["户口簿"], "note": "注" * 2001}, ["body", "note"]),
+            "survey": (survey() | {"investigators": [f"员{i}" for i in range(11)]}, ["body", "investigators"]),
+        }
+        for action, (body, loc) in attempts.items():
+            answer = await http.post(f"/applications/{case_no}/{action}", json=body)
+            assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == loc, answer.text
+        many_documents = {"documents": [f"材料{i}" for i in range(21)]}
+        answer = await http.post(f"/applications/{case_no}/documents-requested", json=many_documents)
+        assert answer.json()["detail"][0]["loc"] == ["body", "documents"]
+
+        household = [{"name": f"成员{i}", "id_number": id_number("19900101"), "relation": "子女"} for i in range(31)]
+        answer = await http.post("/applications", json=application(household=household))
+        assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["body", "household"]
+
+        trail = (await http.get(f"/applications/{case_no}/audit-trail")).json()
+        assert [e["action"] for e in trail if e["user_id"] != "system"] == ["accepted"]
+
+
+async def test_a_lone_surrogate_is_refused_and_no_id_number_reaches_a_log(stack, capfd, caplog):
+    body = application()
+    secret = body["applicant"]["id_number"]
+    raw = json.dumps(body | {"reason": "PLACEHOLDER"}, ensure_ascii=True).replace("PLACEHOLDER", "\\ud800")
+    also_bad_phone = json.loads(json.dumps(body))
+    also_bad_phone["applicant"]["phone"] = "12345"
+    raw_two = json.dumps(also_bad_phone | {"reason": "PLACEHOLDER"}, ensure_ascii=True).replace(
+        "PLACEHOLDER", "\\ud800"
+    )
+    async with stack.client(ASSISTANT) as http:
+        for content in (raw, raw_two):
+            answer = await http.post("/applications", content=content, headers={"Content-Type": "application/json"})
+            assert answer.status_code == 422, answer.text
+            assert ["body", "reason"] in [p["loc"] for p in answer.json()["detail"]]
+            assert secret not in answer.text
+        # Nothing was written: the household can still apply.
+        assert (await http.post("/applications", json=body)).status_code == 201
+    logged = capfd.readouterr()
+    assert secret not in logged.out + logged.err + caplog.text
+
+
+async def test_a_misspelt_field_is_refused_naming_it(stack):
+    declared = {"related_person": "李协理", "position": "village_committee", "relation": "兄弟"}
+    body = application() | {"conflict_of_interests": declared}
+    async with stack.client(ASSISTANT) as http:
+        answer = await http.post("/applications", json=body)
+        assert answer.status_code == 422
+        assert answer.json()["detail"][0]["loc"] == ["body", "conflict_of_interests"]
+        assert "spelling" in answer.json()["detail"][0]["msg"]
+        nested = application()
+        nested["applicant"]["telephone"] = "13800000000"
+        assert (await http.post("/applications", json=nested)).json()["detail"][0]["loc"] == [
+            "body", "applicant", "telephone"
+        ]  # fmt: skip
+        del body["conflict_of_interests"]
+        case = await http.post("/applications", json=body | {"conflict_of_interest": declared})
+        assert case.status_code == 201 and case.json()["conflict_of_interest"] is True
+
+
+# --- 5. an Idempotency-Key belongs to one request ----------------------------------------------
+
+
+async def test_an_idempotency_key_is_bound_to_the_request_it_came_with(stack):
+    key = str(uuid.uuid4())
+    first, second = application(), application()
+    async with stack.client() as http:
+        with_key = stack.headers(ASSISTANT, idempotency_key=key)
+        created = await http.post("/applications", json=first, headers=with_key)
+        assert created.status_code == 201
+        reused = await http.post("/applications", json=second, headers=with_key)
+        assert reused.status_code == 422 and "different request" in reused.json()["detail"]
+        fresh = stack.headers(ASSISTANT, idempotency_key=str(uuid.uuid4()))
+        assert (await http.post("/applications", json=second, headers=fresh)).status_code == 201
+
+        # A refused request does not keep its answer: the corrected retry with the key runs.
+        retry_key = stack.headers(ASSISTANT, idempotency_key=str(uuid.uuid4()))
+        third = application()
+        wrong = json.loads(json.dumps(third))
+        wrong["applicant"]["phone"] = "123"
+        assert (await http.post("/applications", json=wrong, headers=retry_key)).status_code == 422
+        corrected = await http.post("/applications", json=third, headers=retry_key)
+        assert corrected.status_code == 201 and "Idempotent-Replayed" not in corrected.headers
+        again = await http.post("/applications", json=third, headers=retry_key)
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert again.json()["case_no"] == corrected.json()["case_no"]
+
+    with session_scope(stack.settings.database_url) as session:
+        stored = session.exec(select(IdempotencyRecord)).all()
+    assert stored and all(r.status_code is None or 200 <= r.status_code < 300 for r in stored)
+    for person in (first, second, third):
+        assert all(person["applicant"]["id_number"] not in (r.body or "") + r.fingerprint for r in stored)
+
+
+async def test_a_claim_left_by_a_dead_request_expires_in_seconds(stack):
+    key = str(uuid.uuid4())
+    body = application()
+    async with stack.client() as http:
+        headers = stack.headers(ASSISTANT, idempotency_key=key)
+        answer = await http.post("/applications", json=body, headers=headers)
+        assert answer.status_code == 201
+        with session_scope(stack.settings.database_url, writes=True) as session:
+            record = session.get(IdempotencyRecord, (ASSISTANT.user_id, key))
+            # As if the request had died before its answer was kept, just now ...
+            record.status_code = record.body = None
+            record.claimed_until = datetime.now(timezone.utc) + timedelta(seconds=30)
+            session.add(record)
+        twin = await http.post("/applications", json=body, headers=headers)
+        assert twin.status_code == 409 and "being processed" in twin.json()["detail"]
+        with session_scope(stack.settings.database_url, writes=True) as session:
+            record = session.get(IdempotencyRecord, (ASSISTANT.user_id, key))
+            # ... and some seconds ago: the retry runs (and finds the household's open case).
+            record.claimed_until = datetime.now(timezone.utc) - timedelta(seconds=1)
+            session.add(record)
+        retried = await http.post("/applications", json=body, headers=headers)
+        assert retried.status_code == 409 and answer.json()["case_no"] in retried.json()["detail"]
+    assert stack.settings.action_timeout_seconds + 10 <= 60  # how long a live claim is held
+
+
+# --- 7. jurisdictions are whole codes ---------------------------------------------------------
+
+
+async def test_a_token_whose_jurisdiction_is_not_a_whole_code_sees_nothing(stack):
+    async with stack.client(ASSISTANT) as assistant:
+        case_no = (await assistant.post("/applications", json=application())).json()["case_no"]
+    for jurisdiction in ("", "3703", "%", "370305%", "37030500%", "370305_01"):
+        forged = Actor(user_id="u-x", name="x", role=Role.district_officer, jurisdiction=jurisdiction)
+        async with stack.client(forged) as http:
+            listed = await http.get("/applications")
+            assert listed.status_code == 403 and "jurisdiction" in listed.json()["detail"], jurisdiction
+            assert (await http.get(f"/applications/{case_no}")).status_code == 403
+            assert (await http.get("/notifications")).status_code == 403
+    other_village = Actor(user_id="u-v", name="v", role=Role.village_coordinator, jurisdiction="370305001002")
+    async with stack.client(other_village) as http:
+        assert case_no not in [c["case_no"] for c in (await http.get("/applications")).json()["items"]]
+    async with stack.client(COORDINATOR) as http:  # the case's own village
+        assert case_no in [c["case_no"] for c in (await http.get("/applications")).json()["items"]]
+
+
+async def test_an_authentic_token_with_an_unknown_role_is_403_not_401(stack):
+    token = jwt.encode(
+        {"sub": "u-x", "role": "mayor", "jurisdiction": "370305",
+         "exp": datetime.now(timezone.utc) + timedelta(hours=1)},
+        stack.settings.jwt_secret,
+        algorithm="HS256",
+    )  # fmt: skip
+    async with httpx.AsyncClient(base_url=stack.url, headers={"Authorization": f"Bearer {token}"}) as http:
+        answer = await http.get("/applications")
+    assert answer.status_code == 403 and "role" in answer.json()["detail"]
+
+
+# --- 9. validation gaps -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "loc"),
+    [
+        (lambda b: b["applicant"].update(name="   "), ["body", "applicant", "name"]),
+        (lambda b: b.update(reason=" \t\n"), ["body", "reason"]),
+        (lambda b: b.update(reason="a\x00b"), ["body", "reason"]),  # PostgreSQL cannot keep NUL
+        (lambda b: b["applicant"].update(id_number=id_number("20990101")), ["body", "applicant", "id_number"]),
+        (lambda b: b["applicant"].update(id_number=id_number(region="000000")), ["body", "applicant", "id_number"]),
+        (lambda b: b["household"].append(dict(b["household"][0], id_number=b["applicant"]["id_number"])),
+         ["body", "household"]),
+    ],
+    ids=["blank name", "blank reason", "NUL", "born in 2099", "region 000000", "own ID in the household"],
+)
+async def test_values_that_cannot_be_right_are_422_naming_the_field(stack, change, loc):
+    body = application()
+    change(body)
+    async with stack.client(ASSISTANT) as http:
+        answer = await http.post("/applications", json=body)
+    assert answer.status_code == 422, answer.text
+    assert loc in [p["loc"] for p in answer.json()["detail"]]
+
+
+async def test_a_district_approving_a_proposed_refusal_sends_it_to_notice(stack):
+    async with stack.client(ASSISTANT) as assistant, stack.client(OFFICER) as officer:
+        case_no = (await assistant.post("/applications", json=application())).json()["case_no"]
+        await assistant.post(f"/applications/{case_no}/survey", json=survey())
+        await wait_for(assistant, case_no, lambda c: c["stage"] == "review")
+        await assistant.post(
+            f"/applications/{case_no}/review", json={"recommendation": "refuse", "reasons": "有车辆"}
+        )
+        answer = await officer.post(
+            f"/applications/{case_no}/decision", json={"outcome": "approve", "reasons": "车辆已报废"}
+        )
+        assert answer.status_code == 200 and answer.json()["stage"] == "notice"
+        assert answer.json()["notice_started_at"] and answer.json()["decided_at"] is None
