@@ -16,6 +16,8 @@ run: $(INSTALLED)
 	$(PY) stack.py
 
 test: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) tests/run.py
 
 bench: $(INSTALLED)

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     query_timeout_seconds: float = 5.0
     """How long a read waits for the live case before answering from the case records."""
 
+    # Worker
+    halted_watch_seconds: float = 60.0
+    """How often the worker looks for cases whose workflow the engine stopped (terminated,
+    failed) and marks them halted in the records."""
+
     # Logs: "console" (readable) or "json"
     log_format: str = "console"
     log_level: str = "INFO"
@@ -53,4 +58,3 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
-

@@ -57,7 +57,13 @@ def temporal_dev_server_command(*, db_file: Path, port: int, ui_port: int | None
     ]  # fmt: skip
 
 
-_SA_TYPES = {"KEYWORD": "Keyword", "DATETIME": "Datetime", "BOOL": "Bool", "TEXT": "Text", "INT": "Int"}
+_SA_TYPES = {
+    "KEYWORD": "Keyword",
+    "DATETIME": "Datetime",
+    "BOOL": "Bool",
+    "TEXT": "Text",
+    "INT": "Int",
+}
 
 
 def wait_for_port(host: str, port: int, process: subprocess.Popen, *, timeout: float = 60) -> None:
@@ -124,14 +130,24 @@ class EmbeddedStack:
         if host in LOCAL_HOSTS:
             self._spawn(
                 "temporal",
-                temporal_dev_server_command(db_file=self.var / "temporal.db", port=port, ui_port=port + 1000),
+                temporal_dev_server_command(
+                    db_file=self.var / "temporal.db", port=port, ui_port=port + 1000
+                ),
                 ("127.0.0.1", port),
             )
         sim_host, sim_port = _host_port(self.settings.payment_url)
         if sim_host in LOCAL_HOSTS:
             self._spawn(
                 "simulators",
-                [sys.executable, "-m", "simulators", "--port", str(sim_port), "--db", str(self.var / "simulators.db")],
+                [
+                    sys.executable,
+                    "-m",
+                    "simulators",
+                    "--port",
+                    str(sim_port),
+                    "--db",
+                    str(self.var / "simulators.db"),
+                ],
                 ("127.0.0.1", sim_port),
             )
         self._spawn("worker", [sys.executable, "worker.py"], None)
@@ -187,7 +203,7 @@ class EmbeddedStack:
             log.info("stack.stopped", part=name)
 
 
-def _interrupt(*_) -> None:  # noqa: ANN002
+def _interrupt(*_) -> None:
     raise KeyboardInterrupt
 
 

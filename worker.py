@@ -2,6 +2,7 @@
 
 import asyncio
 import signal
+from datetime import timedelta
 
 import structlog
 from temporalio.client import Client
@@ -9,8 +10,10 @@ from temporalio.worker import Worker
 
 from activities.external import ExternalActivities
 from activities.records import RecordActivities
+from activities.watch import watch_halted_cases
 from logs import configure_logging
 from settings import Settings, get_settings
+from store.db import Database
 from workflows.application import ApplicationWorkflow
 from workflows.client import connect
 
@@ -19,7 +22,9 @@ WORKFLOWS = [ApplicationWorkflow]
 log = structlog.get_logger()
 
 
-def create_worker(client: Client, settings: Settings, *, task_queue: str | None = None) -> tuple[Worker, ExternalActivities]:
+def create_worker(
+    client: Client, settings: Settings, *, task_queue: str | None = None
+) -> tuple[Worker, ExternalActivities]:
     """The worker with every workflow and activity; close the returned activities after it."""
     records = RecordActivities(database_url=settings.database_url)
     external = ExternalActivities(
@@ -54,9 +59,17 @@ async def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("worker.started", task_queue=settings.task_queue, temporal=settings.temporal_address)
+    watch = asyncio.create_task(
+        watch_halted_cases(
+            client,
+            Database(settings.database_url),
+            every=timedelta(seconds=settings.halted_watch_seconds),
+        )
+    )
     async with worker:
         await stop.wait()
         log.info("worker.stopping")
+    watch.cancel()
     await external.close()
 
 

@@ -90,7 +90,12 @@ class ExternalActivities:
                 "purpose": order.purpose,
             },
         )
-        log.info("case.paid", case_no=order.case_no, transfer_id=body["transfer_id"], amount=str(order.amount))
+        log.info(
+            "case.paid",
+            case_no=order.case_no,
+            transfer_id=body["transfer_id"],
+            amount=str(order.amount),
+        )
         return PaymentReceipt(transfer_id=body["transfer_id"], amount=Decimal(body["amount"]))
 
     async def _post(self, url: str, payload: dict) -> dict:

@@ -35,7 +35,9 @@ class RecordActivities:
     @activity.defn(name=Activity.notify_staff)
     async def notify_staff(self, notice: StaffNotice) -> None:
         await self.db.write(record_staff_notice, notice=notice)
-        log.warning("case.deadline", case_no=notice.case_no, kind=notice.kind, message=notice.message)
+        log.warning(
+            "case.deadline", case_no=notice.case_no, kind=notice.kind, message=notice.message
+        )
 
     @activity.defn(name=Activity.compute_deadlines)
     async def compute_deadlines(self, facts: DeadlineFacts) -> Deadlines:

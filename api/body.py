@@ -1,13 +1,13 @@
 """The request body, read once and bounded: above the limit the answer is 413 before anything
 parses it, so no caller can make the API hold or parse megabytes."""
 
-DRAIN_BYTES = 32 * 1024 * 1024
-"""Up to this much of an oversized body is read and dropped, so that the caller, still
-sending, gets the 413 rather than a reset connection; a larger one is cut off."""
-
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+DRAIN_BYTES = 32 * 1024 * 1024
+"""Up to this much of an oversized body is read and dropped, so that the caller, still
+sending, gets the 413 rather than a reset connection; a larger one is cut off."""
 
 
 class BoundedBody:
@@ -20,7 +20,9 @@ class BoundedBody:
             return await self.app(scope, receive, send)
         declared = Headers(scope=scope).get("content-length", "0")
         if not declared.isdigit():
-            return await _answer(400, "the Content-Length header is not a number", scope, receive, send)
+            return await _answer(
+                400, "the Content-Length header is not a number", scope, receive, send
+            )
         chunks, size, more = [], 0, True
         while more and size <= DRAIN_BYTES:
             message = await receive()
@@ -41,7 +43,9 @@ class BoundedBody:
         await self.app(scope, replay(b"".join(chunks), receive), send)
 
 
-async def _answer(status_code: int, detail: str, scope: Scope, receive: Receive, send: Send) -> None:
+async def _answer(
+    status_code: int, detail: str, scope: Scope, receive: Receive, send: Send
+) -> None:
     await JSONResponse({"detail": detail}, status_code=status_code)(scope, receive, send)
 
 

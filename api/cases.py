@@ -2,7 +2,7 @@
 carrying an action to the case's workflow. They raise ``domain.errors``; ``api.errors`` turns
 them into answers. Database work runs in short transactions off the event loop (``Database``)."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import structlog
 from fastapi import HTTPException, status
@@ -33,7 +33,7 @@ from domain.cases import (
     initial_view,
 )
 from domain.deadlines import DeadlineFacts, compute_deadlines
-from domain.errors import Conflict, InvalidData, NotFound, NotPermitted
+from domain.errors import Conflict, InvalidData, NotFound, NotPermitted, WrongStage
 from domain.identity import mask_id_number
 from domain.policy import Policy
 from domain.townships import DISTRICT_CODE, covers, jurisdiction_level
@@ -44,12 +44,13 @@ from store.records import (
     DuplicateApplication,
     claim_household,
     discard_case,
+    halt_case,
     view_of,
     write_new_case,
 )
 from store.tables import CaseRecord, TownshipRow, VillageRow
 from workflows.application import ApplicationWorkflow
-from workflows.client import application_workflow_id
+from workflows.client import HALTED_STATUSES, application_workflow_id
 
 log = structlog.get_logger()
 
@@ -70,7 +71,8 @@ def check_residence(
     # 人户分离: apply where one lives, with district 户籍 and enough years of residence.
     if session.get(TownshipRow, hukou) is None:
         raise InvalidData(
-            "hukou_township", "applying away from one's 户籍 needs 户籍 in a township of this district"
+            "hukou_township",
+            "applying away from one's 户籍 needs 户籍 in a township of this district",
         )
     if body.resident_since is None:
         raise InvalidData("resident_since", "say since when the applicant has lived here")
@@ -89,7 +91,9 @@ def _accept(
     """In one short transaction: check, claim the household, number the case, write its first
     record. Nothing is written unless all of it is."""
     accepted_on = local_date(accepted_at)
-    township = check_residence(session, body=body, accepted_on=accepted_on, years=policy.residence_years)
+    township = check_residence(
+        session, body=body, accepted_on=accepted_on, years=policy.residence_years
+    )
     applicant = Applicant(**body.applicant.model_dump())
     household = [HouseholdMember(**m.model_dump()) for m in body.household]
     try:
@@ -145,11 +149,13 @@ async def accept_application(
     if not covers(user.jurisdiction, body.village):
         raise NotPermitted("the applicant lives outside your jurisdiction")
     if user.role == Role.village_coordinator and body.channel == Channel.walk_in:
-        raise InvalidData("channel", "a village coordinator submits referrals or proactive discoveries")
+        raise InvalidData(
+            "channel", "a village coordinator submits referrals or proactive discoveries"
+        )
     if body.assistance_type == "temporary" and body.expense is None:
         raise InvalidData("expense", "temporary assistance names its expenditure")
     start = await db.write(
-        _accept, body=body, user=user, accepted_at=datetime.now(timezone.utc), policy=settings.policy
+        _accept, body=body, user=user, accepted_at=datetime.now(UTC), policy=settings.policy
     )
     workflow_id = application_workflow_id(start.case_no)
     try:
@@ -160,7 +166,9 @@ async def accept_application(
         log.exception("case.start_failed", case_no=start.case_no)
         # A start whose answer was lost may still have taken effect; an existing workflow of
         # that id from before is another case's, and this one is not kept.
-        if isinstance(failed, WorkflowAlreadyStartedError) or not await _started(client, workflow_id):
+        if isinstance(failed, WorkflowAlreadyStartedError) or not await _started(
+            client, workflow_id
+        ):
             await db.write(discard_case, case_no=start.case_no)
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -197,7 +205,11 @@ def case_in_jurisdiction(session: Session, *, case_no: str, user: Actor) -> Case
 async def current_view(client: Client, row: CaseRecord, *, timeout: timedelta) -> CaseView:
     """The live case from its workflow; the last projection if the workflow cannot answer
     in time (no worker running, say): the projection is written at every transition."""
-    handle = client.get_workflow_handle_for(ApplicationWorkflow.run, application_workflow_id(row.case_no))
+    if row.stage == Stage.halted:
+        return view_of(row)
+    handle = client.get_workflow_handle_for(
+        ApplicationWorkflow.run, application_workflow_id(row.case_no)
+    )
     try:
         return await handle.query(ApplicationWorkflow.current, rpc_timeout=timeout)
     except (RPCError, WorkflowQueryFailedError) as unanswered:
@@ -208,9 +220,10 @@ async def current_view(client: Client, row: CaseRecord, *, timeout: timedelta) -
 async def act(
     *,
     client: Client,
+    db: Database,
     row: CaseRecord,
-    update,  # noqa: ANN001
-    record,  # noqa: ANN001
+    update,
+    record,
     idempotency_key: str | None,
     timeout: timedelta,
 ) -> CaseView:
@@ -219,7 +232,9 @@ async def act(
     The Idempotency-Key becomes the Update ID, so Temporal itself drops a repeated action,
     and a retry after a time-out finds the first attempt's outcome.
     """
-    handle = client.get_workflow_handle_for(ApplicationWorkflow.run, application_workflow_id(row.case_no))
+    handle = client.get_workflow_handle_for(
+        ApplicationWorkflow.run, application_workflow_id(row.case_no)
+    )
     try:
         return await handle.execute_update(update, record, id=idempotency_key, rpc_timeout=timeout)
     except WorkflowUpdateFailedError as failed:
@@ -234,9 +249,7 @@ async def act(
         ) from None
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
-            raise HTTPException(
-                status.HTTP_409_CONFLICT, f"case {row.case_no} is closed (stage '{row.stage}')"
-            ) from None
+            raise await _not_running(client, db, row) from None
         if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE, "the case engine is unavailable; try again"
@@ -244,7 +257,28 @@ async def act(
         raise
 
 
-def cases_filter(query, *, user: Actor):  # noqa: ANN001, ANN201
+async def _not_running(client: Client, db: Database, row: CaseRecord) -> WrongStage:
+    """Why the case's workflow takes no action: the procedure ended, or the engine halted it
+    (then the records say so from now on, and the household may apply again)."""
+    try:
+        described = await client.get_workflow_handle(
+            application_workflow_id(row.case_no)
+        ).describe()
+    except RPCError:
+        described = None
+    if described is None or described.status not in HALTED_STATUSES:
+        return WrongStage(f"case {row.case_no} is closed (stage '{row.stage}')")
+    how = described.status.name.lower()
+    at = described.close_time or datetime.now(UTC)
+    await db.write(halt_case, case_no=row.case_no, status=how, at=at)
+    log.warning("case.halted", case_no=row.case_no, status=how)
+    return WrongStage(
+        f"case {row.case_no} was halted by the case engine ({how}); a supervisor must restart "
+        "or close it, and the household may apply again"
+    )
+
+
+def cases_filter(query, *, user: Actor):
     """Only what the user's jurisdiction covers, by exact code: never a pattern."""
     level = jurisdiction_level(user.jurisdiction)  # tokens without one are refused at sign-in
     if level == "district":

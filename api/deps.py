@@ -73,7 +73,7 @@ def get_current_user(
 CurrentUser = Annotated[Actor, Depends(get_current_user)]
 
 
-def allow(*roles: Role):  # noqa: ANN201
+def allow(*roles: Role):
     """Route permission: only these roles may call it (403 for the others)."""
 
     def check(user: CurrentUser) -> Actor:

@@ -11,7 +11,7 @@ deduplicated by Temporal, which receives the key as the Update ID).
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import anyio
 import jwt
@@ -62,7 +62,7 @@ class IdempotencyMiddleware:
 
         body = await read_body(receive)
         claim = dict(user_id=user_id, key=key)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         earlier = await self.db.write(
             _claim, **claim, fingerprint=_fingerprint(scope, body), now=now, hold=self.hold
         )
@@ -112,7 +112,11 @@ def _claim(
     if record is None:
         session.add(
             IdempotencyRecord(
-                user_id=user_id, key=key, fingerprint=fingerprint, created_at=now, claimed_until=now + hold
+                user_id=user_id,
+                key=key,
+                fingerprint=fingerprint,
+                created_at=now,
+                claimed_until=now + hold,
             )
         )
         try:
@@ -124,7 +128,9 @@ def _claim(
     if record.fingerprint != fingerprint:
         return Earlier(
             422,
-            _json("this Idempotency-Key was used for a different request; use a new key for a new request"),
+            _json(
+                "this Idempotency-Key was used for a different request; use a new key for a new request"
+            ),
         )
     if record.status_code is not None:
         return Earlier(record.status_code, record.body or "", replayed=True)
@@ -148,7 +154,9 @@ def _settle(session: Session, *, user_id: str, key: str, status_code: int, body:
 
 
 def _in_flight() -> Earlier:
-    return Earlier(409, _json("a request with this Idempotency-Key is being processed; retry shortly"))
+    return Earlier(
+        409, _json("a request with this Idempotency-Key is being processed; retry shortly")
+    )
 
 
 def _json(detail: str) -> str:

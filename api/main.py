@@ -27,7 +27,9 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.temporal = temporal or await connect(settings.temporal_address, settings.temporal_namespace)
+        app.state.temporal = temporal or await connect(
+            settings.temporal_address, settings.temporal_namespace
+        )
         log.info("api.started", temporal=settings.temporal_address)
         yield
 
@@ -57,14 +59,18 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
     @app.exception_handler(OperationalError)
     async def records_unavailable(request: Request, error: OperationalError) -> JSONResponse:
         log.error("api.database_unavailable", path=request.url.path, error=str(error.orig))
-        return JSONResponse({"detail": "the case records are unavailable; try again shortly"}, status_code=503)
+        return JSONResponse(
+            {"detail": "the case records are unavailable; try again shortly"}, status_code=503
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("api.error", path=request.url.path)
         return JSONResponse(
-            {"detail": "the server could not complete this request; it is logged. Try again, and "
-             "tell the system administrator if it happens again"},
+            {
+                "detail": "the server could not complete this request; it is logged. Try again, and "
+                "tell the system administrator if it happens again"
+            },
             status_code=500,
         )
 

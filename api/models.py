@@ -5,7 +5,7 @@ refused (422 naming them) and text must be real text, not blank.
 """
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -14,7 +14,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 from domain.calendar import local_date
 from domain.cases import AssistanceType, Channel, Stage, VerificationReport
 from domain.identity import normalize_id_number, normalize_phone
-
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -37,7 +36,7 @@ def _not_blank(value: str) -> str:
     return value
 
 
-def Bounded(max_length: int, *, required: bool = True):  # noqa: ANN201, N802
+def Bounded(max_length: int, *, required: bool = True):
     """A string of at most ``max_length`` characters, trimmed; blank only if not ``required``."""
     checks = [AfterValidator(_text), *([AfterValidator(_not_blank)] if required else [])]
     return Annotated[str, Field(max_length=max_length), *checks]
@@ -50,8 +49,10 @@ Label = Bounded(100)
 Text = Bounded(2000)
 """Reasons, findings, grounds: a few paragraphs."""
 Note = Bounded(2000, required=False)
+
+
 def _id_number(raw: str) -> str:
-    return normalize_id_number(raw, today=local_date(datetime.now(timezone.utc)))
+    return normalize_id_number(raw, today=local_date(datetime.now(UTC)))
 
 
 IdNumber = Annotated[str, Field(max_length=40), AfterValidator(_id_number)]
@@ -132,7 +133,9 @@ class SurveyCreate(Body):
 class ReviewCreate(Body):
     recommendation: Literal["approve", "refuse"]
     reasons: Text
-    amount: Money | None = Field(default=None, description="temporary assistance: the amount proposed")
+    amount: Money | None = Field(
+        default=None, description="temporary assistance: the amount proposed"
+    )
 
 
 class ObjectionCreate(Body):
@@ -181,7 +184,9 @@ class CasePublic(BaseModel):
     accepted_at: datetime
     survey_due: date
     decision_due: date
-    provisional: bool = Field(description="a deadline falls in a year whose holidays are not yet published")
+    provisional: bool = Field(
+        description="a deadline falls in a year whose holidays are not yet published"
+    )
     paused_from: Stage | None
     pending_documents: list[str]
     verification: VerificationReport | None

@@ -5,7 +5,7 @@ embedded stack (``make token`` does the same).
 """
 
 import argparse
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 
@@ -20,8 +20,10 @@ class UnusableClaims(Exception):
     signing in again would not help)."""
 
 
-def issue_token(*, secret: str, sub: str, name: str, role: Role, jurisdiction: str, hours: int = 12) -> str:
-    now = datetime.now(timezone.utc)
+def issue_token(
+    *, secret: str, sub: str, name: str, role: Role, jurisdiction: str, hours: int = 12
+) -> str:
+    now = datetime.now(UTC)
     claims = {
         "sub": sub,
         "name": name,
@@ -40,9 +42,7 @@ def read_token(token: str, *, secret: str) -> Actor:
     ``UnusableClaims`` when it is authentic but names an unknown role or a jurisdiction that is
     not a code of the district, one of its townships or one of its villages.
     """
-    claims = jwt.decode(
-        token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]}
-    )
+    claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]})
     user_id, name = claims["sub"], claims.get("name") or claims["sub"]
     role, jurisdiction = claims.get("role"), claims.get("jurisdiction")
     if not isinstance(user_id, str) or not isinstance(name, str):

@@ -808,7 +808,7 @@ def main() -> int:
         stack.start()
         verify_stack(stack, settings)
         results = asyncio.run(measure(stack, settings, args))
-    except BaseException as error:  # noqa: BLE001 - report anything, then exit non-zero
+    except BaseException as error:
         failed = True
         if isinstance(error, KeyboardInterrupt):
             print("interrupted", file=sys.stderr)

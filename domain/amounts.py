@@ -2,12 +2,15 @@
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from domain.errors import InvalidData
 from domain.policy import Policy
 
 FEN = Decimal("0.01")
 
 
-def dibao_monthly_amount(*, standard: Decimal, household_size: int, household_income: Decimal) -> Decimal:
+def dibao_monthly_amount(
+    *, standard: Decimal, household_size: int, household_income: Decimal
+) -> Decimal:
     """低保 pays the gap: (standard − per-capita income) × household size, never below zero."""
     gap = standard * household_size - household_income
     return max(gap, Decimal(0)).quantize(FEN, ROUND_HALF_UP)
@@ -27,3 +30,51 @@ def temporary_band(*, policy: Policy, year: int, expense: str) -> tuple[Decimal,
     low, high = policy.major_illness_band if expense == "major_illness" else policy.education_band
     urban = policy.dibao_standard(year).urban
     return (urban * low).quantize(FEN), (urban * high).quantize(FEN)
+
+
+def application_amount(
+    *,
+    assistance_type: str,
+    area: str,
+    expense: str | None,
+    household_size: int,
+    assessed_income: Decimal,
+    proposed: Decimal | None,
+    policy: Policy,
+    year: int,
+    field: str,
+) -> Decimal:
+    """What an approved application pays: monthly for 低保 and 特困, once for 临时救助.
+
+    ``InvalidData`` when there is nothing to approve: a household income at or above the 低保
+    line (naming ``field``, the choice that cannot stand), or a 临时救助 amount missing or
+    outside its band (naming ``amount``).
+    """
+    if assistance_type == "dibao":
+        standard = policy.dibao_standard(year)
+        amount = dibao_monthly_amount(
+            standard=standard.urban if area == "urban" else standard.rural,
+            household_size=household_size,
+            household_income=assessed_income,
+        )
+        if amount <= 0:
+            raise InvalidData(
+                field,
+                f"the household's assessed income ¥{assessed_income} is not below the 低保 line "
+                f"for {household_size} person(s); the application can only be refused",
+            )
+        return amount
+    if assistance_type == "tekun":
+        return tekun_monthly_amount(policy=policy, year=year, area=area)
+    low, high = temporary_band(policy=policy, year=year, expense=expense or "")
+    if proposed is None:
+        raise InvalidData(
+            "amount", f"temporary assistance needs an amount between ¥{low} and ¥{high}"
+        )
+    if not low <= proposed <= high:
+        raise InvalidData(
+            "amount",
+            f"¥{proposed} is outside the band ¥{low}–¥{high} for {expense}; "
+            "a higher amount is 一事一议 and needs the district's approval",
+        )
+    return proposed

@@ -7,7 +7,7 @@ date computed from it is marked provisional.
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 """China keeps one offset all year, so a fixed offset is exact and needs no tz database."""
@@ -25,7 +25,7 @@ def whole_years(since: date, on: date) -> int:
 
 def end_of_day(day: date) -> datetime:
     """The instant a date ends in Asia/Shanghai (midnight starting the next day), in UTC."""
-    return datetime.combine(day + timedelta(days=1), time(), SHANGHAI).astimezone(timezone.utc)
+    return datetime.combine(day + timedelta(days=1), time(), SHANGHAI).astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,9 @@ class YearCalendar:
         if both := self.holidays & self.workdays:
             raise ValueError(f"{min(both)} cannot be both a holiday and a working day")
         if weekdays := {d for d in self.workdays if d.weekday() < 5}:
-            raise ValueError(f"{min(weekdays)} is a weekday; only weekend days are made working days")
+            raise ValueError(
+                f"{min(weekdays)} is a weekday; only weekend days are made working days"
+            )
 
 
 @dataclass(frozen=True)
@@ -83,5 +85,6 @@ class WorkingCalendar:
     def working_days_between(self, after: date, up_to: date) -> int:
         """Working days in (after, up_to]: what a pause from ``after`` to ``up_to`` costs."""
         return sum(
-            self.is_working_day(after + timedelta(days=n)) for n in range(1, (up_to - after).days + 1)
+            self.is_working_day(after + timedelta(days=n))
+            for n in range(1, (up_to - after).days + 1)
         )

@@ -33,9 +33,12 @@ class Stage(StrEnum):
     approved = "approved"
     refused = "refused"
     withdrawn = "withdrawn"
+    halted = "halted"
+    """Not a step of the procedure: the case engine stopped the case's workflow (terminated or
+    failed). Only the records say so; a supervisor must restart or close the case."""
 
 
-CLOSED_STAGES = frozenset({Stage.approved, Stage.refused, Stage.withdrawn})
+CLOSED_STAGES = frozenset({Stage.approved, Stage.refused, Stage.withdrawn, Stage.halted})
 
 
 class Role(StrEnum):

@@ -11,7 +11,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m simulators", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8100)
-    parser.add_argument("--db", help="SQLite file (default: $JIUZHU_SIMULATOR_DB or var/simulators.db)")
+    parser.add_argument(
+        "--db", help="SQLite file (default: $JIUZHU_SIMULATOR_DB or var/simulators.db)"
+    )
     args = parser.parse_args()
     uvicorn.run(create_app(args.db), host=args.host, port=args.port, log_level="warning")
 

@@ -53,7 +53,9 @@ def router(store: Store, faults: Faults) -> APIRouter:
             "status": "settled",
             "created_at": utc_now(),
         }
-        stored, created = store.put_once("payment", transfer.idempotency_key, record["transfer_id"], record)
+        stored, created = store.put_once(
+            "payment", transfer.idempotency_key, record["transfer_id"], record
+        )
         if not created:
             same = ("case_no", "payee_name", "payee_id_number", "amount")
             if any(stored[field] != record[field] for field in same):

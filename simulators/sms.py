@@ -31,13 +31,17 @@ def router(store: Store, faults: Faults) -> APIRouter:
             "status": "sent",
             "created_at": utc_now(),
         }
-        stored, created = store.put_once("sms", message.idempotency_key, record["message_id"], record)
+        stored, created = store.put_once(
+            "sms", message.idempotency_key, record["message_id"], record
+        )
         if not created:
             response.status_code = 200
         return stored
 
     @api.get("/messages")
-    def list_messages(phone: str | None = None, template: str | None = None) -> list[dict[str, Any]]:
+    def list_messages(
+        phone: str | None = None, template: str | None = None
+    ) -> list[dict[str, Any]]:
         return store.find("sms", phone=phone, template=template)
 
     return api

@@ -3,7 +3,7 @@
 import json
 import sqlite3
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS records (
 
 def utc_now() -> str:
     """The current instant as ISO-8601 UTC."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class Store:
@@ -34,7 +34,9 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(SCHEMA)
 
-    def put_once(self, service: str, key: str, record_id: str, record: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    def put_once(
+        self, service: str, key: str, record_id: str, record: dict[str, Any]
+    ) -> tuple[dict[str, Any], bool]:
         """Store ``record`` unless ``key`` is taken; return the stored record and whether it is new."""
         with self._lock:
             self._db.execute(

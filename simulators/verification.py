@@ -65,7 +65,9 @@ def router(store: Store, faults: Faults) -> APIRouter:
             **assess([member.id_number for member in request.members]),
             "checked_at": utc_now(),
         }
-        stored, created = store.put_once("verification", request.request_id, record["report_id"], record)
+        stored, created = store.put_once(
+            "verification", request.request_id, record["report_id"], record
+        )
         if not created:
             response.status_code = 200
         return stored

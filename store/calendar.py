@@ -39,7 +39,9 @@ def load_calendar(session: Session) -> WorkingCalendar:
     return WorkingCalendar(years)
 
 
-def publish_year(session: Session, *, calendar: YearCalendar, published_by: str, at: datetime) -> None:
+def publish_year(
+    session: Session, *, calendar: YearCalendar, published_by: str, at: datetime
+) -> None:
     """Enter (or correct) a year's notice; replaces whatever was entered for that year."""
     session.exec(delete(CalendarDay).where(CalendarDay.year == calendar.year))
     session.merge(CalendarYear(year=calendar.year, published_by=published_by, published_at=at))

@@ -26,7 +26,7 @@ def get_engine(url: str) -> Engine:
         )
 
         @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
+        def _pragmas(dbapi_connection, _record) -> None:
             dbapi_connection.isolation_level = None  # transactions begin below, not in the driver
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -35,7 +35,7 @@ def get_engine(url: str) -> Engine:
             cursor.close()
 
         @event.listens_for(engine, "begin")
-        def _begin(connection) -> None:  # noqa: ANN001
+        def _begin(connection) -> None:
             writes = connection.get_execution_options().get("writes", False)
             connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 

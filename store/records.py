@@ -2,14 +2,15 @@
 leaves the same rows as one that ran once."""
 
 from dataclasses import asdict
+from datetime import datetime
 
 from pydantic import TypeAdapter
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, delete, select
+from sqlmodel import Session, delete, func, select
 
-from domain.cases import CLOSED_STAGES, AuditEntry, CaseStart, CaseView, Transition
+from domain.cases import CLOSED_STAGES, SYSTEM, AuditEntry, CaseStart, CaseView, Stage, Transition
 from domain.contracts import StaffNotice
 from store.tables import (
     AuditEntryRecord,
@@ -83,7 +84,9 @@ def claim_household(
     return case_no
 
 
-def write_new_case(session: Session, *, start: CaseStart, view: CaseView, entry: AuditEntry) -> None:
+def write_new_case(
+    session: Session, *, start: CaseStart, view: CaseView, entry: AuditEntry
+) -> None:
     """The case's first record and the first line of its audit trail (受理)."""
     _write_view(session, view, applicant_id_number=start.applicant.id_number)
     _append(session, entry)
@@ -114,6 +117,32 @@ def apply_transition(session: Session, transition: Transition) -> None:
             _append(session, entry)
     if view.stage in CLOSED_STAGES:
         session.exec(delete(HouseholdClaim).where(HouseholdClaim.case_no == view.case_no))
+
+
+def halt_case(session: Session, *, case_no: str, status: str, at: datetime) -> bool:
+    """Mark a case whose workflow the engine stopped (``status``: terminated, failed, …) as
+    halted: never shown as open again, its household free to apply again, the step on the
+    audit trail. False when the case was already closed."""
+    row = session.get(CaseRecord, case_no)
+    if row is None or row.stage in CLOSED_STAGES:
+        return False
+    view = view_of(row)
+    last = session.exec(
+        select(func.max(AuditEntryRecord.seq)).where(AuditEntryRecord.case_no == case_no)
+    ).one()
+    entry = AuditEntry(
+        case_no=case_no,
+        seq=(last or 0) + 1,
+        at=at,
+        actor=SYSTEM,
+        action="case_halted",
+        from_stage=view.stage,
+        to_stage=Stage.halted,
+        note=f"the case engine reports the workflow {status}; a supervisor must restart or close the case",
+    )
+    view.stage, view.version, view.closed_at = Stage.halted, entry.seq, at
+    apply_transition(session, Transition(view=view, entries=[entry]))
+    return True
 
 
 def record_staff_notice(session: Session, notice: StaffNotice) -> None:
@@ -151,4 +180,3 @@ def _append(session: Session, entry: AuditEntry) -> None:
             note=entry.note,
         )
     )
-

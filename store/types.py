@@ -1,6 +1,6 @@
 """Column types that keep UTC timestamps aware and money exact on every database."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import DateTime, Numeric, String
@@ -13,17 +13,17 @@ class UTCDateTime(TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:  # noqa: ANN001
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("timestamps must be timezone-aware")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
-    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:  # noqa: ANN001
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Money(TypeDecorator):
@@ -32,15 +32,15 @@ class Money(TypeDecorator):
     impl = Numeric(14, 2)
     cache_ok = True
 
-    def load_dialect_impl(self, dialect):  # noqa: ANN001, ANN201
+    def load_dialect_impl(self, dialect):
         if dialect.name == "sqlite":
             return dialect.type_descriptor(String(24))
         return dialect.type_descriptor(Numeric(14, 2))
 
-    def process_bind_param(self, value: Decimal | None, dialect):  # noqa: ANN001, ANN201
+    def process_bind_param(self, value: Decimal | None, dialect):
         if value is None:
             return None
         return str(value) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value, dialect) -> Decimal | None:  # noqa: ANN001
+    def process_result_value(self, value, dialect) -> Decimal | None:
         return None if value is None else Decimal(value)

@@ -4,8 +4,8 @@ import os
 import random
 import sys
 import uuid
-from datetime import datetime, timezone
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -23,8 +23,8 @@ from domain.policy import Policy
 from settings import Settings
 from simulators.app import create_app as create_simulators
 from store.db import get_engine, session_scope
-from store.tables import CaseCounter
 from store.migrate import upgrade
+from store.tables import CaseCounter
 from tests.support import serve
 from worker import create_worker
 from workflows.client import DATA_CONVERTER
@@ -40,7 +40,9 @@ async def register_search_attributes(client: Client) -> None:
         AddSearchAttributesRequest(
             namespace=client.namespace,
             search_attributes={
-                key.name: IndexedValueType.ValueType(SearchAttributeIndexedValueType(key.indexed_value_type))
+                key.name: IndexedValueType.ValueType(
+                    SearchAttributeIndexedValueType(key.indexed_value_type)
+                )
                 for key in ALL_KEYS
             },
         )
@@ -58,7 +60,9 @@ def postgres_url() -> Iterator[str]:
     psycopg = pytest.importorskip("psycopg")
     server = POSTGRES.rsplit("/", 1)[0]
     try:
-        admin = psycopg.connect(POSTGRES.replace("+psycopg", ""), autocommit=True, connect_timeout=3)
+        admin = psycopg.connect(
+            POSTGRES.replace("+psycopg", ""), autocommit=True, connect_timeout=3
+        )
     except psycopg.OperationalError as unreachable:
         pytest.skip(f"no PostgreSQL to test against: {unreachable}")
     name = f"jiuzhu_test_{uuid.uuid4().hex[:8]}"
@@ -84,7 +88,9 @@ def each_database_url(request, tmp_path) -> str:
         database = request.getfixturevalue("postgres_url")
     upgrade(database)
     with session_scope(database, writes=True) as session:
-        session.add(CaseCounter(year=datetime.now(timezone.utc).year, last=random.randrange(10**5, 9 * 10**5)))
+        session.add(
+            CaseCounter(year=datetime.now(UTC).year, last=random.randrange(10**5, 9 * 10**5))
+        )
     return database
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from temporalio.testing import WorkflowEnvironment  # noqa: E402
+from temporalio.testing import WorkflowEnvironment
 
-from domain.cases import (  # noqa: E402
+from domain.cases import (
     DecisionRecord,
     DocumentsReceipt,
     DocumentsRequest,
@@ -26,15 +26,15 @@ from domain.cases import (  # noqa: E402
     Stage,
     WithdrawalRecord,
 )
-from settings import Settings  # noqa: E402
-from simulators.app import create_app  # noqa: E402
-from store.migrate import upgrade  # noqa: E402
-from tests.conftest import TEST_SERVER, register_search_attributes  # noqa: E402
-from tests.support import ASSISTANT, OFFICER, serve  # noqa: E402
-from tests.test_application_workflow import start_case, survey, wait_for_stage  # noqa: E402
-from worker import create_worker  # noqa: E402
-from workflows.application import ApplicationWorkflow as W  # noqa: E402
-from workflows.client import DATA_CONVERTER  # noqa: E402
+from settings import Settings
+from simulators.app import create_app
+from store.migrate import upgrade
+from tests.conftest import TEST_SERVER, register_search_attributes
+from tests.support import ASSISTANT, OFFICER, serve
+from tests.test_application_workflow import start_case, survey, wait_for_stage
+from worker import create_worker
+from workflows.application import ApplicationWorkflow as W
+from workflows.client import DATA_CONVERTER
 
 HISTORIES = Path(__file__).parent / "histories"
 APPROVE = ReviewRecord(actor=ASSISTANT, recommendation="approve", reasons="eligible")
@@ -45,23 +45,35 @@ async def approved(env, handle) -> None:
     await wait_for_stage(handle, Stage.review, env)
     await handle.execute_update(W.record_review, APPROVE)
     await env.sleep(timedelta(days=3))
-    await handle.execute_update(W.record_objection, ObjectionRecord(actor=ASSISTANT, raised_by="neighbour", grounds="a shop"))
+    await handle.execute_update(
+        W.record_objection,
+        ObjectionRecord(actor=ASSISTANT, raised_by="neighbour", grounds="a shop"),
+    )
     await survey(handle, env)
     await wait_for_stage(handle, Stage.review, env)
     await handle.execute_update(W.record_review, APPROVE)
     await env.sleep(timedelta(days=7, minutes=1))
     await wait_for_stage(handle, Stage.decision, env)
-    await handle.execute_update(W.record_decision, DecisionRecord(actor=OFFICER, outcome="approve", reasons="ok"))
+    await handle.execute_update(
+        W.record_decision, DecisionRecord(actor=OFFICER, outcome="approve", reasons="ok")
+    )
 
 
 async def refused_after_documents(env, handle) -> None:
-    await handle.execute_update(W.request_documents, DocumentsRequest(actor=ASSISTANT, documents=["bank statements"]))
+    await handle.execute_update(
+        W.request_documents, DocumentsRequest(actor=ASSISTANT, documents=["bank statements"])
+    )
     await env.sleep(timedelta(days=5))
     await handle.execute_update(W.receive_documents, DocumentsReceipt(actor=ASSISTANT))
     await survey(handle, env, income="5000")
     await wait_for_stage(handle, Stage.review, env)
-    await handle.execute_update(W.record_review, ReviewRecord(actor=ASSISTANT, recommendation="refuse", reasons="income"))
-    await handle.execute_update(W.record_decision, DecisionRecord(actor=OFFICER, outcome="refuse", reasons="income above the line"))
+    await handle.execute_update(
+        W.record_review, ReviewRecord(actor=ASSISTANT, recommendation="refuse", reasons="income")
+    )
+    await handle.execute_update(
+        W.record_decision,
+        DecisionRecord(actor=OFFICER, outcome="refuse", reasons="income above the line"),
+    )
 
 
 async def overdue_then_withdrawn(env, handle) -> None:
@@ -73,17 +85,24 @@ async def temporary_approved(env, handle) -> None:
     await survey(handle, env)
     await wait_for_stage(handle, Stage.review, env)
     await handle.execute_update(
-        W.record_review, ReviewRecord(actor=ASSISTANT, recommendation="approve", reasons="surgery", amount=Decimal("5000"))
+        W.record_review,
+        ReviewRecord(
+            actor=ASSISTANT, recommendation="approve", reasons="surgery", amount=Decimal("5000")
+        ),
     )
     await env.sleep(timedelta(days=7, minutes=1))
     await wait_for_stage(handle, Stage.decision, env)
-    await handle.execute_update(W.record_decision, DecisionRecord(actor=OFFICER, outcome="approve", reasons="ok"))
+    await handle.execute_update(
+        W.record_decision, DecisionRecord(actor=OFFICER, outcome="approve", reasons="ok")
+    )
 
 
 async def district_approved_a_proposed_refusal(env, handle) -> None:
     await survey(handle, env)
     await wait_for_stage(handle, Stage.review, env)
-    await handle.execute_update(W.record_review, ReviewRecord(actor=ASSISTANT, recommendation="refuse", reasons="a car"))
+    await handle.execute_update(
+        W.record_review, ReviewRecord(actor=ASSISTANT, recommendation="refuse", reasons="a car")
+    )
     approve = DecisionRecord(actor=OFFICER, outcome="approve", reasons="the car is scrapped")
     await handle.execute_update(W.record_decision, approve)
     await env.sleep(timedelta(days=7, minutes=1))
@@ -95,7 +114,10 @@ SCENARIOS = {
     "approved_after_objection": (approved, {}),
     "refused_after_documents": (refused_after_documents, {}),
     "overdue_then_withdrawn": (overdue_then_withdrawn, {}),
-    "temporary_approved": (temporary_approved, {"assistance_type": "temporary", "expense": "major_illness"}),
+    "temporary_approved": (
+        temporary_approved,
+        {"assistance_type": "temporary", "expense": "major_illness"},
+    ),
     "district_approved_a_proposed_refusal": (district_approved_a_proposed_refusal, {}),
 }
 

@@ -70,9 +70,18 @@ def id_number(born: str = "19800101", region: str = "370305") -> str:
     return first17 + check_digit(first17)
 
 
-ASSISTANT = Actor(user_id="u-assistant", name="王助理", role=Role.township_assistant, jurisdiction="370305001")
-COORDINATOR = Actor(user_id="u-coordinator", name="李协理", role=Role.village_coordinator, jurisdiction="370305001001")
-OFFICER = Actor(user_id="u-officer", name="赵科长", role=Role.district_officer, jurisdiction="370305")
+ASSISTANT = Actor(
+    user_id="u-assistant", name="王助理", role=Role.township_assistant, jurisdiction="370305001"
+)
+COORDINATOR = Actor(
+    user_id="u-coordinator",
+    name="李协理",
+    role=Role.village_coordinator,
+    jurisdiction="370305001001",
+)
+OFFICER = Actor(
+    user_id="u-officer", name="赵科长", role=Role.district_officer, jurisdiction="370305"
+)
 
 
 def case_start(
@@ -87,7 +96,9 @@ def case_start(
     policy = policy or Policy()
     with session_scope(database_url) as session:
         calendar = load_calendar(session)
-    deadlines = compute_deadlines(calendar, DeadlineFacts(accepted_on=local_date(accepted_at), policy=policy))
+    deadlines = compute_deadlines(
+        calendar, DeadlineFacts(accepted_on=local_date(accepted_at), policy=policy)
+    )
     fields = dict(
         case_no=case_no,
         assistance_type=assistance_type,
@@ -97,7 +108,12 @@ def case_start(
         channel=Channel.walk_in,
         applicant=Applicant(name="张三", id_number=id_number(), phone="13800000000"),
         household=[
-            HouseholdMember(name="张小三", id_number=id_number("20150101"), relation="child", monthly_income=Decimal(0))
+            HouseholdMember(
+                name="张小三",
+                id_number=id_number("20150101"),
+                relation="child",
+                monthly_income=Decimal(0),
+            )
         ],
         reason="job loss",
         accepted_at=accepted_at,

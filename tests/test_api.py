@@ -15,7 +15,9 @@ from tests.conftest import Stack
 from tests.support import ASSISTANT, COORDINATOR, OFFICER, id_number, serve
 from worker import create_worker
 
-OTHER_TOWNSHIP = Actor(user_id="u-xuegong", name="雪宫助理", role=Role.township_assistant, jurisdiction="370305002")
+OTHER_TOWNSHIP = Actor(
+    user_id="u-xuegong", name="雪宫助理", role=Role.township_assistant, jurisdiction="370305002"
+)
 ADMIN = Actor(user_id="u-admin", name="管理员", role=Role.admin, jurisdiction="370305")
 
 
@@ -27,7 +29,12 @@ def application(**overrides) -> dict:
         "channel": "walk_in",
         "applicant": {"name": "张三", "id_number": id_number(), "phone": "13800000000"},
         "household": [
-            {"name": "李四", "id_number": id_number("19820202"), "relation": "spouse", "monthly_income": "400.00"}
+            {
+                "name": "李四",
+                "id_number": id_number("19820202"),
+                "relation": "spouse",
+                "monthly_income": "400.00",
+            }
         ],
         "reason": "失业，无稳定收入",
     }
@@ -55,9 +62,11 @@ async def wait_for(client: httpx.AsyncClient, case_no: str, predicate, timeout: 
 
 
 async def test_a_case_goes_from_the_window_to_its_first_payment_over_http(stack, simulator_url):
-    async with stack.client(ASSISTANT) as assistant, stack.client(COORDINATOR) as coordinator, stack.client(
-        OFFICER
-    ) as officer:
+    async with (
+        stack.client(ASSISTANT) as assistant,
+        stack.client(COORDINATOR) as coordinator,
+        stack.client(OFFICER) as officer,
+    ):
         created = await assistant.post("/applications", json=application())
         assert created.status_code == 201, created.text
         case = created.json()
@@ -71,7 +80,8 @@ async def test_a_case_goes_from_the_window_to_its_first_payment_over_http(stack,
         await wait_for(assistant, case_no, lambda c: c["stage"] == "review")
 
         reviewed = await assistant.post(
-            f"/applications/{case_no}/review", json={"recommendation": "approve", "reasons": "收入低于标准"}
+            f"/applications/{case_no}/review",
+            json={"recommendation": "approve", "reasons": "收入低于标准"},
         )
         assert reviewed.json()["stage"] == "notice", reviewed.text
         # 2 persons × 1080 urban standard − 400 assessed income
@@ -87,7 +97,13 @@ async def test_a_case_goes_from_the_window_to_its_first_payment_over_http(stack,
         trail = (await officer.get(f"/applications/{case_no}/audit-trail")).json()
         actions = [e["action"] for e in trail]
         assert actions[0] == "accepted" and actions[-1] == "first_payment_made"
-        assert {"survey_recorded", "survey_completed", "review_approve", "notice_ended", "approved"} <= set(actions)
+        assert {
+            "survey_recorded",
+            "survey_completed",
+            "review_approve",
+            "notice_ended",
+            "approved",
+        } <= set(actions)
         assert all(e["user_id"] and e["role"] for e in trail)
         assert trail[0]["user_id"] == ASSISTANT.user_id and trail[0]["to_stage"] == "survey"
 
@@ -109,31 +125,48 @@ async def test_a_refusal_is_sent_in_writing_with_its_reasons(stack, simulator_ur
         await assistant.post(f"/applications/{case_no}/survey", json=survey())
         await wait_for(assistant, case_no, lambda c: c["stage"] == "review")
         proposed = await assistant.post(
-            f"/applications/{case_no}/review", json={"recommendation": "refuse", "reasons": "有经营性收入"}
+            f"/applications/{case_no}/review",
+            json={"recommendation": "refuse", "reasons": "有经营性收入"},
         )
         assert proposed.json()["stage"] == "decision"
-        await officer.post(f"/applications/{case_no}/decision", json={"outcome": "refuse", "reasons": "家庭收入超过标准"})
+        await officer.post(
+            f"/applications/{case_no}/decision",
+            json={"outcome": "refuse", "reasons": "家庭收入超过标准"},
+        )
         case = await wait_for(officer, case_no, lambda c: c["refusal_notified_at"] is not None)
         assert case["stage"] == "refused" and case["refusal_notice_due"] is not None
     async with httpx.AsyncClient(base_url=simulator_url) as sims:
-        sms = (await sims.get("/sms/messages", params={"phone": phone, "template": "refused"})).json()
+        sms = (
+            await sims.get("/sms/messages", params={"phone": phone, "template": "refused"})
+        ).json()
     assert len(sms) == 1 and "家庭收入超过标准" in sms[0]["text"]
 
 
 async def test_bad_requests_get_answers_a_caseworker_can_act_on(stack):
     async with stack.client(ASSISTANT) as assistant, stack.client(OFFICER) as officer:
-        bad_id = application(applicant={"name": "张三", "id_number": "370305198001010000", "phone": "13800000000"})
+        bad_id = application(
+            applicant={"name": "张三", "id_number": "370305198001010000", "phone": "13800000000"}
+        )
         answer = await assistant.post("/applications", json=bad_id)
         assert answer.status_code == 422
         assert answer.json()["detail"][0]["loc"] == ["body", "applicant", "id_number"]
         assert "check digit" in answer.json()["detail"][0]["msg"]
 
-        bad_phone = application(applicant={"name": "张三", "id_number": id_number(), "phone": "12345"})
-        assert (await assistant.post("/applications", json=bad_phone)).json()["detail"][0]["loc"][-1] == "phone"
+        bad_phone = application(
+            applicant={"name": "张三", "id_number": id_number(), "phone": "12345"}
+        )
+        assert (await assistant.post("/applications", json=bad_phone)).json()["detail"][0]["loc"][
+            -1
+        ] == "phone"
 
-        elsewhere = application(hukou_township="370305100", resident_since=str(date.today() - timedelta(days=365)))
+        elsewhere = application(
+            hukou_township="370305100", resident_since=str(date.today() - timedelta(days=365))
+        )
         answer = await assistant.post("/applications", json=elsewhere)
-        assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["body", "resident_since"]
+        assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == [
+            "body",
+            "resident_since",
+        ]
         lived_long = application(hukou_township="370305100", resident_since="2015-03-01")
         assert (await assistant.post("/applications", json=lived_long)).status_code == 201
 
@@ -143,22 +176,33 @@ async def test_bad_requests_get_answers_a_caseworker_can_act_on(stack):
         assert again.status_code == 409 and first["case_no"] in again.json()["detail"]
 
         case_no = first["case_no"]
-        early = await officer.post(f"/applications/{case_no}/decision", json={"outcome": "approve", "reasons": "x"})
+        early = await officer.post(
+            f"/applications/{case_no}/decision", json={"outcome": "approve", "reasons": "x"}
+        )
         assert early.status_code == 409
         assert "stage 'survey'" in early.json()["detail"] and "survey" in early.json()["detail"]
 
         one = await assistant.post(
             f"/applications/{case_no}/survey", json=survey() | {"investigators": ["李协理"]}
         )
-        assert one.status_code == 422 and one.json()["detail"][0]["loc"] == ["body", "investigators"]
+        assert one.status_code == 422 and one.json()["detail"][0]["loc"] == [
+            "body",
+            "investigators",
+        ]
 
-        forbidden = await assistant.post(f"/applications/{case_no}/decision", json={"outcome": "approve", "reasons": "x"})
+        forbidden = await assistant.post(
+            f"/applications/{case_no}/decision", json={"outcome": "approve", "reasons": "x"}
+        )
         assert forbidden.status_code == 403
 
     async with stack.client(OTHER_TOWNSHIP) as other:
         assert (await other.get(f"/applications/{case_no}")).status_code == 404
-        assert (await other.post(f"/applications/{case_no}/withdrawal", json={"reason": "x"})).status_code == 404
-        assert case_no not in [c["case_no"] for c in (await other.get("/applications")).json()["items"]]
+        assert (
+            await other.post(f"/applications/{case_no}/withdrawal", json={"reason": "x"})
+        ).status_code == 404
+        assert case_no not in [
+            c["case_no"] for c in (await other.get("/applications")).json()["items"]
+        ]
     async with stack.client() as anonymous:
         assert (await anonymous.get("/applications")).status_code == 401
 
@@ -178,19 +222,27 @@ async def test_a_retried_request_with_the_same_idempotency_key_has_one_effect(st
         action_key = stack.headers(ASSISTANT, idempotency_key=str(uuid.uuid4()))
         requested = {"documents": ["户口簿"], "note": ""}
         for _ in range(2):
-            answer = await http.post(f"/applications/{case_no}/documents-requested", json=requested, headers=action_key)
+            answer = await http.post(
+                f"/applications/{case_no}/documents-requested", json=requested, headers=action_key
+            )
             assert answer.status_code == 200 and answer.json()["stage"] == "awaiting_documents"
-        trail = (await http.get(f"/applications/{case_no}/audit-trail", headers=stack.headers(ASSISTANT))).json()
+        trail = (
+            await http.get(f"/applications/{case_no}/audit-trail", headers=stack.headers(ASSISTANT))
+        ).json()
         assert [e["action"] for e in trail].count("documents_requested") == 1
 
 
 @pytest.fixture
 def long_deadline_settings(api_settings):
     """A decision period long enough to reach a year whose holidays are not yet published."""
-    return api_settings.model_copy(update={"policy": Policy(notice_calendar_days=0, decision_working_days=400)})
+    return api_settings.model_copy(
+        update={"policy": Policy(notice_calendar_days=0, decision_working_days=400)}
+    )
 
 
-async def test_publishing_a_years_holidays_moves_provisional_deadlines(dev_env, long_deadline_settings):
+async def test_publishing_a_years_holidays_moves_provisional_deadlines(
+    dev_env, long_deadline_settings
+):
     from api.main import create_app
     from tests.conftest import Stack, serve
     from worker import create_worker
@@ -206,29 +258,41 @@ async def test_publishing_a_years_holidays_moves_provisional_deadlines(dev_env, 
                 # The notice for the year of the due date: its first five weekdays are holidays.
                 weekdays = [date(due.year, 1, 1) + timedelta(days=n) for n in range(14)]
                 holidays = [d for d in weekdays if d.weekday() < 5][:5]
-                published = await admin.put(f"/calendar/{due.year}", json={"holidays": [str(d) for d in holidays]})
+                published = await admin.put(
+                    f"/calendar/{due.year}", json={"holidays": [str(d) for d in holidays]}
+                )
                 assert published.status_code == 200 and published.json()["cases_recomputed"] >= 1
-                moved = await wait_for(assistant, case["case_no"], lambda c: c["decision_due"] != case["decision_due"])
+                moved = await wait_for(
+                    assistant, case["case_no"], lambda c: c["decision_due"] != case["decision_due"]
+                )
                 assert date.fromisoformat(moved["decision_due"]) > due
                 trail = (await assistant.get(f"/applications/{case['case_no']}/audit-trail")).json()
                 assert "calendar_published" in [e["action"] for e in trail]
 
                 bad = await admin.put(f"/calendar/{due.year}", json={"holidays": ["1999-01-01"]})
                 assert bad.status_code == 422
-                assert (await assistant.put(f"/calendar/{due.year}", json={"holidays": []})).status_code == 403
+                assert (
+                    await assistant.put(f"/calendar/{due.year}", json={"holidays": []})
+                ).status_code == 403
     await external.close()
 
 
 async def test_a_conflict_of_interest_is_recorded_and_surveyed_by_the_district(stack):
     declared = {"related_person": "李协理", "position": "village_committee", "relation": "兄弟"}
-    async with stack.client(ASSISTANT) as assistant, stack.client(COORDINATOR) as coordinator, stack.client(
-        OFFICER
-    ) as officer:
-        case = (await assistant.post("/applications", json=application(conflict_of_interest=declared))).json()
+    async with (
+        stack.client(ASSISTANT) as assistant,
+        stack.client(COORDINATOR) as coordinator,
+        stack.client(OFFICER) as officer,
+    ):
+        case = (
+            await assistant.post("/applications", json=application(conflict_of_interest=declared))
+        ).json()
         assert case["conflict_of_interest"] is True
         refused = await coordinator.post(f"/applications/{case['case_no']}/survey", json=survey())
         assert refused.status_code == 403 and "district" in refused.json()["detail"]
-        assert (await officer.post(f"/applications/{case['case_no']}/survey", json=survey())).status_code == 200
+        assert (
+            await officer.post(f"/applications/{case['case_no']}/survey", json=survey())
+        ).status_code == 200
         trail = (await officer.get(f"/applications/{case['case_no']}/audit-trail")).json()
         assert "近亲属备案" in trail[0]["note"]
 
@@ -237,7 +301,9 @@ async def test_a_withdrawn_case_is_closed_and_frees_the_household(stack):
     body = application()
     async with stack.client(ASSISTANT) as assistant:
         case_no = (await assistant.post("/applications", json=body)).json()["case_no"]
-        withdrawn = await assistant.post(f"/applications/{case_no}/withdrawal", json={"reason": "家庭情况好转"})
+        withdrawn = await assistant.post(
+            f"/applications/{case_no}/withdrawal", json={"reason": "家庭情况好转"}
+        )
         assert withdrawn.json()["stage"] == "withdrawn" and withdrawn.json()["closed_at"]
         late = await assistant.post(f"/applications/{case_no}/survey", json=survey())
         assert late.status_code == 409 and "withdrawn" in late.json()["detail"]
@@ -248,13 +314,23 @@ async def test_lists_filter_and_page_within_the_jurisdiction(stack):
     async with stack.client(ASSISTANT) as assistant, stack.client(OFFICER) as officer:
         for _ in range(3):
             assert (await assistant.post("/applications", json=application())).status_code == 201
-        page = (await assistant.get("/applications", params={"page_size": 2, "stage": "survey"})).json()
+        page = (
+            await assistant.get("/applications", params={"page_size": 2, "stage": "survey"})
+        ).json()
         assert len(page["items"]) == 2 and page["total"] >= 3
         assert all(c["township"] == "370305001" and c["stage"] == "survey" for c in page["items"])
-        second = (await assistant.get("/applications", params={"page_size": 2, "page": 2, "stage": "survey"})).json()
+        second = (
+            await assistant.get(
+                "/applications", params={"page_size": 2, "page": 2, "stage": "survey"}
+            )
+        ).json()
         assert not {c["case_no"] for c in page["items"]} & {c["case_no"] for c in second["items"]}
-        assert (await officer.get("/applications", params={"township": "370305002"})).json()["total"] == 0
-        assert (await assistant.get("/applications", params={"stage": "nonsense"})).status_code == 422
+        assert (await officer.get("/applications", params={"township": "370305002"})).json()[
+            "total"
+        ] == 0
+        assert (
+            await assistant.get("/applications", params={"stage": "nonsense"})
+        ).status_code == 422
 
 
 async def test_townships_are_reference_data_the_admin_edits(stack):
@@ -264,20 +340,42 @@ async def test_townships_are_reference_data_the_admin_edits(stack):
         assert townships[0]["name"] == "闻韶街道" and townships[0]["area"] == "urban"
         edited = await admin.put(
             "/townships/370305106",
-            json={"name": "金山镇", "area": "rural", "villages": [{"code": "370305106201", "name": "金山村"},
-                                                              {"code": "370305106299", "name": "新建村"}]},
+            json={
+                "name": "金山镇",
+                "area": "rural",
+                "villages": [
+                    {"code": "370305106201", "name": "金山村"},
+                    {"code": "370305106299", "name": "新建村"},
+                ],
+            },
         )
-        assert edited.status_code == 200 and [v["name"] for v in edited.json()["villages"]] == ["金山村", "新建村"]
+        assert edited.status_code == 200 and [v["name"] for v in edited.json()["villages"]] == [
+            "金山村",
+            "新建村",
+        ]
         assert (await assistant.put("/townships/370305106", json=edited.json())).status_code == 403
-        bad = await admin.put("/townships/370305106", json={"name": "x", "area": "rural", "villages": [{"code": "370305001999", "name": "x"}]})
+        bad = await admin.put(
+            "/townships/370305106",
+            json={
+                "name": "x",
+                "area": "rural",
+                "villages": [{"code": "370305001999", "name": "x"}],
+            },
+        )
         assert bad.status_code == 422
         await assistant.post("/applications", json=application(village="370305001003"))
-        emptied = await admin.put("/townships/370305001", json={"name": "闻韶街道", "area": "urban", "villages": []})
+        emptied = await admin.put(
+            "/townships/370305001", json={"name": "闻韶街道", "area": "urban", "villages": []}
+        )
         assert emptied.status_code == 409 and "370305001003" in emptied.json()["detail"]
 
 
-async def test_with_no_worker_reads_fall_back_and_actions_answer_503_then_retry_safely(dev_env, api_settings):
-    settings = api_settings.model_copy(update={"query_timeout_seconds": 1, "action_timeout_seconds": 2})
+async def test_with_no_worker_reads_fall_back_and_actions_answer_503_then_retry_safely(
+    dev_env, api_settings
+):
+    settings = api_settings.model_copy(
+        update={"query_timeout_seconds": 1, "action_timeout_seconds": 2}
+    )
     with serve(create_app(settings)) as url:
         stack = Stack(url, settings)
         async with stack.client(ASSISTANT) as assistant:
@@ -287,20 +385,28 @@ async def test_with_no_worker_reads_fall_back_and_actions_answer_503_then_retry_
             assert read.status_code == 200 and read.json()["stage"] == "survey"
 
             key = {"Idempotency-Key": str(uuid.uuid4())}
-            stalled = await assistant.post(f"/applications/{case_no}/survey", json=survey(), headers=key)
+            stalled = await assistant.post(
+                f"/applications/{case_no}/survey", json=survey(), headers=key
+            )
             assert stalled.status_code == 503 and "same Idempotency-Key" in stalled.json()["detail"]
 
             worker, external = create_worker(dev_env.client, settings)
             async with worker:
-                retried = await assistant.post(f"/applications/{case_no}/survey", json=survey(), headers=key)
+                retried = await assistant.post(
+                    f"/applications/{case_no}/survey", json=survey(), headers=key
+                )
                 assert retried.status_code == 200, retried.text
                 trail = (await assistant.get(f"/applications/{case_no}/audit-trail")).json()
             await external.close()
     assert [e["action"] for e in trail].count("survey_recorded") == 1
 
 
-async def test_an_unreachable_database_answers_503_not_a_stack_trace(dev_env, api_settings, tmp_path):
-    gone = api_settings.model_copy(update={"database_url": f"sqlite:///{tmp_path}/missing/dir/jiuzhu.db"})
+async def test_an_unreachable_database_answers_503_not_a_stack_trace(
+    dev_env, api_settings, tmp_path
+):
+    gone = api_settings.model_copy(
+        update={"database_url": f"sqlite:///{tmp_path}/missing/dir/jiuzhu.db"}
+    )
     with serve(create_app(gone)) as url:
         async with Stack(url, gone).client(ASSISTANT) as assistant:
             answer = await assistant.get("/applications")

@@ -42,7 +42,10 @@ async def start_case(env, settings, **overrides) -> WorkflowHandle:
         **overrides,
     )
     return await env.client.start_workflow(
-        ApplicationWorkflow.run, start, id=f"application-{start.case_no}", task_queue=settings.task_queue
+        ApplicationWorkflow.run,
+        start,
+        id=f"application-{start.case_no}",
+        task_queue=settings.task_queue,
     )
 
 
@@ -71,7 +74,11 @@ async def wait_for_stage(handle, stage: Stage, env) -> None:
 def audit(database_url, case_no) -> list[AuditEntryRecord]:
     with session_scope(database_url) as session:
         return list(
-            session.exec(select(AuditEntryRecord).where(AuditEntryRecord.case_no == case_no).order_by(AuditEntryRecord.seq))
+            session.exec(
+                select(AuditEntryRecord)
+                .where(AuditEntryRecord.case_no == case_no)
+                .order_by(AuditEntryRecord.seq)
+            )
         )
 
 
@@ -97,12 +104,16 @@ async def test_a_dibao_case_runs_from_survey_to_first_payment(running, simulator
     final = await handle.result()
     assert final.first_payment_at is not None
 
-    transfers = httpx.get(f"{simulator_url}/payment/transfers", params={"case_no": view.case_no}).json()
+    transfers = httpx.get(
+        f"{simulator_url}/payment/transfers", params={"case_no": view.case_no}
+    ).json()
     assert [t["amount"] for t in transfers] == ["1860.00"]
     actions = [e.action for e in audit(settings.database_url, view.case_no)]
-    assert actions[:3] == ["survey_recorded", "verification_report_received", "survey_completed"] or actions[
-        :3
-    ] == ["verification_report_received", "survey_recorded", "survey_completed"]
+    assert actions[:3] == [
+        "survey_recorded",
+        "verification_report_received",
+        "survey_completed",
+    ] or actions[:3] == ["verification_report_received", "survey_recorded", "survey_completed"]
     assert actions[-4:] == ["review_approve", "notice_ended", "approved", "first_payment_made"]
     with session_scope(settings.database_url) as session:
         row = session.get(CaseRecord, view.case_no)
@@ -119,7 +130,12 @@ async def test_a_missed_decision_deadline_is_recorded_and_notified_but_decides_n
     actions = [e.action for e in audit(settings.database_url, view.case_no)]
     assert {"survey_overdue", "decision_approaching", "decision_overdue"} <= set(actions)
     with session_scope(settings.database_url) as session:
-        kinds = {n.kind for n in session.exec(select(StaffNotification).where(StaffNotification.case_no == view.case_no))}
+        kinds = {
+            n.kind
+            for n in session.exec(
+                select(StaffNotification).where(StaffNotification.case_no == view.case_no)
+            )
+        }
         assert kinds == {"survey_overdue", "decision_approaching", "decision_overdue"}
         assert session.get(CaseRecord, view.case_no).overdue
 
@@ -153,7 +169,9 @@ async def test_a_district_approving_a_proposed_refusal_publicises_it_first(runni
     await survey(handle, env, income="300")
     await wait_for_stage(handle, Stage.review, env)
     refuse = ReviewRecord(actor=ASSISTANT, recommendation="refuse", reasons="owns a vehicle")
-    assert (await handle.execute_update(ApplicationWorkflow.record_review, refuse)).stage == Stage.decision
+    assert (
+        await handle.execute_update(ApplicationWorkflow.record_review, refuse)
+    ).stage == Stage.decision
     approve_it = DecisionRecord(actor=OFFICER, outcome="approve", reasons="the vehicle is scrapped")
     proposed = await handle.execute_update(ApplicationWorkflow.record_decision, approve_it)
     assert proposed.stage == Stage.notice and proposed.notice_started_at is not None
@@ -166,7 +184,11 @@ async def test_a_district_approving_a_proposed_refusal_publicises_it_first(runni
     assert final.first_payment_at is not None
     actions = [e.action for e in audit(settings.database_url, final.case_no)]
     assert actions[-5:] == [
-        "review_refuse", "approval_proposed_by_district", "notice_ended", "approved", "first_payment_made"
+        "review_refuse",
+        "approval_proposed_by_district",
+        "notice_ended",
+        "approved",
+        "first_payment_made",
     ]
 
 
@@ -181,7 +203,8 @@ async def test_a_refusal_on_income_names_the_field_of_the_request_that_was_refus
     )
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(
-            ApplicationWorkflow.record_decision, DecisionRecord(actor=OFFICER, outcome="approve", reasons="x")
+            ApplicationWorkflow.record_decision,
+            DecisionRecord(actor=OFFICER, outcome="approve", reasons="x"),
         )
     assert refused.value.cause.details[0] == {"field": "outcome"}
     assert "only be refused" in refused.value.cause.message
@@ -209,7 +232,9 @@ async def test_waiting_for_documents_pauses_the_decision_clock(running):
     assert "documents_requested" in actions and "documents_received" in actions
 
 
-async def test_actions_at_the_wrong_stage_or_with_bad_data_are_refused_before_anything_is_written(running):
+async def test_actions_at_the_wrong_stage_or_with_bad_data_are_refused_before_anything_is_written(
+    running,
+):
     env, settings = running
     handle = await start_case(env, settings)
     with pytest.raises(WorkflowUpdateFailedError) as wrong:
@@ -240,34 +265,46 @@ async def approve(handle, env) -> None:
     await survey(handle, env)
     await wait_for_stage(handle, Stage.review, env)
     await handle.execute_update(
-        ApplicationWorkflow.record_review, ReviewRecord(actor=ASSISTANT, recommendation="approve", reasons="ok")
+        ApplicationWorkflow.record_review,
+        ReviewRecord(actor=ASSISTANT, recommendation="approve", reasons="ok"),
     )
     await env.sleep(timedelta(days=7, minutes=1))
     await wait_for_stage(handle, Stage.decision, env)
     await handle.execute_update(
-        ApplicationWorkflow.record_decision, DecisionRecord(actor=OFFICER, outcome="approve", reasons="ok")
+        ApplicationWorkflow.record_decision,
+        DecisionRecord(actor=OFFICER, outcome="approve", reasons="ok"),
     )
 
 
 async def test_a_payment_system_outage_is_retried_and_pays_once(running, simulator_url):
     env, settings = running
     handle = await start_case(env, settings)
-    httpx.post(f"{simulator_url}/_faults", json={"service": "payment", "fail_next": 3, "status": 503})
+    httpx.post(
+        f"{simulator_url}/_faults", json={"service": "payment", "fail_next": 3, "status": 503}
+    )
     await approve(handle, env)
     final = await handle.result()
     assert final.first_payment_at is not None
-    transfers = httpx.get(f"{simulator_url}/payment/transfers", params={"case_no": final.case_no}).json()
+    transfers = httpx.get(
+        f"{simulator_url}/payment/transfers", params={"case_no": final.case_no}
+    ).json()
     assert len(transfers) == 1
 
 
-async def test_a_payment_the_payment_system_refuses_is_put_in_front_of_people(running, simulator_url):
+async def test_a_payment_the_payment_system_refuses_is_put_in_front_of_people(
+    running, simulator_url
+):
     env, settings = running
     handle = await start_case(env, settings)
-    httpx.post(f"{simulator_url}/_faults", json={"service": "payment", "fail_next": 1, "status": 422})
+    httpx.post(
+        f"{simulator_url}/_faults", json={"service": "payment", "fail_next": 1, "status": 422}
+    )
     await approve(handle, env)
     final = await handle.result()
     assert final.stage == Stage.approved and final.first_payment_at is None
     assert "payment_refused" in [e.action for e in audit(settings.database_url, final.case_no)]
     with session_scope(settings.database_url) as session:
-        notices = session.exec(select(StaffNotification).where(StaffNotification.case_no == final.case_no)).all()
+        notices = session.exec(
+            select(StaffNotification).where(StaffNotification.case_no == final.case_no)
+        ).all()
         assert [n.kind for n in notices] == ["payment_refused"]

@@ -47,7 +47,6 @@ def _with_check(first17: str) -> str:
     return first17 + check_digit(first17)
 
 
-
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [

@@ -29,7 +29,9 @@ class Processes:
 
     def start(self) -> None:
         server = subprocess.Popen(
-            temporal_dev_server_command(db_file=self.tmp_path / "temporal.db", port=self.port, ui_port=None),
+            temporal_dev_server_command(
+                db_file=self.tmp_path / "temporal.db", port=self.port, ui_port=None
+            ),
             stdout=subprocess.DEVNULL,
         )
         self.running["temporal"] = server
@@ -84,10 +86,14 @@ async def test_a_case_survives_killing_the_worker_and_the_server(processes):
     with serve(create_app(settings)) as url:
         assistant = httpx.AsyncClient(base_url=url, headers=_auth(settings, ASSISTANT), timeout=30)
         officer = httpx.AsyncClient(base_url=url, headers=_auth(settings, OFFICER), timeout=30)
-        coordinator = httpx.AsyncClient(base_url=url, headers=_auth(settings, COORDINATOR), timeout=30)
+        coordinator = httpx.AsyncClient(
+            base_url=url, headers=_auth(settings, COORDINATOR), timeout=30
+        )
         async with assistant, officer, coordinator:
             case_no = (await assistant.post("/applications", json=application())).json()["case_no"]
-            assert (await coordinator.post(f"/applications/{case_no}/survey", json=survey())).status_code == 200
+            assert (
+                await coordinator.post(f"/applications/{case_no}/survey", json=survey())
+            ).status_code == 200
             await wait_for(assistant, case_no, lambda c: c["stage"] == "review")
 
             processes.kill()
@@ -96,7 +102,8 @@ async def test_a_case_survives_killing_the_worker_and_the_server(processes):
             case = await wait_for(assistant, case_no, lambda c: c["stage"] == "review", timeout=30)
             assert case["verification"] is not None
             reviewed = await assistant.post(
-                f"/applications/{case_no}/review", json={"recommendation": "approve", "reasons": "收入低于标准"}
+                f"/applications/{case_no}/review",
+                json={"recommendation": "approve", "reasons": "收入低于标准"},
             )
             assert reviewed.status_code == 200, reviewed.text
             await wait_for(assistant, case_no, lambda c: c["stage"] == "decision", timeout=30)
@@ -111,11 +118,18 @@ async def test_a_case_survives_killing_the_worker_and_the_server(processes):
             processes.kill()
             processes.start()
             # A payment attempt lost with the worker is retried when its 30 s time-out ends.
-            await wait_for(officer, case_no, lambda c: c["first_payment_at"] is not None, timeout=90)
-            actions = [e["action"] for e in (await officer.get(f"/applications/{case_no}/audit-trail")).json()]
+            await wait_for(
+                officer, case_no, lambda c: c["first_payment_at"] is not None, timeout=90
+            )
+            actions = [
+                e["action"]
+                for e in (await officer.get(f"/applications/{case_no}/audit-trail")).json()
+            ]
 
     assert actions.count("approved") == 1 and actions.count("first_payment_made") == 1
-    transfers = httpx.get(f"{processes.settings.payment_url}/transfers", params={"case_no": case_no}).json()
+    transfers = httpx.get(
+        f"{processes.settings.payment_url}/transfers", params={"case_no": case_no}
+    ).json()
     assert len(transfers) == 1
 
 

@@ -6,34 +6,32 @@ import asyncio
 import json
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import jwt
 import pytest
 from sqlmodel import select
+from temporalio.testing import WorkflowEnvironment
 
+from activities.watch import mark_halted_cases
 from api.main import create_app
 from domain.cases import Actor, Role
-from store.db import session_scope
+from store.db import Database, session_scope
 from store.tables import CaseRecord, IdempotencyRecord
-from tests.conftest import Stack
+from tests.conftest import TEMPORAL, Stack
 from tests.support import ASSISTANT, COORDINATOR, OFFICER, id_number, serve
 from tests.test_api import application, survey, wait_for
 from worker import create_worker
-
-
-async def cases_of(http: httpx.AsyncClient, applicant_id: str, database_url: str) -> list[str]:
-    with session_scope(database_url) as session:
-        return list(
-            session.exec(select(CaseRecord.case_no).where(CaseRecord.applicant_id_number == applicant_id))
-        )
-
+from workflows.client import DATA_CONVERTER, application_workflow_id
+from workflows.search import ALL_KEYS
 
 # --- 1. a burst of intakes, duplicates among them -------------------------------------------
 
 
-async def test_fifty_concurrent_intakes_are_all_answered_within_seconds(dev_env, api_settings, each_database_url):
+async def test_fifty_concurrent_intakes_are_all_answered_within_seconds(
+    dev_env, api_settings, each_database_url
+):
     settings = api_settings.model_copy(update={"database_url": each_database_url})
     households = [application() for _ in range(5)]
     bodies = [households[i % 5] for i in range(30)] + [application() for _ in range(20)]
@@ -53,7 +51,9 @@ async def test_fifty_concurrent_intakes_are_all_answered_within_seconds(dev_env,
                         await asyncio.sleep(0.02)
 
                 async def intake(body: dict) -> httpx.Response:
-                    return await http.post("/applications", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+                    return await http.post(
+                        "/applications", json=body, headers={"Idempotency-Key": str(uuid.uuid4())}
+                    )
 
                 watcher = asyncio.create_task(watch_health())
                 began = time.monotonic()
@@ -63,7 +63,9 @@ async def test_fifty_concurrent_intakes_are_all_answered_within_seconds(dev_env,
                 await watcher
     await external.close()
 
-    assert all(a.status_code in (201, 409) for a in answers), [(a.status_code, a.text) for a in answers]
+    assert all(a.status_code in (201, 409) for a in answers), [
+        (a.status_code, a.text) for a in answers
+    ]
     for household in households:
         mine = [a for a, b in zip(answers, bodies, strict=True) if b is household]
         created = [a.json()["case_no"] for a in mine if a.status_code == 201]
@@ -84,7 +86,8 @@ async def test_an_oversized_body_is_refused_before_it_is_read(stack):
         case_no = (await http.post("/applications", json=application())).json()["case_no"]
         began = time.monotonic()
         huge = await http.post(
-            f"/applications/{case_no}/documents-requested", json={"documents": ["户口簿"], "note": "x" * 2_500_000}
+            f"/applications/{case_no}/documents-requested",
+            json={"documents": ["户口簿"], "note": "x" * 2_500_000},
         )
         assert huge.status_code == 413 and "KiB" in huge.json()["detail"]
         assert time.monotonic() - began < 2
@@ -105,7 +108,9 @@ async def test_an_oversized_body_is_refused_before_it_is_read(stack):
         many = {"investigators": [f"调查员{i}" for i in range(60_000)], "visited_on": "2026-01-01",
                 "findings": "x", "assessed_monthly_income": "0"}  # fmt: skip
         assert (await http.post(f"/applications/{case_no}/survey", json=many)).status_code == 413
-        crowd = application(household=[{"name": "某", "id_number": id_number("19900101"), "relation": "x"}] * 25_000)
+        crowd = application(
+            household=[{"name": "某", "id_number": id_number("19900101"), "relation": "x"}] * 25_000
+        )
         assert (await http.post("/applications", json=crowd)).status_code == 413
 
         case = (await http.get(f"/applications/{case_no}")).json()
@@ -116,19 +121,35 @@ async def test_every_string_and_list_has_a_bound_named_in_the_answer(stack):
     async with stack.client(ASSISTANT) as http:
         case_no = (await http.post("/applications", json=application())).json()["case_no"]
         attempts = {
-            "documents-requested": ({"documents": ["户口簿"], "note": "注" * 2001}, ["body", "note"]),
-            "survey": (survey() | {"investigators": [f"员{i}" for i in range(11)]}, ["body", "investigators"]),
+            "documents-requested": (
+                {"documents": ["户口簿"], "note": "注" * 2001},
+                ["body", "note"],
+            ),
+            "survey": (
+                survey() | {"investigators": [f"员{i}" for i in range(11)]},
+                ["body", "investigators"],
+            ),
         }
         for action, (body, loc) in attempts.items():
             answer = await http.post(f"/applications/{case_no}/{action}", json=body)
-            assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == loc, answer.text
+            assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == loc, (
+                answer.text
+            )
         many_documents = {"documents": [f"材料{i}" for i in range(21)]}
-        answer = await http.post(f"/applications/{case_no}/documents-requested", json=many_documents)
+        answer = await http.post(
+            f"/applications/{case_no}/documents-requested", json=many_documents
+        )
         assert answer.json()["detail"][0]["loc"] == ["body", "documents"]
 
-        household = [{"name": f"成员{i}", "id_number": id_number("19900101"), "relation": "子女"} for i in range(31)]
+        household = [
+            {"name": f"成员{i}", "id_number": id_number("19900101"), "relation": "子女"}
+            for i in range(31)
+        ]
         answer = await http.post("/applications", json=application(household=household))
-        assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["body", "household"]
+        assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == [
+            "body",
+            "household",
+        ]
 
         trail = (await http.get(f"/applications/{case_no}/audit-trail")).json()
         assert [e["action"] for e in trail if e["user_id"] != "system"] == ["accepted"]
@@ -137,7 +158,9 @@ async def test_every_string_and_list_has_a_bound_named_in_the_answer(stack):
 async def test_a_lone_surrogate_is_refused_and_no_id_number_reaches_a_log(stack, capfd, caplog):
     body = application()
     secret = body["applicant"]["id_number"]
-    raw = json.dumps(body | {"reason": "PLACEHOLDER"}, ensure_ascii=True).replace("PLACEHOLDER", "\\ud800")
+    raw = json.dumps(body | {"reason": "PLACEHOLDER"}, ensure_ascii=True).replace(
+        "PLACEHOLDER", "\\ud800"
+    )
     also_bad_phone = json.loads(json.dumps(body))
     also_bad_phone["applicant"]["phone"] = "12345"
     raw_two = json.dumps(also_bad_phone | {"reason": "PLACEHOLDER"}, ensure_ascii=True).replace(
@@ -145,7 +168,9 @@ async def test_a_lone_surrogate_is_refused_and_no_id_number_reaches_a_log(stack,
     )
     async with stack.client(ASSISTANT) as http:
         for content in (raw, raw_two):
-            answer = await http.post("/applications", content=content, headers={"Content-Type": "application/json"})
+            answer = await http.post(
+                "/applications", content=content, headers={"Content-Type": "application/json"}
+            )
             assert answer.status_code == 422, answer.text
             assert ["body", "reason"] in [p["loc"] for p in answer.json()["detail"]]
             assert secret not in answer.text
@@ -204,7 +229,9 @@ async def test_an_idempotency_key_is_bound_to_the_request_it_came_with(stack):
         stored = session.exec(select(IdempotencyRecord)).all()
     assert stored and all(r.status_code is None or 200 <= r.status_code < 300 for r in stored)
     for person in (first, second, third):
-        assert all(person["applicant"]["id_number"] not in (r.body or "") + r.fingerprint for r in stored)
+        assert all(
+            person["applicant"]["id_number"] not in (r.body or "") + r.fingerprint for r in stored
+        )
 
 
 async def test_a_claim_left_by_a_dead_request_expires_in_seconds(stack):
@@ -218,14 +245,14 @@ async def test_a_claim_left_by_a_dead_request_expires_in_seconds(stack):
             record = session.get(IdempotencyRecord, (ASSISTANT.user_id, key))
             # As if the request had died before its answer was kept, just now ...
             record.status_code = record.body = None
-            record.claimed_until = datetime.now(timezone.utc) + timedelta(seconds=30)
+            record.claimed_until = datetime.now(UTC) + timedelta(seconds=30)
             session.add(record)
         twin = await http.post("/applications", json=body, headers=headers)
         assert twin.status_code == 409 and "being processed" in twin.json()["detail"]
         with session_scope(stack.settings.database_url, writes=True) as session:
             record = session.get(IdempotencyRecord, (ASSISTANT.user_id, key))
             # ... and some seconds ago: the retry runs (and finds the household's open case).
-            record.claimed_until = datetime.now(timezone.utc) - timedelta(seconds=1)
+            record.claimed_until = datetime.now(UTC) - timedelta(seconds=1)
             session.add(record)
         retried = await http.post("/applications", json=body, headers=headers)
         assert retried.status_code == 409 and answer.json()["case_no"] in retried.json()["detail"]
@@ -239,15 +266,23 @@ async def test_a_token_whose_jurisdiction_is_not_a_whole_code_sees_nothing(stack
     async with stack.client(ASSISTANT) as assistant:
         case_no = (await assistant.post("/applications", json=application())).json()["case_no"]
     for jurisdiction in ("", "3703", "%", "370305%", "37030500%", "370305_01"):
-        forged = Actor(user_id="u-x", name="x", role=Role.district_officer, jurisdiction=jurisdiction)
+        forged = Actor(
+            user_id="u-x", name="x", role=Role.district_officer, jurisdiction=jurisdiction
+        )
         async with stack.client(forged) as http:
             listed = await http.get("/applications")
-            assert listed.status_code == 403 and "jurisdiction" in listed.json()["detail"], jurisdiction
+            assert listed.status_code == 403 and "jurisdiction" in listed.json()["detail"], (
+                jurisdiction
+            )
             assert (await http.get(f"/applications/{case_no}")).status_code == 403
             assert (await http.get("/notifications")).status_code == 403
-    other_village = Actor(user_id="u-v", name="v", role=Role.village_coordinator, jurisdiction="370305001002")
+    other_village = Actor(
+        user_id="u-v", name="v", role=Role.village_coordinator, jurisdiction="370305001002"
+    )
     async with stack.client(other_village) as http:
-        assert case_no not in [c["case_no"] for c in (await http.get("/applications")).json()["items"]]
+        assert case_no not in [
+            c["case_no"] for c in (await http.get("/applications")).json()["items"]
+        ]
     async with stack.client(COORDINATOR) as http:  # the case's own village
         assert case_no in [c["case_no"] for c in (await http.get("/applications")).json()["items"]]
 
@@ -255,11 +290,13 @@ async def test_a_token_whose_jurisdiction_is_not_a_whole_code_sees_nothing(stack
 async def test_an_authentic_token_with_an_unknown_role_is_403_not_401(stack):
     token = jwt.encode(
         {"sub": "u-x", "role": "mayor", "jurisdiction": "370305",
-         "exp": datetime.now(timezone.utc) + timedelta(hours=1)},
+         "exp": datetime.now(UTC) + timedelta(hours=1)},
         stack.settings.jwt_secret,
         algorithm="HS256",
     )  # fmt: skip
-    async with httpx.AsyncClient(base_url=stack.url, headers={"Authorization": f"Bearer {token}"}) as http:
+    async with httpx.AsyncClient(
+        base_url=stack.url, headers={"Authorization": f"Bearer {token}"}
+    ) as http:
         answer = await http.get("/applications")
     assert answer.status_code == 403 and "role" in answer.json()["detail"]
 
@@ -273,12 +310,29 @@ async def test_an_authentic_token_with_an_unknown_role_is_403_not_401(stack):
         (lambda b: b["applicant"].update(name="   "), ["body", "applicant", "name"]),
         (lambda b: b.update(reason=" \t\n"), ["body", "reason"]),
         (lambda b: b.update(reason="a\x00b"), ["body", "reason"]),  # PostgreSQL cannot keep NUL
-        (lambda b: b["applicant"].update(id_number=id_number("20990101")), ["body", "applicant", "id_number"]),
-        (lambda b: b["applicant"].update(id_number=id_number(region="000000")), ["body", "applicant", "id_number"]),
-        (lambda b: b["household"].append(dict(b["household"][0], id_number=b["applicant"]["id_number"])),
-         ["body", "household"]),
+        (
+            lambda b: b["applicant"].update(id_number=id_number("20990101")),
+            ["body", "applicant", "id_number"],
+        ),
+        (
+            lambda b: b["applicant"].update(id_number=id_number(region="000000")),
+            ["body", "applicant", "id_number"],
+        ),
+        (
+            lambda b: b["household"].append(
+                dict(b["household"][0], id_number=b["applicant"]["id_number"])
+            ),
+            ["body", "household"],
+        ),
     ],
-    ids=["blank name", "blank reason", "NUL", "born in 2099", "region 000000", "own ID in the household"],
+    ids=[
+        "blank name",
+        "blank reason",
+        "NUL",
+        "born in 2099",
+        "region 000000",
+        "own ID in the household",
+    ],
 )
 async def test_values_that_cannot_be_right_are_422_naming_the_field(stack, change, loc):
     body = application()
@@ -295,10 +349,126 @@ async def test_a_district_approving_a_proposed_refusal_sends_it_to_notice(stack)
         await assistant.post(f"/applications/{case_no}/survey", json=survey())
         await wait_for(assistant, case_no, lambda c: c["stage"] == "review")
         await assistant.post(
-            f"/applications/{case_no}/review", json={"recommendation": "refuse", "reasons": "有车辆"}
+            f"/applications/{case_no}/review",
+            json={"recommendation": "refuse", "reasons": "有车辆"},
         )
         answer = await officer.post(
-            f"/applications/{case_no}/decision", json={"outcome": "approve", "reasons": "车辆已报废"}
+            f"/applications/{case_no}/decision",
+            json={"outcome": "approve", "reasons": "车辆已报废"},
         )
         assert answer.status_code == 200 and answer.json()["stage"] == "notice"
         assert answer.json()["notice_started_at"] and answer.json()["decided_at"] is None
+
+
+# --- 2. no caseworker can kill a case -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def short_history_env():
+    """A dev server that suggests continue-as-new after 150 events (the default is thousands)."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(TEMPORAL),
+        data_converter=DATA_CONVERTER,
+        search_attributes=ALL_KEYS,
+        dev_server_extra_args=[
+            "--headless", "--log-level", "error",
+            "--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=150",
+        ],
+    )  # fmt: skip
+    yield env
+    await env.shutdown()
+
+
+async def test_repeated_actions_cannot_grow_a_case_until_the_server_kills_it(
+    short_history_env, api_settings, tmp_path
+):
+    settings = api_settings.model_copy(
+        update={"temporal_address": short_history_env.client.service_client.config.target_host}
+    )
+    note = "备注" * 1000  # the longest note there is
+    worker, external = create_worker(short_history_env.client, settings)
+    async with worker:
+        with serve(create_app(settings)) as url:
+            stack = Stack(url, settings)
+            async with stack.client(ASSISTANT) as http:
+                case_no = (await http.post("/applications", json=application())).json()["case_no"]
+                for _ in range(30):
+                    asked = await http.post(
+                        f"/applications/{case_no}/documents-requested",
+                        json={"documents": ["户口簿"], "note": note},
+                    )
+                    assert (
+                        asked.status_code == 200 and asked.json()["stage"] == "awaiting_documents"
+                    ), asked.text
+                    received = await http.post(
+                        f"/applications/{case_no}/documents-received", json={"note": note}
+                    )
+                    assert received.status_code == 200 and received.json()["stage"] == "survey", (
+                        received.text
+                    )
+
+                handle = short_history_env.client.get_workflow_handle(
+                    application_workflow_id(case_no)
+                )
+                runs, run_id = 0, None
+                while True:  # walk the chain of runs back to the first
+                    history = await short_history_env.client.get_workflow_handle(
+                        handle.id, run_id=run_id
+                    ).fetch_history()
+                    assert len(history.events) < 250
+                    runs += 1
+                    run_id = history.events[
+                        0
+                    ].workflow_execution_started_event_attributes.continued_execution_run_id
+                    if not run_id:
+                        break
+                assert runs >= 4, runs
+
+                # The case carried on whole: its trail is complete, and it moves on.
+                trail = (await http.get(f"/applications/{case_no}/audit-trail")).json()
+                assert [e["seq"] for e in trail] == list(range(len(trail)))
+                assert [e["action"] for e in trail].count("documents_received") == 30
+                case = (await http.get(f"/applications/{case_no}")).json()
+                assert case["stage"] == "survey" and case["verification"] is not None
+                listed = (await http.get("/applications", params={"stage": "survey"})).json()[
+                    "items"
+                ]
+                assert case_no in [c["case_no"] for c in listed]
+                assert (
+                    await http.post(f"/applications/{case_no}/survey", json=survey())
+                ).status_code == 200
+                await wait_for(http, case_no, lambda c: c["stage"] == "review")
+    await external.close()
+
+
+async def test_a_case_whose_workflow_the_engine_stopped_is_never_shown_as_open(stack, dev_env):
+    db = Database(stack.settings.database_url)
+    async with stack.client(ASSISTANT) as http:
+        acted_on, watched = application(), application()
+        first = (await http.post("/applications", json=acted_on)).json()["case_no"]
+        second = (await http.post("/applications", json=watched)).json()["case_no"]
+        since = datetime.now(UTC) - timedelta(minutes=1)
+        for case_no in (first, second):
+            await dev_env.client.get_workflow_handle(application_workflow_id(case_no)).terminate(
+                "operator"
+            )
+
+        # An action finds out at once ...
+        refused = await http.post(f"/applications/{first}/withdrawal", json={"reason": "x"})
+        assert refused.status_code == 409 and "halted" in refused.json()["detail"]
+        # ... and the worker's watch finds the rest.
+        for _ in range(50):
+            if second in await mark_halted_cases(dev_env.client, db, since=since):
+                break
+            await asyncio.sleep(0.1)
+        for case_no in (first, second):
+            case = (await http.get(f"/applications/{case_no}")).json()
+            assert case["stage"] == "halted" and case["closed_at"]
+            open_ones = (await http.get("/applications", params={"stage": "survey"})).json()[
+                "items"
+            ]
+            assert case_no not in [c["case_no"] for c in open_ones]
+            trail = (await http.get(f"/applications/{case_no}/audit-trail")).json()
+            assert trail[-1]["action"] == "case_halted" and "terminated" in trail[-1]["note"]
+        assert (await http.post("/applications", json=acted_on)).status_code == 201
+        assert await mark_halted_cases(dev_env.client, db, since=since) == []  # once only

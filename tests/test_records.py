@@ -3,7 +3,7 @@
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -25,7 +25,7 @@ def url(each_database_url) -> str:
 def entry(
     case_no: str, seq: int, action: str, from_stage: Stage | None, to_stage: Stage
 ) -> AuditEntry:
-    at = datetime.now(timezone.utc)
+    at = datetime.now(UTC)
     return AuditEntry(case_no, seq, at, ASSISTANT, action, from_stage, to_stage)
 
 
@@ -45,7 +45,7 @@ def claim(url: str, start) -> str:
 
 
 def accepted(url: str):
-    start = case_start(case_no="", database_url=url, accepted_at=datetime.now(timezone.utc))
+    start = case_start(case_no="", database_url=url, accepted_at=datetime.now(UTC))
     start = replace(start, case_no=claim(url, start))
     view = initial_view(start)
     with session_scope(url, writes=True) as session:
@@ -61,14 +61,16 @@ def accepted(url: str):
 def test_a_second_open_application_for_a_household_member_is_refused(url):
     start, _ = accepted(url)
     member = start.household[0]
-    twin = replace(start, applicant=replace(start.applicant, id_number=member.id_number), household=[])
+    twin = replace(
+        start, applicant=replace(start.applicant, id_number=member.id_number), household=[]
+    )
     with pytest.raises(DuplicateApplication) as duplicate:
         claim(url, twin)
     assert duplicate.value.case_no == start.case_no
 
 
 def test_of_many_concurrent_claims_on_one_household_one_wins_and_the_rest_name_it(url):
-    start = case_start(case_no="", database_url=url, accepted_at=datetime.now(timezone.utc))
+    start = case_start(case_no="", database_url=url, accepted_at=datetime.now(UTC))
 
     def attempt(_: int) -> str:
         try:
@@ -88,7 +90,7 @@ def test_of_many_concurrent_claims_on_one_household_one_wins_and_the_rest_name_i
 
 def test_a_transition_written_twice_is_on_the_record_once_and_closing_frees_the_household(url):
     start, view = accepted(url)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     approved = replace(
         view, stage=Stage.approved, version=2, monthly_amount=Decimal("1860.50"), closed_at=now
     )

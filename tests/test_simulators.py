@@ -37,8 +37,14 @@ def key() -> str:
 
 
 def transfer(case_no: str, idempotency_key: str, amount: str = "1234.50", **extra) -> dict:
-    body = {"idempotency_key": idempotency_key, "case_no": case_no, "payee_name": "张三",
-            "payee_id_number": ID_NUMBER, "amount": amount, "purpose": "最低生活保障金"}
+    body = {
+        "idempotency_key": idempotency_key,
+        "case_no": case_no,
+        "payee_name": "张三",
+        "payee_id_number": ID_NUMBER,
+        "amount": amount,
+        "purpose": "最低生活保障金",
+    }
     return body | extra
 
 
@@ -61,14 +67,20 @@ def test_transfer_retried_with_same_key_is_paid_once(client):
 def test_key_reused_for_a_different_transfer_conflicts(client):
     case_no, k = key(), key()
     client.post("/payment/transfers", json=transfer(case_no, k))
-    assert client.post("/payment/transfers", json=transfer(case_no, k, amount="99.00")).status_code == 409
+    assert (
+        client.post("/payment/transfers", json=transfer(case_no, k, amount="99.00")).status_code
+        == 409
+    )
     assert client.post("/payment/transfers", json=transfer(key(), k)).status_code == 409
     assert len(client.get("/payment/transfers", params={"case_no": case_no}).json()) == 1
 
 
 @pytest.mark.parametrize("amount", ["0", "-5.00", "abc", "1.234", "NaN", 12.5])
 def test_invalid_amount_is_rejected(client, amount):
-    assert client.post("/payment/transfers", json=transfer(key(), key(), amount=amount)).status_code == 422
+    assert (
+        client.post("/payment/transfers", json=transfer(key(), key(), amount=amount)).status_code
+        == 422
+    )
 
 
 def test_id_number_is_not_stored_in_clear(client, db):
@@ -88,7 +100,9 @@ def test_sms_is_sent_once_per_key(client):
     client.post("/sms/messages", json=body | {"idempotency_key": key(), "template": "payment"})
     assert client.get("/sms/messages", params={"phone": phone}).json()[0] == first.json()
     assert len(client.get("/sms/messages", params={"phone": phone}).json()) == 2
-    assert client.get("/sms/messages", params={"phone": phone, "template": "approval"}).json() == [first.json()]
+    assert client.get("/sms/messages", params={"phone": phone, "template": "approval"}).json() == [
+        first.json()
+    ]
 
 
 @pytest.mark.parametrize("phone", ["2381234567", "23812345678", "1381234567x", "138123456789"])
@@ -98,11 +112,16 @@ def test_sms_rejects_bad_phone(client, phone):
 
 
 def test_verification_is_deterministic_per_household(client):
-    members = [{"name": "张三", "id_number": ID_NUMBER}, {"name": "李四", "id_number": "11010120100101002X"}]
+    members = [
+        {"name": "张三", "id_number": ID_NUMBER},
+        {"name": "李四", "id_number": "11010120100101002X"},
+    ]
     request = {"request_id": key(), "case_no": key(), "members": members}
     first = client.post("/verification/reports", json=request)
     again = client.post("/verification/reports", json=request)
-    other = client.post("/verification/reports", json=request | {"request_id": key(), "members": members[::-1]})
+    other = client.post(
+        "/verification/reports", json=request | {"request_id": key(), "members": members[::-1]}
+    )
     assert (first.status_code, again.status_code, other.status_code) == (201, 200, 201)
     assert again.json() == first.json() and other.json()["report_id"] != first.json()["report_id"]
     figures = ("household_monthly_income", "savings", "vehicles", "properties", "flags")
@@ -121,7 +140,9 @@ def test_fault_injection_fails_exactly_n_calls(client):
     assert client.post("/_faults", json={"service": "payment", "fail_next": 2}).status_code == 204
     client.post("/_faults", json={"service": "sms", "fail_next": 1, "status": 500})
     failed = [client.post("/payment/transfers", json=transfer(case_no, key())) for _ in range(2)]
-    assert [(r.status_code, r.json()) for r in failed] == [(503, {"detail": "simulated outage"})] * 2
+    assert [(r.status_code, r.json()) for r in failed] == [
+        (503, {"detail": "simulated outage"})
+    ] * 2
     assert client.get("/payment/transfers", params={"case_no": case_no}).json() == []
     assert client.post("/payment/transfers", json=transfer(case_no, key())).status_code == 201
     assert client.delete("/_faults").status_code == 204

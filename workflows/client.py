@@ -1,6 +1,6 @@
 """How every process talks to Temporal: one data converter (pydantic: Decimal, dates, enums)."""
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
 from temporalio.converter import (
     CompositePayloadConverter,
@@ -35,5 +35,23 @@ async def connect(address: str, namespace: str) -> Client:
     return await Client.connect(address, namespace=namespace, data_converter=DATA_CONVERTER)
 
 
+APPLICATION_WORKFLOW = "ApplicationWorkflow"
+_APPLICATION = "application-"
+
+
 def application_workflow_id(case_no: str) -> str:
-    return f"application-{case_no}"
+    """The workflow of a case is named after its number: starting it twice is impossible."""
+    return f"{_APPLICATION}{case_no}"
+
+
+def case_no_of(workflow_id: str) -> str:
+    return workflow_id.removeprefix(_APPLICATION)
+
+
+HALTED_STATUSES = (
+    WorkflowExecutionStatus.TERMINATED,
+    WorkflowExecutionStatus.FAILED,
+    WorkflowExecutionStatus.TIMED_OUT,
+    WorkflowExecutionStatus.CANCELED,
+)
+"""How a workflow ends when the engine, not the procedure, stopped it."""

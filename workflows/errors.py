@@ -1,20 +1,26 @@
-"""How an action is refused: an ApplicationError of a known type, which fails the Update
-(not the workflow) and which the API maps to an HTTP status."""
+"""How a refusal from the rules leaves a workflow: as an ``ApplicationError`` of the refusal's
+type, which fails the Update (not the workflow task) and which the API maps to its status."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from temporalio.exceptions import ApplicationError
 
-WRONG_STAGE = "WrongStage"  # 409
-INVALID_DATA = "InvalidData"  # 422, with the field
-NOT_PERMITTED = "NotPermitted"  # 403
+from domain.errors import CaseError, InvalidData
 
 
-def wrong_stage(message: str) -> ApplicationError:
-    return ApplicationError(message, type=WRONG_STAGE, non_retryable=True)
+def as_failure(refusal: CaseError) -> ApplicationError:
+    details = [{"field": refusal.field}] if isinstance(refusal, InvalidData) else []
+    return ApplicationError(
+        refusal.message, *details, type=type(refusal).__name__, non_retryable=True
+    )
 
 
-def invalid(field: str, message: str) -> ApplicationError:
-    return ApplicationError(message, {"field": field}, type=INVALID_DATA, non_retryable=True)
-
-
-def not_permitted(message: str) -> ApplicationError:
-    return ApplicationError(message, type=NOT_PERMITTED, non_retryable=True)
+@contextmanager
+def refusing() -> Iterator[None]:
+    """Around the rules in a validator or an Update handler: a stray exception there would
+    leave the workflow task retrying forever."""
+    try:
+        yield
+    except CaseError as refusal:
+        raise as_failure(refusal) from None

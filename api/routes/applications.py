@@ -51,11 +51,12 @@ router = APIRouter(prefix="/applications", tags=["applications"])
 
 R = Role
 CaseNo = Annotated[
-    str, Path(max_length=40, pattern=r"^[0-9A-Za-z-]+$", description="案件号, e.g. 370305-2026-000001")
+    str,
+    Path(max_length=40, pattern=r"^[0-9A-Za-z-]+$", description="案件号, e.g. 370305-2026-000001"),
 ]
 
 
-def _public(view) -> CasePublic:  # noqa: ANN001
+def _public(view) -> CasePublic:
     return CasePublic.model_validate(view, from_attributes=True)
 
 
@@ -99,7 +100,9 @@ def list_applications(
         .offset((page - 1) * page_size)
         .limit(page_size)
     ).all()
-    return CasePage(items=[_public(view_of(r)) for r in rows], total=total, page=page, page_size=page_size)
+    return CasePage(
+        items=[_public(view_of(r)) for r in rows], total=total, page=page, page_size=page_size
+    )
 
 
 @router.get("/{case_no}", response_model=CasePublic)
@@ -107,21 +110,34 @@ async def get_application(
     case_no: CaseNo, db: DatabaseDep, client: TemporalDep, settings: SettingsDep, user: CurrentUser
 ) -> CasePublic:
     row = await db.read(case_in_jurisdiction, case_no=case_no, user=user)
-    return _public(await current_view(client, row, timeout=timedelta(seconds=settings.query_timeout_seconds)))
+    return _public(
+        await current_view(client, row, timeout=timedelta(seconds=settings.query_timeout_seconds))
+    )
 
 
 @router.get("/{case_no}/audit-trail", response_model=list[AuditEntryPublic])
-def get_audit_trail(case_no: CaseNo, session: SessionDep, user: CurrentUser) -> list[AuditEntryRecord]:
+def get_audit_trail(
+    case_no: CaseNo, session: SessionDep, user: CurrentUser
+) -> list[AuditEntryRecord]:
     """Who did what, when, from which stage to which (留痕)."""
     case_in_jurisdiction(session, case_no=case_no, user=user)
     return list(
         session.exec(
-            select(AuditEntryRecord).where(AuditEntryRecord.case_no == case_no).order_by(AuditEntryRecord.seq)
+            select(AuditEntryRecord)
+            .where(AuditEntryRecord.case_no == case_no)
+            .order_by(AuditEntryRecord.seq)
         )
     )
 
 
-def _action(path: str, body_model: type[BaseModel], record_type: type, update, roles: tuple[Role, ...], doc: str):  # noqa: ANN001
+def _action(
+    path: str,
+    body_model: type[BaseModel],
+    record_type: type,
+    update,
+    roles: tuple[Role, ...],
+    doc: str,
+):
     """Declare one caseworker action: its route, who may do it, and the Update it becomes."""
 
     async def route(
@@ -137,6 +153,7 @@ def _action(path: str, body_model: type[BaseModel], record_type: type, update, r
         record = record_type(actor=user, **body.model_dump())
         view = await act(
             client=client,
+            db=db,
             row=row,
             update=update,
             record=record,
@@ -151,35 +168,58 @@ def _action(path: str, body_model: type[BaseModel], record_type: type, update, r
 
 
 _action(
-    "survey", SurveyCreate, SurveyRecord, ApplicationWorkflow.record_survey,
+    "survey",
+    SurveyCreate,
+    SurveyRecord,
+    ApplicationWorkflow.record_survey,
     (R.village_coordinator, R.township_assistant, R.district_officer),
     "入户调查: at least two investigators. The case moves on once the verification report is in too.",
 )
 _action(
-    "review", ReviewCreate, ReviewRecord, ApplicationWorkflow.record_review, (R.township_assistant,),
+    "review",
+    ReviewCreate,
+    ReviewRecord,
+    ApplicationWorkflow.record_review,
+    (R.township_assistant,),
     "初审: a proposed approval goes to public notice, a proposed refusal to the district.",
 )
 _action(
-    "objections", ObjectionCreate, ObjectionRecord, ApplicationWorkflow.record_objection,
+    "objections",
+    ObjectionCreate,
+    ObjectionRecord,
+    ApplicationWorkflow.record_objection,
     (R.township_assistant, R.village_coordinator, R.district_officer),
     "异议 during public notice: the case goes back to survey; the notice restarts afterwards.",
 )
 _action(
-    "decision", DecisionCreate, DecisionRecord, ApplicationWorkflow.record_decision, (R.district_officer,),
+    "decision",
+    DecisionCreate,
+    DecisionRecord,
+    ApplicationWorkflow.record_decision,
+    (R.district_officer,),
     "审核确认: approval pays the first amount; refusal sends the reasons in writing.",
 )
 _action(
-    "documents-requested", DocumentsRequestCreate, DocumentsRequest, ApplicationWorkflow.request_documents,
+    "documents-requested",
+    DocumentsRequestCreate,
+    DocumentsRequest,
+    ApplicationWorkflow.request_documents,
     (R.township_assistant, R.district_officer),
     "补正: ask for documents; the decision clock pauses until they arrive.",
 )
 _action(
-    "documents-received", DocumentsReceiptCreate, DocumentsReceipt, ApplicationWorkflow.receive_documents,
+    "documents-received",
+    DocumentsReceiptCreate,
+    DocumentsReceipt,
+    ApplicationWorkflow.receive_documents,
     (R.township_assistant, R.district_officer),
     "The documents are in: the case resumes where it paused and its deadline moves.",
 )
 _action(
-    "withdrawal", WithdrawalCreate, WithdrawalRecord, ApplicationWorkflow.withdraw,
+    "withdrawal",
+    WithdrawalCreate,
+    WithdrawalRecord,
+    ApplicationWorkflow.withdraw,
     (R.township_assistant, R.district_officer),
     "The applicant withdraws (撤回申请).",
 )

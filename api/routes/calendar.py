@@ -3,7 +3,7 @@
 Publishing a year makes every running case count its deadlines again (its timers move).
 """
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import structlog
 from fastapi import APIRouter, Path
@@ -57,9 +57,13 @@ async def put_year(
         raise InvalidData("holidays", str(bad)) from None
     open_cases = await db.write(_publish, calendar=calendar, user=user)
     for case_no in open_cases:
-        handle = client.get_workflow_handle_for(ApplicationWorkflow.run, application_workflow_id(case_no))
+        handle = client.get_workflow_handle_for(
+            ApplicationWorkflow.run, application_workflow_id(case_no)
+        )
         try:
-            await handle.signal(ApplicationWorkflow.calendar_published, CalendarPublished(years=[year]))
+            await handle.signal(
+                ApplicationWorkflow.calendar_published, CalendarPublished(years=[year])
+            )
         except RPCError as gone:  # closed since the list was read: nothing left to count
             log.info("calendar.case_skipped", case_no=case_no, reason=gone.message)
     log.info("calendar.published", year=year, user=user.user_id, cases=len(open_cases))
@@ -74,7 +78,7 @@ async def put_year(
 
 def _publish(session: Session, *, calendar: YearCalendar, user: Actor) -> list[str]:
     """Enter the year; the open cases whose dates are provisional or fall in that year."""
-    publish_year(session, calendar=calendar, published_by=user.user_id, at=datetime.now(timezone.utc))
+    publish_year(session, calendar=calendar, published_by=user.user_id, at=datetime.now(UTC))
     return list(
         session.exec(
             select(CaseRecord.case_no).where(

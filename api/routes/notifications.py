@@ -13,7 +13,13 @@ from store.tables import CaseRecord, StaffNotification
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
 
-OVERSEERS = (Role.district_officer, Role.supervisor, Role.auditor, Role.admin, Role.township_approver)
+OVERSEERS = (
+    Role.district_officer,
+    Role.supervisor,
+    Role.auditor,
+    Role.admin,
+    Role.township_approver,
+)
 
 
 @router.get("", response_model=list[NotificationPublic])

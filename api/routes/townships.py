@@ -46,8 +46,12 @@ async def put_township(
 
 def _put_township(session: Session, *, code: str, body: TownshipUpdate) -> TownshipPublic:
     kept = [v.code for v in body.villages]
-    dropped = select(VillageRow.code).where(VillageRow.township_code == code, VillageRow.code.not_in(kept))
-    if in_use := session.exec(select(CaseRecord.village).where(CaseRecord.village.in_(dropped)).distinct()).all():
+    dropped = select(VillageRow.code).where(
+        VillageRow.township_code == code, VillageRow.code.not_in(kept)
+    )
+    if in_use := session.exec(
+        select(CaseRecord.village).where(CaseRecord.village.in_(dropped)).distinct()
+    ).all():
         raise Conflict(f"villages with cases cannot be removed: {', '.join(sorted(in_use))}")
     session.merge(TownshipRow(code=code, name=body.name, area=body.area))
     session.exec(delete(VillageRow).where(VillageRow.code.in_(dropped)))

@@ -1,0 +1,74 @@
+"""Cases whose workflow the engine stopped (terminated by an operator or by the server's
+limits, failed, timed out) are marked halted in the case records, so that no list shows them
+as open and their households may apply again. Runs beside the worker; idempotent, so any
+number of workers may run it."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from sqlmodel import Session, select
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from domain.cases import CLOSED_STAGES
+from store.db import Database
+from store.records import halt_case
+from store.tables import CaseRecord
+from workflows.client import APPLICATION_WORKFLOW, HALTED_STATUSES, case_no_of
+
+_VISIBILITY_NAMES = {
+    WorkflowExecutionStatus.TERMINATED: "Terminated",
+    WorkflowExecutionStatus.FAILED: "Failed",
+    WorkflowExecutionStatus.TIMED_OUT: "TimedOut",
+    WorkflowExecutionStatus.CANCELED: "Canceled",
+}
+
+log = structlog.get_logger()
+
+
+async def mark_halted_cases(client: Client, db: Database, *, since: datetime) -> list[str]:
+    """Halt the open cases whose workflow closed abnormally since ``since``; their numbers."""
+    statuses = " OR ".join(f"ExecutionStatus = '{_VISIBILITY_NAMES[s]}'" for s in HALTED_STATUSES)
+    query = (
+        f"WorkflowType = '{APPLICATION_WORKFLOW}' AND CloseTime > '{since.isoformat()}' "
+        f"AND ({statuses})"
+    )
+    stopped = {
+        case_no_of(execution.id): execution async for execution in client.list_workflows(query)
+    }
+    still_open = await db.read(_open_among, case_nos=list(stopped))
+    for case_no in still_open:
+        execution = stopped[case_no]
+        await db.write(
+            halt_case,
+            case_no=case_no,
+            status=execution.status.name.lower() if execution.status else "stopped",
+            at=execution.close_time or datetime.now(UTC),
+        )
+        log.warning("case.halted", case_no=case_no, status=execution.status)
+    return still_open
+
+
+def _open_among(session: Session, *, case_nos: list[str]) -> list[str]:
+    if not case_nos:
+        return []
+    return list(
+        session.exec(
+            select(CaseRecord.case_no).where(
+                CaseRecord.case_no.in_(case_nos),
+                CaseRecord.stage.not_in([s.value for s in CLOSED_STAGES]),
+            )
+        )
+    )
+
+
+async def watch_halted_cases(
+    client: Client, db: Database, *, every: timedelta, window: timedelta = timedelta(days=30)
+) -> None:
+    """Every ``every``, look back over ``window`` (longer than any outage of the workers)."""
+    while True:
+        try:
+            await mark_halted_cases(client, db, since=datetime.now(UTC) - window)
+        except Exception:  # the engine or the database is down: look again next time
+            log.exception("watch.failed")
+        await asyncio.sleep(every.total_seconds())

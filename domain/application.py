@@ -1,0 +1,427 @@
+"""The rules of an application (低保, 特困, 临时救助): which action is allowed at which stage, what
+it changes, and which timed events remain. ``ApplicationWorkflow`` is the durable shell that
+calls them, waits, writes the records, pays and texts.
+
+Each action has a check (raises a ``domain.errors`` refusal, changes nothing) and a change
+(moves the case and puts its steps on the record). ``now`` is always given: these functions
+never read a clock.
+"""
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from domain.amounts import application_amount
+from domain.calendar import end_of_day, local_date
+from domain.cases import (
+    SYSTEM,
+    Actor,
+    CaseStart,
+    DecisionRecord,
+    DocumentsReceipt,
+    DocumentsRequest,
+    ObjectionRecord,
+    ReviewRecord,
+    Role,
+    Stage,
+    SurveyRecord,
+    VerificationReport,
+    WithdrawalRecord,
+    initial_view,
+)
+from domain.casework import CaseFile, StaffAlert, TimedEvent
+from domain.deadlines import DeadlineFacts, Deadlines, Pause
+from domain.errors import InvalidData, NotPermitted
+
+WAITS_FOR = {
+    Stage.survey: "the household survey (入户调查) and the economic-status verification report",
+    Stage.review: "the township review (初审)",
+    Stage.notice: "the end of the public notice (公示)",
+    Stage.decision: "the district's decision (审核确认)",
+    Stage.awaiting_documents: "the applicant's supplementary documents (补正材料)",
+}
+OPEN_STAGES = tuple(WAITS_FOR)
+PAUSABLE = (Stage.survey, Stage.review, Stage.decision)
+
+
+class Event(StrEnum):
+    """The timed events of an application."""
+
+    survey_overdue = "survey_overdue"
+    decision_approaching = "decision_approaching"
+    decision_overdue = "decision_overdue"
+    notice_ended = "notice_ended"
+    refusal_notice_overdue = "refusal_notice_overdue"
+
+
+@dataclass(kw_only=True)
+class Application(CaseFile):
+    """An application from acceptance (受理) to its outcome: everything its rules look at."""
+
+    start: CaseStart
+    deadlines: Deadlines
+    pauses: list[Pause] = field(default_factory=list)
+    survey: SurveyRecord | None = None
+    review: ReviewRecord | None = None
+    """The proposal: the township's review, or the district's approval of a proposed refusal."""
+    decision: DecisionRecord | None = None
+    refused_on: date | None = None
+    publicised: bool = False
+    """Whether the proposal now before the district has been through public notice."""
+    acknowledged: bool = False
+    """The acceptance SMS went out (or the SMS system refused it, which is on the record)."""
+    verification_refused: bool = False
+
+    waits_for = WAITS_FOR
+
+    @classmethod
+    def accepted(cls, start: CaseStart) -> "Application":
+        return cls(start=start, view=initial_view(start), deadlines=start.deadlines)
+
+    @property
+    def closed(self) -> bool:
+        return self.view.stage not in OPEN_STAGES
+
+    # ---- 入户调查 ---------------------------------------------------------------------------
+
+    def check_survey(self, survey: SurveyRecord, *, today: date) -> None:
+        self.require(Stage.survey)
+        if self.start.conflict_of_interest and survey.actor.role != Role.district_officer:
+            raise NotPermitted(
+                "this case is recorded as a conflict of interest (近亲属备案): "
+                "the district civil-affairs bureau must do the survey"
+            )
+        names = {n.strip() for n in survey.investigators if n.strip()}
+        if len(names) < self.start.policy.min_investigators:
+            raise InvalidData(
+                "investigators",
+                f"a household survey needs at least {self.start.policy.min_investigators} "
+                "named investigators",
+            )
+        if not local_date(self.start.accepted_at) <= survey.visited_on <= today:
+            raise InvalidData("visited_on", "the visit date must be between acceptance and today")
+        if survey.assessed_monthly_income < 0:
+            raise InvalidData("assessed_monthly_income", "income cannot be negative")
+
+    def record_survey(self, survey: SurveyRecord, *, now: datetime) -> None:
+        self.survey = survey
+        self.view.surveyed_at = now
+        self.view.assignee = survey.actor.user_id
+        self.step(
+            survey.actor,
+            "survey_recorded",
+            self.view.stage,
+            now,
+            note=f"investigators: {', '.join(survey.investigators)}; {survey.findings}",
+        )
+        self._survey_complete(survey.actor, now)
+
+    def receive_verification(self, report: VerificationReport, *, now: datetime) -> None:
+        """家庭经济状况核对报告 from the platform."""
+        self.view.verification = report
+        self.step(
+            SYSTEM,
+            "verification_report_received",
+            self.view.stage,
+            now,
+            note=f"report {report.report_id}",
+        )
+        self._survey_complete(self.survey.actor if self.survey else SYSTEM, now)
+
+    def _survey_complete(self, actor: Actor, now: datetime) -> None:
+        """The case leaves survey once both the survey and the verification report are in."""
+        if self.view.stage == Stage.survey and self.survey and self.view.verification:
+            self.step(actor, "survey_completed", Stage.review, now)
+
+    # ---- 初审 and 公示 --------------------------------------------------------------------
+
+    def check_review(self, review: ReviewRecord, *, now: datetime) -> None:
+        self.require(Stage.review)
+        if review.recommendation not in ("approve", "refuse"):
+            raise InvalidData("recommendation", "must be 'approve' or 'refuse'")
+        if not review.reasons.strip():
+            raise InvalidData("reasons", "a review gives its reasons")
+        if review.recommendation == "approve":
+            self.amount(review, now=now, field="recommendation")
+
+    def record_review(self, review: ReviewRecord, *, now: datetime) -> None:
+        self.review = review
+        self.publicised = False
+        self.view.reviewed_at = now
+        approve = review.recommendation == "approve"
+        self.view.monthly_amount = (
+            self.amount(review, now=now, field="recommendation") if approve else None
+        )
+        # Only a proposed approval is published (公示); a proposed refusal goes to the district.
+        if approve:
+            self._start_notice(now)
+        to_stage = Stage.notice if approve else Stage.decision
+        self.step(
+            review.actor, f"review_{review.recommendation}", to_stage, now, note=review.reasons
+        )
+
+    def check_objection(self, objection: ObjectionRecord) -> None:
+        self.require(Stage.notice)
+        if not objection.grounds.strip():
+            raise InvalidData("grounds", "an objection states its grounds")
+        if not objection.raised_by.strip():
+            raise InvalidData("raised_by", "say who raised the objection")
+
+    def record_objection(self, objection: ObjectionRecord, *, now: datetime) -> None:
+        """An objection (异议) sends the case back to be surveyed again; the notice restarts later."""
+        self.view.objections += 1
+        self.survey = self.review = None
+        self.publicised = False
+        self.view.surveyed_at = None
+        self.view.notice_ends_at = None
+        self.view.monthly_amount = None  # no proposal stands until the next review
+        self.step(
+            objection.actor,
+            "objection_received",
+            Stage.survey,
+            now,
+            note=f"raised by {objection.raised_by}: {objection.grounds}",
+        )
+
+    def _start_notice(self, now: datetime) -> None:
+        self.view.notice_started_at = now
+        self.view.notice_ends_at = now + timedelta(days=self.start.policy.notice_calendar_days)
+
+    # ---- 审核确认 -------------------------------------------------------------------------
+
+    def check_decision(self, decision: DecisionRecord, *, now: datetime) -> None:
+        self.require(Stage.decision)
+        if decision.outcome not in ("approve", "refuse"):
+            raise InvalidData("outcome", "must be 'approve' or 'refuse'")
+        if not decision.reasons.strip():
+            raise InvalidData("reasons", "a decision gives its reasons")
+        if decision.outcome == "approve" and not self.publicised:
+            self.amount(self._district_proposal(decision), now=now, field="outcome")
+        elif decision.outcome == "approve":
+            publicised = self.amount(self.review, now=now, field="outcome")
+            if decision.amount is not None and decision.amount != publicised:
+                raise InvalidData(
+                    "amount",
+                    f"the amount publicised was ¥{publicised}; approve it as publicised, or "
+                    "refuse and have the new amount proposed and publicised again",
+                )
+
+    def approval_needs_notice(self, decision: DecisionRecord) -> bool:
+        """Only a publicised proposal may be approved (审核确认办法 Art. 19)."""
+        return decision.outcome == "approve" and not self.publicised
+
+    def propose_approval(self, decision: DecisionRecord, *, now: datetime) -> None:
+        """The district approves a proposed refusal: that approval becomes the proposal, and
+        goes to public notice before the district can confirm it."""
+        self.review = self._district_proposal(decision)
+        self.view.monthly_amount = self.amount(self.review, now=now, field="outcome")
+        self._start_notice(now)
+        self.step(
+            decision.actor,
+            "approval_proposed_by_district",
+            Stage.notice,
+            now,
+            note=decision.reasons,
+        )
+
+    def decide(self, decision: DecisionRecord, *, now: datetime) -> None:
+        """Approve or refuse. A refusal's written-notice deadline is counted afterwards."""
+        approve = decision.outcome == "approve"
+        self.view.monthly_amount = (
+            self.amount(self.review, now=now, field="outcome") if approve else None
+        )
+        self.decision = decision
+        self.view.decided_at = self.view.closed_at = now
+        if approve:
+            self.step(decision.actor, "approved", Stage.approved, now, note=decision.reasons)
+        else:
+            self.refused_on = local_date(now)
+            self.step(decision.actor, "refused", Stage.refused, now, note=decision.reasons)
+
+    def _district_proposal(self, decision: DecisionRecord) -> ReviewRecord:
+        amount = decision.amount
+        if amount is None and self.review:
+            amount = self.review.amount
+        return ReviewRecord(
+            actor=decision.actor, recommendation="approve", reasons=decision.reasons, amount=amount
+        )
+
+    def amount(self, proposal: ReviewRecord | None, *, now: datetime, field: str) -> Decimal:
+        """What the approval pays, by the standards of the year it is approved in."""
+        return application_amount(
+            assistance_type=self.start.assistance_type,
+            area=self.start.area,
+            expense=self.start.expense,
+            household_size=self.view.household_size,
+            assessed_income=self.survey.assessed_monthly_income if self.survey else Decimal(0),
+            proposed=proposal.amount if proposal else None,
+            policy=self.start.policy,
+            year=local_date(now).year,
+            field=field,
+        )
+
+    # ---- 补正, withdrawal ------------------------------------------------------------------
+
+    def check_documents_request(self, request: DocumentsRequest) -> None:
+        self.require(*PAUSABLE)
+        if not [d for d in request.documents if d.strip()]:
+            raise InvalidData("documents", "name the documents the applicant must bring")
+
+    def request_documents(self, request: DocumentsRequest, *, now: datetime) -> None:
+        """The deadline clock pauses until the documents arrive."""
+        self.view.paused_from = self.view.stage
+        self.view.pending_documents = [d.strip() for d in request.documents if d.strip()]
+        self.pauses.append(Pause(started_on=local_date(now)))
+        note = f"{'; '.join(self.view.pending_documents)}. {request.note}".strip()
+        self.step(request.actor, "documents_requested", Stage.awaiting_documents, now, note=note)
+
+    def check_documents_receipt(self, receipt: DocumentsReceipt) -> None:
+        self.require(Stage.awaiting_documents)
+
+    def receive_documents(self, receipt: DocumentsReceipt, *, now: datetime) -> None:
+        """The case resumes where it paused; its deadlines are counted again afterwards."""
+        resumed = self.view.paused_from or Stage.survey
+        self._end_pause(now)
+        self.view.paused_from = None
+        self.view.pending_documents = []
+        self.step(receipt.actor, "documents_received", resumed, now, note=receipt.note)
+        self._survey_complete(receipt.actor, now)
+
+    def check_withdrawal(self, withdrawal: WithdrawalRecord) -> None:
+        self.require(*OPEN_STAGES)
+        if not withdrawal.reason.strip():
+            raise InvalidData("reason", "record why the application is withdrawn")
+
+    def withdraw(self, withdrawal: WithdrawalRecord, *, now: datetime) -> None:
+        if self.view.stage == Stage.awaiting_documents:
+            self._end_pause(now)
+            self.view.paused_from, self.view.pending_documents = None, []
+        self.view.closed_at = now
+        self.step(withdrawal.actor, "withdrawn", Stage.withdrawn, now, note=withdrawal.reason)
+
+    def _end_pause(self, now: datetime) -> None:
+        self.pauses[-1] = replace(self.pauses[-1], ended_on=local_date(now))
+
+    # ---- deadlines ---------------------------------------------------------------------
+
+    def deadline_facts(self) -> DeadlineFacts:
+        """What the deadlines are counted from (the calendar itself lives in the database)."""
+        return DeadlineFacts(
+            accepted_on=local_date(self.start.accepted_at),
+            policy=self.start.policy,
+            pauses=list(self.pauses),
+            refused_on=self.refused_on,
+        )
+
+    def count_deadlines(
+        self,
+        deadlines: Deadlines,
+        *,
+        now: datetime,
+        actor: Actor = SYSTEM,
+        action: str | None = None,
+    ) -> None:
+        """Take freshly counted deadlines; with an ``action``, a move goes on the record."""
+        view, d = self.view, deadlines
+        before = (view.survey_due, view.decision_due, view.refusal_notice_due, view.provisional)
+        self.deadlines = d
+        view.survey_due, view.decision_due = d.survey_due, d.decision_due
+        view.refusal_notice_due, view.provisional = d.refusal_notice_due, d.provisional
+        # Missed: when its event fired for the date now in force (moved back to a date already
+        # missed, it is missed again), or when it was missed and the date it moved to is past.
+        view.survey_overdue = self._missed(
+            Event.survey_overdue, d.survey_due, view.survey_overdue, now
+        )
+        view.decision_overdue = self._missed(
+            Event.decision_overdue, d.decision_due, view.decision_overdue, now
+        )
+        view.refusal_notice_overdue = self._missed(
+            Event.refusal_notice_overdue, d.refusal_notice_due, view.refusal_notice_overdue, now
+        )
+        after = (d.survey_due, d.decision_due, d.refusal_notice_due, d.provisional)
+        if action and before != after:
+            note = f"survey due {deadlines.survey_due}, decision due {deadlines.decision_due}"
+            self.step(
+                actor,
+                action,
+                self.view.stage,
+                now,
+                note=note + (" (provisional)" if deadlines.provisional else ""),
+            )
+
+    # ---- timed events --------------------------------------------------------------------
+
+    def events(self) -> list[TimedEvent]:
+        """The timed events of the case's present stage, fired or not."""
+        view, d = self.view, self.deadlines
+        events: list[TimedEvent] = []
+
+        def at_end_of(kind: Event, day: date) -> None:
+            events.append(TimedEvent(kind, end_of_day(day), _key(kind, day)))
+
+        if view.stage == Stage.survey and view.surveyed_at is None and view.objections == 0:
+            at_end_of(Event.survey_overdue, d.survey_due)
+        if view.stage in PAUSABLE or view.stage == Stage.notice:
+            at_end_of(Event.decision_approaching, d.decision_warning_on)
+            at_end_of(Event.decision_overdue, d.decision_due)
+        if view.stage == Stage.notice and view.notice_ends_at:
+            ends = view.notice_ends_at
+            events.append(
+                TimedEvent(Event.notice_ended, ends, f"{Event.notice_ended}:{ends.isoformat()}")
+            )
+        if (
+            view.stage == Stage.refused
+            and view.refusal_notified_at is None
+            and d.refusal_notice_due
+        ):
+            at_end_of(Event.refusal_notice_overdue, d.refusal_notice_due)
+        return events
+
+    def fire(self, event: TimedEvent, *, now: datetime) -> StaffAlert | None:
+        """What a timed event does: the notice ends, or staff are reminded of a deadline or
+        told it was missed (which decides nothing)."""
+        d = self.deadlines
+        match event.kind:
+            case Event.notice_ended:
+                self.publicised = True
+                self.step(SYSTEM, "notice_ended", Stage.decision, now, note="no objection")
+                return None
+            case Event.survey_overdue:
+                self.view.survey_overdue = True
+                message = f"household survey was due to start by {d.survey_due}"
+            case Event.decision_approaching:
+                warning = self.start.policy.deadline_warning_working_days
+                message = f"decision due {d.decision_due}; {warning} working days remain"
+            case Event.decision_overdue:
+                self.view.decision_overdue = True
+                message = f"decision was due by {d.decision_due}"
+            case Event.refusal_notice_overdue:
+                self.view.refusal_notice_overdue = True
+                message = f"written refusal was due by {d.refusal_notice_due}"
+            case _:
+                raise ValueError(f"an application has no timed event {event.kind!r}")
+        return StaffAlert(event.kind, message, key=event.key)
+
+    def _missed(self, kind: Event, day: date | None, was: bool, now: datetime) -> bool:
+        if day is None:
+            return False
+        return _key(kind, day) in self.fired or (was and end_of_day(day) <= now)
+
+    # ---- outcome -------------------------------------------------------------------------
+
+    def first_payment_made(self, transfer_id: str, *, now: datetime) -> None:
+        self.view.first_payment_at = now
+        self.step(
+            SYSTEM, "first_payment_made", self.view.stage, now, note=f"transfer {transfer_id}"
+        )
+
+    def refusal_notice_sent(self, *, now: datetime) -> None:
+        self.view.refusal_notified_at = now
+        reasons = self.decision.reasons if self.decision else ""
+        self.step(SYSTEM, "refusal_notice_sent", self.view.stage, now, note=reasons)
+
+
+def _key(kind: Event, day: date) -> str:
+    """An event's occurrence: its kind and the date it belongs to."""
+    return f"{kind}:{day}"

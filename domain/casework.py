@@ -1,0 +1,90 @@
+"""What every case keeps, whatever its kind (application, emergency): the view caseworkers see,
+the steps on the record not yet written, and the timed events it waits for. Pure: a workflow
+calls these, then writes and waits."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar
+
+from domain.cases import Actor, AuditEntry, CaseView, Stage
+from domain.errors import WrongStage
+
+
+@dataclass(frozen=True)
+class TimedEvent:
+    """A moment a case waits for: a deadline, a reminder, the end of a notice. ``key`` names
+    this occurrence (its kind and its date or moment), so that it fires once even when the date
+    moves away and back."""
+
+    kind: str
+    at: datetime
+    key: str
+
+
+@dataclass(frozen=True)
+class StaffAlert:
+    """Something staff must see: on the case's record, and in the notifications (站内通知)."""
+
+    kind: str
+    message: str
+    key: str | None = None
+    """Makes the notice idempotent; the kind when absent (one notice per kind)."""
+
+
+@dataclass(kw_only=True)
+class CaseFile:
+    """A case's view and its journal: each step moves the stage and waits to be written."""
+
+    view: CaseView
+    seq: int = 0
+    unwritten: list[AuditEntry] = field(default_factory=list)
+    fired: list[str] = field(default_factory=list)
+    """Keys of the timed events that have fired."""
+
+    waits_for: ClassVar[dict[Stage, str]] = {}
+    """What each open stage waits for, in the words of a refusal."""
+
+    def step(
+        self, actor: Actor, action: str, to_stage: Stage, at: datetime, note: str = ""
+    ) -> None:
+        """Move to ``to_stage`` and put the step on the record to be written next."""
+        self.seq += 1
+        self.unwritten.append(
+            AuditEntry(
+                case_no=self.view.case_no,
+                seq=self.seq,
+                at=at,
+                actor=actor,
+                action=action,
+                from_stage=self.view.stage,
+                to_stage=to_stage,
+                note=note,
+            )
+        )
+        self.view.stage = to_stage
+        self.view.version = self.seq
+
+    def take_unwritten(self) -> list[AuditEntry]:
+        entries, self.unwritten = self.unwritten, []
+        return entries
+
+    def require(self, *stages: Stage) -> None:
+        """``WrongStage``, saying what the case waits for, unless it is at one of ``stages``."""
+        if self.view.stage in stages:
+            return
+        wanted = " or ".join(s.value for s in stages)
+        waiting = self.waits_for.get(self.view.stage)
+        now = f"waiting for {waiting}" if waiting else "closed"
+        raise WrongStage(
+            f"case {self.view.case_no} is at stage '{self.view.stage}' ({now}); "
+            f"this action needs stage {wanted}"
+        )
+
+    def due(self, events: list[TimedEvent], now: datetime) -> list[TimedEvent]:
+        """The events whose moment has come and that have not fired; marks them fired."""
+        ready = [e for e in events if e.at <= now and e.key not in self.fired]
+        self.fired.extend(e.key for e in ready)
+        return ready
+
+    def next_moment(self, events: list[TimedEvent]) -> datetime | None:
+        return min((e.at for e in events if e.key not in self.fired), default=None)

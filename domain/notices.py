@@ -1,0 +1,33 @@
+"""What the applicant is told by SMS (短信告知), in the words a family reads."""
+
+from decimal import Decimal
+
+from domain.cases import AssistanceType, CaseStart, CaseView
+
+TYPE_NAMES = {
+    AssistanceType.dibao: "最低生活保障",
+    AssistanceType.tekun: "特困人员救助供养",
+    AssistanceType.temporary: "临时救助",
+}
+
+
+def accepted_text(start: CaseStart, view: CaseView) -> str:
+    return (
+        f"您的{TYPE_NAMES[start.assistance_type]}申请已受理，案件号{start.case_no}，"
+        f"将于{view.decision_due:%Y年%m月%d日}前作出决定。"
+    )
+
+
+def approved_text(start: CaseStart, amount: Decimal) -> str:
+    return (
+        f"您的{TYPE_NAMES[start.assistance_type]}申请（{start.case_no}）已批准，"
+        f"金额{amount}元，已发放。"
+    )
+
+
+def refused_text(start: CaseStart, reasons: str) -> str:
+    """The written refusal with its reasons and the remedies (书面告知理由及救济途径)."""
+    return (
+        f"您的{TYPE_NAMES[start.assistance_type]}申请（{start.case_no}）经审核不予批准，"
+        f"理由：{reasons}。如有异议，可申请行政复议或提起行政诉讼。"
+    )

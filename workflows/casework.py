@@ -1,0 +1,153 @@
+"""What every case workflow needs, written once: the case records (projection and audit trail,
+written by one activity per step), alerts for staff, the one durable alarm for the next timed
+event, payments and SMS. A workflow holds its rules (a ``domain.casework.CaseFile``) and one
+``Casework`` around them."""
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributePair
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from domain.cases import SYSTEM, CaseView, Transition
+    from domain.casework import CaseFile, StaffAlert
+    from domain.contracts import (
+        Activity,
+        ApplicantNotice,
+        PaymentOrder,
+        PaymentReceipt,
+        StaffNotice,
+    )
+
+# Records and look-ups are quick; external systems may be down for hours and are retried
+# until they answer, the deadline timers recording any breach meanwhile. The time-outs are
+# short because an attempt lost with a dead worker is retried only when its time-out ends.
+# (Local activities would save round trips, but raced the notice and deadline timers into
+# nondeterminism on replay: regular activities keep the history's order.)
+QUICK = dict(start_to_close_timeout=timedelta(seconds=10))
+EXTERNAL = dict(
+    start_to_close_timeout=timedelta(seconds=30),
+    retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=10)),
+)
+
+
+class Casework:
+    """The case's records and its dealings with people and external systems.
+
+    Every change happens under ``lock`` and is written before anything else happens; reads
+    get ``recorded``, the view as last written, so a read never runs ahead of the audit trail.
+    """
+
+    def __init__(
+        self, case: CaseFile, *, search_attributes: Callable[[CaseView], list[SearchAttributePair]]
+    ) -> None:
+        self.case = case
+        self.recorded = replace(case.view)
+        self.lock = asyncio.Lock()
+        self.written = False
+        """Set by each write: the workflow's main loop looks again at its timed events."""
+        self._search_attributes = search_attributes
+        self._indexed = search_attributes(case.view)
+
+    def index(self) -> None:
+        """Search attributes for the run: what Temporal indexes about the case (no personal data)."""
+        workflow.upsert_search_attributes(self._indexed)
+
+    async def write(self) -> None:
+        """One activity writes the projection and every step noted since the last write."""
+        view = replace(self.case.view)
+        transition = Transition(view=view, entries=self.case.take_unwritten())
+        await workflow.execute_activity(Activity.record_transition, transition, **QUICK)
+        self.recorded = view
+        indexed = self._search_attributes(self.case.view)
+        if indexed != self._indexed:  # each upsert is a visibility write on the server
+            workflow.upsert_search_attributes(indexed)
+            self._indexed = indexed
+        self.written = True
+
+    async def alert(self, alert: StaffAlert) -> None:
+        """On the case's record, then in front of the caseworker and the district (站内通知)."""
+        view = self.case.view
+        self.case.step(SYSTEM, alert.kind, view.stage, workflow.now(), note=alert.message)
+        await self.write()
+        await workflow.execute_activity(
+            Activity.notify_staff,
+            StaffNotice(
+                case_no=view.case_no,
+                key=f"{view.case_no}:{alert.key or alert.kind}",
+                kind=alert.kind,
+                message=alert.message,
+                assignee=view.assignee,
+                township=view.township,
+                at=workflow.now(),
+            ),
+            **QUICK,
+        )
+
+    async def pay(self, order: PaymentOrder) -> PaymentReceipt | None:
+        """The transfer, retried through outages; None when the payment system refused it for
+        good, which is then on the record and in front of people, never dropped."""
+        try:
+            return await workflow.execute_activity(
+                Activity.make_payment, order, result_type=PaymentReceipt, **EXTERNAL
+            )
+        except ActivityError as refused:
+            async with self.lock:
+                await self.alert(
+                    StaffAlert("payment_refused", f"payment system refused: {refused.cause}")
+                )
+            return None
+
+    async def text(self, *, phone: str, template: str, text: str) -> bool:
+        """SMS the applicant (called outside the lock). False when the SMS system refused it."""
+        case_no = self.case.view.case_no
+        notice = ApplicantNotice(
+            case_no=case_no, key=f"{case_no}:{template}", phone=phone, template=template, text=text
+        )
+        try:
+            await workflow.execute_activity(Activity.notify_applicant, notice, **EXTERNAL)
+            return True
+        except ActivityError as refused:
+            async with self.lock:
+                await self.alert(
+                    StaffAlert(f"{template}_notice_refused", f"SMS system refused: {refused.cause}")
+                )
+            return False
+
+
+class Alarm:
+    """The one durable timer for a case's next timed event, replaced only when that moment
+    moves: the history holds a timer per deadline, not one per wake-up."""
+
+    def __init__(self) -> None:
+        self._timer: asyncio.Task[None] | None = None
+        self._at: datetime | None = None
+
+    def set(self, at: datetime | None) -> None:
+        if at == self._at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._at = at
+        self._timer = (
+            asyncio.create_task(workflow.sleep(max(at - workflow.now(), timedelta(seconds=1))))
+            if at
+            else None
+        )
+
+    @property
+    def rang(self) -> bool:
+        return self._timer is not None and self._timer.done()
+
+    def spent(self) -> None:
+        """After a wait: a timer that rang is spent; its event fires at the top of the loop."""
+        if self.rang:
+            self._timer, self._at = None, None
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
