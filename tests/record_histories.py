@@ -29,12 +29,13 @@ from domain.cases import (
 from settings import Settings
 from simulators.app import create_app
 from store.migrate import upgrade
-from tests.conftest import TEST_SERVER, register_search_attributes
+from tests.conftest import TEMPORAL, TEST_SERVER, register_search_attributes
 from tests.support import ASSISTANT, OFFICER, serve
 from tests.test_application_workflow import start_case, survey, wait_for_stage
 from worker import create_worker
 from workflows.application import ApplicationWorkflow as W
 from workflows.client import DATA_CONVERTER
+from workflows.search import ALL_KEYS
 
 HISTORIES = Path(__file__).parent / "histories"
 APPROVE = ReviewRecord(actor=ASSISTANT, recommendation="approve", reasons="eligible")
@@ -110,6 +111,17 @@ async def district_approved_a_proposed_refusal(env, handle) -> None:
     await handle.execute_update(W.record_decision, approve)
 
 
+async def carried_over_after_many_pauses(env, handle) -> None:
+    """Enough 补正 cycles that the server suggests continue-as-new (see ``environment``)."""
+    first_run = (await handle.describe()).run_id
+    request = DocumentsRequest(actor=ASSISTANT, documents=["bank statements"], note="补" * 2000)
+    while (await handle.describe()).run_id == first_run:
+        await handle.execute_update(W.request_documents, request)
+        await handle.execute_update(W.receive_documents, DocumentsReceipt(actor=ASSISTANT))
+    await handle.execute_update(W.request_documents, request)
+    await handle.execute_update(W.withdraw, WithdrawalRecord(actor=ASSISTANT, reason="moved away"))
+
+
 SCENARIOS = {
     "approved_after_objection": (approved, {}),
     "refused_after_documents": (refused_after_documents, {}),
@@ -119,7 +131,42 @@ SCENARIOS = {
         {"assistance_type": "temporary", "expense": "major_illness"},
     ),
     "district_approved_a_proposed_refusal": (district_approved_a_proposed_refusal, {}),
+    "carried_over_after_many_pauses": (carried_over_after_many_pauses, {}),
 }
+SUGGEST_CONTINUE_AS_NEW_AFTER = {"carried_over_after_many_pauses": 60}
+"""Scenarios that need a dev server suggesting continue-as-new early (events); the others run
+on the time-skipping test server."""
+
+
+async def environment(name: str) -> WorkflowEnvironment:
+    if name not in SUGGEST_CONTINUE_AS_NEW_AFTER:
+        env = await WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=str(TEST_SERVER), data_converter=DATA_CONVERTER
+        )
+        await register_search_attributes(env.client)
+        return env
+    limit = SUGGEST_CONTINUE_AS_NEW_AFTER[name]
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(TEMPORAL),
+        data_converter=DATA_CONVERTER,
+        search_attributes=ALL_KEYS,
+        dev_server_extra_args=[
+            "--headless",
+            "--dynamic-config-value",
+            f"limit.historyCount.suggestContinueAsNew={limit}",
+        ],
+    )
+
+
+async def every_run(env, handle) -> list:
+    """The histories of all the workflow's runs, the first one first."""
+    histories, run_id = [], None
+    while True:
+        history = await env.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+        histories.insert(0, history)
+        started = history.events[0].workflow_execution_started_event_attributes
+        if not (run_id := started.continued_execution_run_id):
+            return histories
 
 
 def anonymous(history_json: str) -> str:
@@ -143,17 +190,14 @@ def anonymous(history_json: str) -> str:
 
 async def main(names: list[str]) -> None:
     HISTORIES.mkdir(exist_ok=True)
-    wanted = names or [n for n in SCENARIOS if not (HISTORIES / f"{n}.json").exists()]
+    wanted = names or [n for n in SCENARIOS if not list(HISTORIES.glob(f"{n}*.json"))]
     with tempfile.TemporaryDirectory() as tmp:
         database_url = f"sqlite:///{tmp}/jiuzhu.db"
         upgrade(database_url)
         with serve(create_app(f"{tmp}/simulators.db")) as sims:
             for name in wanted:
                 scenario, overrides = SCENARIOS[name]
-                env = await WorkflowEnvironment.start_time_skipping(
-                    test_server_existing_path=str(TEST_SERVER), data_converter=DATA_CONVERTER
-                )
-                await register_search_attributes(env.client)
+                env = await environment(name)
                 settings = Settings(
                     database_url=database_url,
                     payment_url=f"{sims}/payment",
@@ -166,11 +210,13 @@ async def main(names: list[str]) -> None:
                     handle = await start_case(env, settings, **overrides)
                     await scenario(env, handle)
                     await handle.result()
-                    history = await handle.fetch_history()
+                    runs = await every_run(env, handle)
                 await external.close()
                 await env.shutdown()
-                (HISTORIES / f"{name}.json").write_text(anonymous(history.to_json()))
-                print(f"recorded {name}: {len(history.events)} events")
+                for number, history in enumerate(runs, 1):
+                    file = f"{name}.json" if len(runs) == 1 else f"{name}-run{number}.json"
+                    (HISTORIES / file).write_text(anonymous(history.to_json()))
+                    print(f"recorded {file}: {len(history.events)} events")
 
 
 if __name__ == "__main__":
