@@ -9,12 +9,20 @@ It then measures, in one run:
 2. the same N cases and C drivers against a bare workflow on the same Temporal server, with the
    same updates and the same number of activities, each activity doing nothing;
 3. the peak and current memory of the worker and API processes;
-4. the worker's memory with M more cases left open (intake only).
+4. the worker's memory with M more cases left open (intake only);
+5. first of all, a burst: B intakes sent at one moment, a fifth of them five copies of the same
+   few households, while ``/health`` is polled (every answer checked, the slowest health answer
+   reported).
 
 The public notice (公示, 7 calendar days) is a durable timer; the benchmark measures actions, so
 it runs with a zero-day notice (JIUZHU_POLICY__NOTICE_CALENDAR_DAYS=0).
 
-    .venv/bin/python bench/bench.py [--cases 200] [--concurrency 10] [--open-cases 1000] [--keep]
+    .venv/bin/python bench/bench.py [--cases 200] [--concurrency 10] [--open-cases 1000]
+                                    [--burst 50] [--database-url URL] [--keep]
+
+``--database-url`` points the stack at an empty database of its own (PostgreSQL, say:
+``createdb -h 127.0.0.1 -U postgres jiuzhu_bench`` and
+``--database-url postgresql+psycopg://postgres@127.0.0.1/jiuzhu_bench``); SQLite by default.
 """
 
 import argparse
@@ -116,7 +124,7 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def configure_environment(var: Path) -> dict[str, str]:
+def configure_environment(var: Path, database_url: str | None) -> dict[str, str]:
     """Point every part of the stack at the bench's own ports and files (before Settings())."""
     taken: set[int] = set()
     temporal_port = free_port(taken, also_free_at=1000)  # the dev server's Web UI is on port + 1000
@@ -129,7 +137,7 @@ def configure_environment(var: Path) -> dict[str, str]:
         "JIUZHU_PAYMENT_URL": f"http://127.0.0.1:{simulator_port}/payment",
         "JIUZHU_SMS_URL": f"http://127.0.0.1:{simulator_port}/sms",
         "JIUZHU_VERIFICATION_URL": f"http://127.0.0.1:{simulator_port}/verification",
-        "JIUZHU_DATABASE_URL": f"sqlite:///{var / 'jiuzhu.db'}",
+        "JIUZHU_DATABASE_URL": database_url or f"sqlite:///{var / 'jiuzhu.db'}",
         "JIUZHU_LOG_LEVEL": "WARNING",
         "JIUZHU_POLICY__NOTICE_CALENDAR_DAYS": "0",
     }
@@ -339,6 +347,58 @@ def http_client(base_url: str, concurrency: int) -> httpx.AsyncClient:
     """One HTTP client shared by the caseworkers, at most one connection each."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     return httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60)
+
+
+@dataclass
+class Burst:
+    """B intakes at one moment: how long until all were answered, and how /health fared."""
+
+    size: int
+    wall: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    slowest_health: float = 0.0
+
+
+async def burst(http: httpx.AsyncClient, users: Caseworkers, people: People, size: int) -> Burst:
+    """A fifth of the intakes are five copies each of a few households: each household must get
+    one 201 and 409s naming that case; every other intake a 201."""
+    households = [application(people, i) for i in range(max(size // 25, 1))]
+    copies = len(households) * 5
+    bodies = [households[i % len(households)] for i in range(copies)]
+    bodies += [application(people, i) for i in range(size - copies)]
+    result, done = Burst(size=size), asyncio.Event()
+
+    async def intake(body: dict) -> httpx.Response:
+        started = time.perf_counter()
+        response = await http.post("/applications", json=body, headers=users.assistant)
+        result.latencies.append((time.perf_counter() - started) * 1000)
+        return response
+
+    async def watch_health() -> None:
+        while not done.is_set():
+            started = time.perf_counter()
+            check(await http.get("/health"), "/health during the burst")
+            result.slowest_health = max(result.slowest_health, time.perf_counter() - started)
+            await asyncio.sleep(0.02)
+
+    watcher = asyncio.create_task(watch_health())
+    started = time.perf_counter()
+    answers = await asyncio.gather(*(intake(body) for body in bodies))
+    result.wall = time.perf_counter() - started
+    done.set()
+    await watcher
+    for answer in answers:
+        result.statuses[answer.status_code] = result.statuses.get(answer.status_code, 0) + 1
+    for household in households:
+        mine = [a for a, b in zip(answers, bodies, strict=True) if b is household]
+        created = [a.json()["case_no"] for a in mine if a.status_code == 201]
+        duplicates = [a for a in mine if a.status_code == 409 and created[0] in a.json()["detail"]]
+        if len(created) != 1 or len(duplicates) != len(mine) - 1:
+            raise BenchError(f"burst: one household got {[a.status_code for a in mine]}")
+    if result.statuses.get(201, 0) != size - copies + len(households):
+        raise BenchError(f"burst: answers {result.statuses}")
+    return result
 
 
 # ---- the bare engine --------------------------------------------------------------------------
@@ -555,6 +615,7 @@ class Results:
     bare: Tally | None = None
     after_throughput: dict[str, Memory] = field(default_factory=dict)
     with_open_cases: dict[str, Memory] = field(default_factory=dict)
+    burst: Burst | None = None
     open_intake: list[float] = field(default_factory=list)
     open_wall: float = 0.0
     api_cpu: dict[str, float] = field(default_factory=dict)
@@ -567,6 +628,11 @@ async def measure(stack: EmbeddedStack, settings: Settings, args: argparse.Names
     users = Caseworkers.issue(settings.jwt_secret)
     people = People()
     base_url = f"http://{settings.api_host}:{settings.api_port}"
+
+    if args.burst:
+        print(f"  burst: {args.burst} intakes at once ...", flush=True)
+        async with http_client(base_url, args.burst + 1) as http:
+            results.burst = await burst(http, users, people, args.burst)
 
     async with http_client(base_url, args.concurrency) as http:
         # One case first, not counted: the worker and the API load their code on first use.
@@ -693,6 +759,16 @@ def print_report(results: Results, env: dict[str, str], command: str, started_lo
         f"  stack: Temporal {env['JIUZHU_TEMPORAL_ADDRESS']}, API port {env['JIUZHU_API_PORT']}, "
         f"simulators {env['JIUZHU_PAYMENT_URL'].rsplit('/', 1)[0]}"
     )
+    print(f"  database: {env['JIUZHU_DATABASE_URL'].split('://')[0]}")
+    if b := results.burst:
+        answered = ", ".join(f"{count} × {code}" for code, count in sorted(b.statuses.items()))
+        print()
+        print(f"  burst: {b.size} intakes sent at one moment (duplicates among them)")
+        print(
+            f"    all answered in {b.wall:.2f} s ({answered}); latency p50 "
+            f"{percentile(b.latencies, 50):.0f} ms, p99 {percentile(b.latencies, 99):.0f} ms; "
+            f"slowest /health meanwhile {b.slowest_health * 1000:.0f} ms"
+        )
     print()
     print(f"  cases N = {n}, concurrent caseworkers C = {c}")
     print("  API (HTTP → API → Temporal → worker → SQLite + simulators)")
@@ -781,24 +857,35 @@ def parse_args() -> argparse.Namespace:
         default=1000,
         help="open cases for the memory figure (default 1000)",
     )
+    parser.add_argument(
+        "--burst", type=int, default=50, help="intakes sent at one moment (default 50; 0: none)"
+    )
+    parser.add_argument(
+        "--database-url", help="an empty database for the stack (default: SQLite in a temp dir)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary var directory")
     args = parser.parse_args()
-    if args.cases < 1 or args.concurrency < 1 or args.open_cases < 0:
-        parser.error("--cases and --concurrency must be at least 1, --open-cases at least 0")
+    if args.cases < 1 or args.concurrency < 1 or args.open_cases < 0 or not 0 <= args.burst <= 500:
+        parser.error(
+            "--cases and --concurrency must be at least 1, --open-cases at least 0, "
+            "--burst from 0 to 500"
+        )
     return args
 
 
 def main() -> int:
     args = parse_args()
     os.chdir(ROOT)  # the stack starts `python worker.py` and `python -m simulators` from here
-    command = (
-        f'make bench ARGS="--cases {args.cases} --concurrency {args.concurrency} --open-cases {args.open_cases}"'
-        f"   (or: .venv/bin/python bench/bench.py --cases {args.cases} --concurrency {args.concurrency} "
-        f"--open-cases {args.open_cases})"
+    options = (
+        f"--cases {args.cases} --concurrency {args.concurrency} --open-cases {args.open_cases} "
+        f"--burst {args.burst}"
+        + (f" --database-url {args.database_url}" if args.database_url else "")
     )
+    command = f'make bench ARGS="{options}"   (or: .venv/bin/python bench/bench.py {options})'
+
     started_load = os.getloadavg()
     var = Path(tempfile.mkdtemp(prefix="jiuzhu-bench-"))
-    env = configure_environment(var)
+    env = configure_environment(var, args.database_url)
     configure_logging(level="WARNING", process="bench")
     settings = Settings()
     stack = EmbeddedStack(settings, var=var)
