@@ -15,7 +15,14 @@ def main() -> None:
         "--db", help="SQLite file (default: $JIUZHU_SIMULATOR_DB or var/simulators.db)"
     )
     args = parser.parse_args()
-    uvicorn.run(create_app(args.db), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(
+        create_app(args.db),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        # An answer held back by a delay fault (up to 120 s) must not hold up a stop.
+        timeout_graceful_shutdown=5,
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """The external-system simulators, exercised over real HTTP."""
 
 import sqlite3
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from decimal import Decimal
 from uuid import uuid4
@@ -13,6 +15,7 @@ from simulators.app import create_app
 from tests.support import serve
 
 ID_NUMBER = "110101199003071234"
+ACCOUNT_NO = "6217000010012345678"
 
 
 @contextmanager
@@ -46,6 +49,17 @@ def transfer(case_no: str, idempotency_key: str, amount: str = "1234.50", **extr
         "purpose": "最低生活保障金",
     }
     return body | extra
+
+
+def account(account_no: str = ACCOUNT_NO, holder: str = "张三") -> dict:
+    return {"bank": "中国建设银行临淄支行", "account_no": account_no, "holder": holder}
+
+
+@pytest.fixture
+def faults(client) -> Iterator[httpx.Client]:
+    """The shared client; whatever fault a test arms is cleared after it, pass or fail."""
+    yield client
+    client.delete("/_faults")
 
 
 def test_health(client):
@@ -89,6 +103,101 @@ def test_id_number_is_not_stored_in_clear(client, db):
     with sqlite3.connect(db) as conn:
         dump = "\n".join(conn.iterdump())
     assert paid["transfer_id"] in dump and ID_NUMBER not in dump
+
+
+def test_transfer_to_an_account_keeps_only_its_last_4_digits(client, db):
+    case_no, k = key(), key()
+    paid = client.post("/payment/transfers", json=transfer(case_no, k, account=account()))
+    assert paid.status_code == 201 and paid.json()["status"] == "settled"
+    assert paid.json()["account"] == {
+        "bank": "中国建设银行临淄支行",
+        "account_no_masked": "****5678",
+        "holder": "张三",
+    }
+    replay = client.post("/payment/transfers", json=transfer(case_no, k, account=account()))
+    assert (replay.status_code, replay.json()) == (200, paid.json())
+    for changed in (
+        {"account": account("6217000010012340000")},
+        {"account": account() | {"bank": "中国农业银行"}},
+        {},  # the same transfer without its account
+    ):
+        reused = client.post("/payment/transfers", json=transfer(case_no, k, **changed))
+        assert reused.status_code == 409
+    assert client.get("/payment/transfers", params={"case_no": case_no}).json() == [paid.json()]
+    with sqlite3.connect(db) as conn:
+        dump = "\n".join(conn.iterdump())
+    assert paid.json()["transfer_id"] in dump and ACCOUNT_NO not in dump
+
+
+def test_legacy_transfer_carries_no_account(client):
+    paid = client.post("/payment/transfers", json=transfer(key(), key())).json()
+    assert "account" not in paid
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (account("0001234567890"), "account_closed: "),
+        (account(holder="李四"), "name_mismatch: "),
+    ],
+)
+def test_refused_transfer_is_not_stored_and_may_be_retried_corrected(client, bad, reason):
+    case_no, k = key(), key()
+    refused = client.post("/payment/transfers", json=transfer(case_no, k, account=bad))
+    assert refused.status_code == 422 and refused.json()["detail"].startswith(reason)
+    again = client.post("/payment/transfers", json=transfer(case_no, k, account=bad))
+    assert (again.status_code, again.json()) == (422, refused.json())
+    assert client.get("/payment/transfers", params={"case_no": case_no}).json() == []
+    # A refusal had no effect: the same key with the account corrected is a new transfer.
+    paid = client.post("/payment/transfers", json=transfer(case_no, k, account=account()))
+    assert paid.status_code == 201
+    assert client.get("/payment/transfers", params={"case_no": case_no}).json() == [paid.json()]
+
+
+def test_key_that_paid_is_not_refused_for_a_bad_account(client):
+    case_no, k = key(), key()
+    client.post("/payment/transfers", json=transfer(case_no, k, account=account()))
+    closed = account("0001234567890")
+    assert (
+        client.post("/payment/transfers", json=transfer(case_no, k, account=closed)).status_code
+        == 409
+    )
+
+
+def test_holder_is_compared_without_surrounding_whitespace(client):
+    spaced = transfer(key(), key(), payee_name=" 张三", account=account(holder="张三 \t"))
+    paid = client.post("/payment/transfers", json=spaced)
+    assert paid.status_code == 201 and paid.json()["account"]["holder"] == "张三"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        account("1234567"),
+        account("1" * 31),
+        account("62170000100123456x"),
+        account(" 62170000100123456"),
+        account(holder=" "),
+        account(holder="张" * 51),
+        {"bank": "", "account_no": ACCOUNT_NO, "holder": "张三"},
+        {"account_no": ACCOUNT_NO, "holder": "张三"},
+    ],
+)
+def test_malformed_account_is_rejected(client, bad):
+    case_no = key()
+    assert (
+        client.post("/payment/transfers", json=transfer(case_no, key(), account=bad)).status_code
+        == 422
+    )
+    assert client.get("/payment/transfers", params={"case_no": case_no}).json() == []
+
+
+def test_transfers_filter_by_status(client):
+    case_no = key()
+    paid = client.post("/payment/transfers", json=transfer(case_no, key())).json()
+    listed = {"case_no": case_no, "status": "settled"}
+    assert client.get("/payment/transfers", params=listed).json() == [paid]
+    assert client.get("/payment/transfers", params=listed | {"status": "failed"}).json() == []
 
 
 def test_sms_is_sent_once_per_key(client):
@@ -148,6 +257,82 @@ def test_fault_injection_fails_exactly_n_calls(client):
     assert client.delete("/_faults").status_code == 204
     sms = {"idempotency_key": key(), "phone": "13800000000", "template": "t", "text": "x"}
     assert client.post("/sms/messages", json=sms).status_code == 201
+
+
+def wait_for_transfers(client: httpx.Client, case_no: str) -> list[dict]:
+    deadline = time.monotonic() + 10
+    while not (found := client.get("/payment/transfers", params={"case_no": case_no}).json()):
+        assert time.monotonic() < deadline, "the transfer was never stored"
+        time.sleep(0.05)
+    return found
+
+
+def test_delayed_answer_comes_after_the_transfer_is_stored(faults):
+    body = transfer(key(), key())
+    case_no = body["case_no"]
+    delay = {"service": "payment", "delay_next": 1, "delay_seconds": 60}
+    assert faults.post("/_faults", json=delay).status_code == 204
+    with ThreadPoolExecutor(1) as pool, httpx.Client(base_url=faults.base_url) as caller:
+        answer = pool.submit(caller.post, "/payment/transfers", json=body, timeout=30)
+        stored = wait_for_transfers(faults, case_no)
+        time.sleep(0.2)
+        assert not answer.done(), "the answer came without its delay"
+        started = time.monotonic()
+        assert faults.delete("/_faults").status_code == 204  # sends the late answer now
+        paid = answer.result(timeout=10)
+    assert time.monotonic() - started < 5
+    assert (paid.status_code, [paid.json()]) == (201, stored)
+    assert (
+        faults.post("/payment/transfers", json=transfer(case_no, key()), timeout=5).status_code
+        == 201
+    )
+
+
+def test_lost_answer_then_retry_with_same_key_is_paid_once(faults):
+    body = transfer(key(), key(), account=account())
+    faults.post("/_faults", json={"service": "payment", "delay_next": 1, "delay_seconds": 60})
+    with pytest.raises(httpx.ReadTimeout):  # the caller gives up: the answer is lost
+        faults.post("/payment/transfers", json=body, timeout=0.5)
+    [stored] = wait_for_transfers(faults, body["case_no"])
+    retried = faults.post("/payment/transfers", json=body, timeout=5)
+    assert (retried.status_code, retried.json()) == (200, stored)
+
+
+def test_delay_counts_n_accepted_transfers(faults):
+    faults.post("/_faults", json={"service": "payment", "delay_next": 2, "delay_seconds": 1})
+    faults.post("/_faults", json={"service": "payment", "fail_next": 1})
+    assert faults.post("/payment/transfers", json=transfer(key(), key())).status_code == 503
+    took = []
+    for _ in range(3):
+        started = time.monotonic()
+        assert faults.post("/payment/transfers", json=transfer(key(), key())).status_code == 201
+        took.append(time.monotonic() - started)
+    assert [t >= 1 for t in took] == [True, True, False]
+
+
+def test_clearing_faults_drops_a_pending_delay(faults):
+    faults.post("/_faults", json={"service": "payment", "delay_next": 3, "delay_seconds": 60})
+    assert faults.delete("/_faults").status_code == 204
+    paid = faults.post("/payment/transfers", json=transfer(key(), key()), timeout=5)
+    assert paid.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"service": "payment"},
+        {"service": "payment", "status": 500},
+        {"service": "payment", "delay_next": 1},
+        {"service": "payment", "delay_seconds": 1},
+        {"service": "payment", "delay_next": 1, "delay_seconds": 121},
+        {"service": "payment", "delay_next": 1, "delay_seconds": -1},
+        {"service": "payment", "delay_next": -1, "delay_seconds": 1},
+        {"service": "sms", "delay_next": 1, "delay_seconds": 1},
+        {"service": "fax", "fail_next": 1},
+    ],
+)
+def test_malformed_fault_is_rejected(faults, fault):
+    assert faults.post("/_faults", json=fault).status_code == 422
 
 
 def test_data_survives_restart(tmp_path):
