@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from store.types import Money, UTCDateTime
@@ -153,3 +153,99 @@ class StaffNotification(SQLModel, table=True):
     assignee: str = Field(index=True)
     township: str = Field(index=True)
     at: datetime = Field(sa_column=_utc(nullable=False))
+
+
+# The emergency reserve (临时救助储备金) of each township: its money lives here, never in a
+# workflow. Its amounts are whole fen in BIGINT columns (``*_fen``), not ``Money``: ``Money``
+# is text on SQLite, where a CHECK such as ``balance >= held`` would compare strings ("9.00"
+# > "10.00"), and the CHECKs below are what makes over-spending impossible under any
+# interleaving of transactions. Integers compare as numbers on both databases, add exactly,
+# and the ``_fen`` in a name tells anyone writing SQL by hand which unit they hold. The store
+# functions (``store.reserve``) take and give Decimal yuan; each row also reads as yuan.
+
+
+class TownshipReserve(SQLModel, table=True):
+    """One row per township: the money in its reserve and the part held for payments under
+    way. ``balance_fen - held_fen`` is what a new emergency payment may still hold."""
+
+    __tablename__ = "township_reserve"
+    __table_args__ = (
+        CheckConstraint("held_fen >= 0", name="ck_township_reserve_held_not_negative"),
+        CheckConstraint("balance_fen >= held_fen", name="ck_township_reserve_held_covered"),
+        CheckConstraint("minimum_fen >= 0", name="ck_township_reserve_minimum_not_negative"),
+    )
+
+    township: str = Field(primary_key=True, foreign_key="township.code")
+    balance_fen: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    held_fen: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    minimum_fen: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    updated_at: datetime = Field(sa_column=_utc(nullable=False))
+
+    @property
+    def balance(self) -> Decimal:
+        return Decimal(self.balance_fen).scaleb(-2)
+
+    @property
+    def held(self) -> Decimal:
+        return Decimal(self.held_fen).scaleb(-2)
+
+    @property
+    def minimum(self) -> Decimal:
+        return Decimal(self.minimum_fen).scaleb(-2)
+
+
+class ReserveEntry(SQLModel, table=True):
+    """The reserve's ledger, append-only: one row per top-up, hold, settlement or release,
+    with the reserve as it stood after it, so a township's entries read as a statement.
+
+    Every entry has a ``key`` (idempotency: a retried call finds its entry and writes nothing).
+    A settlement or release names the hold it closes in ``closes``, unique: a hold is closed
+    once, by one of them, whatever runs at the same time."""
+
+    __tablename__ = "reserve_entry"
+    __table_args__ = (
+        CheckConstraint("amount_fen > 0", name="ck_reserve_entry_amount_positive"),
+        CheckConstraint(
+            "held_after_fen >= 0 AND balance_after_fen >= held_after_fen",
+            name="ck_reserve_entry_after_covered",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    township: str = Field(foreign_key="township_reserve.township", index=True)
+    kind: str  # domain.reserve.EntryKind
+    amount_fen: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    case_no: str | None = Field(default=None, index=True)
+    closes: str | None = Field(default=None, unique=True)
+    """The key of the hold a settle or release entry closes."""
+    note: str = ""
+    by_user: str
+    at: datetime = Field(sa_column=_utc(nullable=False))
+    balance_after_fen: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    held_after_fen: int = Field(sa_column=Column(BigInteger(), nullable=False))
+
+    @property
+    def amount(self) -> Decimal:
+        return Decimal(self.amount_fen).scaleb(-2)
+
+    @property
+    def balance_after(self) -> Decimal:
+        return Decimal(self.balance_after_fen).scaleb(-2)
+
+    @property
+    def held_after(self) -> Decimal:
+        return Decimal(self.held_after_fen).scaleb(-2)
+
+
+class EmergencyPayout(SQLModel, table=True):
+    """A person in a household paid an emergency payment (one row per member per settled
+    payment): a second one to the same family for the same cause within 90 days is refused."""
+
+    __tablename__ = "emergency_payout"
+    __table_args__ = (Index("ix_emergency_payout_id_number_cause", "id_number", "cause"),)
+
+    id_number: str = Field(primary_key=True)
+    case_no: str = Field(primary_key=True)
+    cause: str
+    paid_at: datetime = Field(sa_column=_utc(nullable=False))
