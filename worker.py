@@ -9,15 +9,16 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.external import ExternalActivities
-from activities.records import RecordActivities
+from activities.records import RecordActivities, ReserveActivities
 from activities.watch import watch_halted_cases
 from logs import configure_logging
 from settings import Settings, get_settings
 from store.db import Database
 from workflows.application import ApplicationWorkflow
 from workflows.client import connect
+from workflows.emergency import EmergencyWorkflow
 
-WORKFLOWS = [ApplicationWorkflow]
+WORKFLOWS = [ApplicationWorkflow, EmergencyWorkflow]
 
 log = structlog.get_logger()
 
@@ -27,6 +28,7 @@ def create_worker(
 ) -> tuple[Worker, ExternalActivities]:
     """The worker with every workflow and activity; close the returned activities after it."""
     records = RecordActivities(database_url=settings.database_url)
+    reserve = ReserveActivities(database_url=settings.database_url)
     external = ExternalActivities(
         payment_url=settings.payment_url,
         sms_url=settings.sms_url,
@@ -41,6 +43,10 @@ def create_worker(
             records.record_transition,
             records.notify_staff,
             records.compute_deadlines,
+            records.add_working_days,
+            reserve.hold_reserve,
+            reserve.settle_reserve,
+            reserve.release_reserve,
             external.verify_household,
             external.notify_applicant,
             external.make_payment,

@@ -5,6 +5,7 @@ else (5xx, time-outs, refused connections) is raised as-is and retried by Tempor
 carries an idempotency key derived from the case, so a retry never acts twice.
 """
 
+from dataclasses import asdict
 from decimal import Decimal
 
 import httpx
@@ -88,6 +89,7 @@ class ExternalActivities:
                 "payee_id_number": order.payee_id_number,
                 "amount": str(order.amount),
                 "purpose": order.purpose,
+                **({"account": asdict(order.account)} if order.account else {}),
             },
         )
         log.info(
@@ -102,9 +104,18 @@ class ExternalActivities:
         response = await self.http.post(url, json=payload)
         if 400 <= response.status_code < 500:
             raise ApplicationError(
-                f"{url} refused the request ({response.status_code}): {response.text[:300]}",
+                f"refused ({response.status_code}): {_why(response)}",
                 type="ExternalRejected",
                 non_retryable=True,
             )
         response.raise_for_status()
         return response.json()
+
+
+def _why(response: httpx.Response) -> str:
+    """The external system's own words, short: they go on the case's record."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300]
+    return str(body.get("detail", body) if isinstance(body, dict) else body)[:300]

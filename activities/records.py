@@ -1,17 +1,36 @@
-"""Activities on the application database: case records, staff notices, deadlines."""
+"""Activities on the application database: case records, staff notices, deadlines, and the
+townships' emergency reserves."""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import structlog
 from sqlmodel import Session
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from domain.cases import Transition
-from domain.contracts import Activity, StaffNotice
+from domain.contracts import (
+    Activity,
+    HoldOutcome,
+    ReserveHold,
+    ReserveRelease,
+    ReserveSettlement,
+    StaffNotice,
+    Transition,
+    WorkingDay,
+    WorkingDaysAfter,
+)
 from domain.deadlines import DeadlineFacts, Deadlines, compute_deadlines
+from domain.errors import CaseError
+from domain.reserve import ReserveState
+from store import reserve
 from store.calendar import load_calendar
 from store.db import Database
 from store.records import apply_transition, record_staff_notice
 
 log = structlog.get_logger()
+T = TypeVar("T")
 
 
 class RecordActivities:
@@ -45,3 +64,91 @@ class RecordActivities:
             return compute_deadlines(load_calendar(session), facts)
 
         return await self.db.read(compute)
+
+    @activity.defn(name=Activity.add_working_days)
+    async def add_working_days(self, request: WorkingDaysAfter) -> WorkingDay:
+        def count(session: Session) -> WorkingDay:
+            day, provisional = load_calendar(session).add_working_days(request.start, request.days)
+            return WorkingDay(day=day, provisional=provisional)
+
+        return await self.db.read(count)
+
+
+class ReserveActivities:
+    """The township's emergency reserve (临时救助储备金): every call keyed, so a retried or
+    replayed activity moves money once."""
+
+    def __init__(self, *, database_url: str) -> None:
+        self.db = Database(database_url)
+
+    async def _write(self, work: Callable[..., T], /, **kwargs: Any) -> T:
+        """A refusal of the ledger (a hold settled twice, say) is a fault no retry mends."""
+        try:
+            return await self.db.write(work, **kwargs)
+        except CaseError as refusal:
+            raise ApplicationError(
+                refusal.message, type=type(refusal).__name__, non_retryable=True
+            ) from None
+
+    @activity.defn(name=Activity.hold_reserve)
+    async def hold_reserve(self, request: ReserveHold) -> HoldOutcome:
+        def hold_it(session: Session) -> HoldOutcome:
+            held = reserve.hold(
+                session,
+                township=request.township,
+                case_no=request.case_no,
+                amount=request.amount,
+                key=request.key,
+                at=datetime.now(UTC),
+            )
+            state = reserve.reserve_of(session, township=request.township)
+            return HoldOutcome(held=held, available=state.available)
+
+        outcome = await self._write(hold_it)
+        log.info(
+            "reserve.hold", case_no=request.case_no, held=outcome.held, amount=str(request.amount)
+        )
+        return outcome
+
+    @activity.defn(name=Activity.settle_reserve)
+    async def settle_reserve(self, request: ReserveSettlement) -> None:
+        """The money went to the family; below its minimum, the district is told at once."""
+
+        def settle_it(session: Session) -> ReserveState:
+            at = datetime.now(UTC)
+            state = reserve.settle(
+                session,
+                hold_key=request.hold_key,
+                key=request.key,
+                at=at,
+                members=request.members,
+                cause=request.cause,
+            )
+            if state.below_minimum:
+                record_staff_notice(session, below_minimum(state, key=request.key, at=at))
+            return state
+
+        state = await self._write(settle_it)
+        log.info("reserve.settled", township=state.township, balance=str(state.balance))
+
+    @activity.defn(name=Activity.release_reserve)
+    async def release_reserve(self, request: ReserveRelease) -> None:
+        await self._write(
+            reserve.release, hold_key=request.hold_key, key=request.key, at=datetime.now(UTC)
+        )
+
+
+def below_minimum(state: ReserveState, *, key: str, at: datetime) -> StaffNotice:
+    """For the township's and the district's leaders: the reserve is under its minimum."""
+    return StaffNotice(
+        case_no="",
+        key=f"reserve_below_minimum:{key}",
+        kind="reserve_below_minimum",
+        message=(
+            f"the emergency reserve of township {state.township} is ¥{state.balance}, below its "
+            f"minimum of ¥{state.minimum}; top it up"
+        ),
+        assignee="",
+        township=state.township,
+        at=at,
+    )

@@ -11,10 +11,11 @@ from sqlmodel import Session, select
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from domain.cases import CLOSED_STAGES
+from domain.emergency import CLOSED as EMERGENCY_CLOSED
 from store.db import Database
 from store.records import halt_case
-from store.tables import CaseRecord
-from workflows.client import APPLICATION_WORKFLOW, HALTED_STATUSES, case_no_of
+from store.tables import CaseRecord, EmergencyRecord
+from workflows.client import CASE_WORKFLOWS, HALTED_STATUSES, case_no_of
 
 _VISIBILITY_NAMES = {
     WorkflowExecutionStatus.TERMINATED: "Terminated",
@@ -29,10 +30,8 @@ log = structlog.get_logger()
 async def mark_halted_cases(client: Client, db: Database, *, since: datetime) -> list[str]:
     """Halt the open cases whose workflow closed abnormally since ``since``; their numbers."""
     statuses = " OR ".join(f"ExecutionStatus = '{_VISIBILITY_NAMES[s]}'" for s in HALTED_STATUSES)
-    query = (
-        f"WorkflowType = '{APPLICATION_WORKFLOW}' AND CloseTime > '{since.isoformat()}' "
-        f"AND ({statuses})"
-    )
+    types = " OR ".join(f"WorkflowType = '{name}'" for name in CASE_WORKFLOWS)
+    query = f"({types}) AND CloseTime > '{since.isoformat()}' AND ({statuses})"
     stopped = {
         case_no_of(execution.id): execution async for execution in client.list_workflows(query)
     }
@@ -52,14 +51,14 @@ async def mark_halted_cases(client: Client, db: Database, *, since: datetime) ->
 def _open_among(session: Session, *, case_nos: list[str]) -> list[str]:
     if not case_nos:
         return []
-    return list(
-        session.exec(
-            select(CaseRecord.case_no).where(
-                CaseRecord.case_no.in_(case_nos),
-                CaseRecord.stage.not_in([s.value for s in CLOSED_STAGES]),
-            )
+    closed = [s.value for s in CLOSED_STAGES | EMERGENCY_CLOSED]
+    return [
+        case_no
+        for table in (CaseRecord, EmergencyRecord)
+        for case_no in session.exec(
+            select(table.case_no).where(table.case_no.in_(case_nos), table.stage.not_in(closed))
         )
-    )
+    ]
 
 
 async def watch_halted_cases(

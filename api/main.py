@@ -13,7 +13,15 @@ from temporalio.client import Client
 from api.body import BoundedBody
 from api.errors import refusal_answer, request_invalid
 from api.idempotency import IdempotencyMiddleware
-from api.routes import applications, calendar, notifications, townships
+from api.routes import (
+    applications,
+    calendar,
+    emergencies,
+    notifications,
+    policy,
+    reserves,
+    townships,
+)
 from domain.errors import CaseError
 from logs import configure_logging
 from settings import Settings, get_settings
@@ -43,7 +51,15 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
     # The last added runs first: the body is bounded before anything reads it.
     app.add_middleware(IdempotencyMiddleware, settings=settings)
     app.add_middleware(BoundedBody, max_bytes=settings.max_body_kib * 1024)
-    for module in (applications, calendar, townships, notifications):
+    for module in (
+        applications,
+        emergencies,
+        reserves,
+        townships,
+        calendar,
+        notifications,
+        policy,
+    ):
         app.include_router(module.router)
 
     @app.get("/health", tags=["health"])

@@ -9,10 +9,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, ValidationInfo
 
 from domain.calendar import local_date
 from domain.cases import AssistanceType, Channel, Stage, VerificationReport
+from domain.emergency import Cause, EmergencyStage
 from domain.identity import normalize_id_number, normalize_phone
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -69,6 +70,14 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class BankAccountIn(Body):
+    """社会化发放: the family's bank account (the 惠民惠农 one-card account)."""
+
+    bank: Bounded(50)
+    account_no: Annotated[str, Field(pattern=r"^\d{8,30}$", description="digits only")]
+    holder: Name
+
+
 class ApplicantIn(Body):
     name: Name
     id_number: IdNumber
@@ -90,15 +99,28 @@ class ConflictOfInterestIn(Body):
     relation: Relation
 
 
+def _distinct_people(
+    household: list[HouseholdMemberIn], info: ValidationInfo
+) -> list[HouseholdMemberIn]:
+    applicant = info.data.get("applicant")  # declared before the household, so checked first
+    numbers = [m.id_number for m in household] + ([applicant.id_number] if applicant else [])
+    if len(set(numbers)) != len(numbers):
+        raise ValueError("the same ID number appears twice among the applicant and household")
+    return household
+
+
+Household = Annotated[
+    list[HouseholdMemberIn], Field(max_length=MAX_HOUSEHOLD), AfterValidator(_distinct_people)
+]
+
+
 class ApplicationCreate(Body):
     assistance_type: AssistanceType
     township: Annotated[str, Field(pattern=r"^\d{9}$", description="where the applicant lives")]
     village: Annotated[str, Field(pattern=r"^\d{12}$")]
     channel: Channel = Channel.walk_in
     applicant: ApplicantIn
-    household: list[HouseholdMemberIn] = Field(
-        default_factory=list, max_length=MAX_HOUSEHOLD, description="the other members"
-    )
+    household: Household = Field(default_factory=list, description="the other members")
     hukou_township: str | None = Field(
         default=None, pattern=r"^\d{9}$", description="户籍 township; default: township"
     )
@@ -108,25 +130,20 @@ class ApplicationCreate(Body):
         default=None, description="temporary assistance: the expenditure behind it"
     )
     conflict_of_interest: ConflictOfInterestIn | None = None
-
-    @field_validator("household")
-    @classmethod
-    def _distinct_people(
-        cls, household: list[HouseholdMemberIn], info: ValidationInfo
-    ) -> list[HouseholdMemberIn]:
-        applicant = info.data.get("applicant")
-        numbers = [m.id_number for m in household] + ([applicant.id_number] if applicant else [])
-        if len(set(numbers)) != len(numbers):
-            raise ValueError("the same ID number appears twice among the applicant and household")
-        return household
+    bank_account: BankAccountIn | None = Field(
+        default=None, description="where an approval is paid; it can also be recorded later"
+    )
 
 
 class SurveyCreate(Body):
     investigators: Annotated[list[Name], Field(min_length=1, max_length=10)]
     visited_on: date
     findings: Text
-    assessed_monthly_income: Money = Field(
-        description="the household's total monthly income as assessed by the survey, in yuan"
+    household_monthly_income: Money = Field(
+        validation_alias=AliasChoices("household_monthly_income", "assessed_monthly_income"),
+        serialization_alias="assessed_monthly_income",
+        description="the household's total monthly income (all members, not per person) as "
+        "the survey assessed it, in yuan; `assessed_monthly_income` is accepted too",
     )
 
 
@@ -272,3 +289,131 @@ class NotificationPublic(BaseModel):
     assignee: str
     township: str
     at: datetime
+
+
+# ---- emergencies (急难型临时救助) and the township reserve ------------------------------------
+
+Amount = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)]
+
+
+class EmergencyCreate(Body):
+    township: Annotated[str, Field(pattern=r"^\d{9}$")]
+    village: Annotated[str, Field(pattern=r"^\d{12}$", description="where the family lives")]
+    channel: Channel = Channel.walk_in
+    cause: Cause
+    applicant: ApplicantIn
+    household: Household = Field(default_factory=list, description="the other members")
+    bank_account: BankAccountIn
+    requested_amount: Amount
+    situation: Text
+
+
+class ApprovalCreate(Body):
+    amount: Amount
+    note: Note = ""
+
+
+class ExceptionApprovalCreate(Body):
+    """一事一议: above the band, or a second payment for the same cause within the window."""
+
+    amount: Amount
+    reason: Text
+
+
+class RejectionCreate(Body):
+    reasons: Text
+
+
+class PaymentPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    attempt: int
+    amount: Decimal
+    account: str
+    status: Literal["settled", "refused"]
+    at: datetime
+    transfer_id: str | None
+    reason: str
+
+
+class EmergencyPublic(BaseModel):
+    """An emergency case; ``pay_by`` is 24 hours after the request, holidays included."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    case_no: str
+    stage: EmergencyStage
+    township: str
+    village: str
+    channel: Channel
+    cause: Cause
+    applicant_name: str
+    household_size: int
+    assignee: str
+    requested_at: datetime
+    pay_by: datetime
+    requested_amount: Decimal
+    bank_account: str = Field(description="masked: the last four digits")
+    approved_amount: Decimal | None
+    approved_by: str | None
+    approved_at: datetime | None
+    exception_reason: str | None
+    waiting_for_funds_since: datetime | None
+    paid_at: datetime | None
+    payments: list[PaymentPublic]
+    follow_up_due: date | None
+    surveyed_at: datetime | None
+    reviewed_at: datetime | None
+    found_eligible: bool | None
+    confirmed_at: datetime | None
+    rejected_at: datetime | None
+    closed_at: datetime | None
+    payout_overdue: bool
+    follow_up_overdue: bool
+    overdue: bool
+
+
+class EmergencyPage(BaseModel):
+    items: list[EmergencyPublic]
+    total: int
+    page: int
+    page_size: int
+
+
+class ReservePublic(BaseModel):
+    """临时救助储备金 of a township: ``available`` is the balance less what is held for
+    approved payments under way."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    township: str
+    balance: Decimal
+    held: Decimal
+    available: Decimal
+    minimum: Decimal
+    below_minimum: bool
+
+
+class ReserveEntryPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    kind: Literal["top_up", "hold", "settle", "release"]
+    amount: Decimal
+    case_no: str | None
+    note: str
+    by_user: str
+    at: datetime
+    balance_after: Decimal
+    held_after: Decimal
+
+
+class ReserveLedgerPage(BaseModel):
+    items: list[ReserveEntryPublic]
+    total: int
+    page: int
+    page_size: int
+
+
+class TopUpCreate(Body):
+    amount: Amount
+    note: Text

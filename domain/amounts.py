@@ -78,3 +78,16 @@ def application_amount(
             "a higher amount is 一事一议 and needs the district's approval",
         )
     return proposed
+
+
+EXPENDITURE_CAUSES = ("major_illness", "education")
+"""支出型: the causes with a band of their own (seed §5); the others are urgent (急难型)."""
+
+
+def emergency_band(*, policy: Policy, year: int, cause: str) -> tuple[Decimal, Decimal]:
+    """What an emergency payment for ``cause`` may be without 一事一议."""
+    if cause in EXPENDITURE_CAUSES:
+        return temporary_band(policy=policy, year=year, expense=cause)
+    urban = policy.dibao_standard(year).urban
+    low, high = policy.urgent_band
+    return (urban * low).quantize(FEN), (urban * high).quantize(FEN)

@@ -17,7 +17,10 @@ from domain.calendar import end_of_day, local_date
 from domain.cases import (
     SYSTEM,
     Actor,
+    BankAccount,
+    BankAccountRecord,
     CaseStart,
+    CaseView,
     DecisionRecord,
     DocumentsReceipt,
     DocumentsRequest,
@@ -59,6 +62,7 @@ class Event(StrEnum):
 class Application(CaseFile):
     """An application from acceptance (受理) to its outcome: everything its rules look at."""
 
+    view: CaseView
     start: CaseStart
     deadlines: Deadlines
     pauses: list[Pause] = field(default_factory=list)
@@ -71,6 +75,10 @@ class Application(CaseFile):
     """Whether the proposal now before the district has been through public notice."""
     acknowledged: bool = False
     """The acceptance SMS went out (or the SMS system refused it, which is on the record)."""
+    bank_account: BankAccount | None = None
+    """Recorded after intake (or corrected): it replaces the one given at intake."""
+    refused_attempt: int = 0
+    """The payment attempt the payment system refused for good, if any."""
     verification_refused: bool = False
 
     waits_for = WAITS_FOR
@@ -102,7 +110,7 @@ class Application(CaseFile):
         if not local_date(self.start.accepted_at) <= survey.visited_on <= today:
             raise InvalidData("visited_on", "the visit date must be between acceptance and today")
         if survey.assessed_monthly_income < 0:
-            raise InvalidData("assessed_monthly_income", "income cannot be negative")
+            raise InvalidData("household_monthly_income", "income cannot be negative")
 
     def record_survey(self, survey: SurveyRecord, *, now: datetime) -> None:
         self.survey = survey
@@ -409,6 +417,54 @@ class Application(CaseFile):
         return _key(kind, day) in self.fired or (was and end_of_day(day) <= now)
 
     # ---- outcome -------------------------------------------------------------------------
+
+    @property
+    def account(self) -> BankAccount | None:
+        return self.bank_account or self.start.bank_account
+
+    @property
+    def payment_key(self) -> str:
+        """The transfer's idempotency key, from the case and the attempt (never from a run)."""
+        attempt = self.view.payment_attempt
+        return f"{self.view.case_no}:first-payment" + (f":{attempt}" if attempt > 1 else "")
+
+    def check_bank_account(self, record: BankAccountRecord) -> None:
+        """Recorded while the case is open, or once approved until the money has gone."""
+        unpaid = self.view.stage == Stage.approved and self.view.first_payment_at is None
+        if not unpaid:
+            self.require(*OPEN_STAGES)
+        if not record.account.holder.strip():
+            raise InvalidData("holder", "name the account holder")
+
+    def record_bank_account(self, record: BankAccountRecord, *, now: datetime) -> None:
+        """A new account; after a refused transfer, the payment is made again as a new attempt."""
+        self.bank_account = record.account
+        self.view.bank_account = record.account.masked
+        if self.refused_attempt == self.view.payment_attempt:
+            self.view.payment_attempt += 1
+        self.view.awaiting_bank_account = False
+        self.step(
+            record.actor, "bank_account_recorded", self.view.stage, now, note=record.account.masked
+        )
+
+    def needs_bank_account(self, *, now: datetime) -> StaffAlert:
+        """Approved with no account to pay into: the caseworker records one."""
+        self.view.awaiting_bank_account = True
+        return StaffAlert(
+            "bank_account_needed",
+            f"case {self.view.case_no} is approved (¥{self.view.monthly_amount}); record the "
+            "family's bank account to pay it",
+        )
+
+    def payment_refused(self, reason: str) -> StaffAlert:
+        """Refused for good (closed account, name mismatch): a corrected account is needed."""
+        self.view.awaiting_bank_account = True
+        self.refused_attempt = self.view.payment_attempt
+        return StaffAlert(
+            "payment_refused",
+            f"payment system refused: {reason}; record the family's corrected bank account",
+            key=f"payment_refused:{self.view.payment_attempt}",
+        )
 
     def first_payment_made(self, transfer_id: str, *, now: datetime) -> None:
         self.view.first_payment_at = now

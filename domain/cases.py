@@ -82,6 +82,41 @@ class HouseholdMember(Person):
 
 
 @dataclass(frozen=True)
+class BankAccount:
+    """Where the money goes (社会化发放): the family's account, the 惠民惠农 one-card account."""
+
+    bank: str
+    account_no: str
+    holder: str
+
+    @property
+    def masked(self) -> str:
+        """For every answer and log: the last four digits only."""
+        return f"****{self.account_no[-4:]}"
+
+
+@dataclass(frozen=True)
+class PaymentAttempt:
+    """One transfer to the family, as the case shows it (the account masked)."""
+
+    attempt: int
+    amount: Decimal
+    account: str
+    status: str  # settled | refused
+    at: datetime
+    transfer_id: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class BankAccountRecord:
+    """A bank account recorded or corrected by a caseworker (after a refused payment, say)."""
+
+    actor: Actor
+    account: BankAccount
+
+
+@dataclass(frozen=True)
 class ConflictOfInterest:
     """申请人与经办人员或村(居)委会成员有近亲属关系: recorded apart, surveyed by the district."""
 
@@ -112,6 +147,8 @@ class CaseStart:
     resident_since: date | None = None
     expense: str | None = None  # temporary only: major_illness | education
     conflict_of_interest: ConflictOfInterest | None = None
+    bank_account: BankAccount | None = None
+    """Where the approved amount is paid; a case approved without one waits for it."""
 
 
 @dataclass(frozen=True)
@@ -231,6 +268,12 @@ class CaseView:
     refusal_notice_overdue: bool = False
     version: int = 0
     """Bumped at every recorded change; the projection keeps only the newest."""
+    bank_account: str | None = None
+    """The family's account, masked: the last four digits."""
+    payment_attempt: int = 1
+    """A new attempt after a refused transfer and a corrected account (its key says which)."""
+    awaiting_bank_account: bool = False
+    """Approved, and waiting for a bank account (none recorded, or the last one refused)."""
 
     @property
     def overdue(self) -> bool:
@@ -246,17 +289,10 @@ class AuditEntry:
     at: datetime
     actor: Actor
     action: str
-    from_stage: Stage | None
-    to_stage: Stage
+    from_stage: str | None
+    """A stage of the case's kind (``Stage``, ``EmergencyStage``)."""
+    to_stage: str
     note: str = ""
-
-
-@dataclass(frozen=True)
-class Transition:
-    """What the records activity writes: the newest view and the entries that explain it."""
-
-    view: CaseView
-    entries: list[AuditEntry]
 
 
 def initial_view(start: CaseStart) -> CaseView:
@@ -276,4 +312,5 @@ def initial_view(start: CaseStart) -> CaseView:
         provisional=start.deadlines.provisional,
         assignee=start.accepted_by.user_id,
         conflict_of_interest=start.conflict_of_interest is not None,
+        bank_account=start.bank_account.masked if start.bank_account else None,
     )

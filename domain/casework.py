@@ -4,9 +4,10 @@ calls these, then writes and waits."""
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar
+from enum import StrEnum
+from typing import Any, ClassVar
 
-from domain.cases import Actor, AuditEntry, CaseView, Stage
+from domain.cases import Actor, AuditEntry
 from domain.errors import WrongStage
 
 
@@ -33,19 +34,23 @@ class StaffAlert:
 
 @dataclass(kw_only=True)
 class CaseFile:
-    """A case's view and its journal: each step moves the stage and waits to be written."""
+    """A case's view and its journal: each step moves the stage and waits to be written.
 
-    view: CaseView
+    ``view`` is the kind's view (``CaseView``, ``EmergencyView``): it has ``case_no``,
+    ``stage`` and ``version``.
+    """
+
+    view: Any
     seq: int = 0
     unwritten: list[AuditEntry] = field(default_factory=list)
     fired: list[str] = field(default_factory=list)
     """Keys of the timed events that have fired."""
 
-    waits_for: ClassVar[dict[Stage, str]] = {}
+    waits_for: ClassVar[dict[str, str]] = {}
     """What each open stage waits for, in the words of a refusal."""
 
     def step(
-        self, actor: Actor, action: str, to_stage: Stage, at: datetime, note: str = ""
+        self, actor: Actor, action: str, to_stage: StrEnum, at: datetime, note: str = ""
     ) -> None:
         """Move to ``to_stage`` and put the step on the record to be written next."""
         self.seq += 1
@@ -68,7 +73,7 @@ class CaseFile:
         entries, self.unwritten = self.unwritten, []
         return entries
 
-    def require(self, *stages: Stage) -> None:
+    def require(self, *stages: StrEnum) -> None:
         """``WrongStage``, saying what the case waits for, unless it is at one of ``stages``."""
         if self.view.stage in stages:
             return

@@ -5,19 +5,46 @@ registers the functions under the same names.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from domain.cases import Person
+from domain.cases import AuditEntry, BankAccount, CaseView, Person
+from domain.emergency import EmergencyView
 
 
 class Activity:
     record_transition = "record_transition"
     compute_deadlines = "compute_deadlines"
+    add_working_days = "add_working_days"
     verify_household = "verify_household"
     notify_applicant = "notify_applicant"
     notify_staff = "notify_staff"
     make_payment = "make_payment"
+    hold_reserve = "hold_reserve"
+    settle_reserve = "settle_reserve"
+    release_reserve = "release_reserve"
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What the records activity writes: the case's newest view and the entries that explain it."""
+
+    view: CaseView | EmergencyView
+    entries: list[AuditEntry]
+
+
+@dataclass(frozen=True)
+class WorkingDaysAfter:
+    """``days`` working days after ``start`` (which is not counted), on the calendar in the database."""
+
+    start: date
+    days: int
+
+
+@dataclass(frozen=True)
+class WorkingDay:
+    day: date
+    provisional: bool
 
 
 @dataclass(frozen=True)
@@ -43,11 +70,12 @@ class StaffNotice:
 
     case_no: str
     key: str
-    kind: str  # survey_overdue | decision_approaching | decision_overdue | refusal_notice_overdue
+    kind: str  # survey_overdue | decision_approaching | decision_overdue | payout_reminder | …
     message: str
     assignee: str
     township: str
     at: datetime
+    village: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,9 +88,46 @@ class PaymentOrder:
     payee_id_number: str
     amount: Decimal
     purpose: str
+    account: BankAccount | None = None
+    """The family's account; cases accepted before accounts were recorded have none."""
 
 
 @dataclass(frozen=True)
 class PaymentReceipt:
     transfer_id: str
     amount: Decimal
+
+
+@dataclass(frozen=True)
+class ReserveHold:
+    """Hold ``amount`` on the township's reserve for the case (keyed: a retry holds once)."""
+
+    township: str
+    case_no: str
+    amount: Decimal
+    key: str
+
+
+@dataclass(frozen=True)
+class HoldOutcome:
+    held: bool
+    available: Decimal
+
+
+@dataclass(frozen=True)
+class ReserveSettlement:
+    """The held money has gone to the family: it leaves the reserve; the payout is recorded
+    against every member, for the one-payment-per-cause rule."""
+
+    hold_key: str
+    key: str
+    members: list[str]
+    cause: str
+
+
+@dataclass(frozen=True)
+class ReserveRelease:
+    """The transfer was refused: the hold goes back to the reserve."""
+
+    hold_key: str
+    key: str

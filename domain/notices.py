@@ -31,3 +31,17 @@ def refused_text(start: CaseStart, reasons: str) -> str:
         f"您的{TYPE_NAMES[start.assistance_type]}申请（{start.case_no}）经审核不予批准，"
         f"理由：{reasons}。如有异议，可申请行政复议或提起行政诉讼。"
     )
+
+
+def emergency_paid_text(case_no: str, amount: Decimal, account: str) -> str:
+    return (
+        f"您申请的临时救助（急难，案件号{case_no}）已先行发放{amount}元至您的账户{account}。"
+        "工作人员将在近期入户核实。"
+    )
+
+
+def emergency_rejected_text(case_no: str, reasons: str) -> str:
+    return (
+        f"您申请的临时救助（急难，案件号{case_no}）未予批准，理由：{reasons}。"
+        "如有异议，可申请行政复议或提起行政诉讼。"
+    )

@@ -45,6 +45,26 @@ class Policy:
     education_band: tuple[int, int] = (3, 6)
     dibao_standards: dict[int, DibaoStandard] = field(default_factory=_default_standards)
 
+    # 急难型临时救助: emergency assistance paid before the full procedure (先行救助, seed §5–6)
+    emergency_payout_hours: int = 24
+    """Paid within this many hours of the request, counted in hours, holidays included."""
+    emergency_reminder_hours: tuple[int, ...] = (12, 20)
+    """Hours after the request at which the approver and the district are reminded."""
+    township_approval_limit: Decimal = Decimal("3000")
+    """Placeholder: a township leader approves up to this amount; above it, the district."""
+    urgent_band: tuple[Decimal, Decimal] = (Decimal("0.5"), Decimal("3"))
+    """Placeholder: urgent causes (fire, accident, disaster, …) are paid within these multiples
+    of the monthly urban 低保 standard; above is 一事一议."""
+    emergency_ceiling: Decimal = Decimal("100000")
+    """No emergency payment above this, not even 一事一议: beyond it is a typing error."""
+    reserve_minimum: Decimal = Decimal("50000")
+    """临时救助储备金: each township keeps at least this much (seed §5)."""
+    follow_up_working_days: int = 10
+    """补办: survey and township review within this many working days of the payment."""
+    emergency_repeat_days: int = 90
+    """One emergency payment per family and cause within this many days, unless the district
+    approves another with a reason."""
+
     def dibao_standard(self, year: int) -> DibaoStandard:
         """The standard in force for ``year``: the latest published one not after it."""
         known = [y for y in self.dibao_standards if y <= year] or [min(self.dibao_standards)]

@@ -14,14 +14,20 @@ DISTRICT_CODE = "370305"
 class Village:
     code: str
     name: str
+    area: str  # urban (社区) | rural (村): which 低保 standard its households get
 
 
 @dataclass(frozen=True)
 class Township:
     code: str
     name: str
-    area: str  # urban (街道) | rural (镇): which 低保 standard applies
+    area: str  # urban (街道) | rural (镇); the standard follows the village, not this
     villages: tuple[Village, ...]
+
+
+def village_area(name: str) -> str:
+    """社区 (居委会) are urban, 村 (村委会) rural."""
+    return "rural" if name.endswith("村") else "urban"
 
 
 def _township(seq: str, name: str, villages: list[str]) -> Township:
@@ -32,7 +38,9 @@ def _township(seq: str, name: str, villages: list[str]) -> Township:
         code=code,
         name=name,
         area=area,
-        villages=tuple(Village(f"{code}{first + i:03d}", v) for i, v in enumerate(villages)),
+        villages=tuple(
+            Village(f"{code}{first + i:03d}", v, village_area(v)) for i, v in enumerate(villages)
+        ),
     )
 
 

@@ -10,17 +10,25 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, delete, func, select
 
-from domain.cases import CLOSED_STAGES, SYSTEM, AuditEntry, CaseStart, CaseView, Stage, Transition
-from domain.contracts import StaffNotice
+from domain.cases import CLOSED_STAGES, SYSTEM, AuditEntry, CaseView, Stage
+from domain.contracts import StaffNotice, Transition
+from domain.emergency import CLOSED as EMERGENCY_CLOSED
+from domain.emergency import EmergencyView
 from store.tables import (
     AuditEntryRecord,
     CaseCounter,
     CaseRecord,
+    EmergencyRecord,
     HouseholdClaim,
     StaffNotification,
 )
 
-_VIEW = TypeAdapter(CaseView)
+_PROJECTIONS = {
+    CaseView: (CaseRecord, TypeAdapter(CaseView)),
+    EmergencyView: (EmergencyRecord, TypeAdapter(EmergencyView)),
+}
+"""Each kind of case: the table of its projection, and how its view becomes JSON."""
+_ADAPTERS = dict(_PROJECTIONS.values())
 
 
 class DuplicateApplication(Exception):
@@ -85,10 +93,10 @@ def claim_household(
 
 
 def write_new_case(
-    session: Session, *, start: CaseStart, view: CaseView, entry: AuditEntry
+    session: Session, *, view: CaseView | EmergencyView, applicant_id_number: str, entry: AuditEntry
 ) -> None:
     """The case's first record and the first line of its audit trail (受理)."""
-    _write_view(session, view, applicant_id_number=start.applicant.id_number)
+    _write_view(session, view, applicant_id_number=applicant_id_number)
     _append(session, entry)
 
 
@@ -96,12 +104,13 @@ def discard_case(session: Session, *, case_no: str) -> None:
     """Undo ``claim_household`` and ``write_new_case`` when the workflow could not be started."""
     session.exec(delete(HouseholdClaim).where(HouseholdClaim.case_no == case_no))
     session.exec(delete(AuditEntryRecord).where(AuditEntryRecord.case_no == case_no))
-    session.exec(delete(CaseRecord).where(CaseRecord.case_no == case_no))
+    for table in (CaseRecord, EmergencyRecord):
+        session.exec(delete(table).where(table.case_no == case_no))
 
 
 def apply_transition(session: Session, transition: Transition) -> None:
     view = transition.view
-    row = session.get(CaseRecord, view.case_no)
+    row = session.get(_PROJECTIONS[type(view)][0], view.case_no)
     if row is None or row.version < view.version:
         _write_view(session, view, applicant_id_number=row.applicant_id_number if row else "")
     written = set(
@@ -115,7 +124,7 @@ def apply_transition(session: Session, transition: Transition) -> None:
     for entry in transition.entries:
         if entry.seq not in written:
             _append(session, entry)
-    if view.stage in CLOSED_STAGES:
+    if view.stage in CLOSED_STAGES | EMERGENCY_CLOSED:
         session.exec(delete(HouseholdClaim).where(HouseholdClaim.case_no == view.case_no))
 
 
@@ -123,8 +132,8 @@ def halt_case(session: Session, *, case_no: str, status: str, at: datetime) -> b
     """Mark a case whose workflow the engine stopped (``status``: terminated, failed, …) as
     halted: never shown as open again, its household free to apply again, the step on the
     audit trail. False when the case was already closed."""
-    row = session.get(CaseRecord, case_no)
-    if row is None or row.stage in CLOSED_STAGES:
+    row = session.get(CaseRecord, case_no) or session.get(EmergencyRecord, case_no)
+    if row is None or row.stage in CLOSED_STAGES | EMERGENCY_CLOSED:
         return False
     view = view_of(row)
     last = session.exec(
@@ -145,22 +154,32 @@ def halt_case(session: Session, *, case_no: str, status: str, at: datetime) -> b
     return True
 
 
+def audit_trail(session: Session, *, case_no: str) -> list[AuditEntryRecord]:
+    """Who did what, when, from which stage to which (留痕), in order."""
+    query = select(AuditEntryRecord).where(AuditEntryRecord.case_no == case_no)
+    return list(session.exec(query.order_by(AuditEntryRecord.seq)))
+
+
 def record_staff_notice(session: Session, notice: StaffNotice) -> None:
     if session.get(StaffNotification, notice.key) is None:
         session.add(StaffNotification(**asdict(notice)))
 
 
-def view_of(row: CaseRecord) -> CaseView:
-    return _VIEW.validate_json(row.view)
+def view_of(row: CaseRecord | EmergencyRecord) -> CaseView | EmergencyView:
+    """The case as its workflow last wrote it."""
+    return _ADAPTERS[type(row)].validate_json(row.view)
 
 
-def _write_view(session: Session, view: CaseView, *, applicant_id_number: str) -> None:
-    fields = {k: v for k, v in _VIEW.dump_python(view).items() if k in CaseRecord.model_fields}
-    row = CaseRecord(
+def _write_view(
+    session: Session, view: CaseView | EmergencyView, *, applicant_id_number: str
+) -> None:
+    table, adapter = _PROJECTIONS[type(view)]
+    fields = {k: v for k, v in adapter.dump_python(view).items() if k in table.model_fields}
+    row = table(
         **fields,
         applicant_id_number=applicant_id_number,
         overdue=view.overdue,
-        view=_VIEW.dump_json(view).decode(),
+        view=adapter.dump_json(view).decode(),
     )
     session.merge(row)
 

@@ -122,6 +122,8 @@ class VillageRow(SQLModel, table=True):
     code: str = Field(primary_key=True)
     township_code: str = Field(foreign_key="township.code", index=True)
     name: str
+    area: str = "urban"
+    """urban (社区, 居委会) or rural (村): which 低保 standard its households get."""
 
 
 class IdempotencyRecord(SQLModel, table=True):
@@ -152,7 +154,39 @@ class StaffNotification(SQLModel, table=True):
     message: str
     assignee: str = Field(index=True)
     township: str = Field(index=True)
+    village: str = Field(default="", index=True)
     at: datetime = Field(sa_column=_utc(nullable=False))
+
+
+class EmergencyRecord(SQLModel, table=True):
+    """One row per emergency case (急难型临时救助), rewritten at each transition."""
+
+    __tablename__ = "emergency_record"
+
+    case_no: str = Field(primary_key=True)
+    stage: str = Field(index=True)
+    township: str = Field(index=True)
+    village: str = Field(index=True)
+    channel: str
+    cause: str = Field(index=True)
+    applicant_name: str
+    applicant_id_number: str = Field(index=True)
+    household_size: int
+    assignee: str
+    requested_at: datetime = Field(sa_column=_utc(nullable=False, index=True))
+    pay_by: datetime = Field(sa_column=_utc(nullable=False, index=True))
+    requested_amount: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    approved_amount: Decimal | None = Field(default=None, sa_column=Column(Money()))
+    approved_at: datetime | None = Field(default=None, sa_column=_utc())
+    paid_at: datetime | None = Field(default=None, sa_column=_utc())
+    follow_up_due: date | None = None
+    closed_at: datetime | None = Field(default=None, sa_column=_utc())
+    payout_overdue: bool = False
+    follow_up_overdue: bool = False
+    overdue: bool = Field(default=False, index=True)
+    version: int = 0
+    view: str = "{}"
+    """The whole case view as JSON, as the workflow last wrote it."""
 
 
 # The emergency reserve (临时救助储备金) of each township: its money lives here, never in a

@@ -16,12 +16,14 @@ from domain.cases import (
     Actor,
     Applicant,
     AssistanceType,
+    BankAccount,
     CaseStart,
     Channel,
     HouseholdMember,
     Role,
 )
 from domain.deadlines import DeadlineFacts, compute_deadlines
+from domain.emergency import Cause, EmergencyStart
 from domain.identity import check_digit
 from domain.policy import Policy
 from store.calendar import load_calendar
@@ -120,5 +122,40 @@ def case_start(
         accepted_by=ASSISTANT,
         policy=policy,
         deadlines=deadlines,
+        bank_account=BankAccount(bank="齐商银行", account_no="6223000011112222", holder="张三"),
     )
     return CaseStart(**(fields | overrides))
+
+
+def emergency_start(
+    *,
+    case_no: str,
+    requested_at: datetime,
+    policy: Policy | None = None,
+    **overrides,
+) -> EmergencyStart:
+    """A family of two in 闻韶街道 whose home burnt down, asking for ¥2,000."""
+
+    fields = {
+        "case_no": case_no,
+        "township": "370305001",
+        "village": "370305001001",
+        "channel": Channel.walk_in,
+        "cause": Cause.fire,
+        "applicant": Applicant(name="王五", id_number=id_number(), phone="13900000002"),
+        "household": [
+            HouseholdMember(name="王小五", id_number=id_number("20120101"), relation="child")
+        ],
+        "bank_account": BankAccount(bank="齐商银行", account_no="6223000055554444", holder="王五"),
+        "requested_amount": Decimal("2000"),
+        "situation": "房屋失火，家具衣物全部烧毁",
+        "requested_at": requested_at,
+        "requested_by": ASSISTANT,
+        "policy": policy or Policy(),
+    }
+    return EmergencyStart(**(fields | overrides))
+
+
+APPROVER = Actor(
+    user_id="u-approver", name="孙镇长", role=Role.township_approver, jurisdiction="370305001"
+)

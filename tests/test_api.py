@@ -38,7 +38,12 @@ def application(**overrides) -> dict:
         ],
         "reason": "失业，无稳定收入",
     }
-    return body | overrides
+    body |= overrides
+    holder = body["applicant"]["name"]  # the payment system pays only the account's holder
+    body.setdefault(
+        "bank_account", {"bank": "齐商银行", "account_no": "6223000011112222", "holder": holder}
+    )
+    return body
 
 
 def survey(today: date | None = None) -> dict:

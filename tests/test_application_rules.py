@@ -755,7 +755,7 @@ def check_decision(*args, **data):
             id="visited-after-today",
         ),
         pytest.param(
-            accepted, check_survey(income="-1"), "assessed_monthly_income", id="negative-income"
+            accepted, check_survey(income="-1"), "household_monthly_income", id="negative-income"
         ),
         pytest.param(at_review, check_review(reasons="  "), "reasons", id="review-without-reasons"),
         pytest.param(

@@ -1,5 +1,6 @@
 """ApplicationWorkflow on the time-skipping test server: timers run by skipping time."""
 
+import asyncio
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -11,6 +12,8 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
 from domain.calendar import local_date
 from domain.cases import (
+    BankAccount,
+    BankAccountRecord,
     DecisionRecord,
     DocumentsReceipt,
     DocumentsRequest,
@@ -291,20 +294,94 @@ async def test_a_payment_system_outage_is_retried_and_pays_once(running, simulat
     assert len(transfers) == 1
 
 
-async def test_a_payment_the_payment_system_refuses_is_put_in_front_of_people(
+async def test_a_refused_payment_is_put_before_people_and_paid_once_into_a_corrected_account(
     running, simulator_url
 ):
     env, settings = running
     handle = await start_case(env, settings)
+    closed = BankAccount(bank="齐商银行", account_no="0001112222", holder="张三")
     httpx.post(
         f"{simulator_url}/_faults", json={"service": "payment", "fail_next": 1, "status": 422}
     )
     await approve(handle, env)
-    final = await handle.result()
-    assert final.stage == Stage.approved and final.first_payment_at is None
-    assert "payment_refused" in [e.action for e in audit(settings.database_url, final.case_no)]
+    for _ in range(50):
+        view = await handle.query(ApplicationWorkflow.current)
+        if view.awaiting_bank_account:
+            break
+        await env.sleep(timedelta(seconds=1))
+    assert view.stage == Stage.approved and view.first_payment_at is None
     with session_scope(settings.database_url) as session:
         notices = session.exec(
-            select(StaffNotification).where(StaffNotification.case_no == final.case_no)
+            select(StaffNotification).where(StaffNotification.case_no == view.case_no)
         ).all()
         assert [n.kind for n in notices] == ["payment_refused"]
+        assert "corrected bank account" in notices[0].message
+
+    # A correction to a closed account is refused too; the next one is paid.
+    await handle.execute_update(
+        ApplicationWorkflow.record_bank_account, BankAccountRecord(actor=ASSISTANT, account=closed)
+    )
+    for _ in range(50):
+        view = await handle.query(ApplicationWorkflow.current)
+        if view.payment_attempt == 2 and view.awaiting_bank_account:
+            break
+        await env.sleep(timedelta(seconds=1))
+    assert view.awaiting_bank_account, view
+    good = BankAccount(bank="齐商银行", account_no="6223000099998888", holder="张三")
+    await handle.execute_update(
+        ApplicationWorkflow.record_bank_account, BankAccountRecord(actor=ASSISTANT, account=good)
+    )
+    final = await handle.result()
+    assert final.first_payment_at is not None and final.payment_attempt == 3
+    assert final.bank_account == "****8888" and not final.awaiting_bank_account
+    transfers = httpx.get(
+        f"{simulator_url}/payment/transfers", params={"case_no": final.case_no}
+    ).json()
+    assert [t["account"]["account_no_masked"] for t in transfers] == ["****8888"]
+    actions = [e.action for e in audit(settings.database_url, final.case_no)]
+    assert actions.count("payment_refused") == 2 and actions[-1] == "first_payment_made"
+
+
+async def test_an_approved_case_without_a_bank_account_waits_for_one(running, simulator_url):
+    env, settings = running
+    handle = await start_case(env, settings, bank_account=None)
+    await approve(handle, env)
+    for _ in range(50):
+        view = await handle.query(ApplicationWorkflow.current)
+        if view.awaiting_bank_account:
+            break
+        await env.sleep(timedelta(seconds=1))
+    assert view.stage == Stage.approved and view.bank_account is None
+    assert "bank_account_needed" in [e.action for e in audit(settings.database_url, view.case_no)]
+    account = BankAccount(bank="齐商银行", account_no="6223000077776666", holder="张三")
+    await handle.execute_update(
+        ApplicationWorkflow.record_bank_account, BankAccountRecord(actor=ASSISTANT, account=account)
+    )
+    final = await handle.result()
+    assert final.first_payment_at is not None and final.payment_attempt == 1
+    transfers = httpx.get(
+        f"{simulator_url}/payment/transfers", params={"case_no": final.case_no}
+    ).json()
+    assert len(transfers) == 1 and transfers[0]["account"]["account_no_masked"] == "****6666"
+
+
+async def test_a_refusal_whose_sms_is_refused_still_waits_for_its_deadline(running, simulator_url):
+    env, settings = running
+    handle = await start_case(env, settings)
+    await survey(handle, env, income="5000")
+    await wait_for_stage(handle, Stage.review, env)
+    await handle.execute_update(
+        ApplicationWorkflow.record_review,
+        ReviewRecord(actor=ASSISTANT, recommendation="refuse", reasons="income above the line"),
+    )
+    httpx.post(f"{simulator_url}/_faults", json={"service": "sms", "fail_next": 1, "status": 422})
+    await handle.execute_update(
+        ApplicationWorkflow.record_decision,
+        DecisionRecord(actor=OFFICER, outcome="refuse", reasons="income above the line"),
+    )
+    await env.sleep(timedelta(days=7))  # more than 3 working days
+    async with asyncio.timeout(30):  # a workflow spinning on its delivered outcome never ends
+        final = await handle.result()
+    assert final.refusal_notified_at is None and final.refusal_notice_overdue
+    actions = [e.action for e in audit(settings.database_url, final.case_no)]
+    assert actions[-2:] == ["refused_notice_refused", "refusal_notice_overdue"]

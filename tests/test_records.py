@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 from sqlmodel import select
 
-from domain.cases import AuditEntry, Stage, Transition, initial_view
+from domain.cases import AuditEntry, Stage, initial_view
+from domain.contracts import Transition
 from domain.townships import DISTRICT_CODE
 from store.db import session_scope
 from store.records import DuplicateApplication, apply_transition, claim_household, write_new_case
@@ -51,7 +52,7 @@ def accepted(url: str):
     with session_scope(url, writes=True) as session:
         write_new_case(
             session,
-            start=start,
+            applicant_id_number=start.applicant.id_number,
             view=view,
             entry=entry(start.case_no, 0, "accepted", None, Stage.survey),
         )

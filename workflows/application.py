@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.application import Application
     from domain.calendar import local_date
     from domain.cases import (
+        BankAccountRecord,
         CalendarPublished,
         CaseStart,
         CaseView,
@@ -30,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
         WithdrawalRecord,
     )
     from domain.casework import StaffAlert
-    from domain.contracts import Activity, PaymentOrder, VerificationRequest
+    from domain.contracts import Activity, PaymentOrder, PaymentReceipt, VerificationRequest
     from domain.deadlines import Deadlines
     from domain.notices import accepted_text, approved_text, refused_text
     from workflows.casework import EXTERNAL, QUICK, Alarm, Casework
@@ -74,9 +75,15 @@ class ApplicationWorkflow:
                 await self._continue_as_new(alarm, pending)
             alarm.set(case.next_moment(case.events()))
             work.written = False
+            # An outcome already delivered wakes nothing (a refusal whose SMS was refused still
+            # waits for its deadline): waiting on it would spin.
+            delivering = outcome if outcome is not None and not outcome.done() else None
             await workflow.wait_condition(
                 lambda: (
-                    work.written or self._recount or alarm.rang or bool(outcome and outcome.done())  # noqa: B023 (this iteration's)
+                    work.written
+                    or self._recount
+                    or alarm.rang
+                    or bool(delivering and delivering.done())  # noqa: B023 (this iteration's)
                 )
             )
             alarm.spent()
@@ -197,6 +204,19 @@ class ApplicationWorkflow:
         with refusing():
             self.case.check_withdrawal(withdrawal)
 
+    @workflow.update
+    async def record_bank_account(self, record: BankAccountRecord) -> CaseView:
+        async with self.work.lock:
+            self._check_bank_account(record)
+            self.case.record_bank_account(record, now=workflow.now())
+            await self.work.write()
+            return self.case.view
+
+    @record_bank_account.validator
+    def _check_bank_account(self, record: BankAccountRecord) -> None:
+        with refusing():
+            self.case.check_bank_account(record)
+
     @workflow.signal
     def calendar_published(self, published: CalendarPublished) -> None:
         """The holiday calendar changed: count the deadlines again (the timers move)."""
@@ -261,16 +281,7 @@ class ApplicationWorkflow:
         case, start = self.case, self.case.start
         view = case.view
         if view.stage == Stage.approved and view.monthly_amount:
-            receipt = await self.work.pay(
-                PaymentOrder(
-                    case_no=view.case_no,
-                    key=f"{view.case_no}:first-payment",
-                    payee_name=start.applicant.name,
-                    payee_id_number=start.applicant.id_number,
-                    amount=view.monthly_amount,
-                    purpose=f"{start.assistance_type.value}:first-payment",
-                )
-            )
+            receipt = await self._pay_first_amount()
             if receipt is None:
                 return
             await self.work.text(
@@ -289,6 +300,36 @@ class ApplicationWorkflow:
             async with self.work.lock:
                 case.refusal_notice_sent(now=workflow.now())
                 await self.work.write()
+
+    async def _pay_first_amount(self) -> PaymentReceipt | None:
+        """Into the family's bank account: an approved case without one waits for it, and
+        after a refusal for a corrected one (the caseworker is told each time)."""
+        case, work = self.case, self.work
+        if case.account is None and workflow.patched("pay-into-bank-account"):
+            async with work.lock:
+                await work.alert(case.needs_bank_account(now=workflow.now()))
+            await workflow.wait_condition(lambda: case.account is not None)
+        while True:
+            view, start = case.view, case.start
+            receipt = await work.pay(
+                PaymentOrder(
+                    case_no=view.case_no,
+                    key=case.payment_key,
+                    payee_name=start.applicant.name,
+                    payee_id_number=start.applicant.id_number,
+                    amount=view.monthly_amount,
+                    purpose=f"{start.assistance_type.value}:first-payment",
+                    account=case.account,
+                )
+            )
+            if not isinstance(receipt, str):
+                return receipt
+            async with work.lock:  # refused for good: on the record, before people
+                await work.alert(case.payment_refused(receipt))
+            if not workflow.patched("retry-refused-payment"):
+                return None
+            refused = view.payment_attempt
+            await workflow.wait_condition(lambda: case.view.payment_attempt != refused)  # noqa: B023
 
     async def _continue_as_new(self, alarm: Alarm, pending: list[asyncio.Task[None]]) -> None:
         """Carry the case into a fresh run before its history grows too long for the server

@@ -13,7 +13,7 @@ from temporalio.common import RetryPolicy, SearchAttributePair
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.cases import SYSTEM, CaseView, Transition
+    from domain.cases import SYSTEM, CaseView
     from domain.casework import CaseFile, StaffAlert
     from domain.contracts import (
         Activity,
@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         PaymentOrder,
         PaymentReceipt,
         StaffNotice,
+        Transition,
     )
 
 # Records and look-ups are quick; external systems may be down for hours and are retried
@@ -71,9 +72,13 @@ class Casework:
 
     async def alert(self, alert: StaffAlert) -> None:
         """On the case's record, then in front of the caseworker and the district (站内通知)."""
-        view = self.case.view
-        self.case.step(SYSTEM, alert.kind, view.stage, workflow.now(), note=alert.message)
+        self.case.step(SYSTEM, alert.kind, self.case.view.stage, workflow.now(), note=alert.message)
         await self.write()
+        await self.notify_staff(alert)
+
+    async def notify_staff(self, alert: StaffAlert) -> None:
+        """In front of the caseworker, and of the township's and the district's leaders."""
+        view = self.case.view
         await workflow.execute_activity(
             Activity.notify_staff,
             StaffNotice(
@@ -84,23 +89,20 @@ class Casework:
                 assignee=view.assignee,
                 township=view.township,
                 at=workflow.now(),
+                village=view.village,
             ),
             **QUICK,
         )
 
-    async def pay(self, order: PaymentOrder) -> PaymentReceipt | None:
-        """The transfer, retried through outages; None when the payment system refused it for
-        good, which is then on the record and in front of people, never dropped."""
+    async def pay(self, order: PaymentOrder) -> PaymentReceipt | str:
+        """The transfer, retried through outages: its receipt, or the payment system's reason
+        for refusing it for good (a closed account, a name that does not match)."""
         try:
             return await workflow.execute_activity(
                 Activity.make_payment, order, result_type=PaymentReceipt, **EXTERNAL
             )
         except ActivityError as refused:
-            async with self.lock:
-                await self.alert(
-                    StaffAlert("payment_refused", f"payment system refused: {refused.cause}")
-                )
-            return None
+            return str(refused.cause)
 
     async def text(self, *, phone: str, template: str, text: str) -> bool:
         """SMS the applicant (called outside the lock). False when the SMS system refused it."""

@@ -35,17 +35,24 @@ async def connect(address: str, namespace: str) -> Client:
     return await Client.connect(address, namespace=namespace, data_converter=DATA_CONVERTER)
 
 
-APPLICATION_WORKFLOW = "ApplicationWorkflow"
-_APPLICATION = "application-"
+CASE_WORKFLOWS = ("ApplicationWorkflow", "EmergencyWorkflow")
+_PREFIXES = ("application-", "emergency-")
 
 
 def application_workflow_id(case_no: str) -> str:
     """The workflow of a case is named after its number: starting it twice is impossible."""
-    return f"{_APPLICATION}{case_no}"
+    return f"application-{case_no}"
+
+
+def emergency_workflow_id(case_no: str) -> str:
+    return f"emergency-{case_no}"
 
 
 def case_no_of(workflow_id: str) -> str:
-    return workflow_id.removeprefix(_APPLICATION)
+    for prefix in _PREFIXES:
+        if workflow_id.startswith(prefix):
+            return workflow_id.removeprefix(prefix)
+    return workflow_id
 
 
 HALTED_STATUSES = (

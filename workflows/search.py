@@ -4,6 +4,7 @@ from temporalio.common import SearchAttributeKey, SearchAttributePair
 
 from domain.calendar import end_of_day
 from domain.cases import CaseView
+from domain.emergency import EmergencyView
 
 CASE_STAGE = SearchAttributeKey.for_keyword("CaseStage")
 CASE_TOWNSHIP = SearchAttributeKey.for_keyword("CaseTownship")
@@ -20,5 +21,16 @@ def case_search_attributes(view: CaseView) -> list[SearchAttributePair]:
         CASE_TOWNSHIP.value_set(view.township),
         ASSISTANCE_TYPE.value_set(view.assistance_type.value),
         DECISION_DUE.value_set(end_of_day(view.decision_due)),
+        CASE_OVERDUE.value_set(view.overdue),
+    ]
+
+
+def emergency_search_attributes(view: EmergencyView) -> list[SearchAttributePair]:
+    """The same keys for an emergency: its deadline is the 24-hour payout (``DecisionDue``)."""
+    return [
+        CASE_STAGE.value_set(view.stage.value),
+        CASE_TOWNSHIP.value_set(view.township),
+        ASSISTANCE_TYPE.value_set("emergency"),
+        DECISION_DUE.value_set(view.pay_by),
         CASE_OVERDUE.value_set(view.overdue),
     ]

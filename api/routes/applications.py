@@ -3,23 +3,23 @@
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
-from pydantic import BaseModel
+from fastapi import APIRouter, Query, status
 from sqlmodel import func, select
 
-from api.cases import accept_application, act, case_in_jurisdiction, cases_filter, current_view
-from api.deps import (
-    CurrentUser,
-    DatabaseDep,
-    IdempotencyKey,
-    SessionDep,
-    SettingsDep,
-    TemporalDep,
-    allow,
+from api.cases import (
+    APPLICATIONS,
+    CaseNo,
+    case_in_jurisdiction,
+    current_view,
+    declare_action,
+    in_jurisdiction,
 )
+from api.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, TemporalDep, allow
+from api.intake import accept_application
 from api.models import (
     ApplicationCreate,
     AuditEntryPublic,
+    BankAccountIn,
     CasePage,
     CasePublic,
     DecisionCreate,
@@ -33,6 +33,8 @@ from api.models import (
 from domain.cases import (
     Actor,
     AssistanceType,
+    BankAccount,
+    BankAccountRecord,
     DecisionRecord,
     DocumentsReceipt,
     DocumentsRequest,
@@ -43,17 +45,13 @@ from domain.cases import (
     SurveyRecord,
     WithdrawalRecord,
 )
-from store.records import view_of
-from store.tables import AuditEntryRecord, CaseRecord
+from store.records import audit_trail, view_of
+from store.tables import CaseRecord
 from workflows.application import ApplicationWorkflow
 
 router = APIRouter(prefix="/applications", tags=["applications"])
 
 R = Role
-CaseNo = Annotated[
-    str,
-    Path(max_length=40, pattern=r"^[0-9A-Za-z-]+$", description="案件号, e.g. 370305-2026-000001"),
-]
 
 
 def _public(view) -> CasePublic:
@@ -85,7 +83,7 @@ def list_applications(
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CasePage:
     """Cases in your jurisdiction, oldest deadline first (from the case records)."""
-    query = cases_filter(select(CaseRecord), user=user)
+    query = in_jurisdiction(select(CaseRecord), CaseRecord, user=user)
     if stage is not None:
         query = query.where(CaseRecord.stage == stage)
     if township is not None:
@@ -109,68 +107,34 @@ def list_applications(
 async def get_application(
     case_no: CaseNo, db: DatabaseDep, client: TemporalDep, settings: SettingsDep, user: CurrentUser
 ) -> CasePublic:
-    row = await db.read(case_in_jurisdiction, case_no=case_no, user=user)
-    return _public(
-        await current_view(client, row, timeout=timedelta(seconds=settings.query_timeout_seconds))
-    )
+    row = await db.read(case_in_jurisdiction, kind=APPLICATIONS, case_no=case_no, user=user)
+    timeout = timedelta(seconds=settings.query_timeout_seconds)
+    return _public(await current_view(client, APPLICATIONS, row, timeout=timeout))
 
 
 @router.get("/{case_no}/audit-trail", response_model=list[AuditEntryPublic])
-def get_audit_trail(
-    case_no: CaseNo, session: SessionDep, user: CurrentUser
-) -> list[AuditEntryRecord]:
+def get_audit_trail(case_no: CaseNo, session: SessionDep, user: CurrentUser) -> list:
     """Who did what, when, from which stage to which (留痕)."""
-    case_in_jurisdiction(session, case_no=case_no, user=user)
-    return list(
-        session.exec(
-            select(AuditEntryRecord)
-            .where(AuditEntryRecord.case_no == case_no)
-            .order_by(AuditEntryRecord.seq)
-        )
-    )
+    case_in_jurisdiction(session, kind=APPLICATIONS, case_no=case_no, user=user)
+    return audit_trail(session, case_no=case_no)
 
 
-def _action(
-    path: str,
-    body_model: type[BaseModel],
-    record_type: type,
-    update,
-    roles: tuple[Role, ...],
-    doc: str,
-):
-    """Declare one caseworker action: its route, who may do it, and the Update it becomes."""
+def _action(path: str, body, record, update, roles: tuple[Role, ...], doc: str) -> None:
+    declare_action(
+        router, APPLICATIONS, path, body=body, record=record, update=update, roles=roles,
+        answer=CasePublic, doc=doc,
+    )  # fmt: skip
 
-    async def route(
-        case_no: CaseNo,
-        body: body_model,  # type: ignore[valid-type]
-        db: DatabaseDep,
-        client: TemporalDep,
-        settings: SettingsDep,
-        user: Actor = allow(*roles),
-        key: IdempotencyKey = None,
-    ) -> CasePublic:
-        row = await db.read(case_in_jurisdiction, case_no=case_no, user=user)
-        record = record_type(actor=user, **body.model_dump())
-        view = await act(
-            client=client,
-            db=db,
-            row=row,
-            update=update,
-            record=record,
-            idempotency_key=key,
-            timeout=timedelta(seconds=settings.action_timeout_seconds),
-        )
-        return _public(view)
 
-    route.__doc__ = doc
-    route.__name__ = path.replace("-", "_")
-    router.post(f"/{{case_no}}/{path}", response_model=CasePublic)(route)
+def _plain(record_type: type):
+    """The body's fields, as they are, and who acted."""
+    return lambda user, body: record_type(actor=user, **body.model_dump(by_alias=True))
 
 
 _action(
     "survey",
     SurveyCreate,
-    SurveyRecord,
+    _plain(SurveyRecord),
     ApplicationWorkflow.record_survey,
     (R.village_coordinator, R.township_assistant, R.district_officer),
     "入户调查: at least two investigators. The case moves on once the verification report is in too.",
@@ -178,7 +142,7 @@ _action(
 _action(
     "review",
     ReviewCreate,
-    ReviewRecord,
+    _plain(ReviewRecord),
     ApplicationWorkflow.record_review,
     (R.township_assistant,),
     "初审: a proposed approval goes to public notice, a proposed refusal to the district.",
@@ -186,7 +150,7 @@ _action(
 _action(
     "objections",
     ObjectionCreate,
-    ObjectionRecord,
+    _plain(ObjectionRecord),
     ApplicationWorkflow.record_objection,
     (R.township_assistant, R.village_coordinator, R.district_officer),
     "异议 during public notice: the case goes back to survey; the notice restarts afterwards.",
@@ -194,7 +158,7 @@ _action(
 _action(
     "decision",
     DecisionCreate,
-    DecisionRecord,
+    _plain(DecisionRecord),
     ApplicationWorkflow.record_decision,
     (R.district_officer,),
     "审核确认: approval pays the first amount; refusal sends the reasons in writing.",
@@ -202,7 +166,7 @@ _action(
 _action(
     "documents-requested",
     DocumentsRequestCreate,
-    DocumentsRequest,
+    _plain(DocumentsRequest),
     ApplicationWorkflow.request_documents,
     (R.township_assistant, R.district_officer),
     "补正: ask for documents; the decision clock pauses until they arrive.",
@@ -210,7 +174,7 @@ _action(
 _action(
     "documents-received",
     DocumentsReceiptCreate,
-    DocumentsReceipt,
+    _plain(DocumentsReceipt),
     ApplicationWorkflow.receive_documents,
     (R.township_assistant, R.district_officer),
     "The documents are in: the case resumes where it paused and its deadline moves.",
@@ -218,8 +182,17 @@ _action(
 _action(
     "withdrawal",
     WithdrawalCreate,
-    WithdrawalRecord,
+    _plain(WithdrawalRecord),
     ApplicationWorkflow.withdraw,
     (R.township_assistant, R.district_officer),
     "The applicant withdraws (撤回申请).",
+)
+_action(
+    "bank-account",
+    BankAccountIn,
+    lambda user, b: BankAccountRecord(actor=user, account=BankAccount(**b.model_dump())),
+    ApplicationWorkflow.record_bank_account,
+    (R.township_assistant, R.district_officer),
+    "The family's bank account (社会化发放), or a corrected one after the payment system refused "
+    "the last: an approved case waiting for it is then paid, once.",
 )

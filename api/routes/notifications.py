@@ -5,11 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlmodel import select
 
-from api.cases import cases_filter
+from api.cases import in_jurisdiction
 from api.deps import CurrentUser, SessionDep
 from api.models import NotificationPublic
 from domain.cases import Role
-from store.tables import CaseRecord, StaffNotification
+from store.tables import StaffNotification
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
 
@@ -29,9 +29,7 @@ def list_notifications(
     """Your own cases' notices; the district and township leaders see all in their jurisdiction."""
     query = select(StaffNotification)
     if user.role in OVERSEERS:
-        query = cases_filter(
-            query.join(CaseRecord, CaseRecord.case_no == StaffNotification.case_no), user=user
-        )
+        query = in_jurisdiction(query, StaffNotification, user=user)
     else:
         query = query.where(StaffNotification.assignee == user.user_id)
     return list(session.exec(query.order_by(StaffNotification.at.desc()).limit(limit)))

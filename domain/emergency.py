@@ -1,0 +1,481 @@
+"""The rules of emergency assistance (急难型临时救助): a family in an urgent crisis is paid from
+the township's reserve within 24 hours of the request (先行救助), and the rest of the procedure
+is completed afterwards (补办). ``EmergencyWorkflow`` is the durable shell that calls these,
+holds and settles the reserve, pays and texts.
+
+Request → approval (the township leader up to a limit, above it the district; above the band
+一事一议 with a reason) → a hold on the reserve (or waiting for funds) → the transfer → paid →
+the follow-up survey and township review within 10 working days → the district confirms.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from domain.amounts import emergency_band
+from domain.calendar import end_of_day, local_date
+from domain.cases import (
+    SYSTEM,
+    Actor,
+    Applicant,
+    BankAccount,
+    BankAccountRecord,
+    Channel,
+    DecisionRecord,
+    HouseholdMember,
+    PaymentAttempt,
+    ReviewRecord,
+    Role,
+    SurveyRecord,
+)
+from domain.casework import CaseFile, StaffAlert, TimedEvent
+from domain.errors import Conflict, InvalidData, NotPermitted
+from domain.policy import Policy
+
+
+class Cause(StrEnum):
+    """What befell the family."""
+
+    fire = "fire"  # 火灾
+    accident = "accident"  # 意外事故
+    disaster = "disaster"  # 自然灾害
+    sudden_hardship = "sudden_hardship"  # 突发生活困难
+    major_illness = "major_illness"  # 重特大疾病 (支出型)
+    education = "education"  # 子女教育费用负担过重 (支出型)
+    other = "other"
+
+
+class EmergencyStage(StrEnum):
+    awaiting_approval = "awaiting_approval"  # 待审批
+    awaiting_funds = "awaiting_funds"  # the reserve cannot cover it: waits for a top-up
+    paying = "paying"  # held on the reserve; the transfer is under way
+    awaiting_account = "awaiting_account"  # the bank refused the account: a corrected one is needed
+    paid = "paid"  # 先行救助 done; the follow-up (补办) survey is due
+    follow_up = "follow_up"  # surveyed; the township review and the district's confirmation
+    closed = "closed"
+    rejected = "rejected"
+    halted = "halted"  # the case engine stopped the workflow (see ``Stage.halted``)
+
+
+WAITS_FOR = {
+    EmergencyStage.awaiting_approval: "the approval (审批) of the township leader or the district",
+    EmergencyStage.awaiting_funds: "a top-up of the township's emergency reserve (储备金)",
+    EmergencyStage.paying: "the payment system's transfer",
+    EmergencyStage.awaiting_account: "a corrected bank account for the family",
+    EmergencyStage.paid: "the follow-up household survey (补办入户调查)",
+    EmergencyStage.follow_up: "the township review and the district's confirmation (补办审核确认)",
+}
+UNPAID = (
+    EmergencyStage.awaiting_approval,
+    EmergencyStage.awaiting_funds,
+    EmergencyStage.paying,
+    EmergencyStage.awaiting_account,
+)
+CLOSED = frozenset({EmergencyStage.closed, EmergencyStage.rejected, EmergencyStage.halted})
+CORRECTABLE = UNPAID
+"""Where a bank account may still be corrected: before the money has gone."""
+
+
+class Event(StrEnum):
+    payout_reminder = "payout_reminder"
+    payout_overdue = "payout_overdue"
+    follow_up_overdue = "follow_up_overdue"
+
+
+@dataclass(frozen=True)
+class EmergencyStart:
+    """What the township assistant recorded at the request; the input of ``EmergencyWorkflow``."""
+
+    case_no: str
+    township: str
+    village: str
+    channel: Channel
+    cause: Cause
+    applicant: Applicant
+    household: list[HouseholdMember]
+    bank_account: BankAccount
+    requested_amount: Decimal
+    situation: str
+    requested_at: datetime
+    requested_by: Actor
+    policy: Policy
+    recent_payout: str | None = None
+    """A case of the last ``emergency_repeat_days`` that paid this family for this cause."""
+
+
+@dataclass(frozen=True)
+class ApprovalRecord:
+    """审批: the amount to pay now, within the band and the approver's limit."""
+
+    actor: Actor
+    amount: Decimal
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ExceptionApproval:
+    """一事一议: a district officer approves what the rules would not (above the band, or a second
+    payment within the window), with the reason on the record."""
+
+    actor: Actor
+    amount: Decimal
+    reason: str
+
+
+@dataclass(frozen=True)
+class RejectionRecord:
+    actor: Actor
+    reasons: str
+
+
+@dataclass
+class EmergencyView:
+    """An emergency case as caseworkers see it; the bank account masked."""
+
+    case_no: str
+    stage: EmergencyStage
+    township: str
+    village: str
+    channel: Channel
+    cause: Cause
+    applicant_name: str
+    household_size: int
+    assignee: str
+    requested_at: datetime
+    pay_by: datetime
+    requested_amount: Decimal
+    bank_account: str
+    payment_attempt: int = 1
+    """A new attempt after a refused transfer and a corrected account (its key says which)."""
+    approved_amount: Decimal | None = None
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    exception_reason: str | None = None
+    waiting_for_funds_since: datetime | None = None
+    paid_at: datetime | None = None
+    payments: list[PaymentAttempt] = field(default_factory=list)
+    follow_up_due: date | None = None
+    surveyed_at: datetime | None = None
+    reviewed_at: datetime | None = None
+    found_eligible: bool | None = None
+    confirmed_at: datetime | None = None
+    rejected_at: datetime | None = None
+    closed_at: datetime | None = None
+    payout_overdue: bool = False
+    follow_up_overdue: bool = False
+    version: int = 0
+
+    @property
+    def overdue(self) -> bool:
+        return self.payout_overdue or self.follow_up_overdue
+
+
+@dataclass(kw_only=True)
+class Emergency(CaseFile):
+    """An emergency case from the request to the district's confirmation."""
+
+    view: EmergencyView
+    start: EmergencyStart
+    account: BankAccount
+    rejection: RejectionRecord | None = None
+    survey: SurveyRecord | None = None
+    review: ReviewRecord | None = None
+
+    waits_for = WAITS_FOR
+
+    @classmethod
+    def requested(cls, start: EmergencyStart) -> "Emergency":
+        view = EmergencyView(
+            case_no=start.case_no,
+            stage=EmergencyStage.awaiting_approval,
+            township=start.township,
+            village=start.village,
+            channel=start.channel,
+            cause=start.cause,
+            applicant_name=start.applicant.name,
+            household_size=1 + len(start.household),
+            assignee=start.requested_by.user_id,
+            requested_at=start.requested_at,
+            pay_by=start.requested_at + timedelta(hours=start.policy.emergency_payout_hours),
+            requested_amount=start.requested_amount,
+            bank_account=start.bank_account.masked,
+        )
+        return cls(view=view, start=start, account=start.bank_account)
+
+    @property
+    def closed(self) -> bool:
+        return self.view.stage in CLOSED
+
+    @property
+    def attempt(self) -> int:
+        return self.view.payment_attempt
+
+    @property
+    def members(self) -> list[str]:
+        return [self.start.applicant.id_number, *(m.id_number for m in self.start.household)]
+
+    @property
+    def hold_key(self) -> str:
+        """The reserve hold of this payment attempt (the API's top-up uses it too)."""
+        return hold_key(self.view.case_no, self.attempt)
+
+    @property
+    def payment_key(self) -> str:
+        """The transfer's idempotency key: from the case and the attempt, never from a run."""
+        return f"{self.view.case_no}:emergency:{self.attempt}"
+
+    # ---- 审批 ----------------------------------------------------------------------------
+
+    def check_approval(self, approval: ApprovalRecord, *, now: datetime) -> None:
+        self.require(EmergencyStage.awaiting_approval)
+        policy, township = self.start.policy, self.start.township
+        actor = approval.actor
+        if actor.role == Role.township_approver and actor.jurisdiction != township:
+            raise NotPermitted(f"only a leader of township {township} approves its emergencies")
+        self._check_amount(approval.amount)
+        low, high = emergency_band(policy=policy, year=local_date(now).year, cause=self.start.cause)
+        if not low <= approval.amount <= high:
+            raise InvalidData(
+                "amount",
+                f"¥{approval.amount} is outside the band ¥{low}–¥{high} for {self.start.cause}; "
+                "a different amount is 一事一议: a district officer approves it with a reason "
+                "(exception-approval)",
+            )
+        if (
+            actor.role == Role.township_approver
+            and approval.amount > policy.township_approval_limit
+        ):
+            raise NotPermitted(
+                f"a township leader approves up to ¥{policy.township_approval_limit}; "
+                f"¥{approval.amount} needs a district officer"
+            )
+        if self.start.recent_payout:
+            raise Conflict(
+                f"this family was paid for {self.start.cause} by case {self.start.recent_payout} "
+                f"within {policy.emergency_repeat_days} days; a district officer may approve "
+                "another with a reason (exception-approval)"
+            )
+
+    def check_exception_approval(self, approval: ExceptionApproval) -> None:
+        self.require(EmergencyStage.awaiting_approval)
+        if approval.actor.role != Role.district_officer:
+            raise NotPermitted("一事一议 is approved by a district officer")
+        self._check_amount(approval.amount)
+        if not approval.reason.strip():
+            raise InvalidData("reason", "一事一议 states its reason")
+
+    def _check_amount(self, amount: Decimal) -> None:
+        ceiling = self.start.policy.emergency_ceiling
+        if not Decimal("0.01") <= amount <= ceiling:
+            raise InvalidData("amount", f"an emergency payment is between ¥0.01 and ¥{ceiling}")
+
+    def approve(self, approval: ApprovalRecord | ExceptionApproval, *, now: datetime) -> None:
+        """The amount is approved; the workflow then holds it on the reserve."""
+        exception = isinstance(approval, ExceptionApproval)
+        view = self.view
+        view.approved_amount, view.approved_by, view.approved_at = (
+            approval.amount,
+            approval.actor.user_id,
+            now,
+        )
+        view.exception_reason = approval.reason if exception else None
+        note = f"¥{approval.amount}" + (
+            f" 一事一议: {approval.reason}" if exception else f" {approval.note}".rstrip()
+        )
+        action = "exception_approved" if exception else "approved"
+        self.step(approval.actor, action, EmergencyStage.paying, now, note=note)
+
+    def check_rejection(self, rejection: RejectionRecord) -> None:
+        self.require(EmergencyStage.awaiting_approval)
+        if rejection.actor.role == Role.township_approver and (
+            rejection.actor.jurisdiction != self.start.township
+        ):
+            raise NotPermitted(f"only a leader of township {self.start.township} decides here")
+        if not rejection.reasons.strip():
+            raise InvalidData("reasons", "a rejection gives its reasons; the family is told them")
+
+    def reject(self, rejection: RejectionRecord, *, now: datetime) -> None:
+        self.rejection = rejection
+        self.view.rejected_at = self.view.closed_at = now
+        self.step(rejection.actor, "rejected", EmergencyStage.rejected, now, note=rejection.reasons)
+
+    # ---- the reserve and the transfer ---------------------------------------------------
+
+    def funds_short(self, *, available: Decimal, now: datetime) -> StaffAlert:
+        """The reserve cannot cover the payment: the case waits, and the district is told."""
+        self.view.waiting_for_funds_since = now
+        amount = self.view.approved_amount
+        self.step(SYSTEM, "awaiting_funds", EmergencyStage.awaiting_funds, now, note=f"¥{amount}")
+        return StaffAlert(
+            "awaiting_funds",
+            f"case {self.view.case_no} waits for ¥{amount} from the reserve of township "
+            f"{self.start.township} (available ¥{available}); a top-up pays it",
+            key=f"awaiting_funds:{self.attempt}",
+        )
+
+    def funds_held(self, *, now: datetime) -> None:
+        self.view.waiting_for_funds_since = None
+        self.step(
+            SYSTEM, "reserve_held", EmergencyStage.paying, now, note=f"¥{self.view.approved_amount}"
+        )
+
+    def paid(self, transfer_id: str, *, now: datetime) -> None:
+        """先行救助 done; the follow-up deadline is counted next (working days)."""
+        view = self.view
+        view.paid_at = now
+        view.payments.append(self._attempt("settled", now, transfer_id=transfer_id))
+        self.step(SYSTEM, "paid", EmergencyStage.paid, now, note=f"transfer {transfer_id}")
+
+    def set_follow_up_due(self, due: date) -> None:
+        self.view.follow_up_due = due
+
+    def payment_refused(self, reason: str, *, now: datetime) -> StaffAlert:
+        """Refused for good (closed account, name mismatch): the hold is released by the
+        workflow, and a caseworker must record a corrected account."""
+        self.view.payments.append(self._attempt("refused", now, reason=reason))
+        self.step(SYSTEM, "payment_refused", EmergencyStage.awaiting_account, now, note=reason)
+        return StaffAlert(
+            "payment_refused",
+            f"the payment system refused the transfer to {self.account.masked}: {reason}; "
+            "record the family's corrected bank account",
+            key=f"payment_refused:{self.attempt}",
+        )
+
+    def _attempt(self, status: str, now: datetime, **details: str) -> PaymentAttempt:
+        return PaymentAttempt(
+            attempt=self.attempt,
+            amount=self.view.approved_amount or Decimal(0),
+            account=self.account.masked,
+            status=status,
+            at=now,
+            **details,
+        )
+
+    def check_bank_account(self, record: BankAccountRecord) -> None:
+        self.require(*CORRECTABLE)
+        if record.account.holder.strip() == "":
+            raise InvalidData("holder", "name the account holder")
+
+    def correct_bank_account(self, record: BankAccountRecord, *, now: datetime) -> None:
+        """A new account; after a refusal the payment starts again as a new attempt."""
+        self.account = record.account
+        self.view.bank_account = record.account.masked
+        refused = self.view.stage == EmergencyStage.awaiting_account
+        if refused:
+            self.view.payment_attempt += 1
+        to_stage = EmergencyStage.paying if refused else self.view.stage
+        self.step(record.actor, "bank_account_corrected", to_stage, now, note=record.account.masked)
+
+    # ---- 补办: the follow-up -------------------------------------------------------------
+
+    def check_survey(self, survey: SurveyRecord, *, today: date) -> None:
+        self.require(EmergencyStage.paid)
+        names = {n.strip() for n in survey.investigators if n.strip()}
+        if len(names) < self.start.policy.min_investigators:
+            raise InvalidData(
+                "investigators",
+                f"a household survey needs at least {self.start.policy.min_investigators} "
+                "named investigators",
+            )
+        if not local_date(self.start.requested_at) <= survey.visited_on <= today:
+            raise InvalidData("visited_on", "the visit date must be between the request and today")
+        if survey.assessed_monthly_income < 0:
+            raise InvalidData("household_monthly_income", "income cannot be negative")
+
+    def record_survey(self, survey: SurveyRecord, *, now: datetime) -> None:
+        self.survey = survey
+        self.view.surveyed_at = now
+        note = f"investigators: {', '.join(survey.investigators)}; {survey.findings}"
+        self.step(
+            survey.actor, "follow_up_survey_recorded", EmergencyStage.follow_up, now, note=note
+        )
+
+    def check_review(self, review: ReviewRecord) -> None:
+        self.require(EmergencyStage.follow_up)
+        if self.review is not None:
+            raise Conflict(f"case {self.view.case_no} was reviewed; it waits for the district")
+        if review.recommendation not in ("approve", "refuse"):
+            raise InvalidData("recommendation", "'approve' (eligible) or 'refuse' (not eligible)")
+        if not review.reasons.strip():
+            raise InvalidData("reasons", "a review gives its reasons")
+
+    def record_review(self, review: ReviewRecord, *, now: datetime) -> StaffAlert | None:
+        """The township's finding; a family found not eligible is put before the district
+        (recovering the money is a human decision, never automatic)."""
+        self.review = review
+        eligible = review.recommendation == "approve"
+        self.view.reviewed_at, self.view.found_eligible = now, eligible
+        action = "follow_up_found_eligible" if eligible else "follow_up_found_ineligible"
+        self.step(review.actor, action, EmergencyStage.follow_up, now, note=review.reasons)
+        if eligible:
+            return None
+        return StaffAlert(
+            "follow_up_found_ineligible",
+            f"the follow-up found the family of case {self.view.case_no} not eligible "
+            f"(¥{self.view.approved_amount} paid): {review.reasons}; the district decides what follows",
+        )
+
+    def check_confirmation(self, decision: DecisionRecord) -> None:
+        self.require(EmergencyStage.follow_up)
+        if self.review is None:
+            raise Conflict(f"case {self.view.case_no} waits for the township review first")
+        if decision.outcome not in ("approve", "refuse"):
+            raise InvalidData("outcome", "'approve' (eligible) or 'refuse' (not eligible)")
+        if not decision.reasons.strip():
+            raise InvalidData("reasons", "a decision gives its reasons")
+
+    def confirm(self, decision: DecisionRecord, *, now: datetime) -> None:
+        """审核确认 by the district closes the case."""
+        self.view.confirmed_at = self.view.closed_at = now
+        action = "confirmed_eligible" if decision.outcome == "approve" else "confirmed_ineligible"
+        self.step(decision.actor, action, EmergencyStage.closed, now, note=decision.reasons)
+
+    # ---- timed events --------------------------------------------------------------------
+
+    def events(self) -> list[TimedEvent]:
+        view, policy = self.view, self.start.policy
+        events: list[TimedEvent] = []
+        if view.stage in UNPAID:
+            for hours in policy.emergency_reminder_hours:
+                at = view.requested_at + timedelta(hours=hours)
+                events.append(
+                    TimedEvent(Event.payout_reminder, at, f"{Event.payout_reminder}:{hours}h")
+                )
+            events.append(TimedEvent(Event.payout_overdue, view.pay_by, Event.payout_overdue))
+        if (
+            view.follow_up_due
+            and view.stage in (EmergencyStage.paid, EmergencyStage.follow_up)
+            and (view.reviewed_at is None)
+        ):
+            due = view.follow_up_due
+            events.append(
+                TimedEvent(
+                    Event.follow_up_overdue, end_of_day(due), f"{Event.follow_up_overdue}:{due}"
+                )
+            )
+        return events
+
+    def fire(self, event: TimedEvent, *, now: datetime) -> StaffAlert:
+        """Reminders and breaches are on the record and before people; none decides the case."""
+        view = self.view
+        match event.kind:
+            case Event.payout_reminder:
+                left = view.pay_by - now
+                message = (
+                    f"emergency case {view.case_no} is not paid yet; "
+                    f"{left.total_seconds() / 3600:.0f} hours remain until {view.pay_by:%Y-%m-%d %H:%M} UTC"
+                )
+            case Event.payout_overdue:
+                view.payout_overdue = True
+                message = f"emergency case {view.case_no} was due to be paid within 24 hours, by {view.pay_by:%Y-%m-%d %H:%M} UTC"
+            case Event.follow_up_overdue:
+                view.follow_up_overdue = True
+                message = f"the follow-up (补办) survey and review were due by {view.follow_up_due}"
+            case _:
+                raise ValueError(f"an emergency has no timed event {event.kind!r}")
+        return StaffAlert(event.kind, message, key=event.key)
+
+
+def hold_key(case_no: str, attempt: int) -> str:
+    return f"{case_no}:hold:{attempt}"
