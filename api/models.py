@@ -165,8 +165,12 @@ class DecisionCreate(Body):
     reasons: Text
     amount: Money | None = Field(
         default=None,
-        description="temporary assistance: the amount, when approving a proposed refusal "
-        "(the case then goes to public notice first)",
+        description="temporary assistance: the amount, when approving a proposed refusal or "
+        "approving another amount than the one publicised (the case goes to public notice first)",
+    )
+    exception_reason: Text | None = Field(
+        default=None,
+        description="一事一议: why a temporary-assistance amount above the band",
     )
 
 

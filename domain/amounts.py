@@ -43,12 +43,14 @@ def application_amount(
     policy: Policy,
     year: int,
     field: str,
+    exception: bool = False,
 ) -> Decimal:
     """What an approved application pays: monthly for 低保 and 特困, once for 临时救助.
 
     ``InvalidData`` when there is nothing to approve: a household income at or above the 低保
     line (naming ``field``, the choice that cannot stand), or a 临时救助 amount missing or
-    outside its band (naming ``amount``).
+    outside its band (naming ``amount``). With ``exception`` (一事一议, a district officer's
+    reason on the record) a 临时救助 amount may lie above the band, up to the payment ceiling.
     """
     if assistance_type == "dibao":
         standard = policy.dibao_standard(year)
@@ -71,11 +73,13 @@ def application_amount(
         raise InvalidData(
             "amount", f"temporary assistance needs an amount between ¥{low} and ¥{high}"
         )
+    if exception and low <= proposed <= policy.payment_ceiling:
+        return proposed
     if not low <= proposed <= high:
         raise InvalidData(
             "amount",
-            f"¥{proposed} is outside the band ¥{low}–¥{high} for {expense}; "
-            "a higher amount is 一事一议 and needs the district's approval",
+            f"¥{proposed} is outside the band ¥{low}–¥{high} for {expense}; a higher amount is "
+            "一事一议: a district officer's decision with an exception_reason",
         )
     return proposed
 

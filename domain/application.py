@@ -79,6 +79,9 @@ class Application(CaseFile):
     """Recorded after intake (or corrected): it replaces the one given at intake."""
     refused_attempt: int = 0
     """The payment attempt the payment system refused for good, if any."""
+    resurvey_from: date | None = None
+    """The day an objection sent the case back to survey: the new survey's deadline counts
+    from it (cases before this rule had none)."""
     verification_refused: bool = False
 
     waits_for = WAITS_FOR
@@ -113,15 +116,18 @@ class Application(CaseFile):
             raise InvalidData("household_monthly_income", "income cannot be negative")
 
     def record_survey(self, survey: SurveyRecord, *, now: datetime) -> None:
+        """The visit, not the day it is typed in, meets the survey-start deadline."""
         self.survey = survey
         self.view.surveyed_at = now
         self.view.assignee = survey.actor.user_id
+        self.view.survey_overdue = survey.visited_on > self.deadlines.survey_due
         self.step(
             survey.actor,
             "survey_recorded",
             self.view.stage,
             now,
-            note=f"investigators: {', '.join(survey.investigators)}; {survey.findings}",
+            note=f"visited {survey.visited_on}; investigators: {', '.join(survey.investigators)}; "
+            f"{survey.findings}",
         )
         self._survey_complete(survey.actor, now)
 
@@ -192,6 +198,11 @@ class Application(CaseFile):
             note=f"raised by {objection.raised_by}: {objection.grounds}",
         )
 
+    def restart_survey_clock(self, *, now: datetime) -> None:
+        """After an objection the new survey has its own deadline, counted from today."""
+        self.resurvey_from = local_date(now)
+        self.view.survey_overdue = False
+
     def _start_notice(self, now: datetime) -> None:
         self.view.notice_started_at = now
         self.view.notice_ends_at = now + timedelta(days=self.start.policy.notice_calendar_days)
@@ -204,20 +215,29 @@ class Application(CaseFile):
             raise InvalidData("outcome", "must be 'approve' or 'refuse'")
         if not decision.reasons.strip():
             raise InvalidData("reasons", "a decision gives its reasons")
-        if decision.outcome == "approve" and not self.publicised:
+        chosen = decision.amount is not None or decision.exception_reason is not None
+        if chosen and self.start.assistance_type != "temporary":
+            raise InvalidData(
+                "amount", "低保 and 特困 amounts follow from the standard, not a choice"
+            )
+        if decision.exception_reason is not None and not decision.exception_reason.strip():
+            raise InvalidData("exception_reason", "一事一议 states its reason")
+        if decision.outcome != "approve":
+            return
+        if self.approval_needs_notice(decision):
             self.amount(self._district_proposal(decision), now=now, field="outcome")
-        elif decision.outcome == "approve":
-            publicised = self.amount(self.review, now=now, field="outcome")
-            if decision.amount is not None and decision.amount != publicised:
-                raise InvalidData(
-                    "amount",
-                    f"the amount publicised was ¥{publicised}; approve it as publicised, or "
-                    "refuse and have the new amount proposed and publicised again",
-                )
+        else:
+            self.amount(self.review, now=now, field="outcome")
 
     def approval_needs_notice(self, decision: DecisionRecord) -> bool:
-        """Only a publicised proposal may be approved (审核确认办法 Art. 19)."""
-        return decision.outcome == "approve" and not self.publicised
+        """Only a publicised proposal may be approved (审核确认办法 Art. 19): a proposed refusal,
+        or an amount other than the one publicised (一事一议, say), is publicised first."""
+        if decision.outcome != "approve":
+            return False
+        publicised = self.view.monthly_amount
+        return not self.publicised or (
+            decision.amount is not None and decision.amount != publicised
+        )
 
     def propose_approval(self, decision: DecisionRecord, *, now: datetime) -> None:
         """The district approves a proposed refusal: that approval becomes the proposal, and
@@ -252,7 +272,11 @@ class Application(CaseFile):
         if amount is None and self.review:
             amount = self.review.amount
         return ReviewRecord(
-            actor=decision.actor, recommendation="approve", reasons=decision.reasons, amount=amount
+            actor=decision.actor,
+            recommendation="approve",
+            reasons=decision.reasons,
+            amount=amount,
+            exception_reason=decision.exception_reason,
         )
 
     def amount(self, proposal: ReviewRecord | None, *, now: datetime, field: str) -> Decimal:
@@ -267,6 +291,7 @@ class Application(CaseFile):
             policy=self.start.policy,
             year=local_date(now).year,
             field=field,
+            exception=bool(proposal and proposal.exception_reason),
         )
 
     # ---- 补正, withdrawal ------------------------------------------------------------------
@@ -320,6 +345,7 @@ class Application(CaseFile):
             policy=self.start.policy,
             pauses=list(self.pauses),
             refused_on=self.refused_on,
+            resurvey_from=self.resurvey_from,
         )
 
     def count_deadlines(
@@ -338,8 +364,10 @@ class Application(CaseFile):
         view.refusal_notice_due, view.provisional = d.refusal_notice_due, d.provisional
         # Missed: when its event fired for the date now in force (moved back to a date already
         # missed, it is missed again), or when it was missed and the date it moved to is past.
-        view.survey_overdue = self._missed(
-            Event.survey_overdue, d.survey_due, view.survey_overdue, now
+        view.survey_overdue = (
+            self.survey.visited_on > d.survey_due
+            if self.survey
+            else self._missed(Event.survey_overdue, d.survey_due, view.survey_overdue, now)
         )
         view.decision_overdue = self._missed(
             Event.decision_overdue, d.decision_due, view.decision_overdue, now
@@ -368,7 +396,8 @@ class Application(CaseFile):
         def at_end_of(kind: Event, day: date) -> None:
             events.append(TimedEvent(kind, end_of_day(day), _key(kind, day)))
 
-        if view.stage == Stage.survey and view.surveyed_at is None and view.objections == 0:
+        first_round_or_counted = view.objections == 0 or self.resurvey_from is not None
+        if view.stage == Stage.survey and view.surveyed_at is None and first_round_or_counted:
             at_end_of(Event.survey_overdue, d.survey_due)
         if view.stage in PAUSABLE or view.stage == Stage.notice:
             at_end_of(Event.decision_approaching, d.decision_warning_on)

@@ -170,6 +170,8 @@ class ReviewRecord:
     recommendation: str  # approve | refuse
     reasons: str
     amount: Decimal | None = None
+    exception_reason: str | None = None
+    """一事一议: why a 临时救助 amount above the band (a district officer's proposal only)."""
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,8 @@ class DecisionRecord:
     outcome: str  # approve | refuse
     reasons: str
     amount: Decimal | None = None
+    exception_reason: str | None = None
+    """一事一议: the district approves a 临时救助 amount above the band, with this reason."""
 
 
 @dataclass(frozen=True)

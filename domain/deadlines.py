@@ -25,6 +25,8 @@ class DeadlineFacts:
     policy: Policy
     pauses: list[Pause] = field(default_factory=list)
     refused_on: date | None = None
+    resurvey_from: date | None = None
+    """An objection sent the case back to survey on this day: the new survey's own start."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,8 @@ def compute_deadlines(calendar: WorkingCalendar, facts: DeadlineFacts) -> Deadli
         if p.ended_on is not None
     )
     total = policy.decision_working_days + paused
-    survey_due, p1 = calendar.add_working_days(facts.accepted_on, policy.survey_start_working_days)
+    survey_from = facts.resurvey_from or facts.accepted_on
+    survey_due, p1 = calendar.add_working_days(survey_from, policy.survey_start_working_days)
     decision_due, p2 = calendar.add_working_days(facts.accepted_on, total)
     warning_on, _ = calendar.add_working_days(
         facts.accepted_on, max(total - policy.deadline_warning_working_days, 0)

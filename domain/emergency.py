@@ -266,7 +266,7 @@ class Emergency(CaseFile):
             raise InvalidData("reason", "一事一议 states its reason")
 
     def _check_amount(self, amount: Decimal) -> None:
-        ceiling = self.start.policy.emergency_ceiling
+        ceiling = self.start.policy.payment_ceiling
         if not Decimal("0.01") <= amount <= ceiling:
             raise InvalidData("amount", f"an emergency payment is between ¥0.01 and ¥{ceiling}")
 

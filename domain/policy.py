@@ -55,8 +55,8 @@ class Policy:
     urgent_band: tuple[Decimal, Decimal] = (Decimal("0.5"), Decimal("3"))
     """Placeholder: urgent causes (fire, accident, disaster, …) are paid within these multiples
     of the monthly urban 低保 standard; above is 一事一议."""
-    emergency_ceiling: Decimal = Decimal("100000")
-    """No emergency payment above this, not even 一事一议: beyond it is a typing error."""
+    payment_ceiling: Decimal = Decimal("100000")
+    """No single payment above this, not even 一事一议: beyond it is a typing error."""
     reserve_minimum: Decimal = Decimal("50000")
     """临时救助储备金: each township keeps at least this much (seed §5)."""
     follow_up_working_days: int = 10

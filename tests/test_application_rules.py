@@ -145,8 +145,16 @@ def review(recommendation="approve", *, reasons="收入低于低保标准", amou
     )
 
 
-def decision(outcome="approve", *, reasons="符合条件", amount=None) -> DecisionRecord:
-    return DecisionRecord(actor=OFFICER, outcome=outcome, reasons=reasons, amount=amount)
+def decision(
+    outcome="approve", *, reasons="符合条件", amount=None, exception_reason=None
+) -> DecisionRecord:
+    return DecisionRecord(
+        actor=OFFICER,
+        outcome=outcome,
+        reasons=reasons,
+        amount=amount,
+        exception_reason=exception_reason,
+    )
 
 
 def objection(*, raised_by="邻居", grounds="家中有经营收入") -> ObjectionRecord:
@@ -331,7 +339,10 @@ def test_survey_alone_keeps_the_case_at_survey():
     assert case.view.assignee == COORDINATOR.user_id  # was the accepting assistant
     assert case.survey.assessed_monthly_income == Decimal("1500")
     assert steps(case) == [("survey_recorded", Stage.survey, Stage.survey, COORDINATOR)]
-    assert case.unwritten[0].note == "investigators: 李协理, 王助理; 两人同住，无车无房"
+    assert (
+        case.unwritten[0].note
+        == "visited 2026-03-03; investigators: 李协理, 王助理; 两人同住，无车无房"
+    )
 
 
 def test_survey_then_report_moves_to_review():
@@ -436,12 +447,43 @@ def test_decide_approve_after_the_notice():
     assert case.unwritten[-1].note == "符合条件"
 
 
-def test_the_final_approval_pays_what_was_publicised():
+def test_a_dibao_amount_is_not_chosen_at_the_decision():
     case = at_decision()
     with pytest.raises(InvalidData) as refused_amount:
         case.check_decision(decision(amount=Decimal("900")), now=DECIDED)
-    assert refused_amount.value.field == "amount" and "publicised" in refused_amount.value.message
-    case.check_decision(decision(amount=DIBAO_AMOUNT), now=DECIDED)  # the same amount is fine
+    assert refused_amount.value.field == "amount" and "standard" in refused_amount.value.message
+
+
+def test_another_amount_than_the_one_publicised_is_publicised_again():
+    case = at_decision(amount=Decimal("5000"), **temporary())
+    publicised = case.view.monthly_amount
+    assert not case.approval_needs_notice(decision(amount=publicised))
+    more = decision(amount=publicised + 100)
+    assert case.approval_needs_notice(more)
+    case.check_decision(more, now=DECIDED)
+    case.propose_approval(more, now=DECIDED)
+    assert case.view.stage == Stage.notice and case.view.monthly_amount == publicised + 100
+
+
+def test_a_district_may_approve_above_the_band_with_a_reason_after_a_notice():
+    case = at_decision(amount=Decimal("5000"), **temporary())
+    above = decision(amount=Decimal("20000"))  # the band ends at 12 × 1080 = ¥12,960
+    with pytest.raises(InvalidData) as refused:
+        case.check_decision(above, now=DECIDED)
+    assert refused.value.field == "amount" and "一事一议" in refused.value.message
+    exception = decision(amount=Decimal("20000"), exception_reason="重病手术费用远超标准")
+    case.check_decision(exception, now=DECIDED)
+    assert case.approval_needs_notice(exception)
+    case.propose_approval(exception, now=DECIDED)
+    end_notice(case)
+    confirm = decision()
+    case.check_decision(confirm, now=DECIDED + timedelta(days=8))
+    case.decide(confirm, now=DECIDED + timedelta(days=8))
+    assert case.view.stage == Stage.approved and case.view.monthly_amount == Decimal("20000")
+    with pytest.raises(InvalidData):  # not beyond the ceiling, not even 一事一议
+        at_decision(amount=Decimal("5000"), **temporary()).check_decision(
+            decision(amount=Decimal("100000.01"), exception_reason="x"), now=DECIDED
+        )
 
 
 def test_decide_refuse():
@@ -1189,3 +1231,39 @@ def test_calendar_published_without_a_change_notes_nothing():
         compute_deadlines(CAL, case.deadline_facts()), now=DECEMBER, action="calendar_published"
     )
     assert case.unwritten == [] and case.seq == 0
+
+
+# --- the survey-start deadline is met by the visit -------------------------------------------
+
+
+def test_a_visit_on_time_typed_in_late_meets_the_survey_deadline():
+    case = accepted()
+    missed = end_of_day(SURVEY_DUE)
+    [timed] = case.due(case.events(), missed)
+    case.fire(timed, now=missed)
+    assert case.view.survey_overdue  # nothing recorded by the end of 03-05
+    case.record_survey(survey(visited_on=SURVEY_DUE), now=at(D(2026, 3, 9)))
+    assert not case.view.survey_overdue
+    # and it stays met when the deadlines are counted again
+    case.count_deadlines(compute_deadlines(CAL, case.deadline_facts()), now=at(D(2026, 3, 9)))
+    assert not case.view.survey_overdue
+
+
+def test_a_visit_after_the_deadline_misses_it():
+    case = accepted()
+    case.record_survey(survey(visited_on=D(2026, 3, 6)), now=at(D(2026, 3, 6)))
+    assert case.view.survey_overdue
+
+
+def test_a_survey_after_an_objection_has_its_own_deadline():
+    case = at_notice()
+    objected = at(D(2026, 3, 12))  # Thu
+    case.record_objection(objection(), now=objected)
+    case.restart_survey_clock(now=objected)
+    case.count_deadlines(compute_deadlines(CAL, case.deadline_facts()), now=objected)
+    # three working days from the objection: 03-13 (1), 03-16 (2), 03-17 (3)
+    assert case.view.survey_due == D(2026, 3, 17)
+    assert case.view.decision_due == DECISION_DUE  # the decision still counts from acceptance
+    assert [e.key for e in case.events() if e.kind == Event.survey_overdue] == [
+        "survey_overdue:2026-03-17"
+    ]

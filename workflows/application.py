@@ -135,6 +135,9 @@ class ApplicationWorkflow:
         async with self.work.lock:
             self._check_objection(objection)
             self.case.record_objection(objection, now=workflow.now())
+            if workflow.patched("survey-deadline-after-objection"):
+                self.case.restart_survey_clock(now=workflow.now())
+                await self._count_deadlines()
             await self.work.write()
             return self.case.view
 
