@@ -254,6 +254,11 @@ class VillagePublic(Body):
 
     code: Annotated[str, Field(pattern=r"^\d{12}$")]
     name: Name
+    area: Literal["urban", "rural"] | None = Field(
+        default=None,
+        description="which 低保 standard its households get; default: rural for a 村, "
+        "urban for a 社区",
+    )
 
 
 class TownshipPublic(BaseModel):

@@ -416,3 +416,27 @@ async def test_an_unreachable_database_answers_503_not_a_stack_trace(
         async with Stack(url, gone).client(ASSISTANT) as assistant:
             answer = await assistant.get("/applications")
     assert answer.status_code == 503 and "try again" in answer.json()["detail"]
+
+
+async def test_a_village_not_its_township_decides_the_urban_or_rural_standard(stack):
+    # 召口村 is a 村 of 稷下街道: its households get the rural standard (¥880 in 2026)
+    zhaokou = Actor(
+        user_id="u-jixia", name="稷下助理", role=Role.township_assistant, jurisdiction="370305004"
+    )
+    async with stack.client(zhaokou) as assistant:
+        body = application(township="370305004", village="370305004003")
+        case_no = (await assistant.post("/applications", json=body)).json()["case_no"]
+        income = survey() | {"household_monthly_income": "400.00"}
+        del income["assessed_monthly_income"]
+        assert (
+            await assistant.post(f"/applications/{case_no}/survey", json=income)
+        ).status_code == 200
+        await wait_for(assistant, case_no, lambda c: c["stage"] == "review")
+        reviewed = await assistant.post(
+            f"/applications/{case_no}/review",
+            json={"recommendation": "approve", "reasons": "收入低"},
+        )
+        assert reviewed.json()["monthly_amount"] == "1360.00"  # 2 × 880 − 400
+        townships = (await assistant.get("/townships")).json()
+    jixia = next(t for t in townships if t["code"] == "370305004")
+    assert {v["name"]: v["area"] for v in jixia["villages"]}["召口村"] == "rural"

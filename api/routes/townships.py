@@ -1,5 +1,7 @@
 """/townships: the district's townships and villages (reference data, edited by the admin)."""
 
+from datetime import UTC, datetime
+
 from fastapi import APIRouter, Path
 from sqlmodel import Session, delete, select
 
@@ -7,7 +9,8 @@ from api.deps import CurrentUser, DatabaseDep, SessionDep, allow
 from api.models import TownshipPublic, TownshipUpdate, VillagePublic
 from domain.cases import Actor, Role
 from domain.errors import Conflict, InvalidData
-from domain.townships import DISTRICT_CODE
+from domain.townships import DISTRICT_CODE, village_area
+from store import reserve
 from store.tables import CaseRecord, TownshipRow, VillageRow
 
 router = APIRouter(prefix="/townships", tags=["townships"])
@@ -56,6 +59,8 @@ def _put_township(session: Session, *, code: str, body: TownshipUpdate) -> Towns
     session.merge(TownshipRow(code=code, name=body.name, area=body.area))
     session.exec(delete(VillageRow).where(VillageRow.code.in_(dropped)))
     for v in body.villages:
-        session.merge(VillageRow(code=v.code, township_code=code, name=v.name))
+        area = v.area or village_area(v.name)
+        session.merge(VillageRow(code=v.code, township_code=code, name=v.name, area=area))
+    reserve.open_reserve(session, township=code, at=datetime.now(UTC))
     session.flush()
     return _listing(session, [code])[0]
