@@ -5,6 +5,7 @@ import random
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -188,10 +189,25 @@ def api_settings(settings, dev_env, dev_database_url) -> Settings:
     )
 
 
+@asynccontextmanager
+async def running_stack(client: Client, settings: Settings) -> AsyncIterator[Stack]:
+    """A worker on ``client`` and the API over HTTP, with ``settings``."""
+    worker, external = create_worker(client, settings)
+    async with worker:
+        with serve(create_app(settings)) as url:
+            yield Stack(url, settings)
+    await external.close()
+
+
 @pytest.fixture
 async def stack(dev_env, api_settings) -> AsyncIterator[Stack]:
-    worker, external = create_worker(dev_env.client, api_settings)
-    async with worker:
-        with serve(create_app(api_settings)) as url:
-            yield Stack(url, api_settings)
-    await external.close()
+    async with running_stack(dev_env.client, api_settings) as running:
+        yield running
+
+
+@pytest.fixture
+async def stack_on_each_database(dev_env, api_settings, each_database_url) -> AsyncIterator[Stack]:
+    """The stack on a fresh SQLite database, then on a fresh PostgreSQL one."""
+    settings = api_settings.model_copy(update={"database_url": each_database_url})
+    async with running_stack(dev_env.client, settings) as running:
+        yield running

@@ -9,7 +9,7 @@ import asyncio
 import json
 import sys
 import tempfile
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,24 +17,34 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from temporalio.testing import WorkflowEnvironment
 
+from domain.calendar import local_date
 from domain.cases import (
+    BankAccount,
+    BankAccountRecord,
     DecisionRecord,
     DocumentsReceipt,
     DocumentsRequest,
     ObjectionRecord,
     ReviewRecord,
     Stage,
+    SurveyRecord,
     WithdrawalRecord,
 )
+from domain.emergency import ApprovalRecord, EmergencyStage, ExceptionApproval, RejectionRecord
 from settings import Settings
 from simulators.app import create_app
+from store import reserve
+from store.db import session_scope
 from store.migrate import upgrade
 from tests.conftest import TEMPORAL, TEST_SERVER, register_search_attributes
-from tests.support import ASSISTANT, OFFICER, serve
+from tests.support import APPROVER, ASSISTANT, COORDINATOR, OFFICER, serve
 from tests.test_application_workflow import start_case, survey, wait_for_stage
+from tests.test_emergency_workflow import request, until
+from tests.test_emergency_workflow import reserve_now as reserve_state
 from worker import create_worker
 from workflows.application import ApplicationWorkflow as W
 from workflows.client import DATA_CONVERTER
+from workflows.emergency import EmergencyWorkflow as E
 from workflows.search import ALL_KEYS
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -122,16 +132,146 @@ async def carried_over_after_many_pauses(env, handle) -> None:
     await handle.execute_update(W.withdraw, WithdrawalRecord(actor=ASSISTANT, reason="moved away"))
 
 
+async def approve_it(env, handle) -> None:
+    await survey(handle, env)
+    await wait_for_stage(handle, Stage.review, env)
+    await handle.execute_update(W.record_review, APPROVE)
+    await env.sleep(timedelta(days=7, minutes=1))
+    await wait_for_stage(handle, Stage.decision, env)
+    await handle.execute_update(
+        W.record_decision, DecisionRecord(actor=OFFICER, outcome="approve", reasons="ok")
+    )
+
+
+async def paid_once_an_account_is_recorded(env, handle) -> None:
+    """Approved with no account, or with one the payment system refuses."""
+    await approve_it(env, handle)
+    await until(handle, env, lambda v: v.awaiting_bank_account, query=W.current)
+    await handle.execute_update(
+        W.record_bank_account, BankAccountRecord(actor=ASSISTANT, account=GOOD)
+    )
+
+
+async def temporary_above_the_band_by_exception(env, handle) -> None:
+    review = ReviewRecord(
+        actor=ASSISTANT, recommendation="approve", reasons="surgery", amount=Decimal("5000")
+    )
+    await survey(handle, env)
+    await wait_for_stage(handle, Stage.review, env)
+    await handle.execute_update(W.record_review, review)
+    await env.sleep(timedelta(days=7, minutes=1))
+    await wait_for_stage(handle, Stage.decision, env)
+    exception = DecisionRecord(
+        actor=OFFICER,
+        outcome="approve",
+        reasons="ok",
+        amount=Decimal("20000"),
+        exception_reason="一事一议",
+    )
+    await handle.execute_update(W.record_decision, exception)
+    await env.sleep(timedelta(days=7, minutes=1))
+    await wait_for_stage(handle, Stage.decision, env)
+    await handle.execute_update(
+        W.record_decision, DecisionRecord(actor=OFFICER, outcome="approve", reasons="ok")
+    )
+
+
+async def emergency_paid_and_followed_up(env, handle) -> None:
+    await handle.execute_update(E.approve, ApprovalRecord(actor=APPROVER, amount=Decimal("2000")))
+    await follow_up(env, handle)
+
+
+async def follow_up(env, handle, *, eligible: bool = True) -> None:
+    await until(handle, env, lambda v: v.paid_at is not None)
+    today = local_date(await env.get_current_time())
+    await handle.execute_update(
+        E.record_survey,
+        SurveyRecord(
+            actor=COORDINATOR, investigators=["李协理", "周干事"], visited_on=today,
+            findings="属实", assessed_monthly_income=Decimal("300"),
+        ),
+    )  # fmt: skip
+    outcome = "approve" if eligible else "refuse"
+    await handle.execute_update(
+        E.record_review, ReviewRecord(actor=ASSISTANT, recommendation=outcome, reasons="核实")
+    )
+    await handle.execute_update(
+        E.confirm, DecisionRecord(actor=OFFICER, outcome=outcome, reasons="确认")
+    )
+
+
+async def emergency_late_exception_to_a_corrected_account(env, handle) -> None:
+    await env.sleep(timedelta(hours=25))
+    exception = ExceptionApproval(actor=OFFICER, amount=Decimal("8000"), reason="一事一议")
+    await handle.execute_update(E.approve_exception, exception)
+    await until(handle, env, lambda v: v.stage == EmergencyStage.awaiting_account)
+    await handle.execute_update(
+        E.record_bank_account, BankAccountRecord(actor=ASSISTANT, account=GOOD_EMERGENCY)
+    )
+    await follow_up(env, handle, eligible=False)
+
+
+async def emergency_rejected(env, handle) -> None:
+    await handle.execute_update(E.reject, RejectionRecord(actor=APPROVER, reasons="保险已赔付"))
+
+
+async def emergency_waited_for_funds(env, handle) -> None:
+    state = reserve_state(env.database_url, "370305001")
+    with session_scope(env.database_url, writes=True) as session:
+        reserve.hold(
+            session, township="370305001", case_no="E-elsewhere", amount=state.available - 100,
+            key=f"histories:{handle.id}", at=datetime.now(UTC),
+        )  # fmt: skip
+    await handle.execute_update(E.approve, ApprovalRecord(actor=APPROVER, amount=Decimal("2000")))
+    await until(handle, env, lambda v: v.stage == EmergencyStage.awaiting_funds)
+    with session_scope(env.database_url, writes=True) as session:
+        reserve.top_up(
+            session, township="370305001", amount=Decimal("50000"), key=f"histories-top-up:{handle.id}",
+            note="top-up", by=OFFICER.user_id, at=datetime.now(UTC),
+        )  # fmt: skip
+    await handle.signal(E.funds_offered)
+    await follow_up(env, handle)
+
+
+CLOSED = BankAccount(bank="齐商银行", account_no="0001112222", holder="张三")
+GOOD = BankAccount(bank="齐商银行", account_no="6223000099998888", holder="张三")
+GOOD_EMERGENCY = BankAccount(bank="齐商银行", account_no="6223000066667777", holder="王五")
+
 SCENARIOS = {
-    "approved_after_objection": (approved, {}),
-    "refused_after_documents": (refused_after_documents, {}),
-    "overdue_then_withdrawn": (overdue_then_withdrawn, {}),
+    "approved_after_objection": (approved, start_case, {}),
+    "refused_after_documents": (refused_after_documents, start_case, {}),
+    "overdue_then_withdrawn": (overdue_then_withdrawn, start_case, {}),
     "temporary_approved": (
         temporary_approved,
+        start_case,
         {"assistance_type": "temporary", "expense": "major_illness"},
     ),
-    "district_approved_a_proposed_refusal": (district_approved_a_proposed_refusal, {}),
-    "carried_over_after_many_pauses": (carried_over_after_many_pauses, {}),
+    "district_approved_a_proposed_refusal": (district_approved_a_proposed_refusal, start_case, {}),
+    "carried_over_after_many_pauses": (carried_over_after_many_pauses, start_case, {}),
+    "objection_then_a_survey_with_its_own_deadline": (approved, start_case, {}),
+    "paid_once_a_bank_account_was_recorded": (
+        paid_once_an_account_is_recorded,
+        start_case,
+        {"bank_account": None},
+    ),
+    "paid_into_a_corrected_account": (
+        paid_once_an_account_is_recorded,
+        start_case,
+        {"bank_account": CLOSED},
+    ),
+    "temporary_above_the_band_by_exception": (
+        temporary_above_the_band_by_exception,
+        start_case,
+        {"assistance_type": "temporary", "expense": "major_illness"},
+    ),
+    "emergency_paid_and_followed_up": (emergency_paid_and_followed_up, request, {}),
+    "emergency_late_exception_to_a_corrected_account": (
+        emergency_late_exception_to_a_corrected_account,
+        request,
+        {"bank_account": BankAccount(bank="齐商银行", account_no="0005554444", holder="王五")},
+    ),
+    "emergency_rejected": (emergency_rejected, request, {}),
+    "emergency_waited_for_funds": (emergency_waited_for_funds, request, {}),
 }
 SUGGEST_CONTINUE_AS_NEW_AFTER = {"carried_over_after_many_pauses": 60}
 """Scenarios that need a dev server suggesting continue-as-new early (events); the others run
@@ -196,8 +336,9 @@ async def main(names: list[str]) -> None:
         upgrade(database_url)
         with serve(create_app(f"{tmp}/simulators.db")) as sims:
             for name in wanted:
-                scenario, overrides = SCENARIOS[name]
+                scenario, starter, overrides = SCENARIOS[name]
                 env = await environment(name)
+                env.database_url = database_url  # for the scenarios that look at the reserve
                 settings = Settings(
                     database_url=database_url,
                     payment_url=f"{sims}/payment",
@@ -207,7 +348,7 @@ async def main(names: list[str]) -> None:
                 )
                 worker, external = create_worker(env.client, settings)
                 async with worker:
-                    handle = await start_case(env, settings, **overrides)
+                    handle = await starter(env, settings, **overrides)
                     await scenario(env, handle)
                     await handle.result()
                     runs = await every_run(env, handle)

@@ -1,12 +1,14 @@
 """Nothing is lost when processes die: kill the worker and the Temporal dev server mid-case
 (SIGKILL, no goodbye), start them again on the same files, and the case carries on — paid once."""
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -137,3 +139,56 @@ def _auth(settings, actor) -> dict[str, str]:
     from tests.conftest import Stack
 
     return Stack("", settings).headers(actor)
+
+
+async def test_an_emergency_is_paid_once_when_the_worker_dies_after_the_bank_took_the_transfer(
+    processes,
+):
+    from tests.support import APPROVER
+    from tests.test_reserve_under_load import emergency
+
+    settings = processes.settings
+    payment = settings.payment_url
+    faults = payment.rsplit("/", 1)[0] + "/_faults"
+    with serve(create_app(settings)) as url:
+        assistant = httpx.AsyncClient(base_url=url, headers=_auth(settings, ASSISTANT), timeout=30)
+        approver = httpx.AsyncClient(base_url=url, headers=_auth(settings, APPROVER), timeout=30)
+        async with assistant, approver:
+            body = emergency(1) | {"township": "370305001", "village": "370305001002"}
+            case_no = (await assistant.post("/emergencies", json=body)).json()["case_no"]
+            before = (await approver.get("/townships/370305001/reserve")).json()
+            # The payment system takes the transfer, then its answer is lost with the worker.
+            httpx.post(faults, json={"service": "payment", "delay_next": 1, "delay_seconds": 120})
+            approved = await approver.post(
+                f"/emergencies/{case_no}/approval", json={"amount": "2000"}
+            )
+            assert approved.status_code == 200, approved.text
+            for _ in range(100):
+                if httpx.get(f"{payment}/transfers", params={"case_no": case_no}).json():
+                    break
+                await asyncio.sleep(0.1)
+            processes.kill()
+            httpx.delete(faults)
+            processes.start()
+            # The lost attempt is retried when its 30 s time-out ends, under the same key.
+            case = await _wait_emergency(approver, case_no, lambda c: c["stage"] == "paid", 90)
+            after = (await approver.get("/townships/370305001/reserve")).json()
+            ledger = (await approver.get("/townships/370305001/reserve/ledger")).json()["items"]
+
+    assert len(httpx.get(f"{payment}/transfers", params={"case_no": case_no}).json()) == 1
+    assert [p["status"] for p in case["payments"]] == ["settled"]
+    assert Decimal(before["balance"]) - Decimal(after["balance"]) == Decimal("2000")
+    assert after["held"] == before["held"]
+    assert sorted(e["kind"] for e in ledger if e["case_no"] == case_no) == ["hold", "settle"]
+
+
+async def _wait_emergency(
+    client: httpx.AsyncClient, case_no: str, predicate, timeout: float
+) -> dict:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        answer = await client.get(f"/emergencies/{case_no}")
+        if answer.status_code == 200 and predicate(case := answer.json()):
+            return case
+        assert asyncio.get_running_loop().time() < deadline, answer.text
+        await asyncio.sleep(0.5)

@@ -59,9 +59,11 @@ async def request(env, settings, **overrides) -> WorkflowHandle:
     )
 
 
-async def until(handle, env, predicate, *, step=timedelta(seconds=1), tries=100) -> EmergencyView:
+async def until(
+    handle, env, predicate, *, query=EmergencyWorkflow.current, step=timedelta(seconds=1), tries=100
+) -> EmergencyView:
     for _ in range(tries):
-        view = await handle.query(EmergencyWorkflow.current)
+        view = await handle.query(query)
         if predicate(view):
             return view
         await env.sleep(step)

@@ -29,39 +29,31 @@ from workflows.search import ALL_KEYS
 # --- 1. a burst of intakes, duplicates among them -------------------------------------------
 
 
-async def test_fifty_concurrent_intakes_are_all_answered_within_seconds(
-    dev_env, api_settings, each_database_url
-):
-    settings = api_settings.model_copy(update={"database_url": each_database_url})
+async def test_fifty_concurrent_intakes_are_all_answered_within_seconds(stack_on_each_database):
+    stack = stack_on_each_database
     households = [application() for _ in range(5)]
     bodies = [households[i % 5] for i in range(30)] + [application() for _ in range(20)]
-    worker, external = create_worker(dev_env.client, settings)
-    async with worker:
-        with serve(create_app(settings)) as url:
-            stack = Stack(url, settings)
-            async with stack.client(ASSISTANT) as http:
-                health: list[float] = []
-                done = asyncio.Event()
+    async with stack.client(ASSISTANT) as http:
+        health: list[float] = []
+        done = asyncio.Event()
 
-                async def watch_health() -> None:
-                    while not done.is_set():
-                        began = time.monotonic()
-                        assert (await http.get("/health")).status_code == 200
-                        health.append(time.monotonic() - began)
-                        await asyncio.sleep(0.02)
-
-                async def intake(body: dict) -> httpx.Response:
-                    return await http.post(
-                        "/applications", json=body, headers={"Idempotency-Key": str(uuid.uuid4())}
-                    )
-
-                watcher = asyncio.create_task(watch_health())
+        async def watch_health() -> None:
+            while not done.is_set():
                 began = time.monotonic()
-                answers = await asyncio.gather(*(intake(b) for b in bodies))
-                elapsed = time.monotonic() - began
-                done.set()
-                await watcher
-    await external.close()
+                assert (await http.get("/health")).status_code == 200
+                health.append(time.monotonic() - began)
+                await asyncio.sleep(0.02)
+
+        async def intake(body: dict) -> httpx.Response:
+            key = {"Idempotency-Key": str(uuid.uuid4())}
+            return await http.post("/applications", json=body, headers=key)
+
+        watcher = asyncio.create_task(watch_health())
+        began = time.monotonic()
+        answers = await asyncio.gather(*(intake(b) for b in bodies))
+        elapsed = time.monotonic() - began
+        done.set()
+        await watcher
 
     assert all(a.status_code in (201, 409) for a in answers), [
         (a.status_code, a.text) for a in answers
@@ -74,7 +66,7 @@ async def test_fifty_concurrent_intakes_are_all_answered_within_seconds(
     assert all(a.status_code == 201 for a in answers[30:])
     assert elapsed < 15, f"50 intakes took {elapsed:.1f}s"
     assert max(health) < 2, f"/health waited {max(health):.1f}s during the burst"
-    with session_scope(each_database_url) as session:
+    with session_scope(stack.settings.database_url) as session:
         assert len(session.exec(select(CaseRecord.case_no)).all()) == 25
 
 
