@@ -10,7 +10,10 @@ It then measures, in one run:
    same updates and the same number of activities, each activity doing nothing;
 3. the peak and current memory of the worker and API processes;
 4. the worker's memory with M more cases left open (intake only);
-5. first of all, a burst: B intakes sent at one moment, a fifth of them five copies of the same
+5. E emergencies by C concurrent caseworkers: request, approval, then the time from the
+   approval to the settled payment (both taken from the case's own timestamps), beside a bare
+   workflow with the same activities after its approval update;
+6. first of all, a burst: B intakes sent at one moment, a fifth of them five copies of the same
    few households, while ``/health`` is polled (every answer checked, the slowest health answer
    reported).
 
@@ -18,7 +21,7 @@ The public notice (公示, 7 calendar days) is a durable timer; the benchmark me
 it runs with a zero-day notice (JIUZHU_POLICY__NOTICE_CALENDAR_DAYS=0).
 
     .venv/bin/python bench/bench.py [--cases 200] [--concurrency 10] [--open-cases 1000]
-                                    [--burst 50] [--database-url URL] [--keep]
+                                    [--burst 50] [--emergencies 100] [--database-url URL] [--keep]
 
 ``--database-url`` points the stack at an empty database of its own (PostgreSQL, say:
 ``createdb -h 127.0.0.1 -U postgres jiuzhu_bench`` and
@@ -40,6 +43,7 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from temporalio import activity, workflow
@@ -61,6 +65,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.calendar import local_date
     from domain.cases import Role
     from domain.identity import check_digit
+    from domain.townships import SEED_TOWNSHIPS
     from logs import configure_logging
     from settings import Settings
     from stack import EmbeddedStack
@@ -69,11 +74,15 @@ with workflow.unsafe.imports_passed_through():
 DISTRICT = "370305"
 TOWNSHIP = "370305001"  # 闻韶街道 (urban)
 VILLAGES = [f"{TOWNSHIP}{n:03d}" for n in (1, 2, 3)]
+TOWNSHIPS = {t.code: t.villages[0].code for t in SEED_TOWNSHIPS}
+"""Emergencies are spread over every township (and its reserve): township → a village."""
 ACTIONS = ("intake", "survey", "review", "decision")
 BARE_ACTIONS = ("start", "survey", "review", "decision")
 POLL_INTERVAL = 0.25  # seconds between two looks at a case waiting for the worker
 WAIT_TIMEOUT = 120.0  # seconds a case may take to reach the next stage before the run fails
 TARGET_P99_MS = 250.0
+TARGET_PAYOUT_P99_MS = 2000.0
+EMERGENCY_AMOUNT = "1000.00"  # within every cause's band, and any approver's limit
 TARGET_RATIO = 0.5
 TARGET_WORKER_MB = 500.0
 TARGET_OPEN_CASES = 1000
@@ -165,6 +174,7 @@ class Caseworkers:
     assistant: dict[str, str]
     coordinators: dict[str, dict[str, str]]  # by village
     officer: dict[str, str]
+    assistants: dict[str, dict[str, str]]  # by township, for emergencies
 
     @classmethod
     def issue(cls, secret: str) -> "Caseworkers":
@@ -180,6 +190,9 @@ class Caseworkers:
                 v: headers(f"bench-coordinator-{v}", Role.village_coordinator, v) for v in VILLAGES
             },
             officer=headers("bench-officer", Role.district_officer, DISTRICT),
+            assistants={
+                t: headers(f"bench-assistant-{t}", Role.township_assistant, t) for t in TOWNSHIPS
+            },
         )
 
 
@@ -203,6 +216,7 @@ def application(people: People, index: int) -> dict:
             }
         ],
         "reason": "失业，无稳定收入",
+        "bank_account": {"bank": "齐商银行", "account_no": f"6223{index:012d}", "holder": "张三"},
     }
 
 
@@ -401,6 +415,96 @@ async def burst(http: httpx.AsyncClient, users: Caseworkers, people: People, siz
     return result
 
 
+async def top_up_reserves(http: httpx.AsyncClient, users: Caseworkers, count: int) -> None:
+    """Enough in every township's reserve for ``count`` emergencies spread over them."""
+    each = Decimal(EMERGENCY_AMOUNT) * (count // len(TOWNSHIPS) + 1)
+    for township in TOWNSHIPS:
+        check(
+            await http.post(
+                f"/townships/{township}/reserve/top-ups",
+                json={"amount": str(each), "note": "benchmark"},
+                headers=users.officer | {"Idempotency-Key": f"bench-{uuid.uuid4()}"},
+            ),
+            "topping up a reserve",
+        )
+
+
+async def pay_emergency(
+    http: httpx.AsyncClient, users: Caseworkers, people: People, index: int, payouts: list[float]
+) -> None:
+    """One family in a crisis: the request, the approval, then waiting until it is paid; the
+    latency from approval to settled payment is read from the case's own timestamps."""
+    township = list(TOWNSHIPS)[index % len(TOWNSHIPS)]
+    name = f"受灾户{index}"
+    body = {
+        "township": township,
+        "village": TOWNSHIPS[township],
+        "cause": "fire",
+        "applicant": {"name": name, "id_number": people.id_number(), "phone": f"139{index:08d}"},
+        "bank_account": {"bank": "农商银行", "account_no": f"6221{index:012d}", "holder": name},
+        "requested_amount": EMERGENCY_AMOUNT,
+        "situation": "房屋失火",
+    }
+    assistant = users.assistants[township]
+    case = check(await http.post("/emergencies", json=body, headers=assistant), "emergency request")
+    case_no = case["case_no"]
+    check(
+        await http.post(
+            f"/emergencies/{case_no}/approval",
+            json={"amount": EMERGENCY_AMOUNT},
+            headers=users.officer,
+        ),
+        "approval",
+    )
+    deadline = time.monotonic() + WAIT_TIMEOUT
+    while case["paid_at"] is None:
+        if time.monotonic() > deadline:
+            raise BenchError(
+                f"emergency {case_no} not paid in {WAIT_TIMEOUT:.0f}s: {case['stage']}"
+            )
+        await asyncio.sleep(POLL_INTERVAL)
+        case = check(await http.get(f"/emergencies/{case_no}", headers=users.officer), "reading")
+    paid, approved = (datetime.fromisoformat(case[k]) for k in ("paid_at", "approved_at"))
+    payouts.append((paid - approved).total_seconds() * 1000)
+
+
+@workflow.defn
+class BareEmergency:
+    """An emergency's shape with nothing inside: the approval update, then the same activities
+    as the real one until the money is settled (hold, transfer, settle, follow-up due, record)."""
+
+    def __init__(self) -> None:
+        self.approved_at: datetime | None = None
+
+    @workflow.run
+    async def run(self, case_no: str) -> float:
+        await workflow.wait_condition(lambda: self.approved_at is not None)
+        for label in ("hold_reserve", "make_payment", "settle_reserve", "add_working_days"):
+            await step(label)
+        await step("record:paid")
+        paid = workflow.now()
+        await step("notify_applicant:paid")
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return (paid - self.approved_at).total_seconds() * 1000
+
+    @workflow.update
+    async def approve(self, amount: str) -> str:
+        await step("record:approved")
+        self.approved_at = workflow.now()
+        return "paying"
+
+
+async def pay_bare_emergency(
+    client: Client, task_queue: str, index: int, payouts: list[float]
+) -> None:
+    case_no = f"{task_queue}-emergency-{index}"
+    handle = await client.start_workflow(
+        BareEmergency.run, case_no, id=case_no, task_queue=task_queue
+    )
+    await handle.execute_update(BareEmergency.approve, EMERGENCY_AMOUNT)
+    payouts.append(await handle.result())
+
+
 # ---- the bare engine --------------------------------------------------------------------------
 
 # What the real approved case runs, counted from workflows/application.py:
@@ -493,9 +597,12 @@ class BareCase:
             raise ValueError(f"stage is {self.stage}, not {stage}")
 
     async def _step(self, label: str) -> None:
-        await workflow.execute_activity(
-            bench_step, label, start_to_close_timeout=timedelta(seconds=30)
-        )
+        await step(label)
+
+
+async def step(label: str) -> None:
+    """In a bare workflow: one activity that does nothing."""
+    await workflow.execute_activity(bench_step, label, start_to_close_timeout=timedelta(seconds=30))
 
 
 async def wait_for_stage(handle, stage: str, tally: Tally) -> None:
@@ -616,6 +723,9 @@ class Results:
     after_throughput: dict[str, Memory] = field(default_factory=dict)
     with_open_cases: dict[str, Memory] = field(default_factory=dict)
     burst: Burst | None = None
+    emergencies: int = 0
+    payouts: list[float] = field(default_factory=list)
+    bare_payouts: list[float] = field(default_factory=list)
     open_intake: list[float] = field(default_factory=list)
     open_wall: float = 0.0
     api_cpu: dict[str, float] = field(default_factory=dict)
@@ -652,7 +762,10 @@ async def measure(stack: EmbeddedStack, settings: Settings, args: argparse.Names
         client = await connect(settings.temporal_address, settings.temporal_namespace)
         task_queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
         async with Worker(
-            client, task_queue=task_queue, workflows=[BareCase], activities=[bench_step]
+            client,
+            task_queue=task_queue,
+            workflows=[BareCase, BareEmergency],
+            activities=[bench_step],
         ):
             await complete_bare_case(client, task_queue, -1, Tally.of(BARE_ACTIONS))
             results.bare = Tally.of(BARE_ACTIONS)
@@ -663,6 +776,25 @@ async def measure(stack: EmbeddedStack, settings: Settings, args: argparse.Names
                 lambda i: complete_bare_case(client, task_queue, i, results.bare),
             )
             results.bare_cpu = cpu_used(before, cpu_snapshot(stack))
+
+            if args.emergencies:
+                results.emergencies = args.emergencies
+                print(
+                    f"  emergencies: {args.emergencies}, {args.concurrency} caseworkers ...",
+                    flush=True,
+                )
+                await top_up_reserves(http, users, args.emergencies)
+                await pay_emergency(http, users, people, 99_999, [])  # warm-up, not counted
+                await run_pool(
+                    args.emergencies,
+                    args.concurrency,
+                    lambda i: pay_emergency(http, users, people, i, results.payouts),
+                )
+                await run_pool(
+                    args.emergencies,
+                    args.concurrency,
+                    lambda i: pay_bare_emergency(client, task_queue, i, results.bare_payouts),
+                )
         results.after_throughput = memory_of_stack(stack)
 
         if args.open_cases:
@@ -792,6 +924,13 @@ def print_report(results: Results, env: dict[str, str], command: str, started_lo
     print(f"    polls (query) per case: {results.bare.polls / n:.1f}")
     print(cpu_line(results.bare_cpu, results.bare_wall))
     print(f"  throughput ratio API / bare: {ratio:.2f}")
+    if results.emergencies:
+        e, p, bp = results.emergencies, results.payouts, results.bare_payouts
+        print()
+        print(f"  emergencies E = {e}, concurrent caseworkers C = {c} (request, approval, payment)")
+        print("    approval → settled payment (ms, from the case's own timestamps):")
+        print(row("API stack", p))
+        print(row("bare engine", bp))
     print()
     print("  memory (MB)                    RSS now   peak (VmHWM)")
     readings = [("after the throughput runs", results.after_throughput)]
@@ -823,6 +962,12 @@ def print_report(results: Results, env: dict[str, str], command: str, started_lo
         f"    throughput >= {TARGET_RATIO} x bare: {api_rate:.2f} / {bare_rate:.2f} = {ratio:.2f}"
         f"  {verdict(ratio >= TARGET_RATIO)}"
     )
+    if results.emergencies:
+        payout_p99 = percentile(results.payouts, 99)
+        print(
+            f"    emergency approval → settled payment p99 < {TARGET_PAYOUT_P99_MS:.0f} ms: "
+            f"{payout_p99:.1f} ms  {verdict(payout_p99 < TARGET_PAYOUT_P99_MS)}"
+        )
     worker_peak = worker_open.peak
     if results.open_cases >= TARGET_OPEN_CASES:
         print(
@@ -861,11 +1006,20 @@ def parse_args() -> argparse.Namespace:
         "--burst", type=int, default=50, help="intakes sent at one moment (default 50; 0: none)"
     )
     parser.add_argument(
+        "--emergencies", type=int, default=100, help="emergencies paid (default 100; 0: none)"
+    )
+    parser.add_argument(
         "--database-url", help="an empty database for the stack (default: SQLite in a temp dir)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary var directory")
     args = parser.parse_args()
-    if args.cases < 1 or args.concurrency < 1 or args.open_cases < 0 or not 0 <= args.burst <= 500:
+    if (
+        args.cases < 1
+        or args.concurrency < 1
+        or args.open_cases < 0
+        or args.emergencies < 0
+        or not 0 <= args.burst <= 500
+    ):
         parser.error(
             "--cases and --concurrency must be at least 1, --open-cases at least 0, "
             "--burst from 0 to 500"
@@ -878,7 +1032,7 @@ def main() -> int:
     os.chdir(ROOT)  # the stack starts `python worker.py` and `python -m simulators` from here
     options = (
         f"--cases {args.cases} --concurrency {args.concurrency} --open-cases {args.open_cases} "
-        f"--burst {args.burst}"
+        f"--burst {args.burst} --emergencies {args.emergencies}"
         + (f" --database-url {args.database_url}" if args.database_url else "")
     )
     command = f'make bench ARGS="{options}"   (or: .venv/bin/python bench/bench.py {options})'
