@@ -1,11 +1,12 @@
 """/townships: the district's townships and villages (reference data, edited by the admin)."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from fastapi import APIRouter, Path
 from sqlmodel import Session, delete, select
 
-from api.deps import CurrentUser, DatabaseDep, SessionDep, allow
+from api.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, allow
 from api.models import TownshipPublic, TownshipUpdate, VillagePublic
 from domain.cases import Actor, Role
 from domain.errors import Conflict, InvalidData
@@ -37,17 +38,24 @@ def list_townships(session: SessionDep, user: CurrentUser) -> list[TownshipPubli
 
 @router.put("/{code}", response_model=TownshipPublic)
 async def put_township(
-    body: TownshipUpdate, db: DatabaseDep, code: str = TownshipCode, user: Actor = allow(Role.admin)
+    body: TownshipUpdate,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    code: str = TownshipCode,
+    user: Actor = allow(Role.admin),
 ) -> TownshipPublic:
     """Add or correct a township and its villages. A village with cases cannot be removed."""
     if bad := [v.code for v in body.villages if not v.code.startswith(code)]:
         raise InvalidData("villages", f"village codes must start with {code}: {', '.join(bad)}")
     if len({v.code for v in body.villages}) != len(body.villages):
         raise InvalidData("villages", "a village code appears twice")
-    return await db.write(_put_township, code=code, body=body)
+    minimum = settings.policy.reserve_minimum
+    return await db.write(_put_township, code=code, body=body, minimum=minimum)
 
 
-def _put_township(session: Session, *, code: str, body: TownshipUpdate) -> TownshipPublic:
+def _put_township(
+    session: Session, *, code: str, body: TownshipUpdate, minimum: Decimal
+) -> TownshipPublic:
     kept = [v.code for v in body.villages]
     dropped = select(VillageRow.code).where(
         VillageRow.township_code == code, VillageRow.code.not_in(kept)
@@ -61,6 +69,7 @@ def _put_township(session: Session, *, code: str, body: TownshipUpdate) -> Towns
     for v in body.villages:
         area = v.area or village_area(v.name)
         session.merge(VillageRow(code=v.code, township_code=code, name=v.name, area=area))
-    reserve.open_reserve(session, township=code, at=datetime.now(UTC))
+    # A new township's reserve opens empty: the district tops it up to its minimum.
+    reserve.open_reserve(session, township=code, minimum=minimum, at=datetime.now(UTC))
     session.flush()
     return _listing(session, [code])[0]
