@@ -33,7 +33,13 @@ from domain.cases import (
     WithdrawalRecord,
     initial_view,
 )
-from domain.casework import CaseFile, StaffAlert, TimedEvent
+from domain.casework import (
+    CaseFile,
+    StaffAlert,
+    TimedEvent,
+    check_survey_record,
+    survey_note,
+)
 from domain.deadlines import DeadlineFacts, Deadlines, Pause
 from domain.errors import InvalidData, NotPermitted
 
@@ -103,17 +109,8 @@ class Application(CaseFile):
                 "this case is recorded as a conflict of interest (近亲属备案): "
                 "the district civil-affairs bureau must do the survey"
             )
-        names = {n.strip() for n in survey.investigators if n.strip()}
-        if len(names) < self.start.policy.min_investigators:
-            raise InvalidData(
-                "investigators",
-                f"a household survey needs at least {self.start.policy.min_investigators} "
-                "named investigators",
-            )
-        if not local_date(self.start.accepted_at) <= survey.visited_on <= today:
-            raise InvalidData("visited_on", "the visit date must be between acceptance and today")
-        if survey.assessed_monthly_income < 0:
-            raise InvalidData("household_monthly_income", "income cannot be negative")
+        since = local_date(self.start.accepted_at)
+        check_survey_record(survey, policy=self.start.policy, since=since, today=today)
 
     def record_survey(self, survey: SurveyRecord, *, now: datetime) -> None:
         """The visit, not the day it is typed in, meets the survey-start deadline."""
@@ -126,8 +123,7 @@ class Application(CaseFile):
             "survey_recorded",
             self.view.stage,
             now,
-            note=f"visited {survey.visited_on}; investigators: {', '.join(survey.investigators)}; "
-            f"{survey.findings}",
+            note=survey_note(survey),
         )
         self._survey_complete(survey.actor, now)
 

@@ -3,12 +3,13 @@ the steps on the record not yet written, and the timed events it waits for. Pure
 calls these, then writes and waits."""
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from domain.cases import Actor, AuditEntry
-from domain.errors import WrongStage
+from domain.cases import Actor, AuditEntry, SurveyRecord
+from domain.errors import InvalidData, WrongStage
+from domain.policy import Policy
 
 
 @dataclass(frozen=True)
@@ -93,3 +94,26 @@ class CaseFile:
 
     def next_moment(self, events: list[TimedEvent]) -> datetime | None:
         return min((e.at for e in events if e.key not in self.fired), default=None)
+
+
+def check_survey_record(survey: SurveyRecord, *, policy: Policy, since: date, today: date) -> None:
+    """入户调查, whatever the case: enough named investigators, a visit between ``since`` (the
+    case's acceptance or request) and today, an income that can be right."""
+    names = {n.strip() for n in survey.investigators if n.strip()}
+    if len(names) < policy.min_investigators:
+        raise InvalidData(
+            "investigators",
+            f"a household survey needs at least {policy.min_investigators} named investigators",
+        )
+    if not since <= survey.visited_on <= today:
+        raise InvalidData("visited_on", f"the visit date must be between {since} and today")
+    if survey.assessed_monthly_income < 0:
+        raise InvalidData("household_monthly_income", "income cannot be negative")
+
+
+def survey_note(survey: SurveyRecord) -> str:
+    """The survey on the audit trail: when, who, what was found."""
+    return (
+        f"visited {survey.visited_on}; investigators: {', '.join(survey.investigators)}; "
+        f"{survey.findings}"
+    )

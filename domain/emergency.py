@@ -29,7 +29,13 @@ from domain.cases import (
     Role,
     SurveyRecord,
 )
-from domain.casework import CaseFile, StaffAlert, TimedEvent
+from domain.casework import (
+    CaseFile,
+    StaffAlert,
+    TimedEvent,
+    check_survey_record,
+    survey_note,
+)
 from domain.errors import Conflict, InvalidData, NotPermitted
 from domain.policy import Policy
 
@@ -371,24 +377,18 @@ class Emergency(CaseFile):
 
     def check_survey(self, survey: SurveyRecord, *, today: date) -> None:
         self.require(EmergencyStage.paid)
-        names = {n.strip() for n in survey.investigators if n.strip()}
-        if len(names) < self.start.policy.min_investigators:
-            raise InvalidData(
-                "investigators",
-                f"a household survey needs at least {self.start.policy.min_investigators} "
-                "named investigators",
-            )
-        if not local_date(self.start.requested_at) <= survey.visited_on <= today:
-            raise InvalidData("visited_on", "the visit date must be between the request and today")
-        if survey.assessed_monthly_income < 0:
-            raise InvalidData("household_monthly_income", "income cannot be negative")
+        since = local_date(self.start.requested_at)
+        check_survey_record(survey, policy=self.start.policy, since=since, today=today)
 
     def record_survey(self, survey: SurveyRecord, *, now: datetime) -> None:
         self.survey = survey
         self.view.surveyed_at = now
-        note = f"investigators: {', '.join(survey.investigators)}; {survey.findings}"
         self.step(
-            survey.actor, "follow_up_survey_recorded", EmergencyStage.follow_up, now, note=note
+            survey.actor,
+            "follow_up_survey_recorded",
+            EmergencyStage.follow_up,
+            now,
+            note=survey_note(survey),
         )
 
     def check_review(self, review: ReviewRecord) -> None:
