@@ -112,7 +112,8 @@ class ReserveActivities:
 
     @activity.defn(name=Activity.settle_reserve)
     async def settle_reserve(self, request: ReserveSettlement) -> None:
-        """The money went to the family; below its minimum, the district is told at once."""
+        """The money went to the family; a reserve it takes below its minimum is reported to
+        the district at once (once, as it crosses: not again for every payment below it)."""
 
         def settle_it(session: Session) -> ReserveState:
             at = datetime.now(UTC)
@@ -124,7 +125,8 @@ class ReserveActivities:
                 members=request.members,
                 cause=request.cause,
             )
-            if state.below_minimum:
+            paid = reserve.entry(session, key=request.key).amount
+            if state.balance < state.minimum <= state.balance + paid:
                 record_staff_notice(session, below_minimum(state, key=request.key, at=at))
             return state
 

@@ -133,17 +133,17 @@ async def act(
     row: Any,
     update: Any,
     record: Any,
-    idempotency_key: str | None,
+    update_id: str | None,
     timeout: timedelta,
 ) -> Any:
     """Carry one caseworker action to the workflow as an Update.
 
-    The Idempotency-Key becomes the Update ID, so Temporal itself drops a repeated action,
+    ``update_id`` comes from the Idempotency-Key, so Temporal itself drops a repeated action,
     and a retry after a time-out finds the first attempt's outcome.
     """
     handle = client.get_workflow_handle(kind.workflow_id(row.case_no))
     try:
-        return await handle.execute_update(update, record, id=idempotency_key, rpc_timeout=timeout)
+        return await handle.execute_update(update, record, id=update_id, rpc_timeout=timeout)
     except WorkflowUpdateFailedError as failed:
         if refusal := from_workflow(failed.cause):
             raise refusal from None
@@ -224,7 +224,8 @@ def declare_action(
             row=row,
             update=update,
             record=record(user, payload),
-            idempotency_key=key,
+            # The key is the user's: two users, or one user's two actions, never share an Update.
+            update_id=f"{path}:{user.user_id}:{key}" if key else None,
             timeout=timedelta(seconds=settings.action_timeout_seconds),
         )
         return answer.model_validate(view, from_attributes=True)

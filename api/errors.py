@@ -20,7 +20,9 @@ _BY_NAME = {kind.__name__: kind for kind in STATUS}
 
 def refusal_answer(error: CaseError) -> JSONResponse:
     if isinstance(error, InvalidData):
-        return invalid_answer([{"loc": ["body", *error.field.split(".")], "msg": error.message}])
+        where = error.field.split(".")
+        loc = where if where[0] in ("header", "query", "path") else ["body", *where]
+        return invalid_answer([{"loc": loc, "msg": error.message}])
     return JSONResponse({"detail": error.message}, status_code=STATUS[type(error)])
 
 

@@ -23,6 +23,7 @@ from domain.cases import (
     HouseholdMember,
     Role,
     Stage,
+    check_holder,
     initial_view,
 )
 from domain.deadlines import DeadlineFacts, compute_deadlines
@@ -86,6 +87,8 @@ def _accept(
     _check_residence(session, body=body, accepted_on=accepted_on, years=policy.residence_years)
     applicant = Applicant(**body.applicant.model_dump())
     household = [HouseholdMember(**m.model_dump()) for m in body.household]
+    if body.bank_account:
+        check_holder([applicant, *household], BankAccount(**body.bank_account.model_dump()))
     case_no = _claim(
         session,
         kind=body.assistance_type,
@@ -170,6 +173,12 @@ def _request(
     applicant = Applicant(**body.applicant.model_dump())
     household = [HouseholdMember(**m.model_dump()) for m in body.household]
     members = [applicant.id_number, *(m.id_number for m in household)]
+    account = BankAccount(**body.bank_account.model_dump())
+    check_holder([applicant, *household], account)
+    if body.requested_amount > policy.payment_ceiling:
+        raise InvalidData(
+            "requested_amount", f"no single payment exceeds ¥{policy.payment_ceiling}"
+        )
     case_no = _claim(
         session,
         kind=EMERGENCY,
@@ -186,7 +195,7 @@ def _request(
         cause=body.cause,
         applicant=applicant,
         household=household,
-        bank_account=BankAccount(**body.bank_account.model_dump()),
+        bank_account=account,
         requested_amount=body.requested_amount,
         situation=body.situation,
         requested_at=requested_at,

@@ -58,7 +58,14 @@ def _id_number(raw: str) -> str:
 
 IdNumber = Annotated[str, Field(max_length=40), AfterValidator(_id_number)]
 Phone = Annotated[str, Field(max_length=40), AfterValidator(normalize_phone)]
-Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+
+
+def _fen(value: Decimal) -> Decimal:
+    """To the fen, written out: ``2e3`` is ¥2000.00 in every answer, record and SMS."""
+    return value.quantize(Decimal("0.01"))
+
+
+Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2), AfterValidator(_fen)]
 
 MAX_HOUSEHOLD = 30
 """Members besides the applicant: more than any real household (户)."""
@@ -302,7 +309,7 @@ class NotificationPublic(BaseModel):
 
 # ---- emergencies (急难型临时救助) and the township reserve ------------------------------------
 
-Amount = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)]
+Amount = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2), AfterValidator(_fen)]
 
 
 class EmergencyCreate(Body):

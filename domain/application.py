@@ -25,12 +25,15 @@ from domain.cases import (
     DocumentsReceipt,
     DocumentsRequest,
     ObjectionRecord,
+    Person,
     ReviewRecord,
     Role,
     Stage,
     SurveyRecord,
     VerificationReport,
     WithdrawalRecord,
+    account_holder,
+    check_holder,
     initial_view,
 )
 from domain.casework import (
@@ -448,6 +451,12 @@ class Application(CaseFile):
         return self.bank_account or self.start.bank_account
 
     @property
+    def payee(self) -> Person:
+        """Who the money is paid to: the member of the household who holds the account."""
+        people = [self.start.applicant, *self.start.household]
+        return account_holder(people, self.account) if self.account else self.start.applicant
+
+    @property
     def payment_key(self) -> str:
         """The transfer's idempotency key, from the case and the attempt (never from a run)."""
         attempt = self.view.payment_attempt
@@ -458,8 +467,8 @@ class Application(CaseFile):
         unpaid = self.view.stage == Stage.approved and self.view.first_payment_at is None
         if not unpaid:
             self.require(*OPEN_STAGES)
-        if not record.account.holder.strip():
-            raise InvalidData("holder", "name the account holder")
+        people = [self.start.applicant, *self.start.household]
+        check_holder(people, record.account, field="holder")
 
     def record_bank_account(self, record: BankAccountRecord, *, now: datetime) -> None:
         """A new account; after a refused transfer, the payment is made again as a new attempt."""

@@ -9,6 +9,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from domain.deadlines import Deadlines
+from domain.errors import InvalidData
 from domain.policy import Policy
 
 
@@ -297,6 +298,23 @@ class AuditEntry:
     """A stage of the case's kind (``Stage``, ``EmergencyStage``)."""
     to_stage: str
     note: str = ""
+
+
+def account_holder(people: list[Person], account: BankAccount) -> Person:
+    """The member of the household whose account it is (the payee); the first, the applicant,
+    when none is named as its holder (the payment system then refuses it)."""
+    holder = account.holder.strip()
+    return next((p for p in people if p.name.strip() == holder), people[0])
+
+
+def check_holder(
+    people: list[Person], account: BankAccount, *, field: str = "bank_account.holder"
+) -> None:
+    """An account is paid into only if it is held by a member of the household."""
+    if account.holder.strip() not in {p.name.strip() for p in people}:
+        raise InvalidData(
+            field, "the account must be held by the applicant or a member of the household"
+        )
 
 
 def initial_view(start: CaseStart) -> CaseView:

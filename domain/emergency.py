@@ -25,9 +25,12 @@ from domain.cases import (
     DecisionRecord,
     HouseholdMember,
     PaymentAttempt,
+    Person,
     ReviewRecord,
     Role,
     SurveyRecord,
+    account_holder,
+    check_holder,
 )
 from domain.casework import (
     CaseFile,
@@ -36,7 +39,7 @@ from domain.casework import (
     check_survey_record,
     survey_note,
 )
-from domain.errors import Conflict, InvalidData, NotPermitted
+from domain.errors import Conflict, InvalidData, NotPermitted, WrongStage
 from domain.policy import Policy
 
 
@@ -79,8 +82,12 @@ UNPAID = (
     EmergencyStage.awaiting_account,
 )
 CLOSED = frozenset({EmergencyStage.closed, EmergencyStage.rejected, EmergencyStage.halted})
-CORRECTABLE = UNPAID
-"""Where a bank account may still be corrected: before the money has gone."""
+CORRECTABLE = (
+    EmergencyStage.awaiting_approval,
+    EmergencyStage.awaiting_funds,
+    EmergencyStage.awaiting_account,
+)
+"""Where a bank account may be corrected: before a transfer is under way, or after a refusal."""
 
 
 class Event(StrEnum):
@@ -216,6 +223,11 @@ class Emergency(CaseFile):
     @property
     def attempt(self) -> int:
         return self.view.payment_attempt
+
+    @property
+    def payee(self) -> Person:
+        """Who the money is paid to: the member of the household who holds the account."""
+        return account_holder([self.start.applicant, *self.start.household], self.account)
 
     @property
     def members(self) -> list[str]:
@@ -359,9 +371,13 @@ class Emergency(CaseFile):
         )
 
     def check_bank_account(self, record: BankAccountRecord) -> None:
+        if self.view.stage == EmergencyStage.paying:
+            raise WrongStage(
+                f"the transfer of case {self.view.case_no} is under way; if the payment system "
+                "refuses the account, a corrected one can be recorded then"
+            )
         self.require(*CORRECTABLE)
-        if record.account.holder.strip() == "":
-            raise InvalidData("holder", "name the account holder")
+        check_holder([self.start.applicant, *self.start.household], record.account, field="holder")
 
     def correct_bank_account(self, record: BankAccountRecord, *, now: datetime) -> None:
         """A new account; after a refusal the payment starts again as a new attempt."""

@@ -215,6 +215,14 @@ def release(session: Session, *, hold_key: str, key: str, at: datetime) -> Reser
     return _after(entry, minimum_fen)
 
 
+def entry(session: Session, *, key: str) -> ReserveEntry:
+    """The ledger entry written under ``key`` (``NotFound`` when none was)."""
+    found = session.exec(select(ReserveEntry).where(ReserveEntry.key == key)).first()
+    if found is None:
+        raise NotFound(f"no reserve entry {key}")
+    return found
+
+
 def ledger(
     session: Session, *, township: str, offset: int = 0, limit: int = 50
 ) -> tuple[list[ReserveEntry], int]:

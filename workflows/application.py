@@ -318,8 +318,8 @@ class ApplicationWorkflow:
                 PaymentOrder(
                     case_no=view.case_no,
                     key=case.payment_key,
-                    payee_name=start.applicant.name,
-                    payee_id_number=start.applicant.id_number,
+                    payee_name=case.payee.name,
+                    payee_id_number=case.payee.id_number,
                     amount=view.monthly_amount,
                     purpose=f"{start.assistance_type.value}:first-payment",
                     account=case.account,

@@ -200,17 +200,19 @@ class EmergencyWorkflow:
         case, work = self.case, self.work
         view, start = case.view, case.start
         while True:
+            # Cleared before looking, so that a top-up signalled from now on is never missed.
+            self._funds_offered = False
             hold = ReserveHold(start.township, view.case_no, view.approved_amount, case.hold_key)
             outcome = await workflow.execute_activity(
                 Activity.hold_reserve, hold, result_type=HoldOutcome, **QUICK
             )
+            if not outcome.held and view.stage != EmergencyStage.awaiting_funds:
+                async with work.lock:
+                    alert = case.funds_short(available=outcome.available, now=workflow.now())
+                    await work.write()
+                    await work.notify_staff(alert)
+                continue  # once more: a top-up may have come before the case showed as waiting
             if not outcome.held:
-                if view.stage != EmergencyStage.awaiting_funds:
-                    async with work.lock:
-                        alert = case.funds_short(available=outcome.available, now=workflow.now())
-                        await work.write()
-                        await work.notify_staff(alert)
-                self._funds_offered = False
                 with suppress(TimeoutError):  # then look at the reserve again
                     await workflow.wait_condition(
                         lambda: self._funds_offered, timeout=FUNDS_RECHECK
@@ -224,8 +226,8 @@ class EmergencyWorkflow:
                 PaymentOrder(
                     case_no=view.case_no,
                     key=case.payment_key,
-                    payee_name=start.applicant.name,
-                    payee_id_number=start.applicant.id_number,
+                    payee_name=case.payee.name,
+                    payee_id_number=case.payee.id_number,
                     amount=view.approved_amount,
                     purpose=f"emergency:{start.cause}",
                     account=case.account,

@@ -78,7 +78,7 @@ async def top_up(
     they were requested, as far as the money goes. Send an Idempotency-Key: money moves once."""
     _visible(code, user)
     if not key:
-        raise InvalidData("Idempotency-Key", "a top-up needs an Idempotency-Key header")
+        raise InvalidData("header.Idempotency-Key", "a top-up needs an Idempotency-Key header")
     state, woken = await db.write(
         _top_up, township=code, amount=body.amount, key=f"top-up:{user.user_id}:{key}",
         note=body.note, by=user.user_id,
