@@ -5,7 +5,7 @@ kept, and the same key with a different request is refused (422). The first requ
 the key; a concurrent twin gets 409. Only a request that took effect (2xx) keeps its answer;
 any other outcome frees the key, so a corrected retry runs. A claim left by a request that died
 expires soon after the action time-out, and the retry runs again (case actions are also
-deduplicated by Temporal, which receives the key as the Update ID).
+deduplicated by Temporal, whose Update ID is made of the action, the user and the key).
 """
 
 import hashlib
