@@ -126,8 +126,7 @@ def _accept(
         case_no=case_no, seq=0, at=accepted_at, actor=user, action="accepted",
         from_stage=None, to_stage=Stage.survey, note=note,
     )  # fmt: skip
-    view = initial_view(start)
-    write_new_case(session, view=view, applicant_id_number=applicant.id_number, entry=entry)
+    write_new_case(session, view=initial_view(start), start=start, entry=entry)
     return start
 
 
@@ -208,7 +207,7 @@ def _request(
         case_no=case_no, seq=0, at=requested_at, actor=user, action="requested",
         from_stage=None, to_stage=view.stage, note=f"{body.cause}: {body.situation}",
     )  # fmt: skip
-    write_new_case(session, view=view, applicant_id_number=applicant.id_number, entry=entry)
+    write_new_case(session, view=view, start=start, entry=entry)
     return start
 
 

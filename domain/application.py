@@ -103,6 +103,10 @@ class Application(CaseFile):
     def closed(self) -> bool:
         return self.view.stage not in OPEN_STAGES
 
+    @property
+    def started_at(self) -> datetime:
+        return self.start.accepted_at
+
     # ---- 入户调查 ---------------------------------------------------------------------------
 
     def check_survey(self, survey: SurveyRecord, *, today: date) -> None:
@@ -121,6 +125,7 @@ class Application(CaseFile):
         self.view.surveyed_at = now
         self.view.assignee = survey.actor.user_id
         self.view.survey_overdue = survey.visited_on > self.deadlines.survey_due
+        self.view.visited_on = survey.visited_on
         self.step(
             survey.actor,
             "survey_recorded",
@@ -186,7 +191,7 @@ class Application(CaseFile):
         self.view.objections += 1
         self.survey = self.review = None
         self.publicised = False
-        self.view.surveyed_at = None
+        self.view.surveyed_at = self.view.visited_on = None
         self.view.notice_ends_at = None
         self.view.monthly_amount = None  # no proposal stands until the next review
         self.step(
@@ -345,6 +350,7 @@ class Application(CaseFile):
             pauses=list(self.pauses),
             refused_on=self.refused_on,
             resurvey_from=self.resurvey_from,
+            extension_working_days=self.view.extended_working_days,
         )
 
     def count_deadlines(
@@ -361,6 +367,7 @@ class Application(CaseFile):
         self.deadlines = d
         view.survey_due, view.decision_due = d.survey_due, d.decision_due
         view.refusal_notice_due, view.provisional = d.refusal_notice_due, d.provisional
+        view.paused_working_days = d.paused_working_days
         # Missed: when its event fired for the date now in force (moved back to a date already
         # missed, it is missed again), or when it was missed and the date it moved to is past.
         view.survey_overdue = (

@@ -34,12 +34,15 @@ class Stage(StrEnum):
     approved = "approved"
     refused = "refused"
     withdrawn = "withdrawn"
+    cancelled = "cancelled"  # opened in error, cancelled by a supervisor
     halted = "halted"
     """Not a step of the procedure: the case engine stopped the case's workflow (terminated or
     failed). Only the records say so; a supervisor must restart or close the case."""
 
 
-CLOSED_STAGES = frozenset({Stage.approved, Stage.refused, Stage.withdrawn, Stage.halted})
+CLOSED_STAGES = frozenset(
+    {Stage.approved, Stage.refused, Stage.withdrawn, Stage.cancelled, Stage.halted}
+)
 
 
 class Role(StrEnum):
@@ -279,10 +282,30 @@ class CaseView:
     """A new attempt after a refused transfer and a corrected account (its key says which)."""
     awaiting_bank_account: bool = False
     """Approved, and waiting for a bank account (none recorded, or the last one refused)."""
+    stage_since: datetime | None = None
+    """When the case entered its present stage (None: at acceptance, for cases before this)."""
+    stage_hours: dict[str, float] = field(default_factory=dict)
+    """Hours each stage has held the case so far (the present one not yet counted)."""
+    visited_on: date | None = None
+    """The household survey's visit (the present round's)."""
+    paused_working_days: int = 0
+    """补正: working days the decision clock stood still."""
+    original_decision_due: date | None = None
+    """The decision due date at acceptance, kept beside any later one."""
+    extended_working_days: int = 0
+    """Added by a supervisor (extend-deadline): never counted as on time."""
+    verification_refused: bool = False
+    notice_refused: bool = False
+    """An SMS to the applicant was refused by the SMS system."""
 
     @property
     def overdue(self) -> bool:
         return self.survey_overdue or self.decision_overdue or self.refusal_notice_overdue
+
+    @property
+    def longest_stage(self) -> str | None:
+        """The stage that has held the case longest."""
+        return max(self.stage_hours, key=self.stage_hours.__getitem__, default=None)
 
 
 @dataclass(frozen=True)
@@ -335,4 +358,6 @@ def initial_view(start: CaseStart) -> CaseView:
         assignee=start.accepted_by.user_id,
         conflict_of_interest=start.conflict_of_interest is not None,
         bank_account=start.bank_account.masked if start.bank_account else None,
+        stage_since=start.accepted_at,
+        original_decision_due=start.deadlines.decision_due,
     )

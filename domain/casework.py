@@ -67,8 +67,19 @@ class CaseFile:
                 note=note,
             )
         )
-        self.view.stage = to_stage
-        self.view.version = self.seq
+        view = self.view
+        if to_stage != view.stage:  # how long each stage held the case, for the auditor
+            since = view.stage_since or self.started_at
+            held = (at - since).total_seconds() / 3600 if since else 0.0
+            view.stage_hours[view.stage] = round(view.stage_hours.get(view.stage, 0.0) + held, 2)
+            view.stage_since = at
+        view.stage = to_stage
+        view.version = self.seq
+
+    @property
+    def started_at(self) -> datetime | None:
+        """When the case began (accepted, requested): the kind says."""
+        return None
 
     def take_unwritten(self) -> list[AuditEntry]:
         entries, self.unwritten = self.unwritten, []

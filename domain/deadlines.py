@@ -27,6 +27,8 @@ class DeadlineFacts:
     refused_on: date | None = None
     resurvey_from: date | None = None
     """An objection sent the case back to survey on this day: the new survey's own start."""
+    extension_working_days: int = 0
+    """A supervisor moved the decision deadline this many working days (never hidden)."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ def compute_deadlines(calendar: WorkingCalendar, facts: DeadlineFacts) -> Deadli
         for p in facts.pauses
         if p.ended_on is not None
     )
-    total = policy.decision_working_days + paused
+    total = policy.decision_working_days + paused + facts.extension_working_days
     survey_from = facts.resurvey_from or facts.accepted_on
     survey_due, p1 = calendar.add_working_days(survey_from, policy.survey_start_working_days)
     decision_due, p2 = calendar.add_working_days(facts.accepted_on, total)

@@ -64,6 +64,7 @@ class EmergencyStage(StrEnum):
     follow_up = "follow_up"  # surveyed; the township review and the district's confirmation
     closed = "closed"
     rejected = "rejected"
+    cancelled = "cancelled"  # opened in error, cancelled by a supervisor
     halted = "halted"  # the case engine stopped the workflow (see ``Stage.halted``)
 
 
@@ -81,7 +82,14 @@ UNPAID = (
     EmergencyStage.paying,
     EmergencyStage.awaiting_account,
 )
-CLOSED = frozenset({EmergencyStage.closed, EmergencyStage.rejected, EmergencyStage.halted})
+CLOSED = frozenset(
+    {
+        EmergencyStage.closed,
+        EmergencyStage.rejected,
+        EmergencyStage.cancelled,
+        EmergencyStage.halted,
+    }
+)
 CORRECTABLE = (
     EmergencyStage.awaiting_approval,
     EmergencyStage.awaiting_funds,
@@ -178,10 +186,18 @@ class EmergencyView:
     payout_overdue: bool = False
     follow_up_overdue: bool = False
     version: int = 0
+    stage_since: datetime | None = None
+    stage_hours: dict[str, float] = field(default_factory=dict)
+    notice_refused: bool = False
+    """An SMS to the family was refused by the SMS system."""
 
     @property
     def overdue(self) -> bool:
         return self.payout_overdue or self.follow_up_overdue
+
+    @property
+    def longest_stage(self) -> str | None:
+        return max(self.stage_hours, key=self.stage_hours.__getitem__, default=None)
 
 
 @dataclass(kw_only=True)
@@ -213,12 +229,17 @@ class Emergency(CaseFile):
             pay_by=start.requested_at + timedelta(hours=start.policy.emergency_payout_hours),
             requested_amount=start.requested_amount,
             bank_account=start.bank_account.masked,
+            stage_since=start.requested_at,
         )
         return cls(view=view, start=start, account=start.bank_account)
 
     @property
     def closed(self) -> bool:
         return self.view.stage in CLOSED
+
+    @property
+    def started_at(self) -> datetime:
+        return self.start.requested_at
 
     @property
     def attempt(self) -> int:

@@ -10,10 +10,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, delete, func, select
 
-from domain.cases import CLOSED_STAGES, SYSTEM, AuditEntry, CaseView, Stage
+from domain.cases import CLOSED_STAGES, SYSTEM, AuditEntry, CaseStart, CaseView, Stage
 from domain.contracts import StaffNotice, Transition
 from domain.emergency import CLOSED as EMERGENCY_CLOSED
-from domain.emergency import EmergencyView
+from domain.emergency import EmergencyStart, EmergencyView
 from store.tables import (
     AuditEntryRecord,
     CaseCounter,
@@ -29,6 +29,7 @@ _PROJECTIONS = {
 }
 """Each kind of case: the table of its projection, and how its view becomes JSON."""
 _ADAPTERS = dict(_PROJECTIONS.values())
+_STARTS = {kind: TypeAdapter(kind) for kind in (CaseStart, EmergencyStart)}
 
 
 class DuplicateApplication(Exception):
@@ -93,11 +94,27 @@ def claim_household(
 
 
 def write_new_case(
-    session: Session, *, view: CaseView | EmergencyView, applicant_id_number: str, entry: AuditEntry
+    session: Session,
+    *,
+    view: CaseView | EmergencyView,
+    start: CaseStart | EmergencyStart,
+    entry: AuditEntry,
 ) -> None:
-    """The case's first record and the first line of its audit trail (受理)."""
-    _write_view(session, view, applicant_id_number=applicant_id_number)
+    """The case's first record, with what was accepted (to start its workflow again if the
+    start is lost), and the first line of its audit trail (受理)."""
+    _write_view(
+        session,
+        view,
+        applicant_id_number=start.applicant.id_number,
+        start=_STARTS[type(start)].dump_json(start).decode(),
+    )
     _append(session, entry)
+
+
+def start_of(row: CaseRecord | EmergencyRecord) -> CaseStart | EmergencyStart | None:
+    """What was accepted, as the workflow's input (None for cases accepted before it was kept)."""
+    kind = CaseStart if isinstance(row, CaseRecord) else EmergencyStart
+    return _STARTS[kind].validate_json(row.start) if row.start else None
 
 
 def discard_case(session: Session, *, case_no: str) -> None:
@@ -112,7 +129,12 @@ def apply_transition(session: Session, transition: Transition) -> None:
     view = transition.view
     row = session.get(_PROJECTIONS[type(view)][0], view.case_no)
     if row is None or row.version < view.version:
-        _write_view(session, view, applicant_id_number=row.applicant_id_number if row else "")
+        _write_view(
+            session,
+            view,
+            applicant_id_number=row.applicant_id_number if row else "",
+            start=row.start if row else None,
+        )
     written = set(
         session.exec(
             select(AuditEntryRecord.seq).where(
@@ -171,7 +193,11 @@ def view_of(row: CaseRecord | EmergencyRecord) -> CaseView | EmergencyView:
 
 
 def _write_view(
-    session: Session, view: CaseView | EmergencyView, *, applicant_id_number: str
+    session: Session,
+    view: CaseView | EmergencyView,
+    *,
+    applicant_id_number: str,
+    start: str | None,
 ) -> None:
     table, adapter = _PROJECTIONS[type(view)]
     fields = {k: v for k, v in adapter.dump_python(view).items() if k in table.model_fields}
@@ -179,7 +205,9 @@ def _write_view(
         **fields,
         applicant_id_number=applicant_id_number,
         overdue=view.overdue,
+        longest_stage=view.longest_stage,
         view=adapter.dump_json(view).decode(),
+        start=start,
     )
     session.merge(row)
 

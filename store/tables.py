@@ -52,6 +52,20 @@ class CaseRecord(SQLModel, table=True):
     version: int = 0
     view: str = "{}"
     """The whole case view as JSON, as the workflow last wrote it."""
+    stage_since: datetime | None = Field(default=None, sa_column=_utc())
+    visited_on: date | None = None
+    paused_working_days: int = 0
+    original_decision_due: date | None = None
+    extended_working_days: int = 0
+    longest_stage: str | None = None
+    verification_refused: bool = False
+    notice_refused: bool = False
+    awaiting_bank_account: bool = False
+    engine_problem: str | None = None
+    """What the case engine's watch found wrong (a failing workflow task, no workflow); cleared
+    by the workflow's next write."""
+    start: str | None = None
+    """What was accepted (the workflow's input) as JSON, to start a workflow lost at intake."""
 
 
 class AuditEntryRecord(SQLModel, table=True):
@@ -187,6 +201,26 @@ class EmergencyRecord(SQLModel, table=True):
     version: int = 0
     view: str = "{}"
     """The whole case view as JSON, as the workflow last wrote it."""
+    stage_since: datetime | None = Field(default=None, sa_column=_utc())
+    reviewed_at: datetime | None = Field(default=None, sa_column=_utc())
+    longest_stage: str | None = None
+    notice_refused: bool = False
+    engine_problem: str | None = None
+    start: str | None = None
+
+
+class ActivityRetry(SQLModel, table=True):
+    """A call to an external system that failed and waits for its next attempt: set by the
+    worker when an attempt fails, cleared when one succeeds. Supervision reads the details
+    from the workflow's own description."""
+
+    __tablename__ = "activity_retry"
+
+    case_no: str = Field(primary_key=True)
+    activity: str = Field(primary_key=True)
+    attempt: int
+    last_failure: str
+    failed_at: datetime = Field(sa_column=_utc(nullable=False))
 
 
 # The emergency reserve (临时救助储备金) of each township: its money lives here, never in a

@@ -52,7 +52,7 @@ def accepted(url: str):
     with session_scope(url, writes=True) as session:
         write_new_case(
             session,
-            applicant_id_number=start.applicant.id_number,
+            start=start,
             view=view,
             entry=entry(start.case_no, 0, "accepted", None, Stage.survey),
         )

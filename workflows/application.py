@@ -263,7 +263,7 @@ class ApplicationWorkflow:
             )
         except ActivityError as refused:
             async with self.work.lock:
-                self.case.verification_refused = True
+                self.case.verification_refused = self.case.view.verification_refused = True
                 await self.work.alert(
                     StaffAlert(
                         "verification_refused", f"verification platform refused: {refused.cause}"

@@ -115,6 +115,7 @@ class Casework:
             return True
         except ActivityError as refused:
             async with self.lock:
+                self.case.view.notice_refused = True
                 await self.alert(
                     StaffAlert(f"{template}_notice_refused", f"SMS system refused: {refused.cause}")
                 )
