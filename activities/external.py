@@ -44,7 +44,7 @@ class ExternalActivities:
         body = await self._post(
             f"{self.verification_url}/reports",
             {
-                "request_id": f"{request.case_no}:verification",
+                "request_id": request.request_id,
                 "case_no": request.case_no,
                 "members": [{"name": m.name, "id_number": m.id_number} for m in request.members],
             },

@@ -16,10 +16,13 @@ from api.idempotency import IdempotencyMiddleware
 from api.routes import (
     applications,
     calendar,
+    compliance,
     emergencies,
+    evidence,
     notifications,
     policy,
     reserves,
+    supervision,
     townships,
 )
 from domain.errors import CaseError
@@ -59,6 +62,9 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
         calendar,
         notifications,
         policy,
+        supervision,
+        compliance,
+        evidence,
     ):
         app.include_router(module.router)
 

@@ -24,6 +24,8 @@ from domain.cases import (
     DecisionRecord,
     DocumentsReceipt,
     DocumentsRequest,
+    Intervention,
+    InterventionRecord,
     ObjectionRecord,
     Person,
     ReviewRecord,
@@ -40,11 +42,12 @@ from domain.casework import (
     CaseFile,
     StaffAlert,
     TimedEvent,
+    check_intervention_basics,
     check_survey_record,
     survey_note,
 )
 from domain.deadlines import DeadlineFacts, Deadlines, Pause
-from domain.errors import InvalidData, NotPermitted
+from domain.errors import InvalidData, NotPermitted, WrongStage
 
 WAITS_FOR = {
     Stage.survey: "the household survey (入户调查) and the economic-status verification report",
@@ -55,6 +58,9 @@ WAITS_FOR = {
 }
 OPEN_STAGES = tuple(WAITS_FOR)
 PAUSABLE = (Stage.survey, Stage.review, Stage.decision)
+ORDER = (Stage.survey, Stage.review, Stage.notice, Stage.decision)
+"""The stages in the order a case goes through them."""
+REOPENABLE = (Stage.review, Stage.notice, Stage.decision)
 
 
 class Event(StrEnum):
@@ -88,6 +94,8 @@ class Application(CaseFile):
     """Recorded after intake (or corrected): it replaces the one given at intake."""
     refused_attempt: int = 0
     """The payment attempt the payment system refused for good, if any."""
+    verification_attempt: int = 1
+    """A supervisor may ask the platform again after a refusal (a new request, a new key)."""
     resurvey_from: date | None = None
     """The day an objection sent the case back to survey: the new survey's deadline counts
     from it (cases before this rule had none)."""
@@ -339,6 +347,77 @@ class Application(CaseFile):
 
     def _end_pause(self, now: datetime) -> None:
         self.pauses[-1] = replace(self.pauses[-1], ended_on=local_date(now))
+
+    # ---- 督办: a supervisor's interventions ---------------------------------------------
+
+    def check_intervention(self, record: InterventionRecord) -> None:
+        check_intervention_basics(record)
+        match record.action:
+            case Intervention.retry_now:
+                return
+            case Intervention.reverify:
+                if not self.verification_refused:
+                    raise WrongStage(
+                        f"case {self.view.case_no}'s verification was not refused: there is "
+                        "nothing to ask again"
+                    )
+                self.require(*OPEN_STAGES)
+            case Intervention.reopen:
+                self.require(*REOPENABLE)
+                earlier = ORDER[: ORDER.index(self.view.stage)]
+                if record.to_stage not in (Stage.survey, Stage.review) or (
+                    record.to_stage not in earlier
+                ):
+                    allowed = " or ".join(s for s in earlier if s in (Stage.survey, Stage.review))
+                    raise InvalidData(
+                        "to_stage", f"case {self.view.case_no} can go back to {allowed}"
+                    )
+            case _:
+                self.require(*OPEN_STAGES)
+
+    def intervene(self, record: InterventionRecord, *, now: datetime) -> StaffAlert | None:
+        """The intervention on the record; what it changes. Escalation returns the alert for
+        the district; reverification, reopening to survey and extension need the workflow to
+        ask the platform again or count the deadlines again (``needs_recount``)."""
+        view, actor = self.view, record.actor
+        match record.action:
+            case Intervention.reassign:
+                self.reassign(record, now=now)
+            case Intervention.escalate:
+                return self.escalate(record, now=now)
+            case Intervention.retry_now:
+                self.note_retry(record, now=now)
+            case Intervention.reverify:
+                self.verification_refused = view.verification_refused = False
+                self.verification_attempt += 1
+                self.step(actor, "reverification_requested", view.stage, now, note=record.reason)
+            case Intervention.reopen:
+                to_stage = Stage(record.to_stage)
+                self.review, self.publicised = None, False
+                view.monthly_amount = view.notice_ends_at = None
+                if to_stage == Stage.survey:
+                    self.survey = None
+                    view.surveyed_at = view.visited_on = None
+                    self.resurvey_from = local_date(now)
+                self.step(actor, "reopened", to_stage, now, note=record.reason)
+            case Intervention.extend_deadline:
+                view.extended_working_days += record.working_days or 0
+                note = f"{record.working_days} working days: {record.reason}"
+                self.step(actor, "deadline_extended", view.stage, now, note=note)
+            case Intervention.cancel:
+                if view.stage == Stage.awaiting_documents:
+                    self._end_pause(now)
+                    view.paused_from, view.pending_documents = None, []
+                view.closed_at = now
+                self.step(actor, "cancelled", Stage.cancelled, now, note=record.reason)
+        return None
+
+    @staticmethod
+    def needs_recount(record: InterventionRecord) -> bool:
+        """Whether the deadlines are counted again after this intervention."""
+        return record.action == Intervention.extend_deadline or (
+            record.action == Intervention.reopen and record.to_stage == Stage.survey
+        )
 
     # ---- deadlines ---------------------------------------------------------------------
 

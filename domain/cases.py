@@ -219,6 +219,30 @@ class WithdrawalRecord:
     reason: str
 
 
+class Intervention(StrEnum):
+    """What a supervisor (督办) may do to a case that is not moving."""
+
+    reassign = "reassign"  # to another caseworker of the township
+    escalate = "escalate"  # put before the district
+    retry_now = "retry_now"  # the external call waiting for its next attempt runs now
+    reverify = "reverify"  # ask the verification platform again after a refusal
+    reopen = "reopen"  # 容错纠错: back to an earlier open stage; the earlier step stays
+    extend_deadline = "extend_deadline"  # never hidden: the audit counts it as extended
+    cancel = "cancel"  # a case opened in error
+
+
+@dataclass(frozen=True)
+class InterventionRecord:
+    """A supervisor's action on a case, with its reason on the record."""
+
+    actor: Actor
+    action: Intervention
+    reason: str
+    assignee: str | None = None  # reassign
+    to_stage: str | None = None  # reopen
+    working_days: int | None = None  # extend_deadline
+
+
 @dataclass(frozen=True)
 class CalendarPublished:
     """Signal: the holiday calendar of these years was published or corrected."""

@@ -7,8 +7,15 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from domain.cases import Actor, AuditEntry, SurveyRecord
-from domain.errors import InvalidData, WrongStage
+from domain.cases import (
+    Actor,
+    AuditEntry,
+    Intervention,
+    InterventionRecord,
+    Role,
+    SurveyRecord,
+)
+from domain.errors import InvalidData, NotPermitted, WrongStage
 from domain.policy import Policy
 
 
@@ -97,6 +104,24 @@ class CaseFile:
             f"this action needs stage {wanted}"
         )
 
+    def reassign(self, record: InterventionRecord, *, now: datetime) -> None:
+        self.view.assignee = (record.assignee or "").strip()
+        note = f"to {self.view.assignee}: {record.reason}"
+        self.step(record.actor, "reassigned", self.view.stage, now, note=note)
+
+    def escalate(self, record: InterventionRecord, *, now: datetime) -> StaffAlert:
+        self.step(record.actor, "escalated", self.view.stage, now, note=record.reason)
+        return StaffAlert(
+            "escalated",
+            f"case {self.view.case_no} is escalated to the district by {record.actor.name}: "
+            f"{record.reason}",
+            key=f"escalated:{self.seq}",
+        )
+
+    def note_retry(self, record: InterventionRecord, *, now: datetime) -> None:
+        """The external call waiting for its next attempt was made to run now (by the API)."""
+        self.step(record.actor, "retry_requested", self.view.stage, now, note=record.reason)
+
     def due(self, events: list[TimedEvent], now: datetime) -> list[TimedEvent]:
         """The events whose moment has come and that have not fired; marks them fired."""
         ready = [e for e in events if e.at <= now and e.key not in self.fired]
@@ -128,3 +153,17 @@ def survey_note(survey: SurveyRecord) -> str:
         f"visited {survey.visited_on}; investigators: {', '.join(survey.investigators)}; "
         f"{survey.findings}"
     )
+
+
+def check_intervention_basics(record: InterventionRecord) -> None:
+    """What every intervention needs: a supervisor, a reason, and what its action names."""
+    if record.actor.role != Role.supervisor:
+        raise NotPermitted("an intervention (督办) is a supervisor's")
+    if not record.reason.strip():
+        raise InvalidData("reason", "an intervention states its reason; it goes on the record")
+    if record.action == Intervention.reassign and not (record.assignee or "").strip():
+        raise InvalidData("assignee", "name the caseworker the case goes to")
+    if record.action == Intervention.reopen and not record.to_stage:
+        raise InvalidData("to_stage", "name the earlier stage the case goes back to")
+    if record.action == Intervention.extend_deadline and not 1 <= (record.working_days or 0) <= 30:
+        raise InvalidData("working_days", "a deadline moves by 1 to 30 working days")

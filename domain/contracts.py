@@ -51,6 +51,13 @@ class WorkingDay:
 class VerificationRequest:
     case_no: str
     members: list[Person]
+    attempt: int = 1
+    """Asked again after a refusal (a supervisor's reverify): a new request to the platform."""
+
+    @property
+    def request_id(self) -> str:
+        suffix = f":{self.attempt}" if self.attempt > 1 else ""
+        return f"{self.case_no}:verification{suffix}"
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ from domain.cases import (
     Channel,
     DecisionRecord,
     HouseholdMember,
+    Intervention,
+    InterventionRecord,
     PaymentAttempt,
     Person,
     ReviewRecord,
@@ -36,6 +38,7 @@ from domain.casework import (
     CaseFile,
     StaffAlert,
     TimedEvent,
+    check_intervention_basics,
     check_survey_record,
     survey_note,
 )
@@ -208,6 +211,8 @@ class Emergency(CaseFile):
     start: EmergencyStart
     account: BankAccount
     rejection: RejectionRecord | None = None
+    follow_up_extension: int = 0
+    """Working days a supervisor added to the follow-up's time (never hidden)."""
     survey: SurveyRecord | None = None
     review: ReviewRecord | None = None
 
@@ -467,6 +472,59 @@ class Emergency(CaseFile):
         self.view.confirmed_at = self.view.closed_at = now
         action = "confirmed_eligible" if decision.outcome == "approve" else "confirmed_ineligible"
         self.step(decision.actor, action, EmergencyStage.closed, now, note=decision.reasons)
+
+    # ---- 督办: a supervisor's interventions ---------------------------------------------
+
+    def check_intervention(self, record: InterventionRecord) -> None:
+        check_intervention_basics(record)
+        match record.action:
+            case Intervention.retry_now:
+                return
+            case Intervention.reverify:
+                raise InvalidData("action", "an emergency is paid before any verification")
+            case Intervention.reopen:
+                self.require(EmergencyStage.follow_up)
+                if record.to_stage != EmergencyStage.paid:
+                    raise InvalidData(
+                        "to_stage", "the follow-up can go back to paid (survey again)"
+                    )
+            case Intervention.extend_deadline:
+                self.require(EmergencyStage.paid, EmergencyStage.follow_up)
+            case Intervention.cancel:
+                if self.view.stage == EmergencyStage.paying:
+                    raise WrongStage(f"the transfer of case {self.view.case_no} is under way")
+                self.require(*CORRECTABLE)
+            case _:
+                if self.closed:
+                    self.require(*WAITS_FOR)
+
+    def intervene(self, record: InterventionRecord, *, now: datetime) -> StaffAlert | None:
+        """What the intervention changes; escalation returns the alert for the district, an
+        extension needs the workflow to count the follow-up's due date again."""
+        view, actor = self.view, record.actor
+        match record.action:
+            case Intervention.reassign:
+                self.reassign(record, now=now)
+            case Intervention.escalate:
+                return self.escalate(record, now=now)
+            case Intervention.retry_now:
+                self.note_retry(record, now=now)
+            case Intervention.reopen:
+                self.survey = self.review = None
+                view.surveyed_at = view.reviewed_at = view.found_eligible = None
+                self.step(actor, "reopened", EmergencyStage.paid, now, note=record.reason)
+            case Intervention.extend_deadline:
+                self.follow_up_extension += record.working_days or 0
+                note = f"{record.working_days} working days: {record.reason}"
+                self.step(actor, "deadline_extended", view.stage, now, note=note)
+            case Intervention.cancel:
+                view.closed_at = now
+                self.step(actor, "cancelled", EmergencyStage.cancelled, now, note=record.reason)
+        return None
+
+    @staticmethod
+    def needs_recount(record: InterventionRecord) -> bool:
+        return record.action == Intervention.extend_deadline
 
     # ---- timed events --------------------------------------------------------------------
 

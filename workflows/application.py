@@ -23,6 +23,8 @@ with workflow.unsafe.imports_passed_through():
         DecisionRecord,
         DocumentsReceipt,
         DocumentsRequest,
+        Intervention,
+        InterventionRecord,
         ObjectionRecord,
         ReviewRecord,
         Stage,
@@ -47,6 +49,7 @@ class ApplicationWorkflow:
         self.case = case if isinstance(case, Application) else Application.accepted(case)
         self.work = Casework(self.case, search_attributes=case_search_attributes)
         self._recount = False
+        self._reverify = False
 
     @workflow.run
     async def run(self, case: CaseStart | Application) -> CaseView:
@@ -62,6 +65,10 @@ class ApplicationWorkflow:
         outcome: asyncio.Task[None] | None = None
         alarm = Alarm()
         while True:
+            if self._reverify:  # a supervisor asked the platform again after a refusal
+                self._reverify = False
+                verification = asyncio.create_task(self._verify_household())
+                pending.append(verification)
             if self._recount:
                 self._recount = False
                 async with work.lock:
@@ -220,6 +227,26 @@ class ApplicationWorkflow:
         with refusing():
             self.case.check_bank_account(record)
 
+    @workflow.update
+    async def intervene(self, record: InterventionRecord) -> CaseView:
+        """督办: a supervisor moves a case that is not moving."""
+        async with self.work.lock:
+            self._check_intervention(record)
+            alert = self.case.intervene(record, now=workflow.now())
+            if self.case.needs_recount(record):
+                await self._count_deadlines()
+            await self.work.write()
+            if alert:
+                await self.work.notify_staff(alert)
+            if record.action == Intervention.reverify:
+                self._reverify = True  # the main loop asks the platform again
+            return self.case.view
+
+    @intervene.validator
+    def _check_intervention(self, record: InterventionRecord) -> None:
+        with refusing():
+            self.case.check_intervention(record)
+
     @workflow.signal
     def calendar_published(self, published: CalendarPublished) -> None:
         """The holiday calendar changed: count the deadlines again (the timers move)."""
@@ -256,7 +283,9 @@ class ApplicationWorkflow:
             report = await workflow.execute_activity(
                 Activity.verify_household,
                 VerificationRequest(
-                    case_no=start.case_no, members=[start.applicant, *start.household]
+                    case_no=start.case_no,
+                    members=[start.applicant, *start.household],
+                    attempt=self.case.verification_attempt,
                 ),
                 result_type=VerificationReport,
                 **EXTERNAL,

@@ -14,7 +14,13 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from domain.calendar import local_date
-    from domain.cases import BankAccountRecord, DecisionRecord, ReviewRecord, SurveyRecord
+    from domain.cases import (
+        BankAccountRecord,
+        DecisionRecord,
+        InterventionRecord,
+        ReviewRecord,
+        SurveyRecord,
+    )
     from domain.contracts import (
         Activity,
         HoldOutcome,
@@ -186,7 +192,38 @@ class EmergencyWorkflow:
         with refusing():
             self.case.check_confirmation(decision)
 
+    @workflow.update
+    async def intervene(self, record: InterventionRecord) -> EmergencyView:
+        """督办: a supervisor moves a case that is not moving."""
+        async with self.work.lock:
+            self._check_intervention(record)
+            alert = self.case.intervene(record, now=workflow.now())
+            if self.case.needs_recount(record):
+                await self._count_follow_up()
+            await self.work.write()
+            if alert:
+                await self.work.notify_staff(alert)
+            return self.case.view
+
+    @intervene.validator
+    def _check_intervention(self, record: InterventionRecord) -> None:
+        with refusing():
+            self.case.check_intervention(record)
+
     # ---- the parts -------------------------------------------------------------------
+
+    async def _count_follow_up(self) -> None:
+        """补办 is due this many working days after the payment (and any extension)."""
+        case = self.case
+        days = case.start.policy.follow_up_working_days + case.follow_up_extension
+        paid_on = local_date(case.view.paid_at or workflow.now())
+        due = await workflow.execute_activity(
+            Activity.add_working_days,
+            WorkingDaysAfter(paid_on, days),
+            result_type=WorkingDay,
+            **QUICK,
+        )
+        case.set_follow_up_due(due.day)
 
     async def _fire_due_events(self) -> None:
         async with self.work.lock:
@@ -215,8 +252,10 @@ class EmergencyWorkflow:
             if not outcome.held:
                 with suppress(TimeoutError):  # then look at the reserve again
                     await workflow.wait_condition(
-                        lambda: self._funds_offered, timeout=FUNDS_RECHECK
+                        lambda: self._funds_offered or case.closed, timeout=FUNDS_RECHECK
                     )
+                if case.closed:  # cancelled by a supervisor while it waited
+                    return
                 continue
             if view.stage == EmergencyStage.awaiting_funds:
                 async with work.lock:
@@ -241,7 +280,9 @@ class EmergencyWorkflow:
                     await work.write()
                     await work.notify_staff(alert)
                 refused = case.attempt
-                await workflow.wait_condition(lambda: case.attempt != refused)  # noqa: B023
+                await workflow.wait_condition(lambda: case.attempt != refused or case.closed)  # noqa: B023
+                if case.closed:
+                    return
                 continue
             settlement = ReserveSettlement(
                 hold_key=case.hold_key,
@@ -250,15 +291,9 @@ class EmergencyWorkflow:
                 cause=start.cause,
             )
             await workflow.execute_activity(Activity.settle_reserve, settlement, **QUICK)
-            follow_up = await workflow.execute_activity(
-                Activity.add_working_days,
-                WorkingDaysAfter(local_date(workflow.now()), start.policy.follow_up_working_days),
-                result_type=WorkingDay,
-                **QUICK,
-            )
             async with work.lock:
                 case.paid(receipt.transfer_id, now=workflow.now())
-                case.set_follow_up_due(follow_up.day)
+                await self._count_follow_up()
                 await work.write()
             text = emergency_paid_text(view.case_no, view.approved_amount, case.account.masked)
             await work.text(phone=start.applicant.phone, template="emergency_paid", text=text)
