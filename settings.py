@@ -10,6 +10,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.policy import Policy
+from domain.supervision import Thresholds
 
 
 class Settings(BaseSettings):
@@ -44,8 +45,11 @@ class Settings(BaseSettings):
 
     # Worker
     halted_watch_seconds: float = 60.0
-    """How often the worker looks for cases whose workflow the engine stopped (terminated,
-    failed) and marks them halted in the records."""
+    """How often the worker's watch runs: cases whose workflow the engine stopped (halted),
+    whose workflow task keeps failing or that have no workflow; sealing the audit trail."""
+
+    supervision: Thresholds = Field(default_factory=Thresholds)
+    """When a case counts as not moving (督办): JIUZHU_SUPERVISION__DUE_SOON_WORKING_DAYS, …"""
 
     # Logs: "console" (readable) or "json"
     log_format: str = "console"

@@ -53,6 +53,8 @@ def temporal_dev_server_command(*, db_file: Path, port: int, ui_port: int | None
         "--ip", "127.0.0.1", "--port", str(port),
         *(["--ui-port", str(ui_port)] if ui_port else ["--headless"]),
         "--log-level", "error",
+        # A workflow task that keeps failing is reported (TemporalReportedProblems): supervision.
+        "--dynamic-config-value", "system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute=2",
         *search_attributes,
     ]  # fmt: skip
 

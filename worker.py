@@ -9,8 +9,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.external import ExternalActivities
+from activities.problems import watch_engine
 from activities.records import RecordActivities, ReserveActivities
-from activities.watch import watch_halted_cases
+from activities.retries import RetryMarks
+from activities.watch import watch_audit_trail, watch_halted_cases
 from logs import configure_logging
 from settings import Settings, get_settings
 from store.db import Database
@@ -39,6 +41,7 @@ def create_worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
+        interceptors=[RetryMarks(Database(settings.database_url))],
         activities=[
             records.record_transition,
             records.notify_staff,
@@ -65,17 +68,18 @@ async def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("worker.started", task_queue=settings.task_queue, temporal=settings.temporal_address)
-    watch = asyncio.create_task(
-        watch_halted_cases(
-            client,
-            Database(settings.database_url),
-            every=timedelta(seconds=settings.halted_watch_seconds),
-        )
-    )
+    db = Database(settings.database_url)
+    every = timedelta(seconds=settings.halted_watch_seconds)
+    watches = [
+        asyncio.create_task(watch_halted_cases(client, db, every=every)),
+        asyncio.create_task(watch_audit_trail(db, every=every)),
+        asyncio.create_task(watch_engine(client, db, every=every)),
+    ]
     async with worker:
         await stop.wait()
         log.info("worker.stopping")
-    watch.cancel()
+    for watch in watches:
+        watch.cancel()
     await external.close()
 
 

@@ -1,18 +1,20 @@
 """Cases whose workflow the engine stopped (terminated by an operator or by the server's
 limits, failed, timed out) are marked halted in the case records, so that no list shows them
-as open and their households may apply again. Runs beside the worker; idempotent, so any
-number of workers may run it."""
+as open and their households may apply again; and the audit trail is sealed (``seal``). Runs
+beside the worker; idempotent, so any number of workers may run it."""
 
 import asyncio
 from datetime import UTC, datetime, timedelta
 
 import structlog
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from domain.cases import CLOSED_STAGES
 from domain.emergency import CLOSED as EMERGENCY_CLOSED
 from store.db import Database
+from store.evidence import SEAL_MARGIN, seal
 from store.records import halt_case
 from store.tables import CaseRecord, EmergencyRecord
 from workflows.client import CASE_WORKFLOWS, HALTED_STATUSES, case_no_of
@@ -70,4 +72,28 @@ async def watch_halted_cases(
             await mark_halted_cases(client, db, since=datetime.now(UTC) - window)
         except Exception:  # the engine or the database is down: look again next time
             log.exception("watch.failed")
+        await asyncio.sleep(every.total_seconds())
+
+
+async def seal_audit_trail(db: Database, *, margin: timedelta = SEAL_MARGIN) -> int:
+    """Seal the audit trail up to the entries written less than ``margin`` ago, a batch per
+    transaction; how many seals were made."""
+    made = 0
+    while True:
+        try:
+            if await db.write(seal, now=datetime.now(UTC), margin=margin) is None:
+                return made
+        except IntegrityError:  # another worker made this seal: it carries on from there
+            return made
+        made += 1
+
+
+async def watch_audit_trail(db: Database, *, every: timedelta) -> None:
+    """Every ``every``, seal what is old enough."""
+    while True:
+        try:
+            if made := await seal_audit_trail(db):
+                log.info("audit.sealed", seals=made)
+        except Exception:  # the database is down: seal next time
+            log.exception("watch.seal_failed")
         await asyncio.sleep(every.total_seconds())

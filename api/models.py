@@ -233,6 +233,20 @@ class CasePublic(BaseModel):
     decision_overdue: bool
     refusal_notice_overdue: bool
     overdue: bool
+    bank_account: str | None = Field(description="masked: the last four digits")
+    payment_attempt: int
+    awaiting_bank_account: bool
+    stage_since: datetime | None
+    visited_on: date | None
+    paused_working_days: int
+    original_decision_due: date | None = Field(
+        description="at acceptance, kept beside any moved one"
+    )
+    extended_working_days: int = Field(
+        description="added by a supervisor; never counted as on time"
+    )
+    verification_refused: bool
+    notice_refused: bool
 
 
 class CasePage(BaseModel):
@@ -254,6 +268,8 @@ class AuditEntryPublic(BaseModel):
     from_stage: str | None
     to_stage: str
     note: str
+    prev_hash: str = Field(description="the hash of the case's entry before this one")
+    hash: str = Field(description="this entry's hash: see GET /audit/verify")
 
 
 class VillagePublic(Body):
@@ -387,6 +403,8 @@ class EmergencyPublic(BaseModel):
     payout_overdue: bool
     follow_up_overdue: bool
     overdue: bool
+    stage_since: datetime | None
+    notice_refused: bool
 
 
 class EmergencyPage(BaseModel):

@@ -353,7 +353,7 @@ class Application(CaseFile):
     def check_intervention(self, record: InterventionRecord) -> None:
         check_intervention_basics(record)
         match record.action:
-            case Intervention.retry_now:
+            case Intervention.retry_now | Intervention.restart_orphan:
                 return
             case Intervention.reverify:
                 if not self.verification_refused:
@@ -387,6 +387,8 @@ class Application(CaseFile):
                 return self.escalate(record, now=now)
             case Intervention.retry_now:
                 self.note_retry(record, now=now)
+            case Intervention.restart_orphan:
+                self.step(actor, "workflow_restarted", view.stage, now, note=record.reason)
             case Intervention.reverify:
                 self.verification_refused = view.verification_refused = False
                 self.verification_attempt += 1

@@ -229,6 +229,7 @@ class Intervention(StrEnum):
     reopen = "reopen"  # 容错纠错: back to an earlier open stage; the earlier step stays
     extend_deadline = "extend_deadline"  # never hidden: the audit counts it as extended
     cancel = "cancel"  # a case opened in error
+    restart_orphan = "restart_orphan"  # start the workflow of a record that has none
 
 
 @dataclass(frozen=True)
@@ -321,6 +322,8 @@ class CaseView:
     verification_refused: bool = False
     notice_refused: bool = False
     """An SMS to the applicant was refused by the SMS system."""
+    assigned_at: datetime | None = None
+    """When a supervisor last gave the case to its assignee."""
 
     @property
     def overdue(self) -> bool:

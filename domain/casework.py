@@ -106,6 +106,7 @@ class CaseFile:
 
     def reassign(self, record: InterventionRecord, *, now: datetime) -> None:
         self.view.assignee = (record.assignee or "").strip()
+        self.view.assigned_at = now
         note = f"to {self.view.assignee}: {record.reason}"
         self.step(record.actor, "reassigned", self.view.stage, now, note=note)
 

@@ -193,6 +193,8 @@ class EmergencyView:
     stage_hours: dict[str, float] = field(default_factory=dict)
     notice_refused: bool = False
     """An SMS to the family was refused by the SMS system."""
+    assigned_at: datetime | None = None
+    """When a supervisor last gave the case to its assignee."""
 
     @property
     def overdue(self) -> bool:
@@ -478,7 +480,7 @@ class Emergency(CaseFile):
     def check_intervention(self, record: InterventionRecord) -> None:
         check_intervention_basics(record)
         match record.action:
-            case Intervention.retry_now:
+            case Intervention.retry_now | Intervention.restart_orphan:
                 return
             case Intervention.reverify:
                 raise InvalidData("action", "an emergency is paid before any verification")
@@ -509,6 +511,8 @@ class Emergency(CaseFile):
                 return self.escalate(record, now=now)
             case Intervention.retry_now:
                 self.note_retry(record, now=now)
+            case Intervention.restart_orphan:
+                self.step(actor, "workflow_restarted", view.stage, now, note=record.reason)
             case Intervention.reopen:
                 self.survey = self.review = None
                 view.surveyed_at = view.reviewed_at = view.found_eligible = None

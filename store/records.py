@@ -14,6 +14,8 @@ from domain.cases import CLOSED_STAGES, SYSTEM, AuditEntry, CaseStart, CaseView,
 from domain.contracts import StaffNotice, Transition
 from domain.emergency import CLOSED as EMERGENCY_CLOSED
 from domain.emergency import EmergencyStart, EmergencyView
+from domain.evidence import content_of, entry_hash
+from store.evidence import previous_hash
 from store.tables import (
     AuditEntryRecord,
     CaseCounter,
@@ -213,17 +215,10 @@ def _write_view(
 
 
 def _append(session: Session, entry: AuditEntry) -> None:
+    """Append one entry, chained to the case's entry before it (``domain.evidence``). A
+    case's entries are appended in seq order, each in the transaction that writes its step."""
+    content = content_of(entry)
+    prev_hash = previous_hash(session, case_no=entry.case_no, seq=entry.seq)
     session.add(
-        AuditEntryRecord(
-            case_no=entry.case_no,
-            seq=entry.seq,
-            at=entry.at,
-            user_id=entry.actor.user_id,
-            user_name=entry.actor.name,
-            role=entry.actor.role,
-            action=entry.action,
-            from_stage=entry.from_stage,
-            to_stage=entry.to_stage,
-            note=entry.note,
-        )
+        AuditEntryRecord(**content, prev_hash=prev_hash, hash=entry_hash(content, prev_hash))
     )

@@ -61,6 +61,7 @@ class CaseRecord(SQLModel, table=True):
     verification_refused: bool = False
     notice_refused: bool = False
     awaiting_bank_account: bool = False
+    assigned_at: datetime | None = Field(default=None, sa_column=_utc())
     engine_problem: str | None = None
     """What the case engine's watch found wrong (a failing workflow task, no workflow); cleared
     by the workflow's next write."""
@@ -85,6 +86,25 @@ class AuditEntryRecord(SQLModel, table=True):
     from_stage: str | None = None
     to_stage: str
     note: str = ""
+    prev_hash: str
+    """The ``hash`` of the case's entry before this one by seq (``domain.evidence.GENESIS``
+    for its first)."""
+    hash: str
+    """SHA-256 of this entry's content and ``prev_hash`` (``domain.evidence.entry_hash``)."""
+
+
+class AuditSeal(SQLModel, table=True):
+    """A seal over the audit trail: ``root`` chains the previous seal's root and the hashes of
+    the entries with id in (the previous seal's ``up_to_id``, ``up_to_id``], in id order, so
+    that an entry deleted whole (a case's last, or a whole case) shows. Written by the
+    worker's watch; ``seq`` is the key, so two workers cannot both write the next one."""
+
+    __tablename__ = "audit_seal"
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    up_to_id: int
+    root: str
+    sealed_at: datetime = Field(sa_column=_utc(nullable=False))
 
 
 class HouseholdClaim(SQLModel, table=True):
@@ -205,6 +225,7 @@ class EmergencyRecord(SQLModel, table=True):
     reviewed_at: datetime | None = Field(default=None, sa_column=_utc())
     longest_stage: str | None = None
     notice_refused: bool = False
+    assigned_at: datetime | None = Field(default=None, sa_column=_utc())
     engine_problem: str | None = None
     start: str | None = None
 

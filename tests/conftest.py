@@ -137,7 +137,13 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=str(TEMPORAL),
         data_converter=DATA_CONVERTER,
         search_attributes=ALL_KEYS,
-        dev_server_extra_args=["--headless", "--log-level", "error"],
+        dev_server_extra_args=[
+            "--headless",
+            "--log-level",
+            "error",
+            "--dynamic-config-value",
+            "system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute=2",
+        ],
     )
     yield env
     await env.shutdown()

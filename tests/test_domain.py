@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from domain.amounts import dibao_monthly_amount, tekun_monthly_amount, temporary_band
-from domain.calendar import WorkingCalendar, YearCalendar, end_of_day, local_date
+from domain.calendar import WorkingCalendar, WorkingDayIndex, YearCalendar, end_of_day, local_date
 from domain.deadlines import DeadlineFacts, Pause, compute_deadlines
 from domain.identity import (
     InvalidIdentity,
@@ -418,3 +418,14 @@ def test_covers(jurisdiction, code, expected):
 )
 def test_a_jurisdiction_is_a_whole_code_of_the_district(code, level):
     assert jurisdiction_level(code) == level
+
+
+def test_a_working_day_index_counts_as_the_calendar_does():
+    index = WorkingDayIndex.over(CAL, D(2025, 12, 1), D(2026, 12, 31))
+    for after, up_to in [
+        (D(2026, 1, 1), D(2026, 1, 31)),
+        (D(2026, 2, 10), D(2026, 3, 2)),  # across the Spring Festival and its make-up days
+        (D(2026, 9, 18), D(2026, 10, 12)),
+        (D(2026, 5, 1), D(2026, 5, 1)),
+    ]:
+        assert index.between(after, up_to) == CAL.working_days_between(after, up_to)

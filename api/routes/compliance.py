@@ -1,5 +1,228 @@
-"""/audit/compliance: whether the deadlines were kept, for any period and township."""
+"""/audit/compliance: whether the deadlines were kept, for any period and township.
 
-from fastapi import APIRouter
+For the overseeing office (auditor), and supervisors, district officers and the admin, each
+within their jurisdiction. JSON by default; ``Accept: text/csv`` gives the same numbers as a
+CSV that Excel opens (UTF-8 with a BOM). The counting is ``domain.compliance``'s, the reading
+``store.compliance``'s; what each number means is in ``domain.compliance``.
+"""
+
+import csv
+import io
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlmodel import Session
+
+from api.deps import SessionDep, SettingsDep, allow
+from domain.cases import Actor, AssistanceType, Role
+from domain.compliance import ComplianceReport, Period, compliance_report
+from domain.errors import InvalidData, NotFound
+from domain.policy import Policy
+from domain.townships import covers
+from store.calendar import load_calendar
+from store.compliance import application_facts, emergency_facts, reserve_facts, township_names
 
 router = APIRouter(prefix="/audit", tags=["audit"])
+
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
+MAX_SPAN_DAYS = 3 * 366
+"""A report covers at most about three years: enough for any audit, bounded in cost."""
+
+Kind = Literal["application", "emergency"]
+
+
+def report_clock() -> datetime:
+    """When the report is made. A dependency so that a test on the time-skipping server can
+    make the report at the workflows' time."""
+    return datetime.now(UTC)
+
+
+def build_report(
+    session: Session,
+    *,
+    user: Actor,
+    first: date,
+    last: date,
+    now: datetime,
+    policy: Policy,
+    township: str | None = None,
+    assistance_type: str | None = None,
+    kind: Kind | None = None,
+) -> ComplianceReport:
+    """Read and count: the route's work, and what ``bench/compliance.py`` times."""
+    period = Period(first, last, now)
+    where = {"jurisdiction": user.jurisdiction, "township": township, "period": period}
+    applications = emergencies = reserves = None
+    if kind != "emergency":
+        applications = application_facts(session, assistance_type=assistance_type, **where)
+    if kind != "application":
+        emergencies = emergency_facts(session, **where)
+        reserves = reserve_facts(session, **where)
+    return compliance_report(
+        period=period,
+        calendar=load_calendar(session),
+        decision_working_days=policy.decision_working_days,
+        applications=applications,
+        emergencies=emergencies,
+        reserves=reserves,
+        names=township_names(session),
+    )
+
+
+@router.get(
+    "/compliance",
+    response_model=ComplianceReport,
+    responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV on request"}},
+)
+def get_compliance(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    first: Annotated[date, Query(alias="from", description="first day, Asia/Shanghai")],
+    last: Annotated[date, Query(alias="to", description="last day, included")],
+    now: Annotated[datetime, Depends(report_clock)],
+    township: Annotated[str | None, Query(pattern=r"^\d{9}$")] = None,
+    assistance_type: AssistanceType | None = None,
+    kind: Kind | None = None,
+    user: Actor = allow(Role.auditor, Role.supervisor, Role.district_officer, Role.admin),
+):
+    """Deadline compliance per township and assistance type (applications) or cause
+    (emergencies), with totals: decisions within the time limit (20 working days), counted
+    from acceptance and without the 补正 pauses; extensions; breaches and the stage behind
+    each; surveys and written refusals on time; emergencies paid within 24 hours and followed
+    up in time; the cases open and late at the end of the period; the days each township's
+    reserve was below its minimum. ``assistance_type`` filters the applications only."""
+    if not EARLIEST <= first <= LATEST:
+        raise InvalidData("query.from", f"from must be between {EARLIEST} and {LATEST}")
+    if not EARLIEST <= last <= LATEST:
+        raise InvalidData("query.to", f"to must be between {EARLIEST} and {LATEST}")
+    if last < first:
+        raise InvalidData("query.to", "to must be on or after from")
+    if (last - first).days > MAX_SPAN_DAYS:
+        raise InvalidData("query.to", "a report covers at most three years")
+    if township and not (
+        covers(user.jurisdiction, township) or covers(township, user.jurisdiction)
+    ):
+        raise NotFound(f"no township {township} in your jurisdiction")
+    report = build_report(
+        session,
+        user=user,
+        first=first,
+        last=last,
+        now=now,
+        policy=settings.policy,
+        township=township,
+        assistance_type=assistance_type,
+        kind=kind,
+    )
+    if "text/csv" in request.headers.get("accept", ""):
+        return Response(
+            content=to_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="compliance-{first}-{last}.csv"'
+            },
+        )
+    return report
+
+
+# ---- CSV: one row per township and type, totals after each kind -------------------------
+
+COLUMNS: list[tuple[str, str]] = [
+    ("record", "record [类别]"),
+    ("township", "township [镇街代码]"),
+    ("township_name", "township_name [镇街]"),
+    ("type", "type [救助类型/事由]"),
+    # applications
+    ("decided", "decided [审核确认]"),
+    ("approved", "approved [批准]"),
+    ("refused", "refused [不予批准]"),
+    ("on_time", "on_time [按时办结(含补正)]"),
+    ("on_time_share", "on_time_share"),
+    ("on_time_excluding_pauses", "on_time_excluding_pauses [按时办结(扣除补正)]"),
+    ("on_time_share_excluding_pauses", "on_time_share_excluding_pauses"),
+    ("extended", "extended [延期]"),
+    ("paused", "paused [补正]"),
+    ("paused_working_days", "paused_working_days [补正工作日]"),
+    ("working_days_median", "working_days_median [办理工作日中位数]"),
+    ("working_days_p90", "working_days_p90"),
+    ("working_days_excluding_pauses_median", "working_days_excluding_pauses_median"),
+    ("working_days_excluding_pauses_p90", "working_days_excluding_pauses_p90"),
+    ("breaches", "breaches [超期]"),
+    ("breaches_survey", "breaches_longest_stage_survey [入户调查]"),
+    ("breaches_review", "breaches_longest_stage_review [初审]"),
+    ("breaches_notice", "breaches_longest_stage_notice [公示]"),
+    ("breaches_decision", "breaches_longest_stage_decision [审核确认]"),
+    ("breaches_awaiting_documents", "breaches_longest_stage_awaiting_documents [补正]"),
+    ("breaches_unknown", "breaches_longest_stage_unknown"),
+    ("surveys", "surveys [入户调查]"),
+    ("surveys_on_time", "surveys_on_time"),
+    ("surveys_on_time_share", "surveys_on_time_share"),
+    ("refusal_notices", "refusal_notices [书面告知]"),
+    ("refusal_notices_on_time", "refusal_notices_on_time"),
+    ("refusal_notices_late", "refusal_notices_late"),
+    ("refusal_notices_on_time_share", "refusal_notices_on_time_share"),
+    # emergencies
+    ("requested", "requested [急难申请]"),
+    ("paid", "paid [已发放]"),
+    ("paid_on_time", "paid_on_time [24小时内发放]"),
+    ("paid_late", "paid_late"),
+    ("unpaid_late", "unpaid_late [超时未发放]"),
+    ("awaiting_payment", "awaiting_payment"),
+    ("rejected", "rejected [不予救助]"),
+    ("cancelled", "cancelled"),
+    ("paid_on_time_share", "paid_on_time_share"),
+    ("hours_to_payment_median", "hours_to_payment_median"),
+    ("hours_to_payment_p90", "hours_to_payment_p90"),
+    ("follow_ups_due", "follow_ups_due [补办]"),
+    ("follow_ups_on_time", "follow_ups_on_time"),
+    ("follow_ups_late", "follow_ups_late"),
+    ("follow_ups_on_time_share", "follow_ups_on_time_share"),
+    # both kinds
+    ("open", "open [未办结]"),
+    ("open_late", "open_late [未办结已超期]"),
+    # reserves
+    ("minimum", "reserve_minimum [储备金下限]"),
+    ("opening_balance", "reserve_opening_balance [期初余额]"),
+    ("lowest_balance", "reserve_lowest_balance [期内最低余额]"),
+    ("days_below_minimum", "days_below_minimum [低于下限天数]"),
+    ("dates_below_minimum", "dates_below_minimum [低于下限日期]"),
+]
+
+
+def to_csv(report: ComplianceReport) -> bytes:
+    """The report as CSV: UTF-8 with a BOM, so that Excel reads the Chinese right."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=[label for _, label in COLUMNS], lineterminator="\r\n")
+    writer.writeheader()
+    labels = dict(COLUMNS)
+    for row in _csv_rows(report):
+        writer.writerow({labels[k]: "" if v is None else v for k, v in row.items()})
+    return ("\ufeff" + out.getvalue()).encode()
+
+
+def _csv_rows(report: ComplianceReport):
+    if report.applications is not None:
+        for row in [*report.applications.rows, report.applications.total]:
+            fields = asdict(row)
+            by_stage = fields.pop("breaches_by_longest_stage")
+            fields["type"] = fields.pop("assistance_type")
+            fields |= {f"breaches_{stage}": n for stage, n in by_stage.items()}
+            yield _named("application", fields)
+    if report.emergencies is not None:
+        for row in [*report.emergencies.rows, report.emergencies.total]:
+            fields = asdict(row)
+            fields["type"] = fields.pop("cause")
+            yield _named("emergency", fields)
+    for reserve in report.reserves or []:
+        fields = asdict(reserve)
+        fields["dates_below_minimum"] = " ".join(d.isoformat() for d in reserve.dates_below_minimum)
+        yield _named("reserve", fields)
+
+
+def _named(record: str, fields: dict) -> dict:
+    if fields["township"] is None:
+        fields |= {"township": "total", "township_name": "合计"}
+    return {"record": record} | fields

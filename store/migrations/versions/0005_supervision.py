@@ -45,6 +45,7 @@ def upgrade() -> None:
                 "awaiting_bank_account", sa.Boolean(), nullable=False, server_default=sa.false()
             )
         )
+        batch.add_column(sa.Column("assigned_at", UTC, nullable=True))
         batch.add_column(sa.Column("engine_problem", sa.String(), nullable=True))
         batch.add_column(sa.Column("start", sa.String(), nullable=True))
     with op.batch_alter_table("emergency_record") as batch:
@@ -54,6 +55,7 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("notice_refused", sa.Boolean(), nullable=False, server_default=sa.false())
         )
+        batch.add_column(sa.Column("assigned_at", UTC, nullable=True))
         batch.add_column(sa.Column("engine_problem", sa.String(), nullable=True))
         batch.add_column(sa.Column("start", sa.String(), nullable=True))
     # Before this, the original due date was the one in force (no deadline could be extended).
@@ -75,6 +77,7 @@ def downgrade() -> None:
         for column in (
             "start",
             "engine_problem",
+            "assigned_at",
             "notice_refused",
             "longest_stage",
             "reviewed_at",
@@ -83,7 +86,7 @@ def downgrade() -> None:
             batch.drop_column(column)
     with op.batch_alter_table("case_record") as batch:
         for column in (
-            "start", "engine_problem", "awaiting_bank_account", "notice_refused",
+            "start", "engine_problem", "assigned_at", "awaiting_bank_account", "notice_refused",
             "verification_refused", "longest_stage", "extended_working_days",
             "original_decision_due", "paused_working_days", "visited_on", "stage_since",
         ):  # fmt: skip

@@ -1,0 +1,577 @@
+"""Deadline compliance (办理时限执行情况) for the overseeing office: whether the deadlines of the
+applications and emergencies of a period were kept, per township and type, with totals.
+
+Pure counting over case records already read (``store.compliance`` reads them). Working days
+come from one cumulative count built per report over the dates needed, on the calendar the
+workflows use, so each count is a subtraction, never a walk over the calendar per case.
+
+Definitions (the report states them; see also ``ComplianceReport``):
+
+- decisions: applications approved or refused with ``decided_at``'s Asia/Shanghai date in the
+  period. Working days to decision count from the acceptance day (not counted); a decision on
+  a rest day counts as given on the next working day, so "on time" here agrees with the
+  workflow's own deadline. On time: within ``decision_working_days`` elapsed, or elapsed less
+  the 补正 pauses; an extended case is never on time. A breach: beyond the limit after the
+  pauses, whatever the extension; its cause is the stage that held it longest.
+- surveys: visits (``visited_on``) in the period, on time when not after ``survey_due``.
+- written refusals: of the refusals decided in the period, sent on or before
+  ``refusal_notice_due``; one not sent is late once that day is over (as of ``now``), pending
+  before.
+- emergencies requested in the period: paid by ``pay_by`` (24 hours); unpaid past it is late
+  (rejected and cancelled ones are not to be paid). Follow-ups of those paid: reviewed on or
+  before ``follow_up_due``; not reviewed and past it, late.
+- open and late: cases not closed at ``as_of`` (the end of the period, or now if sooner) and
+  past their deadline then: an application past ``decision_due`` (not while paused for
+  documents), an emergency unpaid past ``pay_by`` or not reviewed past ``follow_up_due``. The
+  records hold each case's deadlines as they stand now, not as they stood at ``as_of``.
+- reserves: the days of the period (up to ``as_of``) on which a township's reserve balance was
+  below its minimum at any moment: the ledger day by day (each day's lowest and closing
+  balance) from the balance carried into the period. Before a township's first ledger entry
+  its reserve is not counted.
+"""
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import NamedTuple
+
+from domain.calendar import SHANGHAI, WorkingCalendar, WorkingDayIndex, end_of_day, local_date
+from domain.reserve import to_yuan
+
+DECIDED = ("approved", "refused")
+BREACH_STAGES = ("survey", "review", "notice", "decision", "awaiting_documents", "unknown")
+"""The open stages of an application, in order: a breach's cause is one of them ("unknown":
+a record that does not say)."""
+
+
+def start_of_day(day: date) -> datetime:
+    """The instant a date begins in Asia/Shanghai, in UTC."""
+    return datetime.combine(day, time(), SHANGHAI).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Period:
+    first: date
+    last: date
+    now: datetime
+    """When the report is made: what has not happened by then has not happened."""
+
+    @property
+    def start(self) -> datetime:
+        return start_of_day(self.first)
+
+    @property
+    def end(self) -> datetime:
+        return end_of_day(self.last)
+
+    @property
+    def as_of(self) -> datetime:
+        """The moment the open cases are counted at: the end of the period, or now if sooner."""
+        return min(self.end, self.now)
+
+    @property
+    def as_of_day(self) -> date:
+        """The last day the report covers: the period's, or today if sooner."""
+        return min(self.last, local_date(self.now))
+
+    @property
+    def overdue_before(self) -> date:
+        """A deadline on a day before this one had passed at ``as_of`` (its day had ended)."""
+        return local_date(self.as_of)
+
+
+# ---- what the store reads: one tuple per record, only the columns the counts need ----------
+# Deadlines are days, so each moment a count compares with one is given as its Asia/Shanghai
+# date (``*_on``); only the 24 hours of an emergency are counted in moments.
+
+
+class ApplicationFacts(NamedTuple):
+    township: str
+    assistance_type: str
+    stage: str
+    accepted_on: date
+    decided_on: date | None
+    closed_on: date | None
+    paused_since_on: date | None
+    """For a case waiting for documents (补正): the day its wait began (None for the others,
+    and where it was not recorded)."""
+    survey_due: date
+    visited_on: date | None
+    decision_due: date
+    refusal_notice_due: date | None
+    refusal_notified_on: date | None
+    paused_working_days: int
+    extended_working_days: int
+    longest_stage: str | None
+    provisional: bool
+
+
+class EmergencyFacts(NamedTuple):
+    township: str
+    cause: str
+    stage: str
+    requested_at: datetime
+    pay_by: datetime
+    paid_at: datetime | None
+    follow_up_due: date | None
+    reviewed_on: date | None
+    closed_on: date | None
+
+
+@dataclass(frozen=True)
+class ReserveFacts:
+    """A township's reserve: its ledger in the period up to ``as_of`` as a daily statement,
+    and the balance carried into it (None: the reserve has no entry before the period)."""
+
+    township: str
+    minimum_fen: int
+    opening_fen: int | None
+    days: list[tuple[date, int, int]]
+    """(day, lowest balance, closing balance) of each day with entries that moved the
+    balance, in order."""
+
+
+# ---- what the report says ------------------------------------------------------------------
+
+
+@dataclass
+class ApplicationCompliance:
+    """Applications of one township and assistance type (both None: the totals)."""
+
+    township: str | None
+    township_name: str | None
+    assistance_type: str | None
+    decided: int = 0
+    approved: int = 0
+    refused: int = 0
+    on_time: int = 0
+    """Decided within the limit counting from acceptance, 补正 pauses included; not extended."""
+    on_time_share: float | None = None
+    on_time_excluding_pauses: int = 0
+    """Decided within the limit once the 补正 pauses are taken off; not extended."""
+    on_time_share_excluding_pauses: float | None = None
+    extended: int = 0
+    """Given more time by a supervisor: never counted as on time."""
+    paused: int = 0
+    """Decided cases that waited for documents (补正)."""
+    paused_working_days: int = 0
+    working_days_median: float | None = None
+    working_days_p90: float | None = None
+    working_days_excluding_pauses_median: float | None = None
+    working_days_excluding_pauses_p90: float | None = None
+    breaches: int = 0
+    """Decided beyond the limit after the pauses, extensions not counting."""
+    breaches_by_longest_stage: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(BREACH_STAGES, 0)
+    )
+    """Each breach under the stage that held its case longest."""
+    surveys: int = 0
+    surveys_on_time: int = 0
+    surveys_on_time_share: float | None = None
+    refusal_notices: int = 0
+    """Written refusals due (sent, or not sent and past their day)."""
+    refusal_notices_on_time: int = 0
+    refusal_notices_late: int = 0
+    refusal_notices_on_time_share: float | None = None
+    open: int = 0
+    open_late: int = 0
+
+
+@dataclass
+class EmergencyCompliance:
+    """Emergencies of one township and cause (both None: the totals)."""
+
+    township: str | None
+    township_name: str | None
+    cause: str | None
+    requested: int = 0
+    paid: int = 0
+    paid_on_time: int = 0
+    paid_late: int = 0
+    unpaid_late: int = 0
+    """Not paid, past ``pay_by``: late, whatever comes later."""
+    awaiting_payment: int = 0
+    """Not paid, still within the hours."""
+    rejected: int = 0
+    cancelled: int = 0
+    paid_on_time_share: float | None = None
+    """paid_on_time / (paid_on_time + paid_late + unpaid_late)."""
+    hours_to_payment_median: float | None = None
+    hours_to_payment_p90: float | None = None
+    follow_ups_due: int = 0
+    follow_ups_on_time: int = 0
+    follow_ups_late: int = 0
+    follow_ups_on_time_share: float | None = None
+    open: int = 0
+    open_late: int = 0
+
+
+@dataclass
+class ReserveCompliance:
+    township: str
+    township_name: str | None
+    minimum: Decimal
+    opening_balance: Decimal | None
+    """Carried into the period (None: the reserve began within it, or after)."""
+    lowest_balance: Decimal | None
+    days_below_minimum: int
+    dates_below_minimum: list[date]
+
+
+@dataclass
+class ApplicationSection:
+    rows: list[ApplicationCompliance]
+    total: ApplicationCompliance
+
+
+@dataclass
+class EmergencySection:
+    rows: list[EmergencyCompliance]
+    total: EmergencyCompliance
+
+
+@dataclass
+class CalendarUse:
+    provisional: bool
+    """A count touched a year whose holidays are not published (weekdays only), or a case's
+    own deadlines were counted so."""
+    unpublished_years: list[int]
+
+
+@dataclass
+class ComplianceReport:
+    period_start: date
+    period_end: date
+    as_of: datetime
+    decision_working_days: int
+    calendar: CalendarUse
+    applications: ApplicationSection | None
+    emergencies: EmergencySection | None
+    reserves: list[ReserveCompliance] | None
+
+
+# ---- counting ------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-th quantile (0..1), interpolating between the closest ranks; None when empty."""
+    return _quantile(sorted(values), q)
+
+
+def median_and_p90(values: Sequence[float]) -> tuple[float | None, float | None]:
+    ordered = sorted(values)
+    return _quantile(ordered, 0.5), _quantile(ordered, 0.9)
+
+
+def _quantile(ordered: Sequence[float], q: float) -> float | None:
+    if not ordered:
+        return None
+    rank = (len(ordered) - 1) * q
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return round(ordered[low] + (ordered[high] - ordered[low]) * (rank - low), 2)
+
+
+def share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+ONE_DAY = timedelta(days=1)
+INDEX_BEFORE = timedelta(days=2 * 366)
+"""How far before the period the working-day index starts; an older case widens it."""
+
+
+def working_days_to_decision(index: WorkingDayIndex, accepted: date, decided: date) -> int:
+    """The working day after acceptance on which the decision fell; a decision on a rest day
+    counts as the next working day's, as a deadline ending that working day would."""
+    if decided <= accepted:
+        return 0
+    return index.between(accepted, decided - ONE_DAY) + 1
+
+
+class _Spread:
+    """The values behind a row's medians and 90th percentiles."""
+
+    def __init__(self) -> None:
+        self.elapsed: list[int] = []
+        self.net: list[int] = []
+        self.hours: list[float] = []
+
+    def extend(self, other: "_Spread") -> None:
+        self.elapsed += other.elapsed
+        self.net += other.net
+        self.hours += other.hours
+
+
+def application_compliance(
+    records: Iterable[ApplicationFacts],
+    *,
+    period: Period,
+    calendar: WorkingCalendar,
+    decision_working_days: int,
+    names: dict[str, str],
+) -> tuple[ApplicationSection, CalendarUse]:
+    """The applications' rows (township × assistance type) and totals, and the calendar's use."""
+    first, last, as_of_day = period.first, period.last, period.as_of_day
+    today, overdue_before = local_date(period.now), period.overdue_before
+    limit = decision_working_days
+    index_start = first - INDEX_BEFORE
+    index = WorkingDayIndex.over(calendar, index_start, last)
+    spans: set[tuple[int, int]] = set()
+    provisional = False
+    rows: dict[tuple[str, str], tuple[ApplicationCompliance, _Spread]] = {}
+
+    for r in records:
+        decided = r.decided_on is not None and first <= r.decided_on <= last and r.stage in DECIDED
+        surveyed = r.visited_on is not None and first <= r.visited_on <= last
+        is_open = r.accepted_on <= as_of_day and (r.closed_on is None or r.closed_on > as_of_day)
+        if not (decided or surveyed or is_open):
+            continue
+        key = (r.township, r.assistance_type)
+        if key not in rows:
+            new = ApplicationCompliance(r.township, names.get(r.township), r.assistance_type)
+            rows[key] = (new, _Spread())
+        row, spread = rows[key]
+        provisional |= r.provisional
+        if decided:
+            if r.accepted_on < index_start:  # accepted long before the period: widen the index
+                index_start = r.accepted_on
+                index = WorkingDayIndex.over(calendar, index_start, last)
+            spans.add((r.accepted_on.year, r.decided_on.year))
+            elapsed = working_days_to_decision(index, r.accepted_on, r.decided_on)
+            net = elapsed - r.paused_working_days
+            spread.elapsed.append(elapsed)
+            spread.net.append(net)
+            row.decided += 1
+            if r.stage == "approved":
+                row.approved += 1
+            else:
+                row.refused += 1
+                _refusal_notice(row, r, today)
+            if r.paused_working_days:
+                row.paused += 1
+                row.paused_working_days += r.paused_working_days
+            if r.extended_working_days:
+                row.extended += 1
+            else:
+                row.on_time += elapsed <= limit
+                row.on_time_excluding_pauses += net <= limit
+            if net > limit:
+                row.breaches += 1
+                stage = r.longest_stage if r.longest_stage in BREACH_STAGES else "unknown"
+                row.breaches_by_longest_stage[stage] += 1
+        if surveyed:
+            row.surveys += 1
+            row.surveys_on_time += r.visited_on <= r.survey_due
+        if is_open:
+            row.open += 1
+            paused = r.stage == "awaiting_documents" and (
+                r.paused_since_on is None or r.paused_since_on <= as_of_day
+            )
+            row.open_late += not paused and r.decision_due < overdue_before
+
+    years = {y for a, d in spans for y in range(a, d + 1)}
+    unpublished = sorted(y for y in years if not calendar.is_published(y))
+    ordered = [rows[k] for k in sorted(rows)]
+    total = _application_total(ordered)
+    for row, spread in ordered:
+        _finish_application(row, spread)
+    section = ApplicationSection(rows=[row for row, _ in ordered], total=total)
+    return section, CalendarUse(provisional or bool(unpublished), unpublished)
+
+
+def _refusal_notice(row: ApplicationCompliance, r: ApplicationFacts, today: date) -> None:
+    due = r.refusal_notice_due
+    if r.refusal_notified_on is not None:
+        row.refusal_notices += 1
+        if due is None or r.refusal_notified_on <= due:
+            row.refusal_notices_on_time += 1
+        else:
+            row.refusal_notices_late += 1
+    elif due is not None and today > due:
+        row.refusal_notices += 1
+        row.refusal_notices_late += 1
+
+
+def _finish_application(row: ApplicationCompliance, spread: _Spread) -> None:
+    row.on_time_share = share(row.on_time, row.decided)
+    row.on_time_share_excluding_pauses = share(row.on_time_excluding_pauses, row.decided)
+    row.working_days_median, row.working_days_p90 = median_and_p90(spread.elapsed)
+    (
+        row.working_days_excluding_pauses_median,
+        row.working_days_excluding_pauses_p90,
+    ) = median_and_p90(spread.net)
+    row.surveys_on_time_share = share(row.surveys_on_time, row.surveys)
+    row.refusal_notices_on_time_share = share(row.refusal_notices_on_time, row.refusal_notices)
+
+
+def _application_total(
+    rows: list[tuple[ApplicationCompliance, _Spread]],
+) -> ApplicationCompliance:
+    total = ApplicationCompliance(None, None, None)
+    _add_counts(total, [row for row, _ in rows])
+    merged = _Spread()
+    for row, spread in rows:
+        for stage, n in row.breaches_by_longest_stage.items():
+            total.breaches_by_longest_stage[stage] += n
+        merged.extend(spread)
+    _finish_application(total, merged)
+    return total
+
+
+def emergency_compliance(
+    records: Iterable[EmergencyFacts], *, period: Period, names: dict[str, str]
+) -> EmergencySection:
+    """The emergencies' rows (township × cause) and totals."""
+    start, end, now, as_of = period.start, period.end, period.now, period.as_of
+    today, as_of_day, overdue_before = local_date(now), period.as_of_day, period.overdue_before
+    rows: dict[tuple[str, str], tuple[EmergencyCompliance, _Spread]] = {}
+    for r in records:
+        requested = start <= r.requested_at < end
+        is_open = r.requested_at < as_of and (r.closed_on is None or r.closed_on > as_of_day)
+        if not (requested or is_open):
+            continue
+        key = (r.township, r.cause)
+        if key not in rows:
+            rows[key] = (EmergencyCompliance(r.township, names.get(r.township), r.cause), _Spread())
+        row, spread = rows[key]
+        if requested:
+            row.requested += 1
+            if r.paid_at is not None:
+                row.paid += 1
+                spread.hours.append((r.paid_at - r.requested_at).total_seconds() / 3600)
+                if r.paid_at <= r.pay_by:
+                    row.paid_on_time += 1
+                else:
+                    row.paid_late += 1
+            elif r.stage == "rejected":
+                row.rejected += 1
+            elif r.stage == "cancelled":
+                row.cancelled += 1
+            elif r.pay_by < now:
+                row.unpaid_late += 1
+            else:
+                row.awaiting_payment += 1
+            if r.follow_up_due is not None:
+                if r.reviewed_on is not None:
+                    row.follow_ups_due += 1
+                    if r.reviewed_on <= r.follow_up_due:
+                        row.follow_ups_on_time += 1
+                    else:
+                        row.follow_ups_late += 1
+                elif today > r.follow_up_due:
+                    row.follow_ups_due += 1
+                    row.follow_ups_late += 1
+        if is_open:
+            row.open += 1
+            unpaid_late = (r.paid_at is None or r.paid_at > as_of) and r.pay_by < as_of
+            unreviewed_late = (
+                r.follow_up_due is not None
+                and r.follow_up_due < overdue_before
+                and (r.reviewed_on is None or r.reviewed_on > as_of_day)
+            )
+            row.open_late += unpaid_late or unreviewed_late
+
+    ordered = [rows[k] for k in sorted(rows)]
+    total = EmergencyCompliance(None, None, None)
+    _add_counts(total, [row for row, _ in ordered])
+    merged = _Spread()
+    for row, spread in ordered:
+        _finish_emergency(row, spread)
+        merged.extend(spread)
+    _finish_emergency(total, merged)
+    return EmergencySection(rows=[row for row, _ in ordered], total=total)
+
+
+def _finish_emergency(row: EmergencyCompliance, spread: _Spread) -> None:
+    late = row.paid_late + row.unpaid_late
+    row.paid_on_time_share = share(row.paid_on_time, row.paid_on_time + late)
+    row.hours_to_payment_median, row.hours_to_payment_p90 = median_and_p90(spread.hours)
+    row.follow_ups_on_time_share = share(row.follow_ups_on_time, row.follow_ups_due)
+
+
+def _add_counts(
+    total: ApplicationCompliance | EmergencyCompliance,
+    rows: list[ApplicationCompliance] | list[EmergencyCompliance],
+) -> None:
+    """Sum the whole-number columns of the rows into the totals row."""
+    for f in fields(total):
+        if f.type is int:
+            setattr(total, f.name, sum(getattr(row, f.name) for row in rows))
+
+
+def reserve_compliance(
+    reserve: ReserveFacts, *, period: Period, names: dict[str, str]
+) -> ReserveCompliance:
+    """The days of the period (to ``as_of``) on which the reserve was below its minimum at
+    any moment: from the day it went below (or the first, if it began the period below) to
+    the day it closed at or above it again."""
+    first, last = period.first, period.as_of_day
+    minimum, opening = reserve.minimum_fen, reserve.opening_fen
+    below: set[date] = set()
+    since = first if opening is not None and opening < minimum else None
+    lowest = opening
+    for day, day_lowest, closing in reserve.days:
+        if day > last:
+            break
+        day = max(day, first)
+        if since is None and day_lowest < minimum:
+            since = day
+        if since is not None and closing >= minimum:
+            below.update(_days(since, day))
+            since = None
+        lowest = day_lowest if lowest is None else min(lowest, day_lowest)
+    if since is not None:
+        below.update(_days(since, last))
+    days = sorted(below)
+    return ReserveCompliance(
+        township=reserve.township,
+        township_name=names.get(reserve.township),
+        minimum=to_yuan(minimum),
+        opening_balance=None if reserve.opening_fen is None else to_yuan(reserve.opening_fen),
+        lowest_balance=None if lowest is None else to_yuan(lowest),
+        days_below_minimum=len(days),
+        dates_below_minimum=days,
+    )
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def compliance_report(
+    *,
+    period: Period,
+    calendar: WorkingCalendar,
+    decision_working_days: int,
+    applications: Iterable[ApplicationFacts] | None,
+    emergencies: Iterable[EmergencyFacts] | None,
+    reserves: Iterable[ReserveFacts] | None,
+    names: dict[str, str],
+) -> ComplianceReport:
+    """The whole report; a kind given as None is left out of it."""
+    section, use = None, CalendarUse(False, [])
+    if applications is not None:
+        section, use = application_compliance(
+            applications,
+            period=period,
+            calendar=calendar,
+            decision_working_days=decision_working_days,
+            names=names,
+        )
+    return ComplianceReport(
+        period_start=period.first,
+        period_end=period.last,
+        as_of=period.as_of,
+        decision_working_days=decision_working_days,
+        calendar=use,
+        applications=section,
+        emergencies=None
+        if emergencies is None
+        else emergency_compliance(emergencies, period=period, names=names),
+        reserves=None
+        if reserves is None
+        else [reserve_compliance(r, period=period, names=names) for r in reserves],
+    )

@@ -1,0 +1,247 @@
+"""督办: which open cases are not moving, why, whom they wait for, and what a supervisor can do.
+Pure: the records give each case's facts, the calendar its working days, the caller the time."""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from domain.calendar import WorkingDayIndex, end_of_day, local_date
+from domain.cases import Intervention, Stage
+from domain.emergency import EmergencyStage
+
+
+class Reason(StrEnum):
+    waiting_on_person = "waiting_on_person"  # longer than expected for its stage
+    due_soon = "due_soon"
+    overdue = "overdue"
+    retrying = "retrying"  # an external system is down; the call waits for its next attempt
+    refused_by_external_system = "refused_by_external_system"
+    engine_problem = "engine_problem"  # a failing workflow task, or no workflow at all
+    waiting_for_funds = "waiting_for_funds"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """How long a stage may hold a case (working days) before it counts as not moving, and
+    how near a deadline counts as due soon."""
+
+    stage_working_days: dict[str, int] = field(
+        default_factory=lambda: {
+            Stage.survey: 3,
+            Stage.review: 3,
+            Stage.decision: 5,
+            Stage.awaiting_documents: 10,
+            EmergencyStage.paid: 5,
+            EmergencyStage.follow_up: 5,
+        }
+    )
+    awaiting_approval_hours: int = 4
+    due_soon_working_days: int = 2
+    due_soon_hours: int = 6
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    """What the list needs to know of an open case, from its record."""
+
+    kind: str  # application | emergency
+    case_no: str
+    type: str  # assistance type, or an emergency's cause
+    township: str
+    village: str
+    stage: str
+    since: datetime
+    assignee: str
+    assigned_at: datetime | None = None
+    """A supervisor gave it to its assignee then: the wait counts from there."""
+    deadlines: dict[str, datetime] = field(default_factory=dict)
+    """The deadlines still to be met, by name, as the instant they end."""
+    refusals: list[str] = field(default_factory=list)
+    """Refusals by external systems that block the case: verification, payment, sms."""
+    engine_problem: str | None = None
+    retrying: list[str] = field(default_factory=list)
+    """Activities waiting for their next attempt."""
+    has_start: bool = True
+    """Whether what was accepted is kept (a workflow lost at intake can be started again)."""
+
+
+@dataclass(frozen=True)
+class Stuck:
+    """One row of the list: a case and one reason it is not moving."""
+
+    case_no: str
+    kind: str
+    type: str
+    township: str
+    stage: str
+    since: datetime
+    assignee: str
+    waits_for: str
+    due: datetime | None
+    reason: Reason
+    detail: str
+    actions: list[str]
+
+
+def stuck_reasons(
+    case: OpenCase, *, now: datetime, index: WorkingDayIndex, thresholds: Thresholds
+) -> list[Stuck]:
+    """Every reason the case is not moving (none: it is moving)."""
+    found: list[tuple[Reason, str, datetime | None, list[Intervention]]] = []
+    waiting = max(case.since, case.assigned_at) if case.assigned_at else case.since
+    held = index.between(local_date(waiting), local_date(now))
+    limit = thresholds.stage_working_days.get(case.stage)
+    person = _waits_for(case)
+    if limit is not None and held > limit:
+        what = (
+            "the applicant's documents not brought"
+            if case.stage == Stage.awaiting_documents
+            else f"at {case.stage}"
+        )
+        detail = f"{what} for {held} working days (expected within {limit})"
+        found.append((Reason.waiting_on_person, detail, None, _MOVE))
+    if case.stage == EmergencyStage.awaiting_approval:
+        hours = (now - waiting) / timedelta(hours=1)
+        if hours > thresholds.awaiting_approval_hours:
+            found.append(
+                (Reason.waiting_on_person, f"{hours:.0f} hours awaiting approval", None, _MOVE)
+            )
+    for name, ends in sorted(case.deadlines.items(), key=lambda d: d[1]):
+        if ends <= now:
+            found.append((Reason.overdue, f"{name} was due {_moment(ends)}", ends, _DEADLINE))
+        elif _soon(ends, now=now, index=index, thresholds=thresholds, hours=name == "payout"):
+            found.append((Reason.due_soon, f"{name} is due {_moment(ends)}", ends, _DEADLINE))
+    for activity in case.retrying:
+        found.append(
+            (
+                Reason.retrying,
+                f"{activity} waits for its next attempt",
+                None,
+                [Intervention.retry_now, Intervention.escalate],
+            )
+        )
+    for refusal in case.refusals:
+        actions = [Intervention.reverify] if refusal == "verification" else []
+        found.append(
+            (
+                Reason.refused_by_external_system,
+                _REFUSED[refusal],
+                None,
+                [*actions, Intervention.escalate],
+            )
+        )
+    if case.engine_problem:
+        actions = (
+            [Intervention.restart_orphan, Intervention.cancel]
+            if case.engine_problem == NO_WORKFLOW
+            else [Intervention.escalate]
+        )
+        if case.engine_problem == NO_WORKFLOW and not case.has_start:
+            actions = [Intervention.cancel]
+        found.append((Reason.engine_problem, case.engine_problem, None, actions))
+    if case.stage == EmergencyStage.awaiting_funds:
+        found.append(
+            (
+                Reason.waiting_for_funds,
+                f"the reserve of township {case.township} cannot cover it",
+                None,
+                [Intervention.escalate],
+            )
+        )
+    return [
+        Stuck(
+            case_no=case.case_no,
+            kind=case.kind,
+            type=case.type,
+            township=case.township,
+            stage=case.stage,
+            since=case.since,
+            assignee=case.assignee,
+            waits_for=person,
+            due=due,
+            reason=reason,
+            detail=detail,
+            actions=[a.value for a in actions],
+        )
+        for reason, detail, due, actions in found
+    ]
+
+
+NO_WORKFLOW = "no workflow behind the record"
+_MOVE = [Intervention.reassign, Intervention.escalate, Intervention.extend_deadline]
+_DEADLINE = [Intervention.escalate, Intervention.reassign, Intervention.extend_deadline]
+_REFUSED = {
+    "verification": "the verification platform refused the request",
+    "payment": "the payment system refused the account; a corrected one is needed",
+    "sms": "the SMS system refused a message to the family",
+}
+
+
+def _waits_for(case: OpenCase) -> str:
+    """Whom the case waits for: a person where there is one, else a role and its township."""
+    township = f"of township {case.township}"
+    return {
+        Stage.survey: f"the household survey: {case.assignee} or a village coordinator of {case.village}",
+        Stage.review: f"a township assistant {township}",
+        Stage.notice: "the end of the public notice",
+        Stage.decision: "a district officer",
+        Stage.awaiting_documents: "the applicant's documents",
+        Stage.approved: f"a bank account for the family: {case.assignee}",
+        EmergencyStage.awaiting_approval: f"a township leader {township} (or the district)",
+        EmergencyStage.awaiting_funds: "a top-up of the reserve by the district",
+        EmergencyStage.paying: "the payment system",
+        EmergencyStage.awaiting_account: f"a corrected bank account: {case.assignee}",
+        EmergencyStage.paid: f"the follow-up survey: {case.assignee}",
+        EmergencyStage.follow_up: "the township review, then a district officer",
+    }.get(case.stage, case.assignee)
+
+
+def _soon(
+    ends: datetime, *, now: datetime, index: WorkingDayIndex, thresholds: Thresholds, hours: bool
+) -> bool:
+    if hours:
+        return ends - now <= timedelta(hours=thresholds.due_soon_hours)
+    return index.between(local_date(now), local_date(ends)) <= thresholds.due_soon_working_days
+
+
+def _moment(ends: datetime) -> str:
+    """A date for a deadline at the end of a day, else the time."""
+    day = local_date(ends - timedelta(microseconds=1))
+    return str(day) if ends == end_of_day(day) else f"{ends:%Y-%m-%d %H:%M} UTC"
+
+
+def application_deadlines(
+    *,
+    stage: str,
+    survey_due: date | None,
+    surveyed: bool,
+    decision_due: date | None,
+    refusal_notice_due: date | None,
+    refusal_notified: bool,
+) -> dict[str, datetime]:
+    """The deadlines an application still has to meet."""
+    deadlines = {}
+    if stage == Stage.survey and not surveyed and survey_due:
+        deadlines["survey start"] = end_of_day(survey_due)
+    if stage in (Stage.survey, Stage.review, Stage.notice, Stage.decision) and decision_due:
+        deadlines["decision"] = end_of_day(decision_due)
+    if stage == Stage.refused and not refusal_notified and refusal_notice_due:
+        deadlines["written refusal"] = end_of_day(refusal_notice_due)
+    return deadlines
+
+
+def emergency_deadlines(
+    *, stage: str, pay_by: datetime, follow_up_due: date | None, reviewed: bool
+) -> dict[str, datetime]:
+    """The deadlines an emergency still has to meet."""
+    deadlines = {}
+    if stage in (
+        EmergencyStage.awaiting_approval,
+        EmergencyStage.awaiting_funds,
+        EmergencyStage.paying,
+        EmergencyStage.awaiting_account,
+    ):
+        deadlines["payout"] = pay_by
+    if stage in (EmergencyStage.paid, EmergencyStage.follow_up) and follow_up_due and not reviewed:
+        deadlines["follow-up"] = end_of_day(follow_up_due)
+    return deadlines

@@ -1,0 +1,151 @@
+"""What supervision reads and writes in the records: the open cases' facts, the external calls
+waiting for a retry, and the problems the case engine's watch found."""
+
+from datetime import datetime
+
+from sqlalchemy import and_, or_
+from sqlmodel import Session, delete, select, update
+
+from domain.cases import Stage
+from domain.emergency import CLOSED as EMERGENCY_CLOSED
+from domain.emergency import EmergencyStage
+from domain.supervision import OpenCase, application_deadlines, emergency_deadlines
+from store.tables import ActivityRetry, CaseRecord, EmergencyRecord
+
+_OPEN_APPLICATION = or_(
+    CaseRecord.stage.in_(
+        [
+            Stage.survey,
+            Stage.review,
+            Stage.notice,
+            Stage.decision,
+            Stage.awaiting_documents,
+            Stage.halted,
+        ]
+    ),
+    and_(CaseRecord.stage == Stage.approved, CaseRecord.first_payment_at.is_(None)),
+    and_(CaseRecord.stage == Stage.refused, CaseRecord.refusal_notified_at.is_(None)),
+)
+_OPEN_EMERGENCY = or_(
+    EmergencyRecord.stage.not_in([s.value for s in EMERGENCY_CLOSED]),
+    EmergencyRecord.stage == EmergencyStage.halted,
+)
+HALTED = "the case engine stopped its workflow (halted): it must be reset in the engine"
+
+
+def open_cases(
+    session: Session, *, township: str | None, village: str | None, kind: str | None
+) -> list[OpenCase]:
+    """Every case still waiting for something, of one township or village (or all), with
+    what supervision needs of it. Reads only the columns it needs."""
+    retrying: dict[str, list[str]] = {}
+    for case_no, activity in session.exec(select(ActivityRetry.case_no, ActivityRetry.activity)):
+        retrying.setdefault(case_no, []).append(activity)
+    cases: list[OpenCase] = []
+    if kind in (None, "application"):
+        cases += _applications(session, township=township, village=village, retrying=retrying)
+    if kind in (None, "emergency"):
+        cases += _emergencies(session, township=township, village=village, retrying=retrying)
+    return cases
+
+
+def _place(query, table, township: str | None, village: str | None):
+    if township:
+        query = query.where(table.township == township)
+    if village:
+        query = query.where(table.village == village)
+    return query
+
+
+def _applications(session: Session, *, township, village, retrying) -> list[OpenCase]:
+    r = CaseRecord
+    query = select(
+        r.case_no, r.assistance_type, r.township, r.village, r.stage, r.stage_since,
+        r.accepted_at, r.assignee, r.survey_due, r.surveyed_at, r.decision_due,
+        r.refusal_notice_due, r.refusal_notified_at, r.verification_refused, r.notice_refused,
+        r.awaiting_bank_account, r.engine_problem, r.start.is_not(None), r.assigned_at,
+    ).where(_OPEN_APPLICATION)  # fmt: skip
+    cases = []
+    for row in session.exec(_place(query, r, township, village)):
+        (case_no, kind, town, place, stage, since, accepted, assignee, survey_due, surveyed,
+         decision_due, refusal_due, refusal_sent, verification, sms, account, problem,
+         has_start, assigned) = row  # fmt: skip
+        refusals = [
+            name
+            for name, refused in (
+                ("verification", verification),
+                ("payment", account),
+                ("sms", sms),
+            )
+            if refused
+        ]
+        cases.append(
+            OpenCase(
+                kind="application", case_no=case_no, type=kind, township=town, village=place,
+                stage=stage, since=since or accepted, assignee=assignee, assigned_at=assigned,
+                deadlines=application_deadlines(
+                    stage=stage, survey_due=survey_due, surveyed=surveyed is not None,
+                    decision_due=decision_due, refusal_notice_due=refusal_due,
+                    refusal_notified=refusal_sent is not None,
+                ),
+                refusals=refusals,
+                engine_problem=HALTED if stage == Stage.halted else problem,
+                retrying=retrying.get(case_no, []),
+                has_start=bool(has_start),
+            )
+        )  # fmt: skip
+    return cases
+
+
+def _emergencies(session: Session, *, township, village, retrying) -> list[OpenCase]:
+    r = EmergencyRecord
+    query = select(
+        r.case_no, r.cause, r.township, r.village, r.stage, r.stage_since, r.requested_at,
+        r.assignee, r.pay_by, r.follow_up_due, r.reviewed_at, r.notice_refused,
+        r.engine_problem, r.start.is_not(None), r.assigned_at,
+    ).where(_OPEN_EMERGENCY)  # fmt: skip
+    cases = []
+    for row in session.exec(_place(query, r, township, village)):
+        (case_no, cause, town, place, stage, since, requested, assignee, pay_by, follow_up_due,
+         reviewed, sms, problem, has_start, assigned) = row  # fmt: skip
+        refusals = ["payment"] if stage == EmergencyStage.awaiting_account else []
+        cases.append(
+            OpenCase(
+                kind="emergency", case_no=case_no, type=cause, township=town, village=place,
+                stage=stage, since=since or requested, assignee=assignee, assigned_at=assigned,
+                deadlines=emergency_deadlines(
+                    stage=stage, pay_by=pay_by, follow_up_due=follow_up_due,
+                    reviewed=reviewed is not None,
+                ),
+                refusals=refusals + (["sms"] if sms else []),
+                engine_problem=HALTED if stage == EmergencyStage.halted else problem,
+                retrying=retrying.get(case_no, []),
+                has_start=bool(has_start),
+            )
+        )  # fmt: skip
+    return cases
+
+
+def mark_retry(
+    session: Session, *, case_no: str, activity: str, attempt: int, failure: str, at: datetime
+) -> None:
+    """An external call failed and waits for its next attempt."""
+    row = session.get(ActivityRetry, (case_no, activity)) or ActivityRetry(
+        case_no=case_no, activity=activity, attempt=attempt, last_failure="", failed_at=at
+    )
+    row.attempt, row.last_failure, row.failed_at = attempt, failure[:500], at
+    session.add(row)
+
+
+def clear_retry(session: Session, *, case_no: str, activity: str) -> None:
+    session.exec(
+        delete(ActivityRetry).where(
+            ActivityRetry.case_no == case_no, ActivityRetry.activity == activity
+        )
+    )
+
+
+def set_engine_problem(session: Session, *, case_no: str, problem: str | None) -> None:
+    """What the engine's watch found wrong with the case (None: nothing any more)."""
+    for table in (CaseRecord, EmergencyRecord):
+        session.exec(update(table).where(table.case_no == case_no).values(engine_problem=problem))

@@ -1,0 +1,367 @@
+"""Supervisors find every case that is not moving, and move it (督办). Each reason is produced
+for real — the payment system failing and refusing, the verification platform refusing, a
+worker running a broken workflow, a record whose workflow was never started, a person sitting
+on a case — and each action really moves the case."""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlmodel import select, update
+from temporalio import workflow
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from activities.problems import mark_engine_problems
+from api.intake import _accept
+from api.main import create_app
+from api.models import ApplicationCreate
+from domain.cases import Actor, Role
+from domain.supervision import NO_WORKFLOW
+from store import reserve
+from store.db import Database, session_scope
+from store.tables import ActivityRetry, CaseRecord
+from tests.conftest import Stack
+from tests.support import ASSISTANT, OFFICER, serve
+from tests.test_api import application, survey, wait_for
+from tests.test_reserve_under_load import emergency
+
+SUPERVISOR = Actor(
+    user_id="u-supervisor", name="钱督办", role=Role.supervisor, jurisdiction="370305"
+)
+AUDITOR = Actor(user_id="u-auditor", name="孙审计", role=Role.auditor, jurisdiction="370305")
+
+
+async def stuck(http: httpx.AsyncClient, case_no: str, **params) -> list[dict]:
+    answer = await http.get("/supervision/stuck", params={"page_size": 200, **params})
+    assert answer.status_code == 200, answer.text
+    return [row for row in answer.json()["items"] if row["case_no"] == case_no]
+
+
+async def eventually(check, timeout: float = 30):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        if result := await check():
+            return result
+        assert asyncio.get_running_loop().time() < deadline, "never happened"
+        await asyncio.sleep(0.2)
+
+
+async def intervene(http: httpx.AsyncClient, case_no: str, action: str, **body) -> httpx.Response:
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    return await http.post(f"/supervision/cases/{case_no}/{action}", json=body, headers=key)
+
+
+async def to_decision(assistant: httpx.AsyncClient, case_no: str) -> None:
+    await assistant.post(f"/applications/{case_no}/survey", json=survey())
+    await wait_for(assistant, case_no, lambda c: c["stage"] == "review")
+    await assistant.post(
+        f"/applications/{case_no}/review", json={"recommendation": "approve", "reasons": "收入低"}
+    )
+    await wait_for(assistant, case_no, lambda c: c["stage"] == "decision")
+
+
+async def test_a_person_sitting_on_a_case_is_found_and_the_case_reassigned_and_escalated(stack):
+    async with stack.client(ASSISTANT) as assistant, stack.client(SUPERVISOR) as supervisor:
+        case_no = (await assistant.post("/applications", json=application())).json()["case_no"]
+        await wait_for(assistant, case_no, lambda c: c["verification"] is not None)
+        with session_scope(stack.settings.database_url, writes=True) as session:
+            ten_days_ago = datetime.now(UTC) - timedelta(days=14)
+            session.exec(
+                update(CaseRecord)
+                .where(CaseRecord.case_no == case_no)
+                .values(stage_since=ten_days_ago)
+            )
+        [row] = [r for r in await stuck(supervisor, case_no) if r["reason"] == "waiting_on_person"]
+        assert row["stage"] == "survey" and "working days" in row["detail"]
+        assert ASSISTANT.user_id in row["waits_for"] and "reassign" in row["actions"]
+
+        moved = await intervene(
+            supervisor, case_no, "reassign", assignee="u-zhou", reason="原经办人休假"
+        )
+        assert moved.status_code == 200 and moved.json()["assignee"] == "u-zhou"
+        assert not [
+            r for r in await stuck(supervisor, case_no) if r["reason"] == "waiting_on_person"
+        ]
+        escalated = await intervene(supervisor, case_no, "escalate", reason="请区局督促")
+        assert escalated.status_code == 200
+        trail = [
+            e["action"]
+            for e in (await supervisor.get(f"/applications/{case_no}/audit-trail")).json()
+        ]
+        assert trail[-2:] == ["reassigned", "escalated"]
+    async with stack.client(OFFICER) as officer:
+        notices = (await officer.get("/notifications")).json()
+        assert any(n["case_no"] == case_no and n["kind"] == "escalated" for n in notices)
+
+
+async def test_a_retrying_payment_is_read_from_the_engine_and_run_now(stack, simulator_url):
+    async with (
+        stack.client(ASSISTANT) as assistant,
+        stack.client(OFFICER) as officer,
+        stack.client(SUPERVISOR) as supervisor,
+    ):
+        case_no = (await assistant.post("/applications", json=application())).json()["case_no"]
+        await to_decision(assistant, case_no)
+        httpx.post(
+            f"{simulator_url}/_faults",
+            json={"service": "payment", "fail_next": 1000, "status": 503},
+        )
+        try:
+            await officer.post(
+                f"/applications/{case_no}/decision", json={"outcome": "approve", "reasons": "符合"}
+            )
+
+            async def retrying() -> list[dict]:
+                rows = [r for r in await stuck(supervisor, case_no) if r["reason"] == "retrying"]
+                return (
+                    rows
+                    if rows and rows[0]["retries"] and rows[0]["retries"][0]["attempt"] >= 3
+                    else []
+                )
+
+            [row] = await eventually(retrying)
+            [retry] = row["retries"]
+            assert retry["activity"] == "make_payment" and "503" in retry["last_failure"]
+            assert retry["next_attempt_at"] and "retry_now" in row["actions"]
+        finally:
+            httpx.delete(f"{simulator_url}/_faults")
+        waited = datetime.fromisoformat(retry["next_attempt_at"]) - datetime.now(UTC)
+        ran = await intervene(supervisor, case_no, "retry-now", reason="支付系统已恢复")
+        assert ran.status_code == 200, ran.text
+        started = asyncio.get_running_loop().time()
+        await wait_for(officer, case_no, lambda c: c["first_payment_at"] is not None)
+        assert asyncio.get_running_loop().time() - started < waited.total_seconds() + 1
+        with session_scope(stack.settings.database_url) as session:
+            assert not session.exec(
+                select(ActivityRetry).where(ActivityRetry.case_no == case_no)
+            ).all()
+        assert not await stuck(supervisor, case_no)
+
+
+async def test_a_refused_verification_is_found_and_asked_again(stack, simulator_url):
+    async with stack.client(ASSISTANT) as assistant, stack.client(SUPERVISOR) as supervisor:
+        httpx.post(
+            f"{simulator_url}/_faults",
+            json={"service": "verification", "fail_next": 1, "status": 422},
+        )
+        case_no = (await assistant.post("/applications", json=application())).json()["case_no"]
+
+        async def refused() -> list[dict]:
+            return [
+                r
+                for r in await stuck(supervisor, case_no)
+                if r["reason"] == "refused_by_external_system"
+            ]
+
+        [row] = await eventually(refused)
+        assert "verification" in row["detail"] and "reverify" in row["actions"]
+        assert (
+            await intervene(supervisor, case_no, "reverify", reason="平台已修正数据")
+        ).status_code == 200
+        await wait_for(assistant, case_no, lambda c: c["verification"] is not None)
+        assert not await refused()
+        await assistant.post(f"/applications/{case_no}/survey", json=survey())
+        await wait_for(assistant, case_no, lambda c: c["stage"] == "review")
+
+
+async def test_a_refused_payment_account_is_found(stack):
+    async with (
+        stack.client(ASSISTANT) as assistant,
+        stack.client(OFFICER) as officer,
+        stack.client(SUPERVISOR) as supervisor,
+    ):
+        body = application()
+        body["bank_account"]["account_no"] = "0001234567"  # a closed account
+        case_no = (await assistant.post("/applications", json=body)).json()["case_no"]
+        await to_decision(assistant, case_no)
+        await officer.post(
+            f"/applications/{case_no}/decision", json={"outcome": "approve", "reasons": "符合"}
+        )
+
+        async def refused() -> list[dict]:
+            return [
+                r
+                for r in await stuck(supervisor, case_no)
+                if r["reason"] == "refused_by_external_system"
+            ]
+
+        [row] = await eventually(refused)
+        assert "payment" in row["detail"] and row["stage"] == "approved"
+
+
+@workflow.defn(name="ApplicationWorkflow")
+class BadDeploy:
+    """What a broken release looks like to the engine: every workflow task fails."""
+
+    @workflow.run
+    async def run(self, case: dict) -> None:
+        raise RuntimeError("a bad deploy")
+
+
+async def test_a_workflow_whose_task_keeps_failing_is_found(dev_env, api_settings):
+    settings = api_settings.model_copy(update={"task_queue": f"broken-{uuid.uuid4()}"})
+    async with Worker(
+        dev_env.client, task_queue=settings.task_queue, workflows=[BadDeploy],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):  # fmt: skip
+        with serve(create_app(settings)) as url:
+            stack = Stack(url, settings)
+            async with stack.client(ASSISTANT) as assistant, stack.client(SUPERVISOR) as supervisor:
+                case_no = (await assistant.post("/applications", json=application())).json()[
+                    "case_no"
+                ]
+                db = Database(settings.database_url)
+
+                async def found() -> list[dict]:
+                    await mark_engine_problems(dev_env.client, db, now=datetime.now(UTC))
+                    return [
+                        r
+                        for r in await stuck(supervisor, case_no)
+                        if r["reason"] == "engine_problem"
+                    ]
+
+                [row] = await eventually(found, timeout=60)
+                assert "keeps failing" in row["detail"] and "WorkflowTaskFailed" in row["detail"]
+                await dev_env.client.get_workflow_handle(f"application-{case_no}").terminate(
+                    "test over"
+                )
+
+
+async def test_a_record_whose_workflow_never_started_is_found_and_started(stack, dev_env):
+    db = Database(stack.settings.database_url)
+    body = ApplicationCreate.model_validate(application())
+    accepted_at = datetime.now(UTC) - timedelta(minutes=5)  # the API died right after the record
+    start = await db.write(
+        _accept, body=body, user=ASSISTANT, accepted_at=accepted_at, policy=stack.settings.policy
+    )
+    async with stack.client(SUPERVISOR) as supervisor, stack.client(ASSISTANT) as assistant:
+        await mark_engine_problems(dev_env.client, db, now=datetime.now(UTC))
+        [row] = [
+            r for r in await stuck(supervisor, start.case_no) if r["reason"] == "engine_problem"
+        ]
+        assert row["detail"] == NO_WORKFLOW and row["actions"] == ["restart_orphan", "cancel"]
+        restarted = await intervene(
+            supervisor, start.case_no, "restart-orphan", reason="受理时系统故障"
+        )
+        assert restarted.status_code == 200, restarted.text
+        case = await wait_for(assistant, start.case_no, lambda c: c["verification"] is not None)
+        assert case["stage"] == "survey"
+        trail = [
+            e["action"]
+            for e in (await assistant.get(f"/applications/{start.case_no}/audit-trail")).json()
+        ]
+        assert trail[0] == "accepted" and "workflow_restarted" in trail
+        assert not [
+            r for r in await stuck(supervisor, start.case_no) if r["reason"] == "engine_problem"
+        ]
+        again = await intervene(supervisor, start.case_no, "restart-orphan", reason="再试")
+        assert again.status_code == 409 and "has its workflow" in again.json()["detail"]
+
+
+async def test_reopen_extend_and_cancel_move_the_case_and_stay_on_the_record(stack):
+    async with stack.client(ASSISTANT) as assistant, stack.client(SUPERVISOR) as supervisor:
+        case_no = (await assistant.post("/applications", json=application())).json()["case_no"]
+        await to_decision(assistant, case_no)
+        before = (await assistant.get(f"/applications/{case_no}")).json()
+
+        extended = await intervene(
+            supervisor, case_no, "extend-deadline", working_days=5, reason="需补充调查"
+        )
+        assert extended.status_code == 200, extended.text
+        case = extended.json()
+        assert case["decision_due"] > before["decision_due"]
+        assert case["original_decision_due"] == before["original_decision_due"]
+        assert case["extended_working_days"] == 5
+
+        reopened = await intervene(
+            supervisor, case_no, "reopen", to_stage="review", reason="初审意见记录错误"
+        )
+        assert reopened.status_code == 200 and reopened.json()["stage"] == "review"
+        back_to = await intervene(supervisor, case_no, "reopen", to_stage="paid", reason="x")
+        assert back_to.status_code == 422 and back_to.json()["detail"][0]["loc"] == [
+            "body",
+            "to_stage",
+        ]
+
+        cancelled = await intervene(supervisor, case_no, "cancel", reason="重复录入")
+        assert cancelled.status_code == 200 and cancelled.json()["stage"] == "cancelled"
+        trail = (await assistant.get(f"/applications/{case_no}/audit-trail")).json()
+        actions = [e["action"] for e in trail]
+        assert actions[-3:] == ["deadline_extended", "reopened", "cancelled"]
+        assert "review_approve" in actions  # the step corrected is never erased
+        assert all(e["note"] for e in trail[-3:])
+
+
+async def test_who_may_supervise(stack):
+    async with stack.client(ASSISTANT) as assistant:
+        case_no = (await assistant.post("/applications", json=application())).json()["case_no"]
+        assert (await assistant.get("/supervision/stuck")).status_code == 403
+        refused = await intervene(assistant, case_no, "escalate", reason="x")
+        assert refused.status_code == 403
+    async with stack.client(AUDITOR) as auditor:
+        assert (await auditor.get("/supervision/summary")).status_code == 200
+        assert (await intervene(auditor, case_no, "escalate", reason="x")).status_code == 403
+    async with stack.client(SUPERVISOR) as supervisor:
+        no_reason = await intervene(supervisor, case_no, "escalate", reason=" ")
+        assert no_reason.status_code == 422 and no_reason.json()["detail"][0]["loc"] == [
+            "body",
+            "reason",
+        ]
+        summary = (await supervisor.get("/supervision/summary")).json()
+        assert summary["total"] >= 1 and summary["by_reason"]
+    other = Actor(user_id="u-s2", name="s", role=Role.supervisor, jurisdiction="370305002")
+    async with stack.client(other) as elsewhere:
+        assert (await intervene(elsewhere, case_no, "escalate", reason="x")).status_code == 404
+
+
+async def test_a_case_waiting_for_funds_and_deadlines_near_or_past_are_found(stack):
+    township = "370305105"  # 金岭回族镇: no other test spends its reserve
+    assistant_there = Actor(
+        user_id="u-jinling", name="金岭助理", role=Role.township_assistant, jurisdiction=township
+    )
+    with session_scope(stack.settings.database_url, writes=True) as session:
+        available = reserve.reserve_of(session, township=township).available
+        reserve.hold(
+            session, township=township, case_no="E-elsewhere", amount=available - 100,
+            key=f"drain:{uuid.uuid4()}", at=datetime.now(UTC),
+        )  # fmt: skip
+    async with (
+        stack.client(assistant_there) as assistant,
+        stack.client(OFFICER) as officer,
+        stack.client(SUPERVISOR) as supervisor,
+    ):
+        body = emergency(7) | {"township": township, "village": f"{township}201"}
+        emergency_no = (await assistant.post("/emergencies", json=body)).json()["case_no"]
+        await officer.post(f"/emergencies/{emergency_no}/approval", json={"amount": "1000"})
+
+        async def waiting() -> list[dict]:
+            return [
+                r
+                for r in await stuck(supervisor, emergency_no)
+                if r["reason"] == "waiting_for_funds"
+            ]
+
+        [row] = await eventually(waiting)
+        assert row["kind"] == "emergency" and row["actions"] == ["escalate"]
+        assert "top-up" in row["waits_for"]
+        payout = [r for r in await stuck(supervisor, emergency_no) if r["reason"] == "due_soon"]
+        assert not payout  # 24 hours from now is not soon (6 hours)
+
+    async with stack.client(ASSISTANT) as assistant, stack.client(SUPERVISOR) as supervisor:
+        late = (await assistant.post("/applications", json=application())).json()["case_no"]
+        soon = (await assistant.post("/applications", json=application())).json()["case_no"]
+        today = datetime.now(UTC).date()
+        with session_scope(stack.settings.database_url, writes=True) as session:
+            for case_no, due in (
+                (late, today - timedelta(days=3)),
+                (soon, today + timedelta(days=1)),
+            ):
+                session.exec(
+                    update(CaseRecord).where(CaseRecord.case_no == case_no).values(decision_due=due)
+                )
+        [overdue] = [r for r in await stuck(supervisor, late) if r["reason"] == "overdue"]
+        assert "decision was due" in overdue["detail"] and "extend_deadline" in overdue["actions"]
+        assert [r["reason"] for r in await stuck(supervisor, soon)] == ["due_soon"]
+        only_overdue = await stuck(supervisor, late, reason="overdue", kind="application")
+        assert only_overdue and all(r["reason"] == "overdue" for r in only_overdue)
