@@ -91,7 +91,6 @@ def stuck_reasons(
     waiting = max(case.since, case.assigned_at) if case.assigned_at else case.since
     held = index.between(local_date(waiting), local_date(now))
     limit = thresholds.stage_working_days.get(case.stage)
-    person = _waits_for(case)
     if limit is not None and held > limit:
         what = (
             "the applicant's documents not brought"
@@ -148,6 +147,9 @@ def stuck_reasons(
                 [Intervention.escalate],
             )
         )
+    if not found:
+        return []
+    person = _waits_for(case)
     return [
         Stuck(
             case_no=case.case_no,

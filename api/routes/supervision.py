@@ -129,7 +129,7 @@ async def list_stuck(
     waits for, and the actions that apply. A retrying call's attempt, next time and last
     failure come from the case engine's description of the workflow."""
     rows = await db.read(
-        _stuck, user=user, township=township, kind=kind, thresholds=settings.supervision
+        stuck_rows, user=user, township=township, kind=kind, thresholds=settings.supervision
     )
     if reason is not None:
         rows = [r for r in rows if r.reason == reason]
@@ -147,7 +147,7 @@ async def summary(
 ) -> StuckSummary:
     """How many cases are not moving, by reason and by township."""
     rows = await db.read(
-        _stuck, user=user, township=None, kind=None, thresholds=settings.supervision
+        stuck_rows, user=user, township=None, kind=None, thresholds=settings.supervision
     )
     by_township: dict[str, Counter] = {}
     for row in rows:
@@ -159,7 +159,7 @@ async def summary(
     )
 
 
-def _stuck(
+def stuck_rows(
     session: Session, *, user: Actor, township: str | None, kind: str | None, thresholds: Thresholds
 ) -> list[Stuck]:
     level = jurisdiction_level(user.jurisdiction)
