@@ -365,3 +365,23 @@ async def test_a_case_waiting_for_funds_and_deadlines_near_or_past_are_found(sta
         assert [r["reason"] for r in await stuck(supervisor, soon)] == ["due_soon"]
         only_overdue = await stuck(supervisor, late, reason="overdue", kind="application")
         assert only_overdue and all(r["reason"] == "overdue" for r in only_overdue)
+
+
+async def test_an_auditor_reads_and_changes_nothing(stack):
+    """Every write endpoint the API has (read from its OpenAPI schema: a new one is covered)."""
+    values = {"case_no": "370305-2026-000001", "code": "370305001", "year": "2026"}
+    values["action"] = "escalate"
+    writes = [
+        (method.upper(), path.format(**values))
+        for path, operations in create_app(stack.settings).openapi()["paths"].items()
+        for method in operations
+        if method in ("post", "put", "patch", "delete")
+    ]
+    assert len(writes) > 20
+    async with stack.client(AUDITOR) as auditor:
+        for method, path in writes:
+            answer = await auditor.request(method, path, json={})
+            assert answer.status_code == 403, (method, path, answer.text)
+        assert (await auditor.get("/audit/verify")).status_code == 200
+        period = {"from": "2026-01-01", "to": "2026-12-31"}
+        assert (await auditor.get("/audit/compliance", params=period)).status_code == 200
