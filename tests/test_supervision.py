@@ -33,9 +33,17 @@ AUDITOR = Actor(user_id="u-auditor", name="孙审计", role=Role.auditor, jurisd
 
 
 async def stuck(http: httpx.AsyncClient, case_no: str, **params) -> list[dict]:
-    answer = await http.get("/supervision/stuck", params={"page_size": 200, **params})
-    assert answer.status_code == 200, answer.text
-    return [row for row in answer.json()["items"] if row["case_no"] == case_no]
+    """The case's rows in the list (every page: other tests' cases share the database)."""
+    rows, page = [], 1
+    while True:
+        answer = await http.get(
+            "/supervision/stuck", params={"page_size": 200, "page": page, **params}
+        )
+        assert answer.status_code == 200, answer.text
+        rows += [row for row in answer.json()["items"] if row["case_no"] == case_no]
+        if page * 200 >= answer.json()["total"]:
+            return rows
+        page += 1
 
 
 async def eventually(check, timeout: float = 30):
