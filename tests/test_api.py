@@ -2,12 +2,13 @@
 
 import asyncio
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
 
 from api.main import create_app
+from domain.calendar import local_date
 from domain.cases import Actor, Role
 from domain.policy import Policy
 from store.calendar import packaged_years
@@ -46,10 +47,15 @@ def application(**overrides) -> dict:
     return body
 
 
+def shanghai_today() -> date:
+    """Dates are the district's: after 16:00 UTC it is already tomorrow in Asia/Shanghai."""
+    return local_date(datetime.now(UTC))
+
+
 def survey(today: date | None = None) -> dict:
     return {
         "investigators": ["李协理", "周干事"],
-        "visited_on": str(today or date.today()),
+        "visited_on": str(today or shanghai_today()),
         "findings": "两居室，无车辆",
         "assessed_monthly_income": "400.00",
     }
@@ -165,7 +171,7 @@ async def test_bad_requests_get_answers_a_caseworker_can_act_on(stack):
         ] == "phone"
 
         elsewhere = application(
-            hukou_township="370305100", resident_since=str(date.today() - timedelta(days=365))
+            hukou_township="370305100", resident_since=str(shanghai_today() - timedelta(days=365))
         )
         answer = await assistant.post("/applications", json=elsewhere)
         assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == [

@@ -16,6 +16,7 @@ from activities.problems import mark_engine_problems
 from api.intake import _accept
 from api.main import create_app
 from api.models import ApplicationCreate
+from domain.calendar import local_date
 from domain.cases import Actor, Role
 from domain.supervision import NO_WORKFLOW
 from store import reserve
@@ -359,7 +360,9 @@ async def test_a_case_waiting_for_funds_and_deadlines_near_or_past_are_found(sta
     async with stack.client(ASSISTANT) as assistant, stack.client(SUPERVISOR) as supervisor:
         late = (await assistant.post("/applications", json=application())).json()["case_no"]
         soon = (await assistant.post("/applications", json=application())).json()["case_no"]
-        today = datetime.now(UTC).date()
+        for case_no in (late, soon):  # the workflow's own writes done: the records stay as set
+            await wait_for(assistant, case_no, lambda c: c["verification"] is not None)
+        today = local_date(datetime.now(UTC))
         with session_scope(stack.settings.database_url, writes=True) as session:
             for case_no, due in (
                 (late, today - timedelta(days=3)),
