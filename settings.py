@@ -32,8 +32,28 @@ class Settings(BaseSettings):
     verification_url: str = "http://127.0.0.1:8100/verification"
     external_timeout_seconds: float = 10.0
 
-    # API
+    # Identity: tokens signed with the embedded secret (HS256), and, when a JWKS URL is set,
+    # tokens of the district's identity provider (RS256/ES256)
     jwt_secret: str = "jiuzhu-embedded-stack-secret-change-in-production"
+    jwks_url: str | None = None
+    """The identity provider's key set; unset: only the embedded secret signs tokens."""
+    token_issuer: str | None = None
+    """When set, a token's ``iss`` must be exactly this."""
+    token_audience: str | None = None
+    """When set, a token's ``aud`` must name this."""
+    jwks_cache_seconds: int = 300
+    """How long the key set is kept; a token with an unknown ``kid`` fetches it again sooner."""
+
+    # Encryption of personal data: Temporal payloads and bank accounts in the case records.
+    # AES-256-GCM keys by id (base64 of 32 bytes); the current one encrypts, every one decrypts,
+    # so a new key is added beside the old ones and made current (rotation).
+    encryption_keys: dict[str, str] = {"embedded-1": "WTlNtrRCFDgo2M8AP35LBpSInz/sa2G5dtlttGHhM3s="}
+    """The embedded stack's key is public: set your own in production."""
+    encryption_key_id: str = "embedded-1"
+    codec_cors_origins: list[str] = ["http://localhost:8233", "http://127.0.0.1:8233"]
+    """The Temporal Web UI addresses that may call the codec endpoint (/codec) from a browser."""
+
+    # API
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     max_body_kib: int = 64
