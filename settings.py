@@ -6,10 +6,11 @@ address at the real service (see README, "Configuration").
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.policy import Policy
+from domain.sealing import KeyRing
 from domain.supervision import Thresholds
 
 
@@ -77,6 +78,15 @@ class Settings(BaseSettings):
 
     # Policy parameters (社会救助政策参数); defaults from the district's policy
     policy: Policy = Field(default_factory=Policy)
+
+    @model_validator(mode="after")
+    def _keys_usable(self) -> "Settings":
+        self.key_ring()  # a bad key stops the process at start, not at its first case
+        return self
+
+    def key_ring(self) -> KeyRing:
+        """The encryption keys; ``KeyConfigError`` says what is wrong with them."""
+        return KeyRing(self.encryption_keys, current=self.encryption_key_id)
 
 
 @lru_cache

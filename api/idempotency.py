@@ -30,6 +30,8 @@ from store.tables import IdempotencyRecord
 RETENTION = timedelta(hours=24)
 """How long an answer is kept for a retry."""
 MAX_KEY_LENGTH = 200
+NEVER_KEPT = ("/codec/",)
+"""Answers that must not be stored (decrypted case data), of calls that change nothing."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,11 @@ class IdempotencyMiddleware:
         self.hold = timedelta(seconds=settings.action_timeout_seconds + 10)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT"):
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("POST", "PUT")
+            or scope["path"].startswith(NEVER_KEPT)
+        ):
             return await self.app(scope, receive, send)
         request_headers = Headers(scope=scope)
         key = request_headers.get("idempotency-key")

@@ -31,6 +31,7 @@ from domain.emergency import Emergency, EmergencyStart, EmergencyView
 from domain.errors import Conflict, InvalidData, NotPermitted
 from domain.identity import mask_id_number
 from domain.policy import Policy
+from domain.sealing import KeyRing
 from domain.townships import DISTRICT_CODE, covers
 from settings import Settings
 from store.calendar import load_calendar
@@ -80,7 +81,13 @@ def _claim(session: Session, *, kind: str, id_numbers: list[str], year: int, wha
 
 
 def _accept(
-    session: Session, *, body: ApplicationCreate, user: Actor, accepted_at: datetime, policy: Policy
+    session: Session,
+    *,
+    body: ApplicationCreate,
+    user: Actor,
+    accepted_at: datetime,
+    policy: Policy,
+    ring: KeyRing,
 ) -> CaseStart:
     accepted_on = local_date(accepted_at)
     village = check_place(session, township=body.township, village=body.village)
@@ -126,7 +133,7 @@ def _accept(
         case_no=case_no, seq=0, at=accepted_at, actor=user, action="accepted",
         from_stage=None, to_stage=Stage.survey, note=note,
     )  # fmt: skip
-    write_new_case(session, view=initial_view(start), start=start, entry=entry)
+    write_new_case(session, view=initial_view(start), start=start, entry=entry, ring=ring)
     return start
 
 
@@ -143,7 +150,12 @@ async def accept_application(
     if body.assistance_type == "temporary" and body.expense is None:
         raise InvalidData("expense", "temporary assistance names its expenditure")
     start = await db.write(
-        _accept, body=body, user=user, accepted_at=datetime.now(UTC), policy=settings.policy
+        _accept,
+        body=body,
+        user=user,
+        accepted_at=datetime.now(UTC),
+        policy=settings.policy,
+        ring=settings.key_ring(),
     )
     await start_workflow(
         db=db,
@@ -166,7 +178,13 @@ async def accept_application(
 
 
 def _request(
-    session: Session, *, body: EmergencyCreate, user: Actor, requested_at: datetime, policy: Policy
+    session: Session,
+    *,
+    body: EmergencyCreate,
+    user: Actor,
+    requested_at: datetime,
+    policy: Policy,
+    ring: KeyRing,
 ) -> EmergencyStart:
     check_place(session, township=body.township, village=body.village)
     applicant = Applicant(**body.applicant.model_dump())
@@ -207,7 +225,7 @@ def _request(
         case_no=case_no, seq=0, at=requested_at, actor=user, action="requested",
         from_stage=None, to_stage=view.stage, note=f"{body.cause}: {body.situation}",
     )  # fmt: skip
-    write_new_case(session, view=view, start=start, entry=entry)
+    write_new_case(session, view=view, start=start, entry=entry, ring=ring)
     return start
 
 
@@ -218,7 +236,12 @@ async def accept_emergency(
     if not covers(user.jurisdiction, body.village):
         raise NotPermitted("the family lives outside your jurisdiction")
     start = await db.write(
-        _request, body=body, user=user, requested_at=datetime.now(UTC), policy=settings.policy
+        _request,
+        body=body,
+        user=user,
+        requested_at=datetime.now(UTC),
+        policy=settings.policy,
+        ring=settings.key_ring(),
     )
     await start_workflow(
         db=db,

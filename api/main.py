@@ -16,6 +16,7 @@ from api.idempotency import IdempotencyMiddleware
 from api.routes import (
     applications,
     calendar,
+    codec,
     compliance,
     emergencies,
     evidence,
@@ -26,6 +27,7 @@ from api.routes import (
     townships,
 )
 from domain.errors import CaseError
+from domain.sealing import Unsealable
 from logs import configure_logging
 from settings import Settings, get_settings
 from workflows.client import connect
@@ -39,7 +41,7 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.temporal = temporal or await connect(
-            settings.temporal_address, settings.temporal_namespace
+            settings.temporal_address, settings.temporal_namespace, ring=settings.key_ring()
         )
         log.info("api.started", temporal=settings.temporal_address)
         yield
@@ -51,9 +53,11 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
         lifespan=lifespan,
     )
     app.state.settings = settings
-    # The last added runs first: the body is bounded before anything reads it.
+    # The last added runs first: CORS of the codec routes answers even a refused request;
+    # the body is bounded before anything reads it.
     app.add_middleware(IdempotencyMiddleware, settings=settings)
     app.add_middleware(BoundedBody, max_bytes=settings.max_body_kib * 1024)
+    app.add_middleware(codec.CodecCors, origins=settings.codec_cors_origins)
     for module in (
         applications,
         emergencies,
@@ -65,6 +69,7 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
         supervision,
         compliance,
         evidence,
+        codec,
     ):
         app.include_router(module.router)
 
@@ -83,6 +88,18 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
         log.error("api.database_unavailable", path=request.url.path, error=str(error.orig))
         return JSONResponse(
             {"detail": "the case records are unavailable; try again shortly"}, status_code=503
+        )
+
+    @app.exception_handler(Unsealable)
+    async def unreadable(request: Request, error: Unsealable) -> JSONResponse:
+        # A key taken out of the ring while data sealed with it is still in use.
+        log.error("api.unreadable", path=request.url.path, error=str(error))
+        return JSONResponse(
+            {
+                "detail": f"this case's data cannot be decrypted; tell the system administrator: "
+                f"{error}"
+            },
+            status_code=503,
         )
 
     @app.exception_handler(Exception)

@@ -759,7 +759,9 @@ async def measure(stack: EmbeddedStack, settings: Settings, args: argparse.Names
         results.api_cpu = cpu_used(before, cpu_snapshot(stack))
 
         print(f"  bare engine: {args.cases} cases, {args.concurrency} drivers ...", flush=True)
-        client = await connect(settings.temporal_address, settings.temporal_namespace)
+        client = await connect(
+            settings.temporal_address, settings.temporal_namespace, ring=settings.key_ring()
+        )
         task_queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
         async with Worker(
             client,

@@ -15,7 +15,9 @@ from domain.contracts import StaffNotice, Transition
 from domain.emergency import CLOSED as EMERGENCY_CLOSED
 from domain.emergency import EmergencyStart, EmergencyView
 from domain.evidence import content_of, entry_hash
+from domain.sealing import KeyRing
 from store.evidence import previous_hash
+from store.sealed import open_start, seal_start
 from store.tables import (
     AuditEntryRecord,
     CaseCounter,
@@ -101,22 +103,28 @@ def write_new_case(
     view: CaseView | EmergencyView,
     start: CaseStart | EmergencyStart,
     entry: AuditEntry,
+    ring: KeyRing,
 ) -> None:
-    """The case's first record, with what was accepted (to start its workflow again if the
-    start is lost), and the first line of its audit trail (受理)."""
+    """The case's first record, with what was accepted (sealed: to start its workflow again
+    if the start is lost), and the first line of its audit trail (受理)."""
+    accepted = _STARTS[type(start)].dump_json(start).decode()
     _write_view(
         session,
         view,
         applicant_id_number=start.applicant.id_number,
-        start=_STARTS[type(start)].dump_json(start).decode(),
+        start=seal_start(accepted, case_no=start.case_no, ring=ring),
     )
     _append(session, entry)
 
 
-def start_of(row: CaseRecord | EmergencyRecord) -> CaseStart | EmergencyStart | None:
+def start_of(
+    row: CaseRecord | EmergencyRecord, *, ring: KeyRing
+) -> CaseStart | EmergencyStart | None:
     """What was accepted, as the workflow's input (None for cases accepted before it was kept)."""
+    if not row.start:
+        return None
     kind = CaseStart if isinstance(row, CaseRecord) else EmergencyStart
-    return _STARTS[kind].validate_json(row.start) if row.start else None
+    return _STARTS[kind].validate_json(open_start(row.start, case_no=row.case_no, ring=ring))
 
 
 def discard_case(session: Session, *, case_no: str) -> None:

@@ -26,9 +26,8 @@ from simulators.app import create_app as create_simulators
 from store.db import get_engine, session_scope
 from store.migrate import upgrade
 from store.tables import CaseCounter
-from tests.support import serve
+from tests.support import CONVERTER, serve
 from worker import create_worker
-from workflows.client import DATA_CONVERTER
 from workflows.search import ALL_KEYS
 
 BIN = Path(sys.executable).parent
@@ -124,7 +123,7 @@ def settings(database_url, simulator_url) -> Settings:
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """A fresh time-skipping server per test: one test's waiting workflows never hold another's clock."""
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(TEST_SERVER), data_converter=DATA_CONVERTER
+        test_server_existing_path=str(TEST_SERVER), data_converter=CONVERTER
     )
     await register_search_attributes(env.client)
     yield env
@@ -135,7 +134,7 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(TEMPORAL),
-        data_converter=DATA_CONVERTER,
+        data_converter=CONVERTER,
         search_attributes=ALL_KEYS,
         dev_server_extra_args=[
             "--headless",

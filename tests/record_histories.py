@@ -1,5 +1,8 @@
 """Record the workflow histories that ``test_replay`` replays (``make histories``).
 
+Recorded with the payload codec of every worker (the default key): histories from before it
+hold plain payloads, the later ones ciphertext, and the replay reads both.
+
 Run after a deliberate change to a workflow: it records the scenarios that have no history
 yet (or those named: ``make histories ARGS=name``), and the new files are committed beside
 the old ones, so that the histories of cases started under every earlier version still replay.
@@ -37,13 +40,12 @@ from store import reserve
 from store.db import session_scope
 from store.migrate import upgrade
 from tests.conftest import TEMPORAL, TEST_SERVER, register_search_attributes
-from tests.support import APPROVER, ASSISTANT, COORDINATOR, OFFICER, serve
+from tests.support import APPROVER, ASSISTANT, CONVERTER, COORDINATOR, OFFICER, serve
 from tests.test_application_workflow import start_case, survey, wait_for_stage
 from tests.test_emergency_workflow import request, until
 from tests.test_emergency_workflow import reserve_now as reserve_state
 from worker import create_worker
 from workflows.application import ApplicationWorkflow as W
-from workflows.client import DATA_CONVERTER
 from workflows.emergency import EmergencyWorkflow as E
 from workflows.search import ALL_KEYS
 
@@ -264,6 +266,11 @@ SCENARIOS = {
         start_case,
         {"assistance_type": "temporary", "expense": "major_illness"},
     ),
+    "encrypted_paid_once_a_bank_account_was_recorded": (
+        paid_once_an_account_is_recorded,
+        start_case,
+        {"bank_account": None},
+    ),
     "emergency_paid_and_followed_up": (emergency_paid_and_followed_up, request, {}),
     "emergency_late_exception_to_a_corrected_account": (
         emergency_late_exception_to_a_corrected_account,
@@ -281,14 +288,14 @@ on the time-skipping test server."""
 async def environment(name: str) -> WorkflowEnvironment:
     if name not in SUGGEST_CONTINUE_AS_NEW_AFTER:
         env = await WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=str(TEST_SERVER), data_converter=DATA_CONVERTER
+            test_server_existing_path=str(TEST_SERVER), data_converter=CONVERTER
         )
         await register_search_attributes(env.client)
         return env
     limit = SUGGEST_CONTINUE_AS_NEW_AFTER[name]
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(TEMPORAL),
-        data_converter=DATA_CONVERTER,
+        data_converter=CONVERTER,
         search_attributes=ALL_KEYS,
         dev_server_extra_args=[
             "--headless",

@@ -26,8 +26,14 @@ from domain.deadlines import DeadlineFacts, compute_deadlines
 from domain.emergency import Cause, EmergencyStart
 from domain.identity import check_digit
 from domain.policy import Policy
+from settings import Settings
 from store.calendar import load_calendar
 from store.db import session_scope
+from workflows.client import data_converter
+
+RING = Settings().key_ring()
+CONVERTER = data_converter(RING)
+"""What the worker and the API use: payloads encrypted under the configured (default) key."""
 
 
 @contextmanager

@@ -27,11 +27,10 @@ from store.records import apply_transition, write_new_case
 from store.tables import AuditEntryRecord, AuditSeal
 from store.types import UTCDateTime
 from tests.conftest import TEMPORAL, Stack
-from tests.support import ASSISTANT, case_start, serve
+from tests.support import ASSISTANT, CONVERTER, RING, case_start, serve
 from tests.test_api import application, survey, wait_for
 from tests.test_emergency_api import emergency
 from worker import create_worker
-from workflows.client import DATA_CONVERTER
 from workflows.search import ALL_KEYS
 
 AUDITOR = Actor(user_id="u-auditor", name="审计员", role=Role.auditor, jurisdiction="370305")
@@ -59,7 +58,7 @@ def write_case(url: str, steps: int = 4) -> str:
         )  # fmt: skip
 
     with session_scope(url, writes=True) as session:
-        write_new_case(session, view=view, start=start, entry=entry(0))
+        write_new_case(session, view=view, start=start, entry=entry(0), ring=RING)
     for seq in range(1, steps - 1):
         with session_scope(url, writes=True) as session:
             apply_transition(session, Transition(replace(view, version=seq), [entry(seq)]))
@@ -374,7 +373,7 @@ async def short_history_env():
     """A dev server that suggests continue-as-new after 150 events (the default is thousands)."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(TEMPORAL),
-        data_converter=DATA_CONVERTER,
+        data_converter=CONVERTER,
         search_attributes=ALL_KEYS,
         dev_server_extra_args=[
             "--headless", "--log-level", "error",

@@ -20,10 +20,10 @@ from domain.cases import Actor, Role
 from store.db import Database, session_scope
 from store.tables import CaseRecord, IdempotencyRecord
 from tests.conftest import TEMPORAL, Stack
-from tests.support import ASSISTANT, COORDINATOR, OFFICER, id_number, serve
+from tests.support import ASSISTANT, CONVERTER, COORDINATOR, OFFICER, id_number, serve
 from tests.test_api import application, survey, wait_for
 from worker import create_worker
-from workflows.client import DATA_CONVERTER, application_workflow_id
+from workflows.client import application_workflow_id
 from workflows.search import ALL_KEYS
 
 # --- 1. a burst of intakes, duplicates among them -------------------------------------------
@@ -360,7 +360,7 @@ async def short_history_env():
     """A dev server that suggests continue-as-new after 150 events (the default is thousands)."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(TEMPORAL),
-        data_converter=DATA_CONVERTER,
+        data_converter=CONVERTER,
         search_attributes=ALL_KEYS,
         dev_server_extra_args=[
             "--headless", "--log-level", "error",

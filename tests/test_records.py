@@ -1,21 +1,35 @@
 """The case records on both databases the project supports: SQLite (embedded) and PostgreSQL
-(production). Each writer is idempotent and the household claim stops duplicates."""
+(production). Each writer is idempotent, the household claim stops duplicates, and what was
+accepted at intake is kept sealed."""
 
+import base64
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from sqlmodel import select
 
 from domain.cases import AuditEntry, Stage, initial_view
 from domain.contracts import Transition
+from domain.emergency import Emergency
+from domain.sealing import KeyRing, Unsealable
 from domain.townships import DISTRICT_CODE
-from store.db import session_scope
-from store.records import DuplicateApplication, apply_transition, claim_household, write_new_case
-from store.tables import AuditEntryRecord, CaseRecord, HouseholdClaim
-from tests.support import ASSISTANT, case_start
+from settings import Settings
+from store.db import get_engine, session_scope
+from store.migrate import alembic_config, reseal, upgrade
+from store.records import (
+    DuplicateApplication,
+    apply_transition,
+    claim_household,
+    start_of,
+    write_new_case,
+)
+from store.tables import AuditEntryRecord, CaseRecord, EmergencyRecord, HouseholdClaim
+from tests.support import ASSISTANT, RING, case_start, emergency_start
 
 
 @pytest.fixture
@@ -55,6 +69,7 @@ def accepted(url: str):
             start=start,
             view=view,
             entry=entry(start.case_no, 0, "accepted", None, Stage.survey),
+            ring=RING,
         )
     return start, view
 
@@ -118,3 +133,114 @@ def test_a_transition_written_twice_is_on_the_record_once_and_closing_frees_the_
         assert not session.exec(
             select(HouseholdClaim).where(HouseholdClaim.case_no == start.case_no)
         ).all()
+
+
+# --- what was accepted, sealed -------------------------------------------------------------------
+
+RING_B = KeyRing(
+    {
+        "embedded-1": Settings().encryption_keys["embedded-1"],
+        "b": base64.b64encode(b"b" * 32).decode(),
+    },
+    current="b",
+)
+"""The default key kept for reading, and a new one made current: a rotation."""
+
+
+def kept(url: str, table: str, case_no: str) -> str:
+    """The ``start`` column as the database holds it, read with plain SQL."""
+    with get_engine(url).connect() as connection:
+        return connection.execute(
+            sa.text(f"SELECT start FROM {table} WHERE case_no = :c"), {"c": case_no}
+        ).scalar_one()
+
+
+def secrets_of(start) -> list[str]:
+    people = [start.applicant, *start.household]
+    return [p.id_number for p in people] + [start.applicant.phone, start.bank_account.account_no]
+
+
+def an_emergency(url: str):
+    start = emergency_start(case_no="", requested_at=datetime.now(UTC))
+    with session_scope(url, writes=True) as session:
+        case_no = claim_household(
+            session, assistance_type="emergency", id_numbers=[start.applicant.id_number],
+            district=DISTRICT_CODE, year=start.requested_at.year,
+        )  # fmt: skip
+    start = replace(start, case_no=case_no)
+    with session_scope(url, writes=True) as session:
+        write_new_case(
+            session, view=Emergency.requested(start).view, start=start,
+            entry=entry(case_no, 0, "requested", None, Stage.survey), ring=RING,
+        )  # fmt: skip
+    return start
+
+
+def read_start(url: str, table: type, case_no: str, ring: KeyRing):
+    with session_scope(url) as session:
+        return start_of(session.get(table, case_no), ring=ring)
+
+
+def test_the_intake_is_kept_sealed_and_reads_back_whole(url):
+    application, _ = accepted(url)
+    emergency = an_emergency(url)
+    for table, start in (("case_record", application), ("emergency_record", emergency)):
+        raw = kept(url, table, start.case_no)
+        assert raw.startswith("aes-gcm:embedded-1:")
+        assert not [s for s in secrets_of(start) if s in raw]
+    assert read_start(url, CaseRecord, application.case_no, RING) == application
+    assert read_start(url, EmergencyRecord, emergency.case_no, RING) == emergency
+    # A later transition rewrites the row and keeps the intake sealed as it was.
+    before = kept(url, "case_record", application.case_no)
+    view = replace(initial_view(application), version=1)
+    with session_scope(url, writes=True) as session:
+        apply_transition(
+            session, Transition(view, [entry(application.case_no, 1, "x", None, Stage.survey)])
+        )
+    assert kept(url, "case_record", application.case_no) == before
+
+
+def test_a_sealed_intake_does_not_open_for_another_case_or_without_its_key(url):
+    first, _ = accepted(url)
+    second, _ = accepted(url)
+    with get_engine(url).begin() as connection:  # someone swaps the sealed intakes
+        connection.execute(
+            sa.text("UPDATE case_record SET start = :s WHERE case_no = :c"),
+            {"s": kept(url, "case_record", first.case_no), "c": second.case_no},
+        )
+    with pytest.raises(Unsealable, match="does not open"):
+        read_start(url, CaseRecord, second.case_no, RING)
+    only_b = KeyRing({"b": base64.b64encode(b"b" * 32).decode()}, current="b")
+    with pytest.raises(Unsealable, match="key 'embedded-1', which is not configured"):
+        read_start(url, CaseRecord, first.case_no, only_b)
+
+
+def test_the_migration_seals_the_plain_intakes_and_goes_back(url):
+    application, _ = accepted(url)
+    emergency = an_emergency(url)
+    command.downgrade(alembic_config(url, ring=RING), "0006")
+    plain = kept(url, "case_record", application.case_no)
+    assert application.applicant.id_number in plain  # as rows were before sealing
+    # A row of before still reads.
+    assert read_start(url, CaseRecord, application.case_no, RING) == application
+
+    with pytest.raises(RuntimeError, match="JIUZHU_ENCRYPTION_KEYS"):
+        upgrade(url)  # no keys: refused, not left plain
+    assert kept(url, "case_record", application.case_no) == plain
+    upgrade(url, ring=RING)
+    for table, start in (("case_record", application), ("emergency_record", emergency)):
+        assert not [s for s in secrets_of(start) if s in kept(url, table, start.case_no)]
+    assert read_start(url, CaseRecord, application.case_no, RING) == application
+    assert read_start(url, EmergencyRecord, emergency.case_no, RING) == emergency
+
+
+def test_after_a_rotation_reseal_leaves_nothing_under_the_old_key(url):
+    application, _ = accepted(url)
+    emergency = an_emergency(url)
+    assert reseal(url, ring=RING_B) == 2
+    assert kept(url, "case_record", application.case_no).startswith("aes-gcm:b:")
+    assert kept(url, "emergency_record", emergency.case_no).startswith("aes-gcm:b:")
+    only_b = KeyRing({"b": base64.b64encode(b"b" * 32).decode()}, current="b")
+    assert read_start(url, CaseRecord, application.case_no, only_b) == application
+    assert read_start(url, EmergencyRecord, emergency.case_no, only_b) == emergency
+    assert reseal(url, ring=RING_B) == 0  # nothing left to do

@@ -38,14 +38,27 @@ def test_the_stack_keeps_its_cases_across_a_restart(tmp_path, stack_settings):
     headers = Stack(api, stack_settings).headers(ASSISTANT)
 
     stack = EmbeddedStack(stack_settings, var=tmp_path / "var")
+    body = application()
     try:
         stack.start()
-        created = httpx.post(f"{api}/applications", json=application(), headers=headers, timeout=30)
+        created = httpx.post(f"{api}/applications", json=body, headers=headers, timeout=30)
         assert created.status_code == 201, created.text
         assert httpx.get(f"{api}/docs").status_code == 200
+        # The Web UI sends payloads to the API's codec endpoint to decrypt them.
+        ui = f"http://127.0.0.1:{int(stack_settings.temporal_address.rsplit(':', 1)[1]) + 1000}"
+        codec = httpx.get(f"{ui}/api/v1/settings", timeout=30).json()["Codec"]
+        assert codec["Endpoint"] == f"{api}/codec"
     finally:
         stack.stop()
     assert all(process.poll() is not None for _, process in stack.processes)
+    # The Temporal server's own database holds the case encrypted: no ID number, phone, name
+    # or account in clear, in the file or its write-ahead log.
+    stored = b"".join(f.read_bytes() for f in (tmp_path / "var").glob("temporal.db*"))
+    assert b"binary/encrypted" in stored  # the payloads are there, readable but for their data
+    people = [body["applicant"], *body["household"]]
+    secrets = [p["id_number"] for p in people] + [p["name"] for p in people]
+    secrets += [body["applicant"]["phone"], body["bank_account"]["account_no"]]
+    assert not [s for s in secrets if s.encode() in stored]
 
     again = EmbeddedStack(stack_settings, var=tmp_path / "var")
     try:

@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import sqlalchemy as sa
 from sqlmodel import select, update
 from temporalio import workflow
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
@@ -20,7 +21,7 @@ from domain.calendar import local_date
 from domain.cases import Actor, Role
 from domain.supervision import NO_WORKFLOW
 from store import reserve
-from store.db import Database, session_scope
+from store.db import Database, get_engine, session_scope
 from store.tables import ActivityRetry, CaseRecord
 from tests.conftest import Stack
 from tests.support import ASSISTANT, OFFICER, serve
@@ -242,8 +243,17 @@ async def test_a_record_whose_workflow_never_started_is_found_and_started(stack,
     body = ApplicationCreate.model_validate(application())
     accepted_at = datetime.now(UTC) - timedelta(minutes=5)  # the API died right after the record
     start = await db.write(
-        _accept, body=body, user=ASSISTANT, accepted_at=accepted_at, policy=stack.settings.policy
-    )
+        _accept, body=body, user=ASSISTANT, accepted_at=accepted_at, policy=stack.settings.policy,
+        ring=stack.settings.key_ring(),
+    )  # fmt: skip
+    # What was accepted is kept sealed: the raw row holds no ID number, phone or account.
+    with get_engine(stack.settings.database_url).connect() as connection:
+        kept = connection.execute(
+            sa.text("SELECT start FROM case_record WHERE case_no = :c"), {"c": start.case_no}
+        ).scalar_one()
+    assert kept.startswith("aes-gcm:")
+    for secret in (start.applicant.id_number, start.applicant.phone, start.bank_account.account_no):
+        assert secret not in kept
     async with stack.client(SUPERVISOR) as supervisor, stack.client(ASSISTANT) as assistant:
         await mark_engine_problems(dev_env.client, db, now=datetime.now(UTC))
         [row] = [

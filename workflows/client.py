@@ -1,13 +1,23 @@
-"""How every process talks to Temporal: one data converter (pydantic: Decimal, dates, enums)."""
+"""How every process talks to Temporal: one data converter (pydantic: Decimal, dates, enums),
+and every payload encrypted before it leaves the process (the Temporal server, its database and
+its Web UI hold ciphertext only)."""
 
+import os
+from collections.abc import Sequence
+
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
 from temporalio.converter import (
     CompositePayloadConverter,
     DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
     DefaultPayloadConverter,
     JSONPlainPayloadConverter,
+    PayloadCodec,
 )
+
+from domain.sealing import NONCE_BYTES, KeyRing, Sealed
 
 
 class CasePayloadConverter(CompositePayloadConverter):
@@ -28,11 +38,56 @@ class CasePayloadConverter(CompositePayloadConverter):
         )
 
 
-DATA_CONVERTER = DataConverter(payload_converter_class=CasePayloadConverter)
+ENCRYPTED = b"binary/encrypted"
+KEY_ID = "encryption-key-id"
+_PURPOSE = b"temporal-payload"
 
 
-async def connect(address: str, namespace: str) -> Client:
-    return await Client.connect(address, namespace=namespace, data_converter=DATA_CONVERTER)
+class EncryptionCodec(PayloadCodec):
+    """Each payload, metadata and data, serialized and sealed under the ring's current key;
+    the outer payload says ``binary/encrypted`` and names the key. Decoding passes plain
+    payloads through: histories recorded before encryption still replay.
+
+    Runs outside the workflow sandbox (the SDK encodes and decodes around it), so the random
+    nonce is drawn here."""
+
+    def __init__(self, ring: KeyRing) -> None:
+        self.ring = ring
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [self.seal(p) for p in payloads]
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [self.open(p) for p in payloads]
+
+    def seal(self, payload: Payload) -> Payload:
+        sealed = self.ring.seal(
+            payload.SerializeToString(), purpose=_PURPOSE, nonce=os.urandom(NONCE_BYTES)
+        )
+        return Payload(
+            metadata={"encoding": ENCRYPTED, KEY_ID: sealed.key_id.encode()}, data=sealed.data
+        )
+
+    def open(self, payload: Payload) -> Payload:
+        if payload.metadata.get("encoding") != ENCRYPTED:
+            return payload
+        key_id = payload.metadata.get(KEY_ID, b"").decode(errors="replace")
+        return Payload.FromString(self.ring.open(Sealed(key_id, payload.data), purpose=_PURPOSE))
+
+
+def data_converter(ring: KeyRing) -> DataConverter:
+    """Payloads encrypted; failures' messages and stack traces too (they can quote what a
+    caseworker typed), moved into an encrypted attribute (the Web UI shows "Encoded failure"
+    without the codec)."""
+    return DataConverter(
+        payload_converter_class=CasePayloadConverter,
+        payload_codec=EncryptionCodec(ring),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+async def connect(address: str, namespace: str, *, ring: KeyRing) -> Client:
+    return await Client.connect(address, namespace=namespace, data_converter=data_converter(ring))
 
 
 CASE_WORKFLOWS = ("ApplicationWorkflow", "EmergencyWorkflow")

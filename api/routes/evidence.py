@@ -19,7 +19,6 @@ from domain.evidence import CONTENT, compare, content_of
 from domain.townships import jurisdiction_level
 from store.evidence import verify
 from store.records import audit_trail
-from workflows.client import DATA_CONVERTER
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -163,7 +162,7 @@ async def _history_steps(
             if scheduled.activity_type.name != Activity.record_transition:
                 continue
             payload = scheduled.input.payloads[0]
-            transition = DATA_CONVERTER.payload_converter.from_payload(payload, Transition)
+            [transition] = await client.data_converter.decode([payload], [Transition])
             for entry in transition.entries:
                 steps.setdefault(entry.seq, content_of(entry))
         started = history.events[0].workflow_execution_started_event_attributes

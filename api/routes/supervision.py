@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.failure.v1 import Failure
 from temporalio.api.workflowservice.v1 import ResetActivityRequest
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -27,6 +28,7 @@ from api.models import Body, CasePublic, EmergencyPublic, Label, Text
 from domain.calendar import WorkingDayIndex, local_date
 from domain.cases import Actor, Intervention, InterventionRecord, Role
 from domain.errors import NotFound, WrongStage
+from domain.sealing import KeyRing, Unsealable
 from domain.supervision import Reason, Stuck, Thresholds, stuck_reasons
 from domain.townships import covers, jurisdiction_level
 from store.calendar import load_calendar
@@ -195,11 +197,24 @@ async def _retries(client: Client, kind: CaseKind, case_no: str) -> list[RetryPu
             next_attempt_at=a.next_attempt_schedule_time.ToDatetime(tzinfo=UTC)
             if a.HasField("next_attempt_schedule_time")
             else None,
-            last_failure=a.last_failure.message,
+            last_failure=await _message(client, a.last_failure)
+            if a.HasField("last_failure")
+            else "",
         )
         for a in described.raw_description.pending_activities
         if a.attempt > 1 or a.HasField("last_failure")
     ]
+
+
+async def _message(client: Client, failure: Failure) -> str:
+    """A failure's message, which the worker encrypted with its stack trace."""
+    copy = Failure()
+    copy.CopyFrom(failure)  # decoding rewrites it in place
+    try:
+        error = await client.data_converter.decode_failure(copy)
+    except Unsealable as unreadable:
+        return str(unreadable)
+    return getattr(error, "message", str(error))
 
 
 @router.post("/cases/{case_no}/{action}", response_model=CasePublic | EmergencyPublic)
@@ -231,7 +246,7 @@ async def intervene(
             # Its attempts start again at 1: the worker would not know to clear the mark.
             await db.write(clear_retry, case_no=case_no, activity=activity)
     if record.action == Intervention.restart_orphan:
-        await _restart(client, kind, row, task_queue=settings.task_queue)
+        await _restart(client, kind, row, task_queue=settings.task_queue, ring=settings.key_ring())
     update = (ApplicationWorkflow if kind is APPLICATIONS else EmergencyWorkflow).intervene
     view = await act(
         client=client,
@@ -282,7 +297,9 @@ async def _run_now(client: Client, kind: CaseKind, case_no: str) -> list[str]:
     return reset
 
 
-async def _restart(client: Client, kind: CaseKind, row: object, *, task_queue: str) -> None:
+async def _restart(
+    client: Client, kind: CaseKind, row: object, *, task_queue: str, ring: KeyRing
+) -> None:
     """Start the workflow of a record that has none, from what was accepted."""
     workflow_id = kind.workflow_id(row.case_no)
     try:
@@ -291,7 +308,7 @@ async def _restart(client: Client, kind: CaseKind, row: object, *, task_queue: s
         pass
     else:
         raise WrongStage(f"case {row.case_no} has its workflow; nothing to restart")
-    start = start_of(row)
+    start = start_of(row, ring=ring)
     if start is None:
         raise WrongStage(f"case {row.case_no} was accepted before intakes were kept; cancel it")
     run = ApplicationWorkflow.run if kind is APPLICATIONS else EmergencyWorkflow.run

@@ -1,0 +1,159 @@
+"""/codec: Temporal's codec server for the Web UI and the CLI, which see only ciphertext.
+
+``POST /codec/decode`` and ``POST /codec/encode`` take and answer ``{"payloads": [...]}``,
+each payload in protobuf's JSON form (``metadata`` values and ``data`` in base64). The Web UI
+sends one event's payloads per call, from the browser, with the user's token and the namespace
+in ``X-Namespace``; so the routes answer CORS from the configured Web UI origins only.
+
+Only district-level supervisors and administrators may call it: decoding shows a case's whole
+input, ID numbers and bank accounts included. Each call is logged with who made it.
+"""
+
+from collections.abc import Callable
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Depends, Header, HTTPException, status
+from google.protobuf import json_format
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+from temporalio.api.common.v1 import Payload
+
+from api.deps import SettingsDep, allow
+from domain.cases import Actor, Role
+from domain.errors import InvalidData
+from domain.sealing import Unsealable
+from domain.townships import jurisdiction_level
+from settings import Settings
+from workflows.client import EncryptionCodec
+
+PREFIX = "/codec"
+router = APIRouter(prefix=PREFIX, tags=["codec"])
+log = structlog.get_logger()
+
+MAX_PAYLOADS = 100
+"""An event has a handful of payloads."""
+BASE64 = r"^[A-Za-z0-9+/_-]*={0,2}$"
+"""Standard or URL-safe, as protobuf's JSON form allows (protobuf itself skips stray
+characters: without this, junk would decode as nothing)."""
+MAX_DATA = 2**20
+"""Above the body limit (64 KiB), which bounds them all: the largest payload jiuzhu writes, a
+case of 30 people with the longest names and reasons, is about 28 KB here."""
+
+
+class CodecPayload(BaseModel):
+    """A ``temporal.api.common.v1.Payload`` in protobuf's JSON form."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metadata: Annotated[
+        dict[
+            Annotated[str, Field(max_length=100)],
+            Annotated[str, Field(max_length=1000, pattern=BASE64)],
+        ],
+        Field(max_length=20, description="each value in base64"),
+    ] = Field(default_factory=dict)
+    data: Annotated[str, Field(max_length=MAX_DATA, pattern=BASE64, description="base64")] = ""
+
+
+class CodecPayloads(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    payloads: Annotated[list[CodecPayload], Field(max_length=MAX_PAYLOADS)]
+
+
+Namespace = Annotated[
+    str | None,
+    Header(
+        alias="X-Namespace",
+        max_length=200,
+        description="The namespace whose payloads these are (sent by the Web UI).",
+    ),
+]
+
+
+def _codec_user(user: Actor = allow(Role.supervisor, Role.admin)) -> Actor:
+    if jurisdiction_level(user.jurisdiction) != "district":
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "decrypting case data needs a supervisor's or administrator's account of the "
+            "district, not of a township or village",
+        )
+    return user
+
+
+CodecUser = Annotated[Actor, Depends(_codec_user)]
+
+
+@router.post("/decode", response_model=CodecPayloads)
+def decode(
+    body: CodecPayloads, settings: SettingsDep, user: CodecUser, namespace: Namespace = None
+) -> CodecPayloads:
+    """Decrypt payloads; plain ones (from before encryption) come back as they are."""
+    codec = EncryptionCodec(settings.key_ring())
+    return _convert(body, codec.open, "decode", settings=settings, user=user, namespace=namespace)
+
+
+@router.post("/encode", response_model=CodecPayloads)
+def encode(
+    body: CodecPayloads, settings: SettingsDep, user: CodecUser, namespace: Namespace = None
+) -> CodecPayloads:
+    """Encrypt payloads under the current key, as a worker would (a workflow started or
+    signalled from the Web UI or the CLI)."""
+    codec = EncryptionCodec(settings.key_ring())
+    return _convert(body, codec.seal, "encode", settings=settings, user=user, namespace=namespace)
+
+
+def _convert(
+    body: CodecPayloads,
+    convert: Callable[[Payload], Payload],
+    what: str,
+    *,
+    settings: Settings,
+    user: Actor,
+    namespace: str | None,
+) -> CodecPayloads:
+    if namespace is not None and namespace != settings.temporal_namespace:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            f"this codec serves the namespace '{settings.temporal_namespace}' only",
+        )
+    converted = []
+    for n, item in enumerate(body.payloads):
+        try:
+            payload = json_format.ParseDict(item.model_dump(), Payload())
+        except json_format.ParseError:
+            raise InvalidData(f"payloads.{n}", "metadata values and data are base64") from None
+        try:
+            converted.append(convert(payload))
+        except Unsealable as unreadable:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, f"payload {n}: {unreadable}") from None
+    log.info("codec." + what, user=user.user_id, role=user.role, payloads=len(converted))
+    return CodecPayloads.model_validate(
+        {"payloads": [json_format.MessageToDict(p) for p in converted]}
+    )
+
+
+class CodecCors:
+    """CORS for the codec routes alone, from the Web UI's origins: the rest of the API is
+    never called from another origin's pages. Outermost, so that a refusal (401, 403, 413)
+    reaches the Web UI readable too."""
+
+    def __init__(self, app: ASGIApp, *, origins: list[str]) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=origins,
+            allow_methods=["POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Namespace"],
+            # The Web UI may be set to include credentials; this API uses no cookies, so
+            # allowing them grants nothing more than the bearer token does.
+            allow_credentials=True,
+            max_age=600,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(PREFIX + "/"):
+            return await self.cors(scope, receive, send)
+        return await self.app(scope, receive, send)
