@@ -6,10 +6,10 @@ in short transactions off the event loop (``Database``)."""
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
 import structlog
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel
 from sqlmodel import Session, SQLModel
 from temporalio.client import (
@@ -21,9 +21,10 @@ from temporalio.client import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import DatabaseDep, IdempotencyKey, SettingsDep, TemporalDep, allow
+from api.deps import CaseNo, DatabaseDep, IdempotencyKey, SettingsDep, TemporalDep
 from api.errors import from_workflow
-from domain.cases import Actor, Role
+from api.permissions import Permission, permit
+from domain.cases import Actor
 from domain.errors import InvalidData, NotFound, WrongStage
 from domain.townships import covers, jurisdiction_level
 from store.db import Database
@@ -34,11 +35,6 @@ from workflows.client import HALTED_STATUSES, application_workflow_id, emergency
 from workflows.emergency import EmergencyWorkflow
 
 log = structlog.get_logger()
-
-CaseNo = Annotated[
-    str,
-    Path(max_length=40, pattern=r"^[0-9A-Za-z-]+$", description="案件号, e.g. 370305-2026-000001"),
-]
 
 
 @dataclass(frozen=True)
@@ -200,7 +196,7 @@ def declare_action(
     body: type[BaseModel],
     record: Callable[[Actor, Any], Any],
     update: Any,
-    roles: tuple[Role, ...],
+    permission: Permission,
     answer: type[BaseModel],
     doc: str,
 ) -> None:
@@ -213,7 +209,7 @@ def declare_action(
         db: DatabaseDep,
         client: TemporalDep,
         settings: SettingsDep,
-        user: Actor = allow(*roles),
+        user: Actor = permit(permission),
         key: IdempotencyKey = None,
     ) -> BaseModel:
         row = await db.read(case_in_jurisdiction, kind=kind, case_no=case_no, user=user)

@@ -1,16 +1,15 @@
-"""Typed dependencies: settings, the database, the Temporal client, the current user."""
+"""Typed dependencies: settings, the database, the Temporal client, the signed-in user."""
 
 from collections.abc import Iterator
 from typing import Annotated
 
-import jwt
-from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi import Depends, Header, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 from temporalio.client import Client
 
-from api.tokens import UnusableClaims, read_token
-from domain.cases import Actor, Role
+from api.identity import ProviderUnavailable, TokenRefused, TokenVerifier, UnusableClaims
+from domain.cases import Actor
 from settings import Settings
 from store.db import Database, session_scope
 
@@ -45,46 +44,41 @@ def get_temporal(request: Request) -> Client:
 
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 
+CaseNo = Annotated[
+    str,
+    Path(max_length=40, pattern=r"^[0-9A-Za-z-]+$", description="案件号, e.g. 370305-2026-000001"),
+]
+
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_current_user(
-    settings: SettingsDep,
+async def signed_in(
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
+    """The user the bearer token names (``api.identity``); routes get it through
+    ``api.permissions.permit``, which also checks what the user may do."""
     if credentials is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "sign in: send 'Authorization: Bearer <token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    verifier: TokenVerifier = request.app.state.verifier
     try:
-        return read_token(credentials.credentials, secret=settings.jwt_secret)
-    except jwt.InvalidTokenError:
+        return await verifier.verify(credentials.credentials)
+    except TokenRefused as refused:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "the token is invalid or expired; sign in again",
-            headers={"WWW-Authenticate": "Bearer"},
+            str(refused),
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from None
     except UnusableClaims as unusable:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(unusable)) from None
-
-
-CurrentUser = Annotated[Actor, Depends(get_current_user)]
-
-
-def allow(*roles: Role):
-    """Route permission: only these roles may call it (403 for the others)."""
-
-    def check(user: CurrentUser) -> Actor:
-        if user.role not in roles:
-            allowed = ", ".join(r.value for r in roles)
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN, f"role '{user.role}' may not do this; allowed: {allowed}"
-            )
-        return user
-
-    return Depends(check)
+    except ProviderUnavailable as unavailable:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, str(unavailable), headers={"Retry-After": "10"}
+        ) from None
 
 
 IdempotencyKey = Annotated[

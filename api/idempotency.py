@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import anyio
-import jwt
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, delete
 from starlette.datastructures import Headers
@@ -22,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.body import read_body, replay
-from api.tokens import UnusableClaims, read_token
+from api.identity import ProviderUnavailable, TokenRefused, TokenVerifier, UnusableClaims
 from settings import Settings
 from store.db import Database
 from store.tables import IdempotencyRecord
@@ -44,10 +43,10 @@ class Earlier:
 
 
 class IdempotencyMiddleware:
-    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, *, settings: Settings, verifier: TokenVerifier) -> None:
         self.app = app
         self.db = Database(settings.database_url)
-        self.secret = settings.jwt_secret
+        self.verifier = verifier
         self.hold = timedelta(seconds=settings.action_timeout_seconds + 10)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -59,7 +58,7 @@ class IdempotencyMiddleware:
             return await self.app(scope, receive, send)
         request_headers = Headers(scope=scope)
         key = request_headers.get("idempotency-key")
-        user_id = self._user_id(request_headers) if key is not None else None
+        user_id = await self._user_id(request_headers) if key is not None else None
         if user_id is None:
             return await self.app(scope, receive, send)  # the route answers 401/403 itself
         if not 0 < len(key) <= MAX_KEY_LENGTH:
@@ -92,13 +91,13 @@ class IdempotencyMiddleware:
         for message in answer:
             await send(message)
 
-    def _user_id(self, headers: Headers) -> str | None:
+    async def _user_id(self, headers: Headers) -> str | None:
         auth = headers.get("authorization", "")
         if not auth.startswith("Bearer "):
             return None
         try:
-            return read_token(auth.removeprefix("Bearer "), secret=self.secret).user_id
-        except (jwt.InvalidTokenError, UnusableClaims):
+            return (await self.verifier.verify(auth.removeprefix("Bearer "))).user_id
+        except (TokenRefused, UnusableClaims, ProviderUnavailable):
             return None
 
 

@@ -13,6 +13,8 @@ from temporalio.client import Client
 from api.body import BoundedBody
 from api.errors import refusal_answer, request_invalid
 from api.idempotency import IdempotencyMiddleware
+from api.identity import TokenVerifier
+from api.permissions import HEALTH, PermittedRoute, permit
 from api.routes import (
     applications,
     calendar,
@@ -52,10 +54,13 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.router.route_class = PermittedRoute
     app.state.settings = settings
+    # One verifier for every token the API reads: the routes' and the idempotency middleware's.
+    app.state.verifier = verifier = TokenVerifier.from_settings(settings)
     # The last added runs first: CORS of the codec routes answers even a refused request;
     # the body is bounded before anything reads it.
-    app.add_middleware(IdempotencyMiddleware, settings=settings)
+    app.add_middleware(IdempotencyMiddleware, settings=settings, verifier=verifier)
     app.add_middleware(BoundedBody, max_bytes=settings.max_body_kib * 1024)
     app.add_middleware(codec.CodecCors, origins=settings.codec_cors_origins)
     for module in (
@@ -74,7 +79,7 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
         app.include_router(module.router)
 
     @app.get("/health", tags=["health"])
-    async def health() -> dict[str, str]:
+    async def health(_: None = permit(HEALTH)) -> dict[str, str]:
         return {"status": "ok"}
 
     @app.exception_handler(CaseError)

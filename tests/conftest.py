@@ -162,6 +162,8 @@ class Stack:
             name=actor.name,
             role=actor.role,
             jurisdiction=actor.jurisdiction,
+            issuer=self.settings.token_issuer,
+            audience=self.settings.token_audience,
         )
         headers = {"Authorization": f"Bearer {token}"}
         if idempotency_key:

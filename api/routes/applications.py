@@ -14,7 +14,7 @@ from api.cases import (
     declare_action,
     in_jurisdiction,
 )
-from api.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, TemporalDep, allow
+from api.deps import DatabaseDep, SessionDep, SettingsDep, TemporalDep
 from api.intake import accept_application
 from api.models import (
     ApplicationCreate,
@@ -30,6 +30,19 @@ from api.models import (
     SurveyCreate,
     WithdrawalCreate,
 )
+from api.permissions import (
+    ACCEPT_APPLICATION,
+    CASEWORK,
+    DECIDE,
+    LIST_CASES,
+    OBJECT,
+    READ_CASE,
+    REVIEW,
+    SURVEY,
+    Permission,
+    PermittedRoute,
+    permit,
+)
 from domain.cases import (
     Actor,
     AssistanceType,
@@ -40,7 +53,6 @@ from domain.cases import (
     DocumentsRequest,
     ObjectionRecord,
     ReviewRecord,
-    Role,
     Stage,
     SurveyRecord,
     WithdrawalRecord,
@@ -49,9 +61,7 @@ from store.records import audit_trail, view_of
 from store.tables import CaseRecord
 from workflows.application import ApplicationWorkflow
 
-router = APIRouter(prefix="/applications", tags=["applications"])
-
-R = Role
+router = APIRouter(prefix="/applications", tags=["applications"], route_class=PermittedRoute)
 
 
 def _public(view) -> CasePublic:
@@ -64,7 +74,7 @@ async def create_application(
     db: DatabaseDep,
     client: TemporalDep,
     settings: SettingsDep,
-    user: Actor = allow(R.township_assistant, R.village_coordinator),
+    user: Actor = permit(ACCEPT_APPLICATION),
 ) -> CasePublic:
     """一门受理: accept an application and start its case. Deadlines count from today."""
     view = await accept_application(db=db, client=client, settings=settings, user=user, body=body)
@@ -74,7 +84,7 @@ async def create_application(
 @router.get("", response_model=CasePage)
 def list_applications(
     session: SessionDep,
-    user: CurrentUser,
+    user: Actor = permit(LIST_CASES),
     stage: Stage | None = None,
     township: Annotated[str | None, Query(pattern=r"^\d{9}$")] = None,
     assistance_type: AssistanceType | None = None,
@@ -105,7 +115,11 @@ def list_applications(
 
 @router.get("/{case_no}", response_model=CasePublic)
 async def get_application(
-    case_no: CaseNo, db: DatabaseDep, client: TemporalDep, settings: SettingsDep, user: CurrentUser
+    case_no: CaseNo,
+    db: DatabaseDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    user: Actor = permit(READ_CASE),
 ) -> CasePublic:
     row = await db.read(case_in_jurisdiction, kind=APPLICATIONS, case_no=case_no, user=user)
     timeout = timedelta(seconds=settings.query_timeout_seconds)
@@ -113,16 +127,16 @@ async def get_application(
 
 
 @router.get("/{case_no}/audit-trail", response_model=list[AuditEntryPublic])
-def get_audit_trail(case_no: CaseNo, session: SessionDep, user: CurrentUser) -> list:
+def get_audit_trail(case_no: CaseNo, session: SessionDep, user: Actor = permit(READ_CASE)) -> list:
     """Who did what, when, from which stage to which (留痕)."""
     case_in_jurisdiction(session, kind=APPLICATIONS, case_no=case_no, user=user)
     return audit_trail(session, case_no=case_no)
 
 
-def _action(path: str, body, record, update, roles: tuple[Role, ...], doc: str) -> None:
+def _action(path: str, body, record, update, permission: Permission, doc: str) -> None:
     declare_action(
-        router, APPLICATIONS, path, body=body, record=record, update=update, roles=roles,
-        answer=CasePublic, doc=doc,
+        router, APPLICATIONS, path, body=body, record=record, update=update,
+        permission=permission, answer=CasePublic, doc=doc,
     )  # fmt: skip
 
 
@@ -136,7 +150,7 @@ _action(
     SurveyCreate,
     _plain(SurveyRecord),
     ApplicationWorkflow.record_survey,
-    (R.village_coordinator, R.township_assistant, R.district_officer),
+    SURVEY,
     "入户调查: at least two investigators. The case moves on once the verification report is in too.",
 )
 _action(
@@ -144,7 +158,7 @@ _action(
     ReviewCreate,
     _plain(ReviewRecord),
     ApplicationWorkflow.record_review,
-    (R.township_assistant,),
+    REVIEW,
     "初审: a proposed approval goes to public notice, a proposed refusal to the district.",
 )
 _action(
@@ -152,7 +166,7 @@ _action(
     ObjectionCreate,
     _plain(ObjectionRecord),
     ApplicationWorkflow.record_objection,
-    (R.township_assistant, R.village_coordinator, R.district_officer),
+    OBJECT,
     "异议 during public notice: the case goes back to survey; the notice restarts afterwards.",
 )
 _action(
@@ -160,7 +174,7 @@ _action(
     DecisionCreate,
     _plain(DecisionRecord),
     ApplicationWorkflow.record_decision,
-    (R.district_officer,),
+    DECIDE,
     "审核确认: approval pays the first amount; refusal sends the reasons in writing.",
 )
 _action(
@@ -168,7 +182,7 @@ _action(
     DocumentsRequestCreate,
     _plain(DocumentsRequest),
     ApplicationWorkflow.request_documents,
-    (R.township_assistant, R.district_officer),
+    CASEWORK,
     "补正: ask for documents; the decision clock pauses until they arrive.",
 )
 _action(
@@ -176,7 +190,7 @@ _action(
     DocumentsReceiptCreate,
     _plain(DocumentsReceipt),
     ApplicationWorkflow.receive_documents,
-    (R.township_assistant, R.district_officer),
+    CASEWORK,
     "The documents are in: the case resumes where it paused and its deadline moves.",
 )
 _action(
@@ -184,7 +198,7 @@ _action(
     WithdrawalCreate,
     _plain(WithdrawalRecord),
     ApplicationWorkflow.withdraw,
-    (R.township_assistant, R.district_officer),
+    CASEWORK,
     "The applicant withdraws (撤回申请).",
 )
 _action(
@@ -192,7 +206,7 @@ _action(
     BankAccountIn,
     lambda user, b: BankAccountRecord(actor=user, account=BankAccount(**b.model_dump())),
     ApplicationWorkflow.record_bank_account,
-    (R.township_assistant, R.district_officer),
+    CASEWORK,
     "The family's bank account (社会化发放), or a corrected one after the payment system refused "
     "the last: an approved case waiting for it is then paid, once.",
 )

@@ -10,24 +10,27 @@ from fastapi import APIRouter, Path
 from sqlmodel import Session, or_, select
 from temporalio.service import RPCError
 
-from api.deps import CurrentUser, DatabaseDep, SessionDep, TemporalDep, allow
+from api.deps import DatabaseDep, SessionDep, TemporalDep
 from api.models import CalendarYearPublic, CalendarYearPut
+from api.permissions import PUBLISH_CALENDAR, READ_REFERENCE, PermittedRoute, permit
 from domain.calendar import YearCalendar
-from domain.cases import CLOSED_STAGES, Actor, CalendarPublished, Role
+from domain.cases import CLOSED_STAGES, Actor, CalendarPublished
 from domain.errors import InvalidData
 from store.calendar import load_calendar, packaged_years, publish_year
 from store.tables import CalendarYear, CaseRecord
 from workflows.application import ApplicationWorkflow
 from workflows.client import application_workflow_id
 
-router = APIRouter(prefix="/calendar", tags=["calendar"])
+router = APIRouter(prefix="/calendar", tags=["calendar"], route_class=PermittedRoute)
 log = structlog.get_logger()
 
 Year = Path(ge=2000, le=2100)
 
 
 @router.get("/{year}", response_model=CalendarYearPublic)
-def get_year(session: SessionDep, user: CurrentUser, year: int = Year) -> CalendarYearPublic:
+def get_year(
+    session: SessionDep, year: int = Year, user: Actor = permit(READ_REFERENCE)
+) -> CalendarYearPublic:
     published = load_calendar(session).years.get(year)
     if session.get(CalendarYear, year):
         source = "entered"
@@ -49,7 +52,7 @@ async def put_year(
     db: DatabaseDep,
     client: TemporalDep,
     year: int = Year,
-    user: Actor = allow(Role.admin),
+    user: Actor = permit(PUBLISH_CALENDAR),
 ) -> CalendarYearPublic:
     try:
         calendar = YearCalendar(year, frozenset(body.holidays), frozenset(body.workdays))

@@ -13,23 +13,23 @@ from collections.abc import Callable
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Depends, Header, HTTPException, status
+from fastapi import APIRouter, Header, HTTPException, status
 from google.protobuf import json_format
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload
 
-from api.deps import SettingsDep, allow
-from domain.cases import Actor, Role
+from api.deps import SettingsDep
+from api.permissions import DECRYPT_PAYLOADS, PermittedRoute, permit
+from domain.cases import Actor
 from domain.errors import InvalidData
 from domain.sealing import Unsealable
-from domain.townships import jurisdiction_level
 from settings import Settings
 from workflows.client import EncryptionCodec
 
 PREFIX = "/codec"
-router = APIRouter(prefix=PREFIX, tags=["codec"])
+router = APIRouter(prefix=PREFIX, tags=["codec"], route_class=PermittedRoute)
 log = structlog.get_logger()
 
 MAX_PAYLOADS = 100
@@ -73,17 +73,7 @@ Namespace = Annotated[
 ]
 
 
-def _codec_user(user: Actor = allow(Role.supervisor, Role.admin)) -> Actor:
-    if jurisdiction_level(user.jurisdiction) != "district":
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            "decrypting case data needs a supervisor's or administrator's account of the "
-            "district, not of a township or village",
-        )
-    return user
-
-
-CodecUser = Annotated[Actor, Depends(_codec_user)]
+CodecUser = Annotated[Actor, permit(DECRYPT_PAYLOADS)]
 
 
 @router.post("/decode", response_model=CodecPayloads)

@@ -15,7 +15,7 @@ from api.cases import (
     declare_action,
     in_jurisdiction,
 )
-from api.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, TemporalDep, allow
+from api.deps import DatabaseDep, SessionDep, SettingsDep, TemporalDep
 from api.intake import accept_emergency
 from api.models import (
     ApprovalCreate,
@@ -30,13 +30,25 @@ from api.models import (
     ReviewCreate,
     SurveyCreate,
 )
+from api.permissions import (
+    APPROVE_EMERGENCY,
+    CASEWORK,
+    DECIDE,
+    LIST_CASES,
+    READ_CASE,
+    REQUEST_EMERGENCY,
+    REVIEW,
+    SURVEY,
+    Permission,
+    PermittedRoute,
+    permit,
+)
 from domain.cases import (
     Actor,
     BankAccount,
     BankAccountRecord,
     DecisionRecord,
     ReviewRecord,
-    Role,
     SurveyRecord,
 )
 from domain.emergency import (
@@ -50,9 +62,7 @@ from store.records import audit_trail, view_of
 from store.tables import EmergencyRecord
 from workflows.emergency import EmergencyWorkflow
 
-router = APIRouter(prefix="/emergencies", tags=["emergencies"])
-
-R = Role
+router = APIRouter(prefix="/emergencies", tags=["emergencies"], route_class=PermittedRoute)
 
 
 def _public(view) -> EmergencyPublic:
@@ -65,7 +75,7 @@ async def request_emergency(
     db: DatabaseDep,
     client: TemporalDep,
     settings: SettingsDep,
-    user: Actor = allow(R.township_assistant),
+    user: Actor = permit(REQUEST_EMERGENCY),
 ) -> EmergencyPublic:
     """急难: a family in an urgent crisis. ``pay_by`` in the answer is 24 hours from now."""
     return _public(
@@ -76,7 +86,7 @@ async def request_emergency(
 @router.get("", response_model=EmergencyPage)
 def list_emergencies(
     session: SessionDep,
-    user: CurrentUser,
+    user: Actor = permit(LIST_CASES),
     stage: EmergencyStage | None = None,
     township: Annotated[str | None, Query(pattern=r"^\d{9}$")] = None,
     cause: Cause | None = None,
@@ -107,7 +117,11 @@ def list_emergencies(
 
 @router.get("/{case_no}", response_model=EmergencyPublic)
 async def get_emergency(
-    case_no: CaseNo, db: DatabaseDep, client: TemporalDep, settings: SettingsDep, user: CurrentUser
+    case_no: CaseNo,
+    db: DatabaseDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    user: Actor = permit(READ_CASE),
 ) -> EmergencyPublic:
     row = await db.read(case_in_jurisdiction, kind=EMERGENCIES, case_no=case_no, user=user)
     timeout = timedelta(seconds=settings.query_timeout_seconds)
@@ -115,16 +129,16 @@ async def get_emergency(
 
 
 @router.get("/{case_no}/audit-trail", response_model=list[AuditEntryPublic])
-def get_audit_trail(case_no: CaseNo, session: SessionDep, user: CurrentUser) -> list:
+def get_audit_trail(case_no: CaseNo, session: SessionDep, user: Actor = permit(READ_CASE)) -> list:
     """Who did what, when, from which stage to which (留痕)."""
     case_in_jurisdiction(session, kind=EMERGENCIES, case_no=case_no, user=user)
     return audit_trail(session, case_no=case_no)
 
 
-def _action(path: str, body, record, update, roles: tuple[Role, ...], doc: str) -> None:
+def _action(path: str, body, record, update, permission: Permission, doc: str) -> None:
     declare_action(
-        router, EMERGENCIES, path, body=body, record=record, update=update, roles=roles,
-        answer=EmergencyPublic, doc=doc,
+        router, EMERGENCIES, path, body=body, record=record, update=update,
+        permission=permission, answer=EmergencyPublic, doc=doc,
     )  # fmt: skip
 
 
@@ -133,7 +147,7 @@ _action(
     ApprovalCreate,
     lambda user, b: ApprovalRecord(actor=user, amount=b.amount, note=b.note),
     EmergencyWorkflow.approve,
-    (R.township_approver, R.district_officer),
+    APPROVE_EMERGENCY,
     "审批: the township leader up to the township limit, above it a district officer; the amount "
     "within the band of the cause. The reserve is held and the family paid at once.",
 )
@@ -142,7 +156,7 @@ _action(
     ExceptionApprovalCreate,
     lambda user, b: ExceptionApproval(actor=user, amount=b.amount, reason=b.reason),
     EmergencyWorkflow.approve_exception,
-    (R.district_officer,),
+    DECIDE,
     "一事一议: a district officer approves, with a reason, an amount above the band or a second "
     "payment for the same cause within the window.",
 )
@@ -151,7 +165,7 @@ _action(
     RejectionCreate,
     lambda user, b: RejectionRecord(actor=user, reasons=b.reasons),
     EmergencyWorkflow.reject,
-    (R.township_approver, R.district_officer),
+    APPROVE_EMERGENCY,
     "Not granted: the family is told why by SMS.",
 )
 _action(
@@ -159,7 +173,7 @@ _action(
     BankAccountIn,
     lambda user, b: BankAccountRecord(actor=user, account=BankAccount(**b.model_dump())),
     EmergencyWorkflow.record_bank_account,
-    (R.township_assistant, R.district_officer),
+    CASEWORK,
     "A corrected bank account (after the payment system refused the last one, say): the payment "
     "is issued again under a new key; the family receives one transfer.",
 )
@@ -168,7 +182,7 @@ _action(
     SurveyCreate,
     lambda user, b: SurveyRecord(actor=user, **b.model_dump(by_alias=True)),
     EmergencyWorkflow.record_survey,
-    (R.village_coordinator, R.township_assistant, R.district_officer),
+    SURVEY,
     "补办: the follow-up household survey, after the payment.",
 )
 _action(
@@ -176,7 +190,7 @@ _action(
     ReviewCreate,
     lambda user, b: ReviewRecord(actor=user, **b.model_dump()),
     EmergencyWorkflow.record_review,
-    (R.township_assistant,),
+    REVIEW,
     "补办: the township's finding, 'approve' (eligible) or 'refuse' (not eligible: the district "
     "is told; recovering the money is its decision).",
 )
@@ -185,6 +199,6 @@ _action(
     DecisionCreate,
     lambda user, b: DecisionRecord(actor=user, **b.model_dump()),
     EmergencyWorkflow.confirm,
-    (R.district_officer,),
+    DECIDE,
     "补办: the district confirms the follow-up's finding; the case closes.",
 )

@@ -6,12 +6,13 @@ from fastapi import APIRouter, Query
 from sqlmodel import select
 
 from api.cases import in_jurisdiction
-from api.deps import CurrentUser, SessionDep
+from api.deps import SessionDep
 from api.models import NotificationPublic
-from domain.cases import Role
+from api.permissions import READ_NOTIFICATIONS, PermittedRoute, permit
+from domain.cases import Actor, Role
 from store.tables import StaffNotification
 
-router = APIRouter(prefix="/notifications", tags=["notifications"])
+router = APIRouter(prefix="/notifications", tags=["notifications"], route_class=PermittedRoute)
 
 OVERSEERS = (
     Role.district_officer,
@@ -24,12 +25,13 @@ OVERSEERS = (
 
 @router.get("", response_model=list[NotificationPublic])
 def list_notifications(
-    session: SessionDep, user: CurrentUser, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    session: SessionDep,
+    user: Actor = permit(READ_NOTIFICATIONS),
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[StaffNotification]:
-    """Your own cases' notices; the district and township leaders see all in their jurisdiction."""
-    query = select(StaffNotification)
-    if user.role in OVERSEERS:
-        query = in_jurisdiction(query, StaffNotification, user=user)
-    else:
+    """Your own cases' notices; the district and township leaders see all in their jurisdiction.
+    A case outside your jurisdiction (you moved, say) is never shown."""
+    query = in_jurisdiction(select(StaffNotification), StaffNotification, user=user)
+    if user.role not in OVERSEERS:
         query = query.where(StaffNotification.assignee == user.user_id)
     return list(session.exec(query.order_by(StaffNotification.at.desc()).limit(limit)))

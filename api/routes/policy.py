@@ -6,13 +6,15 @@ from decimal import Decimal
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from api.deps import CurrentUser, SettingsDep
+from api.deps import SettingsDep
+from api.permissions import READ_REFERENCE, PermittedRoute, permit
 from domain.amounts import emergency_band, temporary_band
 from domain.calendar import local_date
+from domain.cases import Actor
 from domain.emergency import Cause
 from domain.policy import Policy
 
-router = APIRouter(prefix="/policy", tags=["policy"])
+router = APIRouter(prefix="/policy", tags=["policy"], route_class=PermittedRoute)
 
 
 class PolicyPublic(BaseModel):
@@ -25,7 +27,7 @@ class PolicyPublic(BaseModel):
 
 
 @router.get("", response_model=PolicyPublic)
-def get_policy(settings: SettingsDep, user: CurrentUser) -> PolicyPublic:
+def get_policy(settings: SettingsDep, user: Actor = permit(READ_REFERENCE)) -> PolicyPublic:
     """What new cases are accepted under this year (a case keeps the policy it was accepted under)."""
     policy, year = settings.policy, local_date(datetime.now(UTC)).year
     return PolicyPublic(

@@ -11,27 +11,25 @@ import structlog
 from fastapi import APIRouter, Path, Query
 from sqlmodel import Session, select
 
-from api.deps import CurrentUser, DatabaseDep, IdempotencyKey, SessionDep, TemporalDep, allow
+from api.deps import DatabaseDep, IdempotencyKey, SessionDep, TemporalDep
 from api.models import ReserveEntryPublic, ReserveLedgerPage, ReservePublic, TopUpCreate
-from domain.cases import Actor, Role
+from api.permissions import READ_RESERVE, TOP_UP, PermittedRoute, permit
+from domain.cases import Actor
 from domain.emergency import EmergencyStage, hold_key
-from domain.errors import InvalidData, NotFound
-from domain.townships import DISTRICT_CODE, covers
+from domain.errors import InvalidData
+from domain.townships import DISTRICT_CODE
 from store import reserve
 from store.records import view_of
 from store.tables import EmergencyRecord
 from workflows.client import emergency_workflow_id
 from workflows.emergency import EmergencyWorkflow
 
-router = APIRouter(prefix="/townships/{code}/reserve", tags=["reserves"])
+router = APIRouter(
+    prefix="/townships/{code}/reserve", tags=["reserves"], route_class=PermittedRoute
+)
 log = structlog.get_logger()
 
 TownshipCode = Annotated[str, Path(pattern=rf"^{DISTRICT_CODE}\d{{3}}$", description="9 digits")]
-
-
-def _visible(code: str, user: Actor) -> None:
-    if not covers(user.jurisdiction, code):
-        raise NotFound(f"no township {code} in your jurisdiction")
 
 
 def _public(state: reserve.ReserveState) -> ReservePublic:
@@ -39,8 +37,9 @@ def _public(state: reserve.ReserveState) -> ReservePublic:
 
 
 @router.get("", response_model=ReservePublic)
-def get_reserve(code: TownshipCode, session: SessionDep, user: CurrentUser) -> ReservePublic:
-    _visible(code, user)
+def get_reserve(
+    code: TownshipCode, session: SessionDep, user: Actor = permit(READ_RESERVE)
+) -> ReservePublic:
     return _public(reserve.reserve_of(session, township=code))
 
 
@@ -48,12 +47,11 @@ def get_reserve(code: TownshipCode, session: SessionDep, user: CurrentUser) -> R
 def get_ledger(
     code: TownshipCode,
     session: SessionDep,
-    user: CurrentUser,
+    user: Actor = permit(READ_RESERVE),
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ReserveLedgerPage:
     """Every top-up, hold, settlement and release, newest first, with the balance after each."""
-    _visible(code, user)
     entries, total = reserve.ledger(
         session, township=code, offset=(page - 1) * page_size, limit=page_size
     )
@@ -72,11 +70,10 @@ async def top_up(
     db: DatabaseDep,
     client: TemporalDep,
     key: IdempotencyKey = None,
-    user: Actor = allow(Role.district_officer),
+    user: Actor = permit(TOP_UP),
 ) -> ReservePublic:
     """The district tops the reserve up; the cases waiting for funds are paid in the order
     they were requested, as far as the money goes. Send an Idempotency-Key: money moves once."""
-    _visible(code, user)
     if not key:
         raise InvalidData("header.Idempotency-Key", "a top-up needs an Idempotency-Key header")
     state, woken = await db.write(

@@ -23,10 +23,11 @@ from api.cases import (
     act,
     case_in_jurisdiction,
 )
-from api.deps import DatabaseDep, IdempotencyKey, SettingsDep, TemporalDep, allow
+from api.deps import DatabaseDep, IdempotencyKey, SettingsDep, TemporalDep
 from api.models import Body, CasePublic, EmergencyPublic, Label, Text
+from api.permissions import INTERVENE, SUPERVISE, PermittedRoute, permit
 from domain.calendar import WorkingDayIndex, local_date
-from domain.cases import Actor, Intervention, InterventionRecord, Role
+from domain.cases import Actor, Intervention, InterventionRecord
 from domain.errors import NotFound, WrongStage
 from domain.sealing import KeyRing, Unsealable
 from domain.supervision import Reason, Stuck, Thresholds, stuck_reasons
@@ -37,9 +38,8 @@ from store.supervision import clear_retry, open_cases
 from workflows.application import ApplicationWorkflow
 from workflows.emergency import EmergencyWorkflow
 
-router = APIRouter(prefix="/supervision", tags=["supervision"])
+router = APIRouter(prefix="/supervision", tags=["supervision"], route_class=PermittedRoute)
 
-READERS = (Role.supervisor, Role.district_officer, Role.auditor, Role.admin)
 ORDER = [
     Reason.engine_problem,
     Reason.overdue,
@@ -120,7 +120,7 @@ async def list_stuck(
     db: DatabaseDep,
     client: TemporalDep,
     settings: SettingsDep,
-    user: Actor = allow(*READERS),
+    user: Actor = permit(SUPERVISE),
     township: Annotated[str | None, Query(pattern=r"^\d{9}$")] = None,
     kind: Literal["application", "emergency"] | None = None,
     reason: Reason | None = None,
@@ -145,7 +145,7 @@ async def list_stuck(
 
 @router.get("/summary", response_model=StuckSummary)
 async def summary(
-    db: DatabaseDep, settings: SettingsDep, user: Actor = allow(*READERS)
+    db: DatabaseDep, settings: SettingsDep, user: Actor = permit(SUPERVISE)
 ) -> StuckSummary:
     """How many cases are not moving, by reason and by township."""
     rows = await db.read(
@@ -165,7 +165,11 @@ def stuck_rows(
     session: Session, *, user: Actor, township: str | None, kind: str | None, thresholds: Thresholds
 ) -> list[Stuck]:
     level = jurisdiction_level(user.jurisdiction)
-    if township is not None and not covers(user.jurisdiction, township):
+    # As the route's permission checks it: the filter must meet the jurisdiction (a village's
+    # user may name its own township), or it would widen what the user sees.
+    if township is not None and not (
+        covers(user.jurisdiction, township) or covers(township, user.jurisdiction)
+    ):
         raise NotFound(f"no township {township} in your jurisdiction")
     village = user.jurisdiction if level == "village" else None
     township = township or (user.jurisdiction if level == "township" else None)
@@ -225,7 +229,7 @@ async def intervene(
     db: DatabaseDep,
     client: TemporalDep,
     settings: SettingsDep,
-    user: Actor = allow(Role.supervisor),
+    user: Actor = permit(INTERVENE),
     key: IdempotencyKey = None,
 ) -> CasePublic | EmergencyPublic:
     """督办: reassign, escalate to the district, make a retrying call run now, ask the

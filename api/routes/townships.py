@@ -6,15 +6,16 @@ from decimal import Decimal
 from fastapi import APIRouter, Path
 from sqlmodel import Session, delete, select
 
-from api.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, allow
+from api.deps import DatabaseDep, SessionDep, SettingsDep
 from api.models import TownshipPublic, TownshipUpdate, VillagePublic
-from domain.cases import Actor, Role
+from api.permissions import EDIT_TOWNSHIP, READ_REFERENCE, PermittedRoute, permit
+from domain.cases import Actor
 from domain.errors import Conflict, InvalidData
 from domain.townships import DISTRICT_CODE, village_area
 from store import reserve
 from store.tables import CaseRecord, TownshipRow, VillageRow
 
-router = APIRouter(prefix="/townships", tags=["townships"])
+router = APIRouter(prefix="/townships", tags=["townships"], route_class=PermittedRoute)
 
 TownshipCode = Path(pattern=rf"^{DISTRICT_CODE}\d{{3}}$", description="9 digits")
 
@@ -32,7 +33,10 @@ def _listing(session: Session, codes: list[str] | None = None) -> list[TownshipP
 
 
 @router.get("", response_model=list[TownshipPublic])
-def list_townships(session: SessionDep, user: CurrentUser) -> list[TownshipPublic]:
+def list_townships(
+    session: SessionDep, user: Actor = permit(READ_REFERENCE)
+) -> list[TownshipPublic]:
+    """The district's townships and villages: reference data, the same for everyone."""
     return _listing(session)
 
 
@@ -42,7 +46,7 @@ async def put_township(
     db: DatabaseDep,
     settings: SettingsDep,
     code: str = TownshipCode,
-    user: Actor = allow(Role.admin),
+    user: Actor = permit(EDIT_TOWNSHIP),
 ) -> TownshipPublic:
     """Add or correct a township and its villages. A village with cases cannot be removed."""
     if bad := [v.code for v in body.villages if not v.code.startswith(code)]:

@@ -1,0 +1,218 @@
+"""Who may call each route: one declared permission per route, checked the same way everywhere.
+
+A permission names the roles that may use a route and the jurisdiction rule for what the route
+touches. A route declares exactly one, as its user parameter: ``user: Actor = permit(DECIDE)``.
+Every router makes its routes with ``PermittedRoute``, which refuses a route that declares
+none and writes each into the OpenAPI schema as the operation's ``x-permission``.
+
+The roles are those of DESIGN.md "Who uses it"; the README's table is this file's.
+"""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from sqlmodel import Session, select
+
+from api.deps import signed_in
+from domain.cases import Actor, Role
+from domain.errors import NotFound
+from domain.townships import covers, jurisdiction_level
+from store.db import Database
+from store.tables import CaseRecord, EmergencyRecord
+
+
+class Scope(StrEnum):
+    """The jurisdiction rule of a route."""
+
+    case = "case"
+    """The case in the path (``{case_no}``) lies in your jurisdiction; else 404."""
+    township = "township"
+    """The township in the path (``{code}``) lies in your jurisdiction; else 404."""
+    rows = "rows"
+    """A list, count or report of your jurisdiction's cases only; a ``township`` filter that
+    does not meet your jurisdiction is 404."""
+    intake = "intake"
+    """A new case: the family's village (in the body) lies in your jurisdiction; else 403."""
+    district = "district"
+    """Spans the whole district: an account of the district only; else 403."""
+    none = "none"
+    """The same for everyone (reference data)."""
+
+
+@dataclass(frozen=True)
+class Permission:
+    name: str
+    """What it allows, as the 403 says it: "role 'auditor' may not top up a township's reserve"."""
+    roles: frozenset[Role]
+    scope: Scope
+    sign_in: bool = True
+
+    def openapi(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "roles": sorted(self.roles),
+            "jurisdiction": self.scope.value,
+            "sign_in": self.sign_in,
+        }
+
+
+def _permission(name: str, roles: set[Role] | frozenset[Role], scope: Scope) -> Permission:
+    return Permission(name, frozenset(roles), scope)
+
+
+R = Role
+EVERYONE = frozenset(Role)
+CASE_READERS = EVERYONE - {R.admin}
+"""Whoever works on cases or oversees them; the admin keeps the system, not the case files."""
+OVERSIGHT = {R.supervisor, R.district_officer, R.auditor, R.admin}
+
+HEALTH = Permission("check the API is up", EVERYONE, Scope.none, sign_in=False)
+READ_REFERENCE = _permission("read reference data", EVERYONE, Scope.none)
+EDIT_TOWNSHIP = _permission("edit a township", {R.admin}, Scope.township)
+PUBLISH_CALENDAR = _permission("publish the holiday calendar", {R.admin}, Scope.district)
+READ_NOTIFICATIONS = _permission("read notifications", EVERYONE, Scope.rows)
+
+LIST_CASES = _permission("list cases", CASE_READERS, Scope.rows)
+READ_CASE = _permission("read a case", CASE_READERS, Scope.case)
+ACCEPT_APPLICATION = _permission(
+    "accept an application", {R.township_assistant, R.village_coordinator}, Scope.intake
+)
+REQUEST_EMERGENCY = _permission("request emergency aid", {R.township_assistant}, Scope.intake)
+SURVEY = _permission(
+    "record a household survey",
+    {R.village_coordinator, R.township_assistant, R.district_officer},
+    Scope.case,
+)
+REVIEW = _permission("record the township review", {R.township_assistant}, Scope.case)
+OBJECT = _permission(
+    "record an objection",
+    {R.township_assistant, R.village_coordinator, R.district_officer},
+    Scope.case,
+)
+CASEWORK = _permission(
+    "keep a case's file (documents, withdrawal, bank account)",
+    {R.township_assistant, R.district_officer},
+    Scope.case,
+)
+DECIDE = _permission("take the district's decision on a case", {R.district_officer}, Scope.case)
+APPROVE_EMERGENCY = _permission(
+    "approve or reject emergency aid", {R.township_approver, R.district_officer}, Scope.case
+)
+INTERVENE = _permission("intervene in a case", {R.supervisor}, Scope.case)
+
+READ_RESERVE = _permission(
+    "read a township's reserve", EVERYONE - {R.village_coordinator}, Scope.township
+)
+TOP_UP = _permission("top up a township's reserve", {R.district_officer}, Scope.township)
+
+SUPERVISE = _permission("read the supervision and compliance reports", OVERSIGHT, Scope.rows)
+VERIFY_AUDIT_TRAIL = _permission("verify the audit trail", OVERSIGHT, Scope.district)
+READ_TIMELINE = _permission("read a case's timeline", OVERSIGHT, Scope.case)
+DECRYPT_PAYLOADS = _permission(
+    "decrypt the case engine's payloads (the Web UI's codec)",
+    {R.supervisor, R.admin},
+    Scope.district,
+)
+
+
+def permit(permission: Permission) -> Any:
+    """The route's user parameter: the signed-in user, once the role and the jurisdiction rule
+    allow the request (401, 403 or 404 otherwise)."""
+    if not permission.sign_in:
+
+        async def anyone() -> None:
+            return None
+
+        anyone.permission = permission  # type: ignore[attr-defined]
+        return Depends(anyone)
+
+    async def check(request: Request, user: Actor = Depends(signed_in)) -> Actor:
+        if user.role not in permission.roles:
+            allowed = ", ".join(sorted(permission.roles))
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"role '{user.role}' may not {permission.name}; allowed: {allowed}",
+            )
+        await _check_jurisdiction(permission.scope, request, user)
+        return user
+
+    check.permission = permission  # type: ignore[attr-defined]
+    return Depends(check)
+
+
+_CASE_NO = re.compile(r"[0-9A-Za-z-]{1,40}")
+_TOWNSHIP = re.compile(r"\d{9}")
+
+
+async def _check_jurisdiction(scope: Scope, request: Request, user: Actor) -> None:
+    """A malformed code is left to the route's own validation (422), unread and unechoed."""
+    if scope is Scope.case:
+        case_no = request.path_params["case_no"]
+        if _CASE_NO.fullmatch(case_no):
+            database = Database(request.app.state.settings.database_url)
+            village = await database.read(_village_of, case_no=case_no)
+            if village is None or not covers(user.jurisdiction, village):
+                raise NotFound(f"no case {case_no} in your jurisdiction")
+    elif scope is Scope.township:
+        code = request.path_params["code"]
+        if _TOWNSHIP.fullmatch(code) and not covers(user.jurisdiction, code):
+            raise NotFound(f"no township {code} in your jurisdiction")
+    elif scope is Scope.rows:
+        township = request.query_params.get("township")
+        if (
+            township is not None
+            and _TOWNSHIP.fullmatch(township)
+            and not (covers(user.jurisdiction, township) or covers(township, user.jurisdiction))
+        ):
+            raise NotFound(f"no township {township} in your jurisdiction")
+    elif scope is Scope.district and jurisdiction_level(user.jurisdiction) != "district":
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "this covers the whole district: it needs an account of the district, not of a "
+            "township or village",
+        )
+
+
+def _village_of(session: Session, *, case_no: str) -> str | None:
+    """The village of the application or emergency with this number."""
+    for table in (CaseRecord, EmergencyRecord):
+        village = session.exec(select(table.village).where(table.case_no == case_no)).first()
+        if village is not None:
+            return village
+    return None
+
+
+class PermittedRoute(APIRoute):
+    """The route class of every router: a route that does not declare exactly one permission,
+    fitting its path, cannot be made; its permission shows in the OpenAPI schema as
+    ``x-permission``."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        super().__init__(path, endpoint, **options)
+        declared = [d.call.permission for d in _dependencies(self.dependant)]
+        where = f"{'/'.join(sorted(self.methods))} {path}"
+        if len(declared) != 1:
+            raise RuntimeError(
+                f"{where} must declare one permission (user: Actor = permit(...)), "
+                f"not {len(declared)}"
+            )
+        [permission] = declared
+        needs = {Scope.case: "{case_no}", Scope.township: "{code}"}.get(permission.scope)
+        if needs and needs not in path:
+            raise RuntimeError(f"{where}: a {permission.scope} permission needs {needs}")
+        self.openapi_extra = (self.openapi_extra or {}) | {"x-permission": permission.openapi()}
+
+
+def _dependencies(dependant: Dependant) -> list[Dependant]:
+    found = []
+    for dependency in dependant.dependencies:
+        if hasattr(dependency.call, "permission"):
+            found.append(dependency)
+        found += _dependencies(dependency)
+    return found

@@ -1,0 +1,343 @@
+"""Who may do what: every operation of the API's OpenAPI schema, called over HTTP by every role,
+against this test's own table of who may call it (written out by hand: a new route missing
+from it, or one that declares no permission, fails). A case or township outside the caller's
+jurisdiction is 404, as one that does not exist; lists, counts and reports never show it."""
+
+import csv
+import io
+import random
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from domain.calendar import local_date
+from domain.cases import Actor, Role
+from domain.policy import Policy
+from domain.supervision import Thresholds
+from settings import Settings
+from store.db import session_scope
+from store.migrate import upgrade
+from store.tables import CaseCounter, StaffNotification
+from tests.conftest import Stack, running_stack
+from tests.test_api import application
+from tests.test_emergency_api import emergency
+
+DISTRICT, HOME, AWAY = "370305", "370305001", "370305002"
+HOME_VILLAGE, NEIGHBOUR_VILLAGE, AWAY_VILLAGE = f"{HOME}001", f"{HOME}002", f"{AWAY}001"
+
+VC, TA, TP = Role.village_coordinator, Role.township_assistant, Role.township_approver
+DO, SUP, AUD, ADM = Role.district_officer, Role.supervisor, Role.auditor, Role.admin
+ALL = {VC, TA, TP, DO, SUP, AUD, ADM}
+CASE_READERS = {VC, TA, TP, DO, SUP, AUD}
+OVERSIGHT = {SUP, DO, AUD, ADM}
+PUBLIC = "public"
+
+EXPECTED: dict[tuple[str, str], set[Role] | str] = {
+    ("POST", "/applications"): {TA, VC},
+    ("GET", "/applications"): CASE_READERS,
+    ("GET", "/applications/{case_no}"): CASE_READERS,
+    ("GET", "/applications/{case_no}/audit-trail"): CASE_READERS,
+    ("POST", "/applications/{case_no}/survey"): {VC, TA, DO},
+    ("POST", "/applications/{case_no}/review"): {TA},
+    ("POST", "/applications/{case_no}/objections"): {TA, VC, DO},
+    ("POST", "/applications/{case_no}/decision"): {DO},
+    ("POST", "/applications/{case_no}/documents-requested"): {TA, DO},
+    ("POST", "/applications/{case_no}/documents-received"): {TA, DO},
+    ("POST", "/applications/{case_no}/withdrawal"): {TA, DO},
+    ("POST", "/applications/{case_no}/bank-account"): {TA, DO},
+    ("POST", "/emergencies"): {TA},
+    ("GET", "/emergencies"): CASE_READERS,
+    ("GET", "/emergencies/{case_no}"): CASE_READERS,
+    ("GET", "/emergencies/{case_no}/audit-trail"): CASE_READERS,
+    ("POST", "/emergencies/{case_no}/approval"): {TP, DO},
+    ("POST", "/emergencies/{case_no}/exception-approval"): {DO},
+    ("POST", "/emergencies/{case_no}/rejection"): {TP, DO},
+    ("POST", "/emergencies/{case_no}/bank-account"): {TA, DO},
+    ("POST", "/emergencies/{case_no}/survey"): {VC, TA, DO},
+    ("POST", "/emergencies/{case_no}/review"): {TA},
+    ("POST", "/emergencies/{case_no}/decision"): {DO},
+    ("GET", "/townships/{code}/reserve"): ALL - {VC},
+    ("GET", "/townships/{code}/reserve/ledger"): ALL - {VC},
+    ("POST", "/townships/{code}/reserve/top-ups"): {DO},
+    ("GET", "/townships"): ALL,
+    ("PUT", "/townships/{code}"): {ADM},
+    ("GET", "/calendar/{year}"): ALL,
+    ("PUT", "/calendar/{year}"): {ADM},
+    ("GET", "/notifications"): ALL,
+    ("GET", "/policy"): ALL,
+    ("GET", "/supervision/stuck"): OVERSIGHT,
+    ("GET", "/supervision/summary"): OVERSIGHT,
+    ("POST", "/supervision/cases/{case_no}/{action}"): {SUP},
+    ("GET", "/audit/compliance"): OVERSIGHT,
+    ("GET", "/audit/verify"): OVERSIGHT,
+    ("GET", "/audit/cases/{case_no}/timeline"): OVERSIGHT,
+    ("POST", "/codec/decode"): {SUP, ADM},
+    ("POST", "/codec/encode"): {SUP, ADM},
+    ("GET", "/health"): PUBLIC,
+}
+DISTRICT_WIDE = {
+    ("GET", "/audit/verify"),
+    ("PUT", "/calendar/{year}"),
+    ("POST", "/codec/decode"),
+    ("POST", "/codec/encode"),
+}
+"""Need an account of the district: 403 for a township's account."""
+
+
+def actor(role: Role, jurisdiction: str) -> Actor:
+    return Actor(f"u-{role}-{jurisdiction}", f"{role}@{jurisdiction}", role, jurisdiction)
+
+
+DISTRICT_ROLES = {DO, SUP, AUD, ADM}
+HOME_ACTORS = {
+    role: actor(role, DISTRICT if role in DISTRICT_ROLES else HOME_VILLAGE if role == VC else HOME)
+    for role in ALL
+}
+"""Each role where it usually sits: the district, a township, a village."""
+LOCAL_ACTORS = {role: actor(role, HOME) for role in DISTRICT_ROLES}
+"""A district role with an account of one township: for them, the other township is outside."""
+
+
+@dataclass
+class World:
+    stack: Stack
+    applications: dict[str, str]
+    """case number → village"""
+    emergencies: dict[str, str]
+
+    def cases(self, path: str) -> dict[str, str]:
+        return self.emergencies if path.startswith("/emergencies") else self.applications
+
+    def case(self, village: str, path: str) -> str:
+        return next(no for no, v in self.cases(path).items() if v == village)
+
+    def outside(self, who: Actor, path: str) -> list[tuple[str, str]]:
+        """The villages of cases, or the township, in the path that lie outside the user's
+        jurisdiction."""
+        if "{case_no}" in path:
+            villages = set(self.cases(path).values())
+            return [(v, v[:9]) for v in sorted(villages) if not v.startswith(who.jurisdiction)]
+        if "{code}" in path and not AWAY.startswith(who.jurisdiction):
+            return [(AWAY_VILLAGE, AWAY)]
+        return []
+
+
+@pytest.fixture(scope="module")
+async def world(dev_env, simulator_url, tmp_path_factory) -> AsyncIterator[World]:
+    """One stack for the module, on a database of its own: three applications (in a village
+    of township 001, in its neighbour village, in township 002) and two emergencies."""
+    database = f"sqlite:///{tmp_path_factory.mktemp('permissions') / 'jiuzhu.db'}"
+    upgrade(database)
+    year = local_date(datetime.now(UTC)).year
+    with session_scope(database, writes=True) as session:  # numbers no other test uses
+        session.add(CaseCounter(year=year, last=random.randrange(10**5, 9 * 10**5)))
+    settings = Settings(
+        database_url=database,
+        temporal_address=dev_env.client.service_client.config.target_host,
+        payment_url=f"{simulator_url}/payment",
+        sms_url=f"{simulator_url}/sms",
+        verification_url=f"{simulator_url}/verification",
+        task_queue=f"test-{uuid.uuid4()}",
+        policy=Policy(notice_calendar_days=0),
+        # Every open case is "due soon", so that supervision lists all of them.
+        supervision=Thresholds(due_soon_working_days=30, due_soon_hours=48),
+    )
+    async with running_stack(dev_env.client, settings) as stack:
+        applications, emergencies = {}, {}
+        for village in (HOME_VILLAGE, NEIGHBOUR_VILLAGE, AWAY_VILLAGE):
+            async with stack.client(actor(TA, village[:9])) as assistant:
+                body = application(township=village[:9], village=village)
+                created = await assistant.post("/applications", json=body)
+                assert created.status_code == 201, created.text
+                applications[created.json()["case_no"]] = village
+                if village != NEIGHBOUR_VILLAGE:
+                    body = emergency(village[:9], village, amount="1000.00")
+                    created = await assistant.post("/emergencies", json=body)
+                    assert created.status_code == 201, created.text
+                    emergencies[created.json()["case_no"]] = village
+        # A notice of every case for every user (one who moved keeps old ones, say).
+        users = [*HOME_ACTORS.values(), *LOCAL_ACTORS.values()]
+        with session_scope(database, writes=True) as session:
+            for case_no, village in (applications | emergencies).items():
+                for user in users:
+                    session.add(
+                        StaffNotification(
+                            key=f"{case_no}:{user.user_id}",
+                            case_no=case_no,
+                            kind="deadline_warning",
+                            message=f"case {case_no}: survey due soon",
+                            assignee=user.user_id,
+                            township=village[:9],
+                            village=village,
+                            at=datetime.now(UTC),
+                        )
+                    )
+        yield World(stack, applications, emergencies)
+
+
+def concrete(world: World, method: str, path: str, *, village: str, township: str):
+    """The operation's path with real values, and the query it needs."""
+    values = {
+        "case_no": world.case(village, path) if "{case_no}" in path else "",
+        "code": township,
+        "year": str(local_date(datetime.now(UTC)).year),
+        "action": "escalate",
+    }
+    query = {}
+    if path == "/audit/compliance":
+        query = {"from": f"{values['year']}-01-01", "to": f"{values['year']}-12-31"}
+    return path.format(**values), query
+
+
+async def call(
+    world: World, who: Actor | None, method: str, path: str, *, village: str, township: str
+) -> httpx.Response:
+    url, query = concrete(world, method, path, village=village, township=township)
+    headers = world.stack.headers(who) if who else {}
+    # An empty body: a write is refused (422, or 409 at this stage) before anything is written.
+    body = {} if method in ("POST", "PUT") else None
+    async with httpx.AsyncClient(base_url=world.stack.url, timeout=30) as http:
+        return await http.request(method, url, params=query, json=body, headers=headers)
+
+
+async def test_every_operation_declares_its_permission_and_answers_each_role_by_it(world):
+    async with httpx.AsyncClient(base_url=world.stack.url) as http:
+        schema = (await http.get("/openapi.json")).json()
+    operations = [
+        (method.upper(), path, operation)
+        for path, methods in schema["paths"].items()
+        for method, operation in methods.items()
+    ]
+    listed = {(method, path) for method, path, _ in operations}
+    assert listed - EXPECTED.keys() == set(), "operations missing from this test's table"
+    assert EXPECTED.keys() - listed == set(), "operations of the table the API no longer has"
+
+    wrong: list[tuple] = []
+
+    def expect(answer: httpx.Response, ok: bool, *what) -> None:
+        if not ok:
+            wrong.append((*what, answer.status_code, answer.text[:200]))
+
+    for method, path, operation in operations:
+        allowed = EXPECTED[(method, path)]
+        declared = operation.get("x-permission")
+        assert declared is not None, f"{method} {path} declares no permission"
+        if allowed == PUBLIC:
+            assert declared["sign_in"] is False
+            for who in (None, *HOME_ACTORS.values()):
+                answer = await call(world, who, method, path, village=HOME_VILLAGE, township=HOME)
+                expect(answer, answer.status_code == 200, method, path, who)
+            continue
+        assert declared["sign_in"] is True and set(declared["roles"]) == allowed, (method, path)
+        read = method == "GET"
+
+        nobody = await call(world, None, method, path, village=HOME_VILLAGE, township=HOME)
+        expect(nobody, nobody.status_code == 401, method, path, "no token")
+
+        for role, who in HOME_ACTORS.items():
+            answer = await call(world, who, method, path, village=HOME_VILLAGE, township=HOME)
+            if role not in allowed:
+                expect(answer, answer.status_code == 403, method, path, role, "not allowed")
+                continue
+            ok = answer.status_code == 200 if read else answer.status_code in (409, 422)
+            expect(answer, ok, method, path, role, "inside")
+
+        # Outside the jurisdiction: the township accounts as they are, and the district roles
+        # with an account of one township.
+        for role in allowed:
+            who = LOCAL_ACTORS.get(role, HOME_ACTORS[role])
+            if (method, path) in DISTRICT_WIDE:
+                answer = await call(world, who, method, path, village=HOME_VILLAGE, township=HOME)
+                expect(answer, answer.status_code == 403, method, path, who, "district only")
+            for village, township in world.outside(who, path):
+                answer = await call(world, who, method, path, village=village, township=township)
+                gone = answer.status_code == 404 and "in your jurisdiction" in answer.text
+                expect(answer, gone, method, path, who, village, township)
+    assert wrong == []
+
+
+async def test_an_outside_case_answers_as_one_that_does_not_exist(world):
+    coordinator = HOME_ACTORS[VC]
+    neighbour = world.case(NEIGHBOUR_VILLAGE, "/applications")
+    async with world.stack.client(coordinator) as http:
+        outside = await http.get(f"/applications/{neighbour}")
+        missing = await http.get("/applications/370305-1999-000001")
+        assert (outside.status_code, missing.status_code) == (404, 404)
+        assert outside.json()["detail"].replace(neighbour, "N") == missing.json()["detail"].replace(
+            "370305-1999-000001", "N"
+        )
+        # A role that may not act at all is told so, wherever the case is.
+        refused = await http.post(f"/applications/{neighbour}/decision", json={})
+        assert refused.status_code == 403
+    async with world.stack.client(HOME_ACTORS[TA]) as http:  # a family of another township
+        elsewhere = application(township=AWAY, village=AWAY_VILLAGE)
+        refused = await http.post("/applications", json=elsewhere)
+        assert refused.status_code == 403 and "jurisdiction" in refused.json()["detail"]
+        elsewhere = emergency(AWAY, AWAY_VILLAGE, amount="1000.00")
+        refused = await http.post("/emergencies", json=elsewhere)
+        assert refused.status_code == 403 and "jurisdiction" in refused.json()["detail"]
+
+
+def readers(allowed: set[Role]) -> list[Actor]:
+    return [HOME_ACTORS[r] for r in allowed] + [LOCAL_ACTORS[r] for r in allowed & DISTRICT_ROLES]
+
+
+async def test_lists_and_counts_hold_only_the_jurisdictions_cases(world):
+    for who in readers(CASE_READERS):
+        async with world.stack.client(who) as http:
+            for path, cases in (("/applications", world.applications),
+                                ("/emergencies", world.emergencies)):  # fmt: skip
+                mine = {no for no, v in cases.items() if v.startswith(who.jurisdiction)}
+                page = (await http.get(path, params={"page_size": 200})).json()
+                assert {c["case_no"] for c in page["items"]} == mine, (who, path)
+                assert page["total"] == len(mine), (who, path)
+                if who.jurisdiction != DISTRICT:
+                    refused = await http.get(path, params={"township": AWAY})
+                    assert refused.status_code == 404, (who, path)
+    for who in readers(ALL):
+        everything = world.applications | world.emergencies
+        mine = {no for no, v in everything.items() if v.startswith(who.jurisdiction)}
+        async with world.stack.client(who) as http:
+            notices = (await http.get("/notifications")).json()
+        assert {n["case_no"] for n in notices} == mine, who
+
+
+async def test_supervision_and_compliance_reports_hold_only_the_jurisdictions_cases(world):
+    year = local_date(datetime.now(UTC)).year
+    period = {"from": f"{year}-01-01", "to": f"{year}-12-31"}
+    for who in readers(OVERSIGHT):
+        everything = world.applications | world.emergencies
+        mine = {no: v for no, v in everything.items() if v.startswith(who.jurisdiction)}
+        townships = {v[:9] for v in mine.values()}
+        async with world.stack.client(who) as http:
+            stuck = (await http.get("/supervision/stuck", params={"page_size": 200})).json()
+            summary = (await http.get("/supervision/summary")).json()
+            report = (await http.get("/audit/compliance", params=period)).json()
+            exported = await http.get(
+                "/audit/compliance", params=period, headers={"Accept": "text/csv"}
+            )
+            if who.jurisdiction != DISTRICT:
+                for path in ("/supervision/stuck", "/audit/compliance"):
+                    away = await http.get(path, params=period | {"township": AWAY})
+                    assert away.status_code == 404, (who, path)
+                    away = await http.get(
+                        path, params=period | {"township": AWAY}, headers={"Accept": "text/csv"}
+                    )
+                    assert away.status_code == 404, (who, path, "csv")
+        assert {item["case_no"] for item in stuck["items"]} == set(mine), who
+        assert summary["total"] == len(mine) and set(summary["by_township"]) == townships, who
+        rows = [*report["applications"]["rows"], *report["emergencies"]["rows"]]
+        assert {row["township"] for row in rows} == townships, who
+        assert all(r["township"].startswith(who.jurisdiction) for r in report["reserves"]), who
+        open_applications = sum(1 for no in mine if no in world.applications)
+        assert report["applications"]["total"]["open"] == open_applications, who
+        assert report["emergencies"]["total"]["open"] == len(mine) - open_applications, who
+        lines = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+        cases = [line for line in lines if line["record [类别]"] != "reserve"]
+        assert {line["township [镇街代码]"] for line in cases} - {"total"} == townships, who
+        reserves = [line["township [镇街代码]"] for line in lines if line not in cases]
+        assert all(code.startswith(who.jurisdiction) for code in reserves), who
