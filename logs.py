@@ -1,15 +1,30 @@
 """Structured logs (structlog) for every process: readable on a console, JSON in production.
 
-Log the case number, never an ID-card or phone number in clear (see ``domain.identity``).
+Log the case number, never an ID-card or phone number in clear. Whatever a line carries, ours
+or a library's, its message, fields and exception, anything shaped like an ID, mobile or bank
+account number is masked before it is written (``domain.privacy``).
 """
 
 import logging
 import sys
+from typing import Any, TextIO
 
 import structlog
 
+from domain.privacy import redact_value
 
-def configure_logging(*, fmt: str = "console", level: str = "INFO", process: str = "") -> None:
+
+def redact_personal_numbers(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """The last step before rendering: the exception is text by now, so it is masked too."""
+    return {
+        key: value if key.startswith("_") else redact_value({key: value})[key]
+        for key, value in event.items()
+    }
+
+
+def configure_logging(
+    *, fmt: str = "console", level: str = "INFO", process: str = "", stream: TextIO | None = None
+) -> None:
     renderer = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if fmt == "json"
@@ -27,14 +42,25 @@ def configure_logging(*, fmt: str = "console", level: str = "INFO", process: str
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.StackInfoRenderer(),
+                redact_personal_numbers,
+                renderer,
+            ],
         )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # uvicorn gives its loggers their own handlers, past this formatter: its access log would
+    # write a URL's query string (anything a user typed) unredacted.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
     logging.getLogger("httpx").setLevel(logging.WARNING)  # each call is logged by the activity

@@ -23,12 +23,15 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import CaseNo, DatabaseDep, IdempotencyKey, SettingsDep, TemporalDep
 from api.errors import from_workflow
+from api.models import ApplicantPublic, AuditEntryPublic, FamilyPublic, MemberPublic
 from api.permissions import Permission, permit
 from domain.cases import Actor
 from domain.errors import InvalidData, NotFound, WrongStage
+from domain.privacy import for_role, id_number_for, mask_id_number, phone_for
+from domain.sealing import KeyRing
 from domain.townships import covers, jurisdiction_level
 from store.db import Database
-from store.records import discard_case, halt_case, view_of
+from store.records import audit_trail, discard_case, halt_case, start_of, view_of
 from store.tables import CaseRecord, EmergencyRecord, TownshipRow, VillageRow
 from workflows.application import ApplicationWorkflow
 from workflows.client import HALTED_STATUSES, application_workflow_id, emergency_workflow_id
@@ -106,6 +109,49 @@ def case_in_jurisdiction(session: Session, *, kind: CaseKind, case_no: str, user
     if row is None or not covers(user.jurisdiction, row.village):
         raise NotFound(f"no case {case_no} in your jurisdiction")
     return row
+
+
+def family_of(row: Any, *, user: Actor, ring: KeyRing) -> FamilyPublic | None:
+    """The family as accepted, its numbers as the user's role may see them (``domain.privacy``)."""
+    start = start_of(row, ring=ring)
+    if start is None:
+        return None
+    applicant = start.applicant
+    return FamilyPublic(
+        applicant=ApplicantPublic(
+            name=applicant.name,
+            id_number=id_number_for(user.role, applicant.id_number),
+            phone=phone_for(user.role, applicant.phone),
+        ),
+        household=[
+            MemberPublic(
+                name=m.name, relation=m.relation, id_number=id_number_for(user.role, m.id_number)
+            )
+            for m in start.household
+        ],
+    )
+
+
+def audit_trail_for(
+    session: Session, *, kind: CaseKind, case_no: str, user: Actor
+) -> list[AuditEntryPublic]:
+    """留痕 of a case in the user's jurisdiction; numbers in its notes masked unless the user's
+    role sees them in full (the entries' hashes are of the notes as written)."""
+    case_in_jurisdiction(session, kind=kind, case_no=case_no, user=user)
+    entries = [
+        AuditEntryPublic.model_validate(e, from_attributes=True)
+        for e in audit_trail(session, case_no=case_no)
+    ]
+    return [e.model_copy(update={"note": for_role(user.role, e.note)}) for e in entries]
+
+
+def list_item(model: type[BaseModel], row: Any) -> Any:
+    """A case in a list, from its record: its applicant's ID number masked, whoever reads."""
+    public = model.__base__.model_validate(view_of(row), from_attributes=True)
+    number = row.applicant_id_number
+    return model(
+        **public.model_dump(), applicant_id_number=mask_id_number(number) if number else ""
+    )
 
 
 async def current_view(client: Client, kind: CaseKind, row: Any, *, timeout: timedelta) -> Any:

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.body import read_body, replay
 from api.identity import ProviderUnavailable, TokenRefused, TokenVerifier, UnusableClaims
+from domain.privacy import redact
 from settings import Settings
 from store.db import Database
 from store.tables import IdempotencyRecord
@@ -87,7 +88,8 @@ class IdempotencyMiddleware:
             with anyio.CancelScope(shield=True):
                 status = answer[0]["status"] if answer else 500
                 text = b"".join(m.get("body", b"") for m in answer[1:]).decode(errors="replace")
-                await self.db.write(_settle, **claim, status_code=status, body=text)
+                # Kept a day in a table: never with a number of the family's in full.
+                await self.db.write(_settle, **claim, status_code=status, body=redact(text))
         for message in answer:
             await send(message)
 

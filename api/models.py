@@ -249,8 +249,41 @@ class CasePublic(BaseModel):
     notice_refused: bool
 
 
+class ApplicantPublic(BaseModel):
+    name: str
+    id_number: str
+    phone: str
+
+
+class MemberPublic(BaseModel):
+    name: str
+    relation: str
+    id_number: str
+
+
+class FamilyPublic(BaseModel):
+    """The family as your role may see it: ID and phone numbers in full to the roles that work
+    the case with the family (村协理员, 镇助理员, 镇分管领导, 区民政局), masked
+    (``370305********1234``, ``138****5678``) to everyone else."""
+
+    applicant: ApplicantPublic
+    household: list[MemberPublic]
+
+
+class CaseDetail(CasePublic):
+    """One case, read on its own: with the family."""
+
+    family: FamilyPublic | None = Field(
+        description="null for a case accepted before intakes were kept with the case"
+    )
+
+
+class CaseListItem(CasePublic):
+    applicant_id_number: str = Field(description="masked: region code and last four")
+
+
 class CasePage(BaseModel):
-    items: list[CasePublic]
+    items: list[CaseListItem]
     total: int
     page: int
     page_size: int
@@ -407,8 +440,20 @@ class EmergencyPublic(BaseModel):
     notice_refused: bool
 
 
+class EmergencyDetail(EmergencyPublic):
+    """One emergency, read on its own: with the family."""
+
+    family: FamilyPublic | None = Field(
+        description="null for a case accepted before intakes were kept with the case"
+    )
+
+
+class EmergencyListItem(EmergencyPublic):
+    applicant_id_number: str = Field(description="masked: region code and last four")
+
+
 class EmergencyPage(BaseModel):
-    items: list[EmergencyPublic]
+    items: list[EmergencyListItem]
     total: int
     page: int
     page_size: int

@@ -37,11 +37,15 @@ CONVERTER = data_converter(RING)
 
 
 @contextmanager
-def serve(app, *, host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve an ASGI app over real HTTP on a free port, in a thread; yields its base URL."""
+def serve(
+    app, *, host: str = "127.0.0.1", log_level: str = "warning", factory: bool = False
+) -> Iterator[str]:
+    """Serve an ASGI app (or, with ``factory``, what a factory makes, as ``uvicorn --factory``
+    does) over real HTTP on a free port, in a thread; yields its base URL."""
     sock = socket.socket()
     sock.bind((host, 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    config = uvicorn.Config(app, log_level=log_level, lifespan="on", factory=factory)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     while not server.started:

@@ -9,10 +9,13 @@ from sqlmodel import func, select
 from api.cases import (
     APPLICATIONS,
     CaseNo,
+    audit_trail_for,
     case_in_jurisdiction,
     current_view,
     declare_action,
+    family_of,
     in_jurisdiction,
+    list_item,
 )
 from api.deps import DatabaseDep, SessionDep, SettingsDep, TemporalDep
 from api.intake import accept_application
@@ -20,6 +23,8 @@ from api.models import (
     ApplicationCreate,
     AuditEntryPublic,
     BankAccountIn,
+    CaseDetail,
+    CaseListItem,
     CasePage,
     CasePublic,
     DecisionCreate,
@@ -57,7 +62,6 @@ from domain.cases import (
     SurveyRecord,
     WithdrawalRecord,
 )
-from store.records import audit_trail, view_of
 from store.tables import CaseRecord
 from workflows.application import ApplicationWorkflow
 
@@ -109,28 +113,32 @@ def list_applications(
         .limit(page_size)
     ).all()
     return CasePage(
-        items=[_public(view_of(r)) for r in rows], total=total, page=page, page_size=page_size
+        items=[list_item(CaseListItem, r) for r in rows],
+        total=total,
+        page=page,
+        page_size=page_size,
     )
 
 
-@router.get("/{case_no}", response_model=CasePublic)
+@router.get("/{case_no}", response_model=CaseDetail)
 async def get_application(
     case_no: CaseNo,
     db: DatabaseDep,
     client: TemporalDep,
     settings: SettingsDep,
     user: Actor = permit(READ_CASE),
-) -> CasePublic:
+) -> CaseDetail:
     row = await db.read(case_in_jurisdiction, kind=APPLICATIONS, case_no=case_no, user=user)
     timeout = timedelta(seconds=settings.query_timeout_seconds)
-    return _public(await current_view(client, APPLICATIONS, row, timeout=timeout))
+    view = _public(await current_view(client, APPLICATIONS, row, timeout=timeout))
+    family = family_of(row, user=user, ring=settings.key_ring())
+    return CaseDetail(**view.model_dump(), family=family)
 
 
 @router.get("/{case_no}/audit-trail", response_model=list[AuditEntryPublic])
 def get_audit_trail(case_no: CaseNo, session: SessionDep, user: Actor = permit(READ_CASE)) -> list:
     """Who did what, when, from which stage to which (留痕)."""
-    case_in_jurisdiction(session, kind=APPLICATIONS, case_no=case_no, user=user)
-    return audit_trail(session, case_no=case_no)
+    return audit_trail_for(session, kind=APPLICATIONS, case_no=case_no, user=user)
 
 
 def _action(path: str, body, record, update, permission: Permission, doc: str) -> None:

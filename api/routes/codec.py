@@ -5,10 +5,12 @@ each payload in protobuf's JSON form (``metadata`` values and ``data`` in base64
 sends one event's payloads per call, from the browser, with the user's token and the namespace
 in ``X-Namespace``; so the routes answer CORS from the configured Web UI origins only.
 
-Only district-level supervisors and administrators may call it: decoding shows a case's whole
-input, ID numbers and bank accounts included. Each call is logged with who made it.
+Only district-level supervisors and administrators may call it, and they see what a case
+carries with its ID, phone and account numbers masked (``domain.privacy``): a role that sees
+them in full elsewhere would see them in full here. Each call is logged with who made it.
 """
 
+import json
 from collections.abc import Callable
 from typing import Annotated
 
@@ -24,6 +26,7 @@ from api.deps import SettingsDep
 from api.permissions import DECRYPT_PAYLOADS, PermittedRoute, permit
 from domain.cases import Actor
 from domain.errors import InvalidData
+from domain.privacy import redact_value, sees_in_full
 from domain.sealing import Unsealable
 from settings import Settings
 from workflows.client import EncryptionCodec
@@ -82,7 +85,28 @@ def decode(
 ) -> CodecPayloads:
     """Decrypt payloads; plain ones (from before encryption) come back as they are."""
     codec = EncryptionCodec(settings.key_ring())
-    return _convert(body, codec.open, "decode", settings=settings, user=user, namespace=namespace)
+
+    def shown(payload: Payload) -> Payload:
+        opened = codec.open(payload)
+        return opened if sees_in_full(user.role) else _masked(opened)
+
+    return _convert(body, shown, "decode", settings=settings, user=user, namespace=namespace)
+
+
+def _masked(payload: Payload) -> Payload:
+    """A JSON payload with its personal numbers masked; any other comes back as it is."""
+    if payload.metadata.get("encoding") != b"json/plain":
+        return payload
+    try:
+        value = json.loads(payload.data)
+    except ValueError:
+        return payload
+    masked = Payload()
+    masked.CopyFrom(payload)
+    masked.data = json.dumps(
+        redact_value(value), ensure_ascii=False, separators=(",", ":")
+    ).encode()
+    return masked
 
 
 @router.post("/encode", response_model=CodecPayloads)

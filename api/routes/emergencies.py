@@ -10,10 +10,13 @@ from sqlmodel import func, select
 from api.cases import (
     EMERGENCIES,
     CaseNo,
+    audit_trail_for,
     case_in_jurisdiction,
     current_view,
     declare_action,
+    family_of,
     in_jurisdiction,
+    list_item,
 )
 from api.deps import DatabaseDep, SessionDep, SettingsDep, TemporalDep
 from api.intake import accept_emergency
@@ -23,6 +26,8 @@ from api.models import (
     BankAccountIn,
     DecisionCreate,
     EmergencyCreate,
+    EmergencyDetail,
+    EmergencyListItem,
     EmergencyPage,
     EmergencyPublic,
     ExceptionApprovalCreate,
@@ -58,7 +63,6 @@ from domain.emergency import (
     ExceptionApproval,
     RejectionRecord,
 )
-from store.records import audit_trail, view_of
 from store.tables import EmergencyRecord
 from workflows.emergency import EmergencyWorkflow
 
@@ -111,28 +115,32 @@ def list_emergencies(
         .limit(page_size)
     ).all()
     return EmergencyPage(
-        items=[_public(view_of(r)) for r in rows], total=total, page=page, page_size=page_size
+        items=[list_item(EmergencyListItem, r) for r in rows],
+        total=total,
+        page=page,
+        page_size=page_size,
     )
 
 
-@router.get("/{case_no}", response_model=EmergencyPublic)
+@router.get("/{case_no}", response_model=EmergencyDetail)
 async def get_emergency(
     case_no: CaseNo,
     db: DatabaseDep,
     client: TemporalDep,
     settings: SettingsDep,
     user: Actor = permit(READ_CASE),
-) -> EmergencyPublic:
+) -> EmergencyDetail:
     row = await db.read(case_in_jurisdiction, kind=EMERGENCIES, case_no=case_no, user=user)
     timeout = timedelta(seconds=settings.query_timeout_seconds)
-    return _public(await current_view(client, EMERGENCIES, row, timeout=timeout))
+    view = _public(await current_view(client, EMERGENCIES, row, timeout=timeout))
+    family = family_of(row, user=user, ring=settings.key_ring())
+    return EmergencyDetail(**view.model_dump(), family=family)
 
 
 @router.get("/{case_no}/audit-trail", response_model=list[AuditEntryPublic])
 def get_audit_trail(case_no: CaseNo, session: SessionDep, user: Actor = permit(READ_CASE)) -> list:
     """Who did what, when, from which stage to which (留痕)."""
-    case_in_jurisdiction(session, kind=EMERGENCIES, case_no=case_no, user=user)
-    return audit_trail(session, case_no=case_no)
+    return audit_trail_for(session, kind=EMERGENCIES, case_no=case_no, user=user)
 
 
 def _action(path: str, body, record, update, permission: Permission, doc: str) -> None:

@@ -29,6 +29,7 @@ from api.permissions import INTERVENE, SUPERVISE, PermittedRoute, permit
 from domain.calendar import WorkingDayIndex, local_date
 from domain.cases import Actor, Intervention, InterventionRecord
 from domain.errors import NotFound, WrongStage
+from domain.privacy import redact
 from domain.sealing import KeyRing, Unsealable
 from domain.supervision import Reason, Stuck, Thresholds, stuck_reasons
 from domain.townships import covers, jurisdiction_level
@@ -211,14 +212,15 @@ async def _retries(client: Client, kind: CaseKind, case_no: str) -> list[RetryPu
 
 
 async def _message(client: Client, failure: Failure) -> str:
-    """A failure's message, which the worker encrypted with its stack trace."""
+    """A failure's message, which the worker encrypted with its stack trace; an external
+    system's answer in it may quote an account or ID number."""
     copy = Failure()
     copy.CopyFrom(failure)  # decoding rewrites it in place
     try:
         error = await client.data_converter.decode_failure(copy)
     except Unsealable as unreadable:
         return str(unreadable)
-    return getattr(error, "message", str(error))
+    return redact(getattr(error, "message", str(error)))  # overseers see numbers masked
 
 
 @router.post("/cases/{case_no}/{action}", response_model=CasePublic | EmergencyPublic)
