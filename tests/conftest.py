@@ -5,7 +5,7 @@ import random
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -54,18 +54,27 @@ POSTGRES = os.environ.get(
 )
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh database on the local PostgreSQL server, dropped afterwards."""
-    psycopg = pytest.importorskip("psycopg")
-    server = POSTGRES.rsplit("/", 1)[0]
+def postgres_reachable() -> str | None:
+    """None when the PostgreSQL server answers, else why not."""
     try:
-        admin = psycopg.connect(
-            POSTGRES.replace("+psycopg", ""), autocommit=True, connect_timeout=3
-        )
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed"
+    try:
+        psycopg.connect(POSTGRES.replace("+psycopg", ""), connect_timeout=3).close()
     except psycopg.OperationalError as unreachable:
-        pytest.skip(f"no PostgreSQL to test against: {unreachable}")
-    name = f"jiuzhu_test_{uuid.uuid4().hex[:8]}"
+        return str(unreachable).strip()
+    return None
+
+
+@contextmanager
+def fresh_postgres(prefix: str) -> Iterator[str]:
+    """A new database on the local PostgreSQL server, dropped afterwards."""
+    import psycopg
+
+    server = POSTGRES.rsplit("/", 1)[0]
+    admin = psycopg.connect(POSTGRES.replace("+psycopg", ""), autocommit=True, connect_timeout=3)
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin.execute(f"CREATE DATABASE {name}")
     try:
         yield f"{server}/{name}"
@@ -73,6 +82,15 @@ def postgres_url() -> Iterator[str]:
         get_engine(f"{server}/{name}").dispose()
         admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
         admin.close()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the local PostgreSQL server, dropped afterwards."""
+    if why := postgres_reachable():
+        pytest.skip(f"no PostgreSQL to test against: {why}")
+    with fresh_postgres("jiuzhu_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -176,12 +194,39 @@ class Stack:
         )
 
 
+E2E_DATABASE = os.environ.get("JIUZHU_TEST_E2E_DATABASE", "postgresql")
+"""The application database of the end-to-end suite (the API and worker over the dev server):
+PostgreSQL, as in production, when its server answers; SQLite otherwise or when set to it."""
+
+
+def e2e_database() -> tuple[str, str]:
+    """Which database the end-to-end suite uses, and why."""
+    if E2E_DATABASE == "sqlite":
+        return "sqlite", "JIUZHU_TEST_E2E_DATABASE=sqlite"
+    if why := postgres_reachable():
+        return "sqlite", f"no PostgreSQL answered at {POSTGRES.split('@')[-1]}: {why[:120]}"
+    return "postgresql", f"PostgreSQL at {POSTGRES.split('@')[-1]}"
+
+
+def pytest_report_header(config) -> str:
+    kind, why = e2e_database()
+    return (
+        f"application database of the end-to-end suite: {kind} ({why}); the records tests "
+        "and the intake burst run on both when PostgreSQL answers"
+    )
+
+
 @pytest.fixture(scope="session")
-def dev_database_url(tmp_path_factory) -> str:
+def dev_database_url(tmp_path_factory) -> Iterator[str]:
     """One database beside the one dev server, as in a deployment (case numbers never repeat)."""
+    if e2e_database()[0] == "postgresql":
+        with fresh_postgres("jiuzhu_e2e") as url:
+            upgrade(url)
+            yield url
+        return
     url = f"sqlite:///{tmp_path_factory.mktemp('dev') / 'jiuzhu.db'}"
     upgrade(url)
-    return url
+    yield url
 
 
 @pytest.fixture
