@@ -5,6 +5,7 @@ address at the real service (see README, "Configuration").
 """
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -65,6 +66,12 @@ class Settings(BaseSettings):
     """How long a read waits for the live case before answering from the case records."""
 
     # Worker
+    worker_runs: Literal["all", "workflows", "activities"] = "all"
+    """What this worker process runs: both (the embedded stack), or only the workflows (CPU,
+    the sticky cache) or only the activities (database and external calls), to scale apart."""
+    worker_shutdown_grace_seconds: float = 30.0
+    """On SIGTERM, how long running activities have to finish before they are handed back to
+    the server (then retried by another worker, with the same idempotency keys)."""
     halted_watch_seconds: float = 60.0
     """How often the worker's watch runs: cases whose workflow the engine stopped (halted),
     whose workflow task keeps failing or that have no workflow; sealing the audit trail."""

@@ -28,7 +28,8 @@ log = structlog.get_logger()
 def create_worker(
     client: Client, settings: Settings, *, task_queue: str | None = None
 ) -> tuple[Worker, ExternalActivities]:
-    """The worker with every workflow and activity; close the returned activities after it."""
+    """The worker with the workflows, the activities or both (``settings.worker_runs``); close
+    the returned activities after it."""
     records = RecordActivities(database_url=settings.database_url)
     reserve = ReserveActivities(database_url=settings.database_url)
     external = ExternalActivities(
@@ -37,23 +38,26 @@ def create_worker(
         verification_url=settings.verification_url,
         timeout=settings.external_timeout_seconds,
     )
+    activities = [
+        records.record_transition,
+        records.notify_staff,
+        records.compute_deadlines,
+        records.add_working_days,
+        reserve.hold_reserve,
+        reserve.settle_reserve,
+        reserve.release_reserve,
+        external.verify_household,
+        external.notify_applicant,
+        external.make_payment,
+    ]
+    runs = settings.worker_runs
     worker = Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=WORKFLOWS,
+        workflows=WORKFLOWS if runs != "activities" else [],
+        activities=activities if runs != "workflows" else [],
         interceptors=[RetryMarks(Database(settings.database_url))],
-        activities=[
-            records.record_transition,
-            records.notify_staff,
-            records.compute_deadlines,
-            records.add_working_days,
-            reserve.hold_reserve,
-            reserve.settle_reserve,
-            reserve.release_reserve,
-            external.verify_household,
-            external.notify_applicant,
-            external.make_payment,
-        ],
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_seconds),
     )
     return worker, external
 
@@ -69,14 +73,24 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker.started", task_queue=settings.task_queue, temporal=settings.temporal_address)
+    log.info(
+        "worker.started",
+        runs=settings.worker_runs,
+        task_queue=settings.task_queue,
+        temporal=settings.temporal_address,
+    )
     db = Database(settings.database_url)
     every = timedelta(seconds=settings.halted_watch_seconds)
-    watches = [
-        asyncio.create_task(watch_halted_cases(client, db, every=every)),
-        asyncio.create_task(watch_audit_trail(db, every=every)),
-        asyncio.create_task(watch_engine(client, db, every=every)),
-    ]
+    # The watches read and write the case records: they go with the activities.
+    watches = (
+        []
+        if settings.worker_runs == "workflows"
+        else [
+            asyncio.create_task(watch_halted_cases(client, db, every=every)),
+            asyncio.create_task(watch_audit_trail(db, every=every)),
+            asyncio.create_task(watch_engine(client, db, every=every)),
+        ]
+    )
     async with worker:
         await stop.wait()
         log.info("worker.stopping")
