@@ -62,8 +62,6 @@ class Settings(BaseSettings):
     """A request body above this is refused (413) before it is parsed."""
     action_timeout_seconds: float = 30.0
     """How long a caseworker action waits for its case before answering 503 (retry is safe)."""
-    query_timeout_seconds: float = 5.0
-    """How long a read waits for the live case before answering from the case records."""
 
     # Worker
     worker_runs: Literal["all", "workflows", "activities"] = "all"

@@ -14,7 +14,6 @@ from pydantic import BaseModel
 from sqlmodel import Session, SQLModel
 from temporalio.client import (
     Client,
-    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -33,9 +32,7 @@ from domain.townships import covers, jurisdiction_level
 from store.db import Database
 from store.records import audit_trail, discard_case, halt_case, start_of, view_of
 from store.tables import CaseRecord, EmergencyRecord, TownshipRow, VillageRow
-from workflows.application import ApplicationWorkflow
 from workflows.client import HALTED_STATUSES, application_workflow_id, emergency_workflow_id
-from workflows.emergency import EmergencyWorkflow
 
 log = structlog.get_logger()
 
@@ -46,12 +43,10 @@ class CaseKind:
 
     table: type[CaseRecord] | type[EmergencyRecord]
     workflow_id: Callable[[str], str]
-    query: Any
-    """The workflow's ``current`` query."""
 
 
-APPLICATIONS = CaseKind(CaseRecord, application_workflow_id, ApplicationWorkflow.current)
-EMERGENCIES = CaseKind(EmergencyRecord, emergency_workflow_id, EmergencyWorkflow.current)
+APPLICATIONS = CaseKind(CaseRecord, application_workflow_id)
+EMERGENCIES = CaseKind(EmergencyRecord, emergency_workflow_id)
 
 
 def check_place(session: Session, *, township: str, village: str) -> VillageRow:
@@ -154,17 +149,12 @@ def list_item(model: type[BaseModel], row: Any) -> Any:
     )
 
 
-async def current_view(client: Client, kind: CaseKind, row: Any, *, timeout: timedelta) -> Any:
-    """The live case from its workflow; the last projection if the workflow cannot answer
-    in time (no worker running, say): the projection is written at every transition."""
-    if row.stage == "halted":
-        return view_of(row)
-    handle = client.get_workflow_handle(kind.workflow_id(row.case_no))
-    try:
-        return await handle.query(kind.query, rpc_timeout=timeout)
-    except (RPCError, WorkflowQueryFailedError) as unanswered:
-        log.warning("case.query_unanswered", case_no=row.case_no, reason=str(unanswered))
-        return view_of(row)
+def case_detail(model: type[BaseModel], row: Any, *, user: Actor, ring: KeyRing) -> Any:
+    """One case read on its own, from its records: the workflow writes them before it answers
+    an action or moves on, and its ``current`` query returns the same view, so a read needs no
+    round trip to the worker (and works while none runs)."""
+    public = model.__base__.model_validate(view_of(row), from_attributes=True)
+    return model(**public.model_dump(), family=family_of(row, user=user, ring=ring))
 
 
 async def act(

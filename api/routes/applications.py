@@ -1,6 +1,5 @@
 """/applications: intake (一门受理), the case, its audit trail, and every caseworker action."""
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -10,10 +9,9 @@ from api.cases import (
     APPLICATIONS,
     CaseNo,
     audit_trail_for,
+    case_detail,
     case_in_jurisdiction,
-    current_view,
     declare_action,
-    family_of,
     in_jurisdiction,
     list_item,
 )
@@ -122,17 +120,10 @@ def list_applications(
 
 @router.get("/{case_no}", response_model=CaseDetail)
 async def get_application(
-    case_no: CaseNo,
-    db: DatabaseDep,
-    client: TemporalDep,
-    settings: SettingsDep,
-    user: Actor = permit(READ_CASE),
+    case_no: CaseNo, db: DatabaseDep, settings: SettingsDep, user: Actor = permit(READ_CASE)
 ) -> CaseDetail:
     row = await db.read(case_in_jurisdiction, kind=APPLICATIONS, case_no=case_no, user=user)
-    timeout = timedelta(seconds=settings.query_timeout_seconds)
-    view = _public(await current_view(client, APPLICATIONS, row, timeout=timeout))
-    family = family_of(row, user=user, ring=settings.key_ring())
-    return CaseDetail(**view.model_dump(), family=family)
+    return case_detail(CaseDetail, row, user=user, ring=settings.key_ring())
 
 
 @router.get("/{case_no}/audit-trail", response_model=list[AuditEntryPublic])

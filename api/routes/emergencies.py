@@ -1,7 +1,6 @@
 """/emergencies: 急难型临时救助 — a family in an urgent crisis is paid within 24 hours of the
 request from the township's reserve (先行救助), and the procedure is completed afterwards (补办)."""
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -11,10 +10,9 @@ from api.cases import (
     EMERGENCIES,
     CaseNo,
     audit_trail_for,
+    case_detail,
     case_in_jurisdiction,
-    current_view,
     declare_action,
-    family_of,
     in_jurisdiction,
     list_item,
 )
@@ -124,17 +122,10 @@ def list_emergencies(
 
 @router.get("/{case_no}", response_model=EmergencyDetail)
 async def get_emergency(
-    case_no: CaseNo,
-    db: DatabaseDep,
-    client: TemporalDep,
-    settings: SettingsDep,
-    user: Actor = permit(READ_CASE),
+    case_no: CaseNo, db: DatabaseDep, settings: SettingsDep, user: Actor = permit(READ_CASE)
 ) -> EmergencyDetail:
     row = await db.read(case_in_jurisdiction, kind=EMERGENCIES, case_no=case_no, user=user)
-    timeout = timedelta(seconds=settings.query_timeout_seconds)
-    view = _public(await current_view(client, EMERGENCIES, row, timeout=timeout))
-    family = family_of(row, user=user, ring=settings.key_ring())
-    return EmergencyDetail(**view.model_dump(), family=family)
+    return case_detail(EmergencyDetail, row, user=user, ring=settings.key_ring())
 
 
 @router.get("/{case_no}/audit-trail", response_model=list[AuditEntryPublic])
