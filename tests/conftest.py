@@ -160,6 +160,8 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
             "error",
             "--dynamic-config-value",
             "system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute=2",
+            "--dynamic-config-value",
+            "system.enableActivityEagerExecution=true",
         ],
     )
     yield env
