@@ -176,6 +176,8 @@ def fuzz_operation(world: World, operation, session: requests.Session) -> None:
             if name in (case.path_parameters or {}) and data.draw(st.integers(0, 3), name):
                 case.path_parameters[name] = data.draw(values, name)
         headers = world.stack.headers(who) if who else {}
+        if case.method in ("POST", "PUT") and data.draw(st.integers(0, 3), "fresh key"):
+            headers["Idempotency-Key"] = str(uuid.uuid4())  # as a client sends with each write
         what = f"{case.method} {case.formatted_path} as {who.role if who else 'nobody'}"
         try:
             response = case.call(

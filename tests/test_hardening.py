@@ -229,15 +229,21 @@ async def test_an_idempotency_key_is_bound_to_the_request_it_came_with(stack):
         )
 
 
-async def test_an_idempotency_key_too_long_is_a_422_naming_the_header(stack):
-    """Found by the fuzzer: this 422 had a shape of its own, not the schema's."""
+async def test_an_empty_or_too_long_idempotency_key_is_a_422_naming_the_header(stack):
+    """Found by the fuzzer: these 422s had a shape of their own, and the schema allowed an
+    empty key."""
     async with stack.client() as http:
-        headers = stack.headers(ASSISTANT, idempotency_key="k" * 201)
-        refused = await http.post("/applications", json=application(), headers=headers)
-    assert refused.status_code == 422
-    [problem] = refused.json()["detail"]
-    assert problem["loc"] == ["header", "Idempotency-Key"]
-    assert "1 to 200 characters" in problem["msg"]
+        schema = (await http.get("/openapi.json")).json()
+        for key in ("", "k" * 201):
+            headers = stack.headers(ASSISTANT, idempotency_key="x") | {"Idempotency-Key": key}
+            refused = await http.post("/applications", json=application(), headers=headers)
+            assert refused.status_code == 422, key
+            [problem] = refused.json()["detail"]
+            assert problem["loc"] == ["header", "Idempotency-Key"]
+            assert "1 to 200 characters" in problem["msg"]
+    survey = schema["paths"]["/applications/{case_no}/survey"]["post"]
+    [declared] = [p for p in survey["parameters"] if p["name"] == "Idempotency-Key"]
+    assert {"type": "string", "minLength": 1, "maxLength": 200} in declared["schema"]["anyOf"]
 
 
 async def test_a_claim_left_by_a_dead_request_expires_in_seconds(stack):
