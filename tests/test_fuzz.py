@@ -11,7 +11,8 @@ afterwards every case record has its workflow and no engine problem, every house
 its case, the audit trail verifies, each reserve's balance is the sum of its ledger, and no
 Idempotency-Key is left claimed by a request that never finished.
 
-Repeatable: generation is derandomized, and Hypothesis keeps no example database.
+Repeatable: generation is derandomized; Hypothesis keeps no example database, and its other
+files go to a temporary directory, never the repository.
 """
 
 import asyncio
