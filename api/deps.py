@@ -86,6 +86,7 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         description="Send the same key when retrying a request: it takes effect once.",
+        min_length=1,  # as the idempotency middleware checks it, before any route
         max_length=200,
     ),
 ]

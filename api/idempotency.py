@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.body import read_body, replay
+from api.errors import invalid_answer
 from api.identity import ProviderUnavailable, TokenRefused, TokenVerifier, UnusableClaims
 from domain.privacy import redact
 from settings import Settings
@@ -63,7 +64,7 @@ class IdempotencyMiddleware:
         if user_id is None:
             return await self.app(scope, receive, send)  # the route answers 401/403 itself
         if not 0 < len(key) <= MAX_KEY_LENGTH:
-            answer = _detail(422, f"an Idempotency-Key has 1 to {MAX_KEY_LENGTH} characters")
+            answer = _invalid_key(f"an Idempotency-Key has 1 to {MAX_KEY_LENGTH} characters")
             return await answer(scope, receive, send)
 
         body = await read_body(receive)
@@ -133,12 +134,10 @@ def _claim(
             return _in_flight()
         return None
     if record.fingerprint != fingerprint:
-        return Earlier(
-            422,
-            _json(
-                "this Idempotency-Key was used for a different request; use a new key for a new request"
-            ),
+        reused = _invalid_key(
+            "this Idempotency-Key was used for a different request; use a new key for a new request"
         )
+        return Earlier(422, reused.body.decode())
     if record.status_code is not None:
         return Earlier(record.status_code, record.body or "", replayed=True)
     if record.claimed_until and record.claimed_until > now:
@@ -170,5 +169,6 @@ def _json(detail: str) -> str:
     return json.dumps({"detail": detail}, ensure_ascii=False)
 
 
-def _detail(status_code: int, detail: str) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status_code)
+def _invalid_key(message: str) -> JSONResponse:
+    """A 422 in the shape of every other (the schema's): the header named in ``loc``."""
+    return invalid_answer([{"loc": ["header", "Idempotency-Key"], "msg": message}])

@@ -201,7 +201,10 @@ async def test_an_idempotency_key_is_bound_to_the_request_it_came_with(stack):
         created = await http.post("/applications", json=first, headers=with_key)
         assert created.status_code == 201
         reused = await http.post("/applications", json=second, headers=with_key)
-        assert reused.status_code == 422 and "different request" in reused.json()["detail"]
+        assert reused.status_code == 422  # in the shape of every 422: the header is named
+        [problem] = reused.json()["detail"]
+        assert problem["loc"] == ["header", "Idempotency-Key"]
+        assert "different request" in problem["msg"]
         fresh = stack.headers(ASSISTANT, idempotency_key=str(uuid.uuid4()))
         assert (await http.post("/applications", json=second, headers=fresh)).status_code == 201
 
@@ -224,6 +227,23 @@ async def test_an_idempotency_key_is_bound_to_the_request_it_came_with(stack):
         assert all(
             person["applicant"]["id_number"] not in (r.body or "") + r.fingerprint for r in stored
         )
+
+
+async def test_an_empty_or_too_long_idempotency_key_is_a_422_naming_the_header(stack):
+    """Found by the fuzzer: these 422s had a shape of their own, and the schema allowed an
+    empty key."""
+    async with stack.client() as http:
+        schema = (await http.get("/openapi.json")).json()
+        for key in ("", "k" * 201):
+            headers = stack.headers(ASSISTANT, idempotency_key="x") | {"Idempotency-Key": key}
+            refused = await http.post("/applications", json=application(), headers=headers)
+            assert refused.status_code == 422, key
+            [problem] = refused.json()["detail"]
+            assert problem["loc"] == ["header", "Idempotency-Key"]
+            assert "1 to 200 characters" in problem["msg"]
+    survey = schema["paths"]["/applications/{case_no}/survey"]["post"]
+    [declared] = [p for p in survey["parameters"] if p["name"] == "Idempotency-Key"]
+    assert {"type": "string", "minLength": 1, "maxLength": 200} in declared["schema"]["anyOf"]
 
 
 async def test_a_claim_left_by_a_dead_request_expires_in_seconds(stack):

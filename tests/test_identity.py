@@ -282,7 +282,10 @@ async def test_a_retried_top_up_with_a_provider_token_moves_money_once(api):
     assert first.status_code == 200, first.text
     assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
     assert again.json() == first.json()
-    assert other.status_code == 422 and "different request" in other.json()["detail"]
+    assert other.status_code == 422  # in the shape of every 422: the header is named
+    [problem] = other.json()["detail"]
+    assert problem["loc"] == ["header", "Idempotency-Key"]
+    assert "different request" in problem["msg"]
     assert after - before == Decimal("123.45")
     top_ups = [e for e in ledger if e["kind"] == "top_up" and e["by_user"] == "u-officer-sso"]
     assert [e["amount"] for e in top_ups] == ["123.45"]
