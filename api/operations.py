@@ -9,6 +9,7 @@ when tracing is on, wrapped in a span that the case's workflow Update and activi
 """
 
 import asyncio
+import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -33,7 +34,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 from sqlmodel import Session
 from starlette.datastructures import Headers
-from starlette.routing import BaseRoute, Match
+from starlette.routing import Route, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
@@ -64,13 +65,13 @@ class Observed:
         self,
         app: ASGIApp,
         *,
-        routes: list[BaseRoute],
+        templates: "RouteTemplates",
         requests: Counter,
         latency: Histogram,
         tracer: Tracer | None,
     ) -> None:
         self.app = app
-        self.routes = routes
+        self.templates = templates
         self.requests = requests
         self.latency = latency
         self.tracer = tracer
@@ -78,7 +79,7 @@ class Observed:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        method, route = scope["method"], self.template(scope)
+        method, route = scope["method"], self.templates.of(scope["path"])
         status = 500  # unless the app answers otherwise; an exception is a 500
         began = time.perf_counter()
 
@@ -113,11 +114,27 @@ class Observed:
             self.requests.labels(method, route, str(status)).inc()
             self.latency.labels(method, route).observe(time.perf_counter() - began)
 
-    def template(self, scope: Scope) -> str:
-        for route in self.routes:
-            match, _ = route.matches(scope)
-            if match is not Match.NONE:  # PARTIAL: the path, another method (405)
-                return getattr(route, "path", UNMATCHED)
+
+class RouteTemplates:
+    """The route template a path belongs to, from the API's own schema (``/openapi.json``)
+    and its plain routes (``/docs``), whatever the method: a refusal before routing (413,
+    an idempotency conflict) is counted under the route it was meant for."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.table: list[tuple[re.Pattern[str], str]] | None = None
+
+    def of(self, path: str) -> str:
+        if self.table is None:  # at the first request: every route is in by then
+            templates = set(self.app.openapi()["paths"]) | {
+                route.path for route in self.app.router.routes if isinstance(route, Route)
+            }
+            # The most specific first: /audit/verify before a /audit/{anything}.
+            ordered = sorted(templates, key=lambda t: (t.count("{"), t))
+            self.table = [(compile_path(t)[0], t) for t in ordered]
+        for pattern, template in self.table:
+            if pattern.match(path):
+                return template
         return UNMATCHED
 
 
@@ -217,7 +234,7 @@ def observe(app: FastAPI, settings: Settings, tracer: Tracer | None) -> None:
     registry.register(figures)
     app.state.metrics = registry
     app.add_middleware(
-        Observed, routes=app.router.routes, requests=requests, latency=latency, tracer=tracer
+        Observed, templates=RouteTemplates(app), requests=requests, latency=latency, tracer=tracer
     )
     router = APIRouter(tags=["operations"])
 
