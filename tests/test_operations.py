@@ -232,7 +232,7 @@ async def test_the_worker_serves_the_temporal_sdk_metrics_when_given_an_address(
 # ---- tracing ---------------------------------------------------------------------------------
 
 
-async def test_one_trace_follows_a_request_through_the_workflow_update_to_its_activity(
+async def test_one_trace_holds_the_intake_request_the_workflow_the_survey_update_and_activities(
     dev_env, fresh_settings
 ):
     spans = InMemorySpanExporter()
@@ -260,36 +260,48 @@ async def test_one_trace_follows_a_request_through_the_workflow_update_to_its_ac
                 )
                 assert surveyed.status_code == 200, surveyed.text
 
-            def trace_of_the_survey() -> list:
-                request = [
-                    s
-                    for s in spans.get_finished_spans()
-                    if s.name == "POST /applications/{case_no}/survey"
-                ]
-                if not request:
+            def case_trace() -> list:
+                """The trace the case's intake request began."""
+                intake = [s for s in spans.get_finished_spans() if s.name == "POST /applications"]
+                if not intake:
                     return []
-                trace_id = request[0].context.trace_id
+                trace_id = intake[0].context.trace_id
                 return [s for s in spans.get_finished_spans() if s.context.trace_id == trace_id]
 
-            async def names() -> set[str]:
-                return {s.name for s in trace_of_the_survey()}
+            async def names() -> Counter[str]:
+                return Counter(s.name for s in case_trace())
 
             found = await eventually(
                 names,
+                # the intake's record, and the survey's record after it
                 lambda n: (
-                    any(x.startswith("RunActivity:") for x in n)
-                    and any(x.startswith("HandleUpdate:") for x in n)
+                    n["HandleUpdate:record_survey"] == 1 and n["RunActivity:record_transition"] >= 2
                 ),
             )
     await external.close()
     provider.shutdown()
-    assert "POST /applications/{case_no}/survey" in found
-    assert any(n.startswith("StartWorkflowUpdate:") for n in found), found
-    assert any(n.startswith("HandleUpdate:") for n in found), found
-    assert any(n.startswith("RunActivity:") for n in found), found
-    # The request's span is the root: everything else in the trace descends from it.
-    trace = trace_of_the_survey()
+    # One trace: the intake request, the workflow it started, the survey's Update, and the
+    # activities that wrote the case's records.
+    for name in (
+        "POST /applications",
+        "StartWorkflow:ApplicationWorkflow",
+        "RunWorkflow:ApplicationWorkflow",
+        "HandleUpdate:record_survey",
+        "StartActivity:record_transition",
+        "RunActivity:record_transition",
+    ):
+        assert found[name] >= 1, (name, found)
+    trace = case_trace()
     [root] = [s for s in trace if s.parent is None]
-    assert root.name == "POST /applications/{case_no}/survey"
-    assert root.attributes["http.route"] == "/applications/{case_no}/survey"
-    assert root.attributes["http.response.status_code"] == 200
+    assert root.name == "POST /applications"
+    assert root.attributes["http.route"] == "/applications"
+    assert root.attributes["http.response.status_code"] == 201
+    # Temporal's interceptor keeps a workflow's spans in the trace that started it; the survey
+    # request's own trace holds its Update call, which the Update's handling links to.
+    by_name = {s.name: s for s in spans.get_finished_spans()}
+    request = by_name["POST /applications/{case_no}/survey"]
+    call = by_name["StartWorkflowUpdate:record_survey"]
+    assert call.parent.span_id == request.context.span_id
+    assert call.context.trace_id == request.context.trace_id != root.context.trace_id
+    handled = by_name["HandleUpdate:record_survey"]
+    assert [link.context.span_id for link in handled.links] == [call.context.span_id]
