@@ -38,7 +38,7 @@ from starlette.routing import Route, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
-from api.permissions import HEALTH, METRICS, READY, permit
+from api.permissions import HEALTH, METRICS, READY, PermittedRoute, permit
 from settings import Settings
 from store.db import session_scope
 from store.figures import Figures, district_figures
@@ -236,7 +236,7 @@ def observe(app: FastAPI, settings: Settings, tracer: Tracer | None) -> None:
     app.add_middleware(
         Observed, templates=RouteTemplates(app), requests=requests, latency=latency, tracer=tracer
     )
-    router = APIRouter(tags=["operations"])
+    router = APIRouter(tags=["operations"], route_class=PermittedRoute)
 
     @router.get("/healthz")
     async def alive(_: None = permit(HEALTH)) -> dict[str, str]:
