@@ -2,11 +2,14 @@
 from the API and from the worker, and one trace from a caseworker's request through the case's
 workflow Update to its activity. Real API over HTTP, real worker, the Temporal dev server."""
 
+import json
 import random
+import re
 import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -190,6 +193,18 @@ async def test_metrics_count_requests_by_route_template_and_the_cases_as_created
     }
     payments = samples(text, "jiuzhu_payments_total")
     assert payments == {(("kind", "emergency"), ("outcome", "made"), ("township", away)): 1}
+    # The operator's dashboard asks only for what is served.
+    dashboard = json.loads(
+        (Path(__file__).parent.parent / "deploy/grafana/jiuzhu.json").read_text()
+    )
+    asked = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel.get("targets", [])
+        for name in re.findall(r"\bjiuzhu_\w+", target["expr"])
+    }
+    served = {s.name for family in text_string_to_metric_families(text) for s in family.samples}
+    assert asked and asked <= served, asked - served
     balances = samples(text, "jiuzhu_reserve_balance_yuan")
     assert balances[(("township", away),)] == 50000 - 1500
     assert balances[(("township", home),)] == 50000
