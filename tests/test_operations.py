@@ -28,11 +28,13 @@ from tests.conftest import Stack, running_stack
 from tests.support import CONVERTER, free_port, serve
 from tests.test_api import ASSISTANT, application, survey
 from tests.test_emergency_api import (
+    account_no,
     approver_of,
     assistant_of,
     emergency,
     eventually,
     key,
+    until,
 )
 from worker import create_worker
 from workflows.client import connect
@@ -153,6 +155,19 @@ async def test_metrics_count_requests_by_route_template_and_the_cases_as_created
 
             paid = await eventually(case, lambda c: c["paid_at"] is not None)
             created["emergency", paid["stage"], away] += 1
+
+            # A closed account: the payment system refuses the transfer for good.
+            closed = emergency(away, f"{away}001", account=account_no("9876", prefix="00012345"))
+            answer = await assistant.post("/emergencies", json=closed, headers=key())
+            refused_case = answer.json()["case_no"]
+            approved = await approver.post(
+                f"/emergencies/{refused_case}/approval", json={"amount": "1500.00"}, headers=key()
+            )
+            assert approved.status_code == 200, approved.text
+            refused = await until(
+                approver, refused_case, lambda c: c["stage"] == "awaiting_account"
+            )
+            created["emergency", refused["stage"], away] += 1
         # The worker's watch marks a case overdue when its deadline passes (days away on
         # the dev server's real clock): mark one here as it would.
         with session_scope(fresh_settings.database_url, writes=True) as session:
@@ -176,11 +191,11 @@ async def test_metrics_count_requests_by_route_template_and_the_cases_as_created
     assert count("GET", "/applications/{case_no}", 404) == 1
     assert count("POST", "/applications", 201) == 2
     assert count("GET", "/applications", 401) == 1
-    assert count("POST", "/emergencies/{case_no}/approval", 200) == 1
+    assert count("POST", "/emergencies/{case_no}/approval", 200) == 2
     latency = samples(text, "jiuzhu_http_request_duration_seconds_count")
     assert latency[(("method", "GET"), ("route", "/applications/{case_no}"))] == 3
     # No case number, name or ID number is ever a label.
-    for case_no in [*numbers, paid_case, "370305-1999-000001"]:
+    for case_no in [*numbers, paid_case, refused_case, "370305-1999-000001"]:
         assert case_no not in text
 
     assert samples(text, "jiuzhu_figures_up") == {(): 1}
@@ -192,7 +207,10 @@ async def test_metrics_count_requests_by_route_template_and_the_cases_as_created
         (("kind", "application"), ("township", home)): 1
     }
     payments = samples(text, "jiuzhu_payments_total")
-    assert payments == {(("kind", "emergency"), ("outcome", "made"), ("township", away)): 1}
+    assert payments == {
+        (("kind", "emergency"), ("outcome", "made"), ("township", away)): 1,
+        (("kind", "emergency"), ("outcome", "refused"), ("township", away)): 1,
+    }
     # The operator's dashboard asks only for what is served.
     dashboard = json.loads(
         (Path(__file__).parent.parent / "deploy/grafana/jiuzhu.json").read_text()
