@@ -46,6 +46,9 @@ from store.figures import Figures, district_figures
 log = structlog.get_logger()
 T = TypeVar("T")
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""Other methods (any token a client makes up) are counted as ``other``: a label per made-up
+method would let any caller grow the metrics without bound."""
 UNMATCHED = "unmatched"
 """The route label of a path no route serves: raw paths would make a label per caller's typo."""
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -82,7 +85,8 @@ class Observed:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        method, route = scope["method"], self.templates.of(scope["path"])
+        method = scope["method"] if scope["method"] in METHODS else "other"
+        route = self.templates.of(scope["path"])
         status = 500  # unless the app answers otherwise; an exception is a 500
         began = time.perf_counter()
 

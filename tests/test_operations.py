@@ -132,8 +132,11 @@ async def test_metrics_count_requests_by_route_template_and_the_cases_as_created
                 assert (await assistant.get(f"/applications/{case_no}")).status_code == 200
             missing = await assistant.get("/applications/370305-1999-000001")
             assert missing.status_code == 404
-            unsigned = await httpx.AsyncClient(base_url=stack.url).get("/applications")
-            assert unsigned.status_code == 401
+            async with httpx.AsyncClient(base_url=stack.url) as anyone:
+                unsigned = await anyone.get("/applications")
+                assert unsigned.status_code == 401
+                for made_up in ("FOO", "BAR1"):  # counted together, not a series each
+                    assert (await anyone.request(made_up, "/applications")).status_code == 405
         async with (
             stack.client(assistant_of(away)) as assistant,
             stack.client(approver_of(away)) as approver,
@@ -191,6 +194,7 @@ async def test_metrics_count_requests_by_route_template_and_the_cases_as_created
     assert count("GET", "/applications/{case_no}", 404) == 1
     assert count("POST", "/applications", 201) == 2
     assert count("GET", "/applications", 401) == 1
+    assert count("other", "/applications", 405) == 2
     assert count("POST", "/emergencies/{case_no}/approval", 200) == 2
     latency = samples(text, "jiuzhu_http_request_duration_seconds_count")
     assert latency[(("method", "GET"), ("route", "/applications/{case_no}"))] == 3
