@@ -59,9 +59,10 @@ FIGURES_TIMEOUT_SECONDS = 8.0
 """How long a scrape waits for the figures: within Prometheus's usual 10 s scrape time-out
 (they take about half a second for 100,000 cases on SQLite)."""
 
-# At most this many probe threads at once: a database that hangs holds these, never the
-# threads the case routes need; a probe that finds them all busy reports the database down.
-_PROBES = anyio.CapacityLimiter(4)
+PROBE_THREADS = 4
+"""At most this many probe threads at once (per API process): a database that hangs holds
+these, never the threads the case routes need; a probe that finds them all busy reports the
+database down."""
 
 
 class Observed:
@@ -150,8 +151,9 @@ class DistrictFigures(Collector):
     scrape time (``refresh``, off the event loop), so every API replica serves the same
     numbers: a dashboard takes their ``max``, never their sum."""
 
-    def __init__(self, url: str, *, timeout: float) -> None:
+    def __init__(self, url: str, *, timeout: float, limiter: anyio.CapacityLimiter) -> None:
         self.url = url
+        self.limiter = limiter
         self.timeout = timeout
         self.figures: Figures | None = None
         self.read_at = float("-inf")
@@ -162,7 +164,7 @@ class DistrictFigures(Collector):
         try:
             with anyio.fail_after(self.timeout):
                 self.figures = await anyio.to_thread.run_sync(
-                    _read, self.url, district_figures, abandon_on_cancel=True, limiter=_PROBES
+                    _read, self.url, district_figures, abandon_on_cancel=True, limiter=self.limiter
                 )
         except Exception as error:  # stale figures would mislead: none, and say so
             log.warning("api.figures_unavailable", error=type(error).__name__)
@@ -237,7 +239,10 @@ def observe(app: FastAPI, settings: Settings, tracer: Tracer | None) -> None:
         buckets=LATENCY_BUCKETS,
         registry=registry,
     )
-    figures = DistrictFigures(settings.database_url, timeout=FIGURES_TIMEOUT_SECONDS)
+    probes = anyio.CapacityLimiter(PROBE_THREADS)
+    figures = DistrictFigures(
+        settings.database_url, timeout=FIGURES_TIMEOUT_SECONDS, limiter=probes
+    )
     registry.register(figures)
     app.state.metrics = registry
     app.add_middleware(
@@ -258,7 +263,7 @@ def observe(app: FastAPI, settings: Settings, tracer: Tracer | None) -> None:
             zip(
                 ("database", "temporal"),
                 await asyncio.gather(
-                    database_answers(settings),
+                    database_answers(settings, probes),
                     temporal_answers(request.app.state.temporal, settings),
                 ),
                 strict=True,
@@ -298,11 +303,11 @@ def _select_one(session: Session) -> None:
     session.exec(text("SELECT 1"))
 
 
-async def database_answers(settings: Settings) -> bool:
+async def database_answers(settings: Settings, limiter: anyio.CapacityLimiter) -> bool:
     try:
         with anyio.fail_after(settings.readiness_timeout_seconds):
             await anyio.to_thread.run_sync(
-                _read, settings.database_url, _select_one, abandon_on_cancel=True, limiter=_PROBES
+                _read, settings.database_url, _select_one, abandon_on_cancel=True, limiter=limiter
             )
         return True
     except Exception as error:
