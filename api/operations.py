@@ -9,13 +9,14 @@ when tracing is on, wrapped in a span that the case's workflow Update and activi
 """
 
 import asyncio
+import contextlib
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
-import anyio
 import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -60,9 +61,43 @@ FIGURES_TIMEOUT_SECONDS = 8.0
 (they take about half a second for 100,000 cases on SQLite)."""
 
 PROBE_THREADS = 4
-"""At most this many probe threads at once (per API process): a database that hangs holds
-these, never the threads the case routes need; a probe that finds them all busy reports the
-database down."""
+
+
+class Probes:
+    """Database probes in threads of their own, at most ``PROBE_THREADS`` at once per API
+    process. A database that never answers holds these threads (until its driver gives up),
+    never the threads the case routes need, and never more of them: while all are held, a
+    probe reports the database down at once. Daemon threads: a hung one does not hold up the
+    process's exit."""
+
+    def __init__(self, threads: int = PROBE_THREADS) -> None:
+        self.slots = threading.BoundedSemaphore(threads)
+
+    async def run(self, timeout: float, work: Callable[..., T], *args: Any) -> T:
+        if not self.slots.acquire(blocking=False):
+            raise TimeoutError("every probe thread still waits for the database")
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[T] = loop.create_future()
+
+        def settle(result: Any, error: BaseException | None) -> None:
+            if not answer.done():  # not given up on
+                if error is None:
+                    answer.set_result(result)
+                else:
+                    answer.set_exception(error)
+
+        def probe() -> None:
+            try:
+                result, error = work(*args), None
+            except BaseException as failure:
+                result, error = None, failure
+            finally:
+                self.slots.release()
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                loop.call_soon_threadsafe(settle, result, error)
+
+        threading.Thread(target=probe, name="jiuzhu-probe", daemon=True).start()
+        return await asyncio.wait_for(answer, timeout)
 
 
 class Observed:
@@ -151,9 +186,9 @@ class DistrictFigures(Collector):
     scrape time (``refresh``, off the event loop), so every API replica serves the same
     numbers: a dashboard takes their ``max``, never their sum."""
 
-    def __init__(self, url: str, *, timeout: float, limiter: anyio.CapacityLimiter) -> None:
+    def __init__(self, url: str, *, timeout: float, probes: Probes) -> None:
         self.url = url
-        self.limiter = limiter
+        self.probes = probes
         self.timeout = timeout
         self.figures: Figures | None = None
         self.read_at = float("-inf")
@@ -162,10 +197,7 @@ class DistrictFigures(Collector):
         if time.monotonic() - self.read_at < FIGURES_MIN_SECONDS:
             return
         try:
-            with anyio.fail_after(self.timeout):
-                self.figures = await anyio.to_thread.run_sync(
-                    _read, self.url, district_figures, abandon_on_cancel=True, limiter=self.limiter
-                )
+            self.figures = await self.probes.run(self.timeout, _read, self.url, district_figures)
         except Exception as error:  # stale figures would mislead: none, and say so
             log.warning("api.figures_unavailable", error=type(error).__name__)
             self.figures = None
@@ -239,10 +271,8 @@ def observe(app: FastAPI, settings: Settings, tracer: Tracer | None) -> None:
         buckets=LATENCY_BUCKETS,
         registry=registry,
     )
-    probes = anyio.CapacityLimiter(PROBE_THREADS)
-    figures = DistrictFigures(
-        settings.database_url, timeout=FIGURES_TIMEOUT_SECONDS, limiter=probes
-    )
+    probes = Probes()
+    figures = DistrictFigures(settings.database_url, timeout=FIGURES_TIMEOUT_SECONDS, probes=probes)
     registry.register(figures)
     app.state.metrics = registry
     app.add_middleware(
@@ -303,12 +333,11 @@ def _select_one(session: Session) -> None:
     session.exec(text("SELECT 1"))
 
 
-async def database_answers(settings: Settings, limiter: anyio.CapacityLimiter) -> bool:
+async def database_answers(settings: Settings, probes: Probes) -> bool:
     try:
-        with anyio.fail_after(settings.readiness_timeout_seconds):
-            await anyio.to_thread.run_sync(
-                _read, settings.database_url, _select_one, abandon_on_cancel=True, limiter=limiter
-            )
+        await probes.run(
+            settings.readiness_timeout_seconds, _read, settings.database_url, _select_one
+        )
         return True
     except Exception as error:
         log.warning("api.database_down", error=type(error).__name__)
