@@ -2,9 +2,13 @@
 from the API and from the worker, and one trace from a caseworker's request through the case's
 workflow Update to its activity. Real API over HTTP, real worker, the Temporal dev server."""
 
+import asyncio
+import contextlib
 import json
 import random
 import re
+import socket
+import threading
 import time
 import uuid
 from collections import Counter
@@ -95,6 +99,41 @@ async def test_not_ready_names_the_database_when_it_does_not_answer(dev_env, api
     assert "127.0.0.1" not in ready.text and "/no/such" not in ready.text  # no address leaks
     assert took < settings.readiness_timeout_seconds + 1
     assert alive.status_code == 200  # alive all the same: restarting it would not help
+
+
+async def test_a_database_that_never_answers_holds_four_probe_threads_and_no_more(
+    dev_env, api_settings
+):
+    silent = socket.socket()  # accepts connections, never says a word
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(100)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                held.append(silent.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    nowhere = f"postgresql+psycopg://jiuzhu@127.0.0.1:{silent.getsockname()[1]}/jiuzhu"
+    settings = api_settings.model_copy(
+        update={"database_url": nowhere, "readiness_timeout_seconds": 0.5}
+    )
+    try:
+        with serve(create_app(settings, temporal=dev_env.client)) as url:
+            async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+                for _ in range(3):
+                    began = time.monotonic()
+                    answers = await asyncio.gather(*(http.get("/readyz") for _ in range(10)))
+                    assert time.monotonic() - began < 2
+                    assert {a.status_code for a in answers} == {503}
+                    assert {tuple(a.json()["down"]) for a in answers} == {("database",)}
+                assert (await http.get("/healthz")).status_code == 200
+        assert len(held) <= 4
+    finally:
+        silent.close()
+        for connection in held:  # the waiting drivers see the end and give up
+            connection.close()
 
 
 async def test_not_ready_names_temporal_when_it_does_not_answer(api_settings):
