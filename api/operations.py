@@ -58,7 +58,7 @@ FIGURES_MIN_SECONDS = 10.0
 """Scrapes closer together than this (two Prometheus servers, say) share one count."""
 FIGURES_TIMEOUT_SECONDS = 8.0
 """How long a scrape waits for the figures: within Prometheus's usual 10 s scrape time-out
-(they take about half a second for 100,000 cases on SQLite)."""
+(under a second for 100,000 cases on SQLite)."""
 
 PROBE_THREADS = 4
 
