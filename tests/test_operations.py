@@ -97,7 +97,7 @@ async def test_not_ready_names_the_database_when_it_does_not_answer(dev_env, api
     assert answer["down"] == ["database"] and answer["checks"]["temporal"] == "ok"
     assert "database" in answer["detail"]
     assert "127.0.0.1" not in ready.text and "/no/such" not in ready.text  # no address leaks
-    assert took < settings.readiness_timeout_seconds + 1
+    assert took < settings.readiness_timeout_seconds + 3
     assert alive.status_code == 200  # alive all the same: restarting it would not help
 
 
@@ -125,7 +125,7 @@ async def test_a_database_that_never_answers_holds_four_probe_threads_and_no_mor
                 for _ in range(3):
                     began = time.monotonic()
                     answers = await asyncio.gather(*(http.get("/readyz") for _ in range(10)))
-                    assert time.monotonic() - began < 2
+                    assert time.monotonic() - began < 5  # bounded, however loaded the machine
                     assert {a.status_code for a in answers} == {503}
                     assert {tuple(a.json()["down"]) for a in answers} == {("database",)}
                 assert (await http.get("/healthz")).status_code == 200
@@ -148,7 +148,7 @@ async def test_not_ready_names_temporal_when_it_does_not_answer(api_settings):
     assert ready.json()["down"] == ["temporal"]
     assert ready.json()["checks"] == {"database": "ok", "temporal": "down"}
     assert "temporal" in ready.json()["detail"]
-    assert took < api_settings.readiness_timeout_seconds + 1
+    assert took < api_settings.readiness_timeout_seconds + 3
 
 
 # ---- metrics ---------------------------------------------------------------------------------
