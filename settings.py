@@ -77,6 +77,15 @@ class Settings(BaseSettings):
     supervision: Thresholds = Field(default_factory=Thresholds)
     """When a case counts as not moving (督办): JIUZHU_SUPERVISION__DUE_SOON_WORKING_DAYS, …"""
 
+    # Operations (see README, "Operations")
+    tracing_endpoint: str | None = None
+    """Where traces go: an OTLP/HTTP endpoint (``http://collector:4318/v1/traces``) or
+    ``console``; unset, tracing is off."""
+    worker_metrics_address: str | None = None
+    """host:port where the worker serves the Temporal SDK's metrics for Prometheus; unset, off."""
+    readiness_timeout_seconds: float = 2.0
+    """How long /readyz waits for the database and for Temporal before calling them down."""
+
     # Logs: "console" (readable) or "json"
     log_format: str = "console"
     log_level: str = "INFO"

@@ -8,6 +8,7 @@ import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+import telemetry
 from activities.external import ExternalActivities
 from activities.problems import watch_engine
 from activities.records import RecordActivities, ReserveActivities
@@ -65,8 +66,14 @@ def create_worker(
 async def main() -> None:
     settings = get_settings()
     configure_logging(fmt=settings.log_format, level=settings.log_level, process="worker")
+    provider = telemetry.tracer_provider(settings.tracing_endpoint, service="jiuzhu-worker")
     client = await connect(
-        settings.temporal_address, settings.temporal_namespace, ring=settings.key_ring()
+        settings.temporal_address,
+        settings.temporal_namespace,
+        ring=settings.key_ring(),
+        # Made on this client, the worker traces workflows and activities too.
+        interceptors=telemetry.temporal_interceptors(telemetry.tracer(provider)),
+        runtime=telemetry.temporal_runtime(settings.worker_metrics_address),
     )
     worker, external = create_worker(client, settings)
     stop = asyncio.Event()
@@ -78,6 +85,8 @@ async def main() -> None:
         runs=settings.worker_runs,
         task_queue=settings.task_queue,
         temporal=settings.temporal_address,
+        metrics=settings.worker_metrics_address or "off",
+        tracing=provider is not None,
     )
     db = Database(settings.database_url)
     every = timedelta(seconds=settings.halted_watch_seconds)
@@ -97,6 +106,8 @@ async def main() -> None:
     for watch in watches:
         watch.cancel()
     await external.close()
+    if provider:
+        provider.shutdown()  # the last spans leave
 
 
 if __name__ == "__main__":

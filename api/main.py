@@ -7,13 +7,16 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
 
+import telemetry
 from api.body import BoundedBody
 from api.errors import refusal_answer, request_invalid
 from api.idempotency import IdempotencyMiddleware
 from api.identity import TokenVerifier
+from api.operations import observe
 from api.permissions import HEALTH, PermittedRoute, permit
 from api.routes import (
     applications,
@@ -37,16 +40,32 @@ from workflows.client import connect
 log = structlog.get_logger()
 
 
-def create_app(settings: Settings | None = None, *, temporal: Client | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    temporal: Client | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> FastAPI:
+    """``tracer_provider`` replaces the one ``JIUZHU_TRACING_ENDPOINT`` makes (tests)."""
     settings = settings or get_settings()
+    own_provider = tracer_provider is None
+    provider = tracer_provider or telemetry.tracer_provider(
+        settings.tracing_endpoint, service="jiuzhu-api"
+    )
+    tracer = telemetry.tracer(provider)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.temporal = temporal or await connect(
-            settings.temporal_address, settings.temporal_namespace, ring=settings.key_ring()
+            settings.temporal_address,
+            settings.temporal_namespace,
+            ring=settings.key_ring(),
+            interceptors=telemetry.temporal_interceptors(tracer),
         )
-        log.info("api.started", temporal=settings.temporal_address)
+        log.info("api.started", temporal=settings.temporal_address, tracing=tracer is not None)
         yield
+        if provider and own_provider:
+            provider.shutdown()  # the last spans leave
 
     app = FastAPI(
         title="jiuzhu 救助",
@@ -78,9 +97,13 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
     ):
         app.include_router(module.router)
 
-    @app.get("/health", tags=["health"])
+    @app.get("/health", tags=["operations"])
     async def health(_: None = permit(HEALTH)) -> dict[str, str]:
+        """The process answers; the same as /healthz."""
         return {"status": "ok"}
+
+    # Counts, times and traces every request: added last, it runs first.
+    observe(app, settings, tracer)
 
     @app.exception_handler(CaseError)
     async def refused(_request: Request, error: CaseError) -> JSONResponse:

@@ -73,6 +73,18 @@ CASE_READERS = EVERYONE - {R.admin}
 OVERSIGHT = {R.supervisor, R.district_officer, R.auditor, R.admin}
 
 HEALTH = Permission("check the API is up", EVERYONE, Scope.none, sign_in=False)
+READY = Permission(
+    "check the API can serve (its database and Temporal answer)",
+    EVERYONE,
+    Scope.none,
+    sign_in=False,
+)
+METRICS = Permission(
+    "read the service's metrics (counts by route, stage and township; nothing personal)",
+    EVERYONE,
+    Scope.none,
+    sign_in=False,
+)
 READ_REFERENCE = _permission("read reference data", EVERYONE, Scope.none)
 EDIT_TOWNSHIP = _permission("edit a township", {R.admin}, Scope.township)
 PUBLISH_CALENDAR = _permission("publish the holiday calendar", {R.admin}, Scope.district)

@@ -78,6 +78,9 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/codec/decode"): {SUP, ADM},
     ("POST", "/codec/encode"): {SUP, ADM},
     ("GET", "/health"): PUBLIC,
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("GET", "/metrics"): PUBLIC,
 }
 DISTRICT_WIDE = {
     ("GET", "/audit/verify"),

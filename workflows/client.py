@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 
 from temporalio.api.common.v1 import Payload
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, Interceptor, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
 from temporalio.converter import (
     CompositePayloadConverter,
@@ -16,6 +16,7 @@ from temporalio.converter import (
     JSONPlainPayloadConverter,
     PayloadCodec,
 )
+from temporalio.runtime import Runtime
 
 from domain.sealing import NONCE_BYTES, KeyRing, Sealed
 
@@ -86,8 +87,23 @@ def data_converter(ring: KeyRing) -> DataConverter:
     )
 
 
-async def connect(address: str, namespace: str, *, ring: KeyRing) -> Client:
-    return await Client.connect(address, namespace=namespace, data_converter=data_converter(ring))
+async def connect(
+    address: str,
+    namespace: str,
+    *,
+    ring: KeyRing,
+    interceptors: Sequence[Interceptor] = (),
+    runtime: Runtime | None = None,
+) -> Client:
+    """``interceptors`` (tracing) and ``runtime`` (metrics) serve the operator; a worker made
+    on this client uses the same."""
+    return await Client.connect(
+        address,
+        namespace=namespace,
+        data_converter=data_converter(ring),
+        interceptors=interceptors,
+        runtime=runtime,
+    )
 
 
 CASE_WORKFLOWS = ("ApplicationWorkflow", "EmergencyWorkflow")
