@@ -122,9 +122,11 @@ class EmbeddedStack:
     """Starts the parts in order, each once the one before answers; restarts one that dies;
     stops them in reverse."""
 
-    def __init__(self, settings: Settings, *, var: Path = VAR) -> None:
+    def __init__(self, settings: Settings, *, var: Path = VAR, workers: int = 1) -> None:
         self.settings = settings
         self.var = var
+        self.workers = workers
+        """Worker processes on the one task queue (the benchmark measures two)."""
         self._parts: list[_Part] = []
 
     @property
@@ -162,7 +164,8 @@ class EmbeddedStack:
                 ],
                 ("127.0.0.1", sim_port),
             )
-        self._spawn("worker", [sys.executable, "worker.py"], None)
+        for n in range(1, self.workers + 1):
+            self._spawn("worker" if n == 1 else f"worker{n}", [sys.executable, "worker.py"], None)
         self._spawn(
             "api",
             [

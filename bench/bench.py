@@ -960,6 +960,8 @@ def print_report(results: Results, env: dict[str, str], command: str, started_lo
         f"simulators {env['JIUZHU_PAYMENT_URL'].rsplit('/', 1)[0]}"
     )
     print(f"  database: {env['JIUZHU_DATABASE_URL'].split('://')[0]}")
+    workers = [name for name in results.after_throughput if name.startswith("worker")]
+    print(f"  worker processes: {len(workers)} on one task queue")
     if b := results.burst:
         answered = ", ".join(f"{count} × {code}" for code, count in sorted(b.statuses.items()))
         print()
@@ -1124,6 +1126,9 @@ def parse_args() -> argparse.Namespace:
         default=0,
         help="complete cases driven once the open cases wait, to compare their p99 (default 0)",
     )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes on the task queue (default 1)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary var directory")
     args = parser.parse_args()
     if (
@@ -1147,6 +1152,7 @@ def main() -> int:
         f"--cases {args.cases} --concurrency {args.concurrency} --open-cases {args.open_cases} "
         f"--burst {args.burst} --emergencies {args.emergencies}"
         + (f" --cases-when-loaded {args.cases_when_loaded}" if args.cases_when_loaded else "")
+        + (f" --workers {args.workers}" if args.workers != 1 else "")
         + (f" --database-url {args.database_url}" if args.database_url else "")
     )
     command = f'make bench ARGS="{options}"   (or: .venv/bin/python bench/bench.py {options})'
@@ -1156,7 +1162,7 @@ def main() -> int:
     env = configure_environment(var, args.database_url)
     configure_logging(level="WARNING", process="bench")
     settings = Settings()
-    stack = EmbeddedStack(settings, var=var)
+    stack = EmbeddedStack(settings, var=var, workers=args.workers)
     print(f"jiuzhu benchmark: starting a stack in {var} (public notice 0 days) ...", flush=True)
     failed = False
     try:
