@@ -134,6 +134,9 @@ def settings(database_url, simulator_url) -> Settings:
         sms_url=f"{simulator_url}/sms",
         verification_url=f"{simulator_url}/verification",
         task_queue=f"test-{uuid.uuid4()}",
+        # A test's worker stops at once, its activities cancelled (tests/test_workers.py
+        # tries the grace period of a deployment).
+        worker_shutdown_grace_seconds=0,
     )
 
 

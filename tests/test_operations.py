@@ -210,6 +210,14 @@ async def test_metrics_count_requests_by_route_template_and_the_cases_as_created
                 approver, refused_case, lambda c: c["stage"] == "awaiting_account"
             )
             created["emergency", refused["stage"], away] += 1
+            # The refusal is counted from the staff notice, written just after the stage.
+            await eventually(
+                lambda: approver.get("/notifications"),
+                lambda answer: any(
+                    n["case_no"] == refused_case and n["kind"] == "payment_refused"
+                    for n in answer.json()
+                ),
+            )
         # The worker's watch marks a case overdue when its deadline passes (days away on
         # the dev server's real clock): mark one here as it would.
         with session_scope(fresh_settings.database_url, writes=True) as session:
