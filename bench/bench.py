@@ -239,6 +239,8 @@ class Tally:
 
     latencies: dict[str, list[float]]
     polls: int = 0
+    unavailable: int = 0
+    """503 answers (retried)."""
 
     @classmethod
     def of(cls, names) -> "Tally":
@@ -330,10 +332,20 @@ async def complete_case(
 async def open_case(
     http: httpx.AsyncClient, users: Caseworkers, people: People, index: int, tally: Tally
 ) -> None:
-    """Intake only: the case stays open, waiting for its survey."""
-    await timed_post(
-        http, "/applications", application(people, index), users.assistant, "intake", tally
-    )
+    """Intake only: the case stays open, waiting for its survey. A 503 ("try again shortly")
+    is retried as a client would, with the same Idempotency-Key, and counted."""
+    body = application(people, index)
+    headers = users.assistant | {"Idempotency-Key": f"bench-open-{index}"}
+    for _ in range(30):
+        started = time.perf_counter()
+        response = await http.post("/applications", json=body, headers=headers)
+        tally.latencies["intake"].append((time.perf_counter() - started) * 1000)
+        if response.status_code != 503:
+            check(response, "intake")
+            return
+        tally.unavailable += 1
+        await asyncio.sleep(1)
+    check(response, "intake")
 
 
 async def run_pool(count: int, concurrency: int, one_case) -> float:
@@ -768,6 +780,7 @@ class Results:
     bare_payouts: list[float] = field(default_factory=list)
     open_intake: list[float] = field(default_factory=list)
     open_wall: float = 0.0
+    open_unavailable: int = 0
     api_cpu: dict[str, float] = field(default_factory=dict)
     bare_cpu: dict[str, float] = field(default_factory=dict)
     minimal_wall: float = 0.0
@@ -862,6 +875,7 @@ async def measure(stack: EmbeddedStack, settings: Settings, args: argparse.Names
                 lambda i: open_case(http, users, people, args.cases + i, tally),
             )
             results.open_intake = tally.latencies["intake"]
+            results.open_unavailable = tally.unavailable
             await settle(http, users)
             if args.cases_when_loaded:
                 print(
@@ -1036,6 +1050,7 @@ def print_report(results: Results, env: dict[str, str], command: str, started_lo
         print(
             f"    open cases now: at least {results.open_cases} (waiting in survey for their household survey)"
         )
+        print(f"    intakes answered 503 and retried: {results.open_unavailable}")
         if results.loaded:
             loaded_all = [v for name in ACTIONS for v in results.loaded.latencies[name]]
             m = len(results.loaded.latencies["intake"])
