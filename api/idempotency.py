@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import anyio
-from sqlalchemy.exc import IntegrityError
+import structlog
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, delete
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
@@ -27,6 +28,8 @@ from domain.privacy import redact
 from settings import Settings
 from store.db import Database
 from store.tables import IdempotencyRecord
+
+log = structlog.get_logger()
 
 RETENTION = timedelta(hours=24)
 """How long an answer is kept for a retry."""
@@ -70,9 +73,16 @@ class IdempotencyMiddleware:
         body = await read_body(receive)
         claim = dict(user_id=user_id, key=key)
         now = datetime.now(UTC)
-        earlier = await self.db.write(
-            _claim, **claim, fingerprint=_fingerprint(scope, body), now=now, hold=self.hold
-        )
+        try:
+            earlier = await self.db.write(
+                _claim, **claim, fingerprint=_fingerprint(scope, body), now=now, hold=self.hold
+            )
+        except OperationalError as error:  # outside the app: its handlers do not see this
+            log.error("idempotency.claim_failed", path=scope["path"], error=str(error.orig))
+            answer = JSONResponse(
+                {"detail": "the case records are unavailable; try again shortly"}, 503
+            )
+            return await answer(scope, receive, send)
         if earlier is not None:
             headers = {"Idempotent-Replayed": "true"} if earlier.replayed else None
             answer = Response(earlier.body, earlier.status_code, headers, "application/json")
@@ -90,7 +100,15 @@ class IdempotencyMiddleware:
                 status = answer[0]["status"] if answer else 500
                 text = b"".join(m.get("body", b"") for m in answer[1:]).decode(errors="replace")
                 # Kept a day in a table: never with a number of the family's in full.
-                await self.db.write(_settle, **claim, status_code=status, body=redact(text))
+                try:
+                    await self.db.write(_settle, **claim, status_code=status, body=redact(text))
+                except OperationalError as error:
+                    # The request took effect: its answer goes out all the same. The claim
+                    # expires after the hold; a retry then runs again, and intake's duplicate
+                    # check or Temporal's Update ID keeps it from acting twice.
+                    log.warning(
+                        "idempotency.settle_failed", path=scope["path"], error=str(error.orig)
+                    )
         for message in answer:
             await send(message)
 

@@ -4,6 +4,7 @@ froze the API, killed a case or slipped through, and checks what a user sees now
 
 import asyncio
 import json
+import sqlite3
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -484,3 +485,29 @@ async def test_a_case_whose_workflow_the_engine_stopped_is_never_shown_as_open(s
             assert trail[-1]["action"] == "case_halted" and "terminated" in trail[-1]["note"]
         assert (await http.post("/applications", json=acted_on)).status_code == 201
         assert await mark_halted_cases(dev_env.client, db, since=since) == []  # once only
+
+
+async def test_records_locked_past_the_busy_time_out_answer_503_to_a_keyed_request(
+    dev_env, settings
+):
+    """The idempotency middleware runs outside the app's error handlers: a database it cannot
+    write to is a 503 "try again", never a 500."""
+    settings = settings.model_copy(
+        update={"temporal_address": dev_env.client.service_client.config.target_host}
+    )
+    holder = sqlite3.connect(settings.database_url.removeprefix("sqlite:///"))
+    with serve(create_app(settings)) as url:
+        async with Stack(url, settings).client(ASSISTANT) as assistant:
+            holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock, past 10 s
+            try:
+                answer = await assistant.post(
+                    "/applications",
+                    json=application(),
+                    headers={"Idempotency-Key": str(uuid.uuid4())},
+                    timeout=60,
+                )
+            finally:
+                holder.rollback()
+                holder.close()
+    assert answer.status_code == 503, answer.text
+    assert "try again" in answer.json()["detail"]
