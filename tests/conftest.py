@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from api.tokens import issue_token
+from domain.calendar import local_date
 from domain.cases import Actor
 from domain.policy import Policy
 from settings import Settings
@@ -95,20 +96,23 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def each_database_url(request, tmp_path) -> str:
-    """The application database on SQLite (embedded), then on PostgreSQL (production).
-
-    Its case numbers start at a random point: cases of other databases of the session share
-    the one dev server, where a case's workflow id is made of its number.
-    """
+    """The application database on SQLite (embedded), then on PostgreSQL (production), its
+    case numbers of its own (``fresh_database``)."""
     if request.param == "sqlite":
         database = f"sqlite:///{tmp_path / 'jiuzhu.db'}"
     else:
         database = request.getfixturevalue("postgres_url")
+    return fresh_database(database)
+
+
+def fresh_database(database: str) -> str:
+    """``database`` migrated, its case numbers starting at a random point of this year: the
+    cases of the session's other databases share the one dev server, where a case's workflow
+    id is made of its number."""
     upgrade(database)
     with session_scope(database, writes=True) as session:
-        session.add(
-            CaseCounter(year=datetime.now(UTC).year, last=random.randrange(10**5, 9 * 10**5))
-        )
+        year = local_date(datetime.now(UTC)).year
+        session.add(CaseCounter(year=year, last=random.randrange(10**5, 9 * 10**5)))
     return database
 
 

@@ -16,7 +16,6 @@ files go to a temporary directory, never the repository.
 """
 
 import asyncio
-import random
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -45,9 +44,7 @@ from domain.policy import Policy
 from domain.reserve import EntryKind
 from settings import Settings
 from store.db import session_scope
-from store.migrate import upgrade
 from store.tables import (
-    CaseCounter,
     CaseRecord,
     EmergencyRecord,
     HouseholdClaim,
@@ -55,7 +52,7 @@ from store.tables import (
     ReserveEntry,
     TownshipReserve,
 )
-from tests.conftest import Stack, running_stack
+from tests.conftest import Stack, fresh_database, running_stack
 from tests.test_api import application
 from tests.test_emergency_api import emergency
 from tests.test_permissions import (
@@ -116,10 +113,7 @@ async def world(dev_env, simulator_url, tmp_path_factory) -> AsyncIterator[World
     # Hypothesis's own files (its caches) go to a temporary directory, not the repository.
     set_hypothesis_home_dir(tmp_path_factory.mktemp("hypothesis"))
     database = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'jiuzhu.db'}"
-    upgrade(database)
-    with session_scope(database, writes=True) as session:  # numbers no other test uses
-        year = local_date(datetime.now(UTC)).year
-        session.add(CaseCounter(year=year, last=random.randrange(10**5, 9 * 10**5)))
+    fresh_database(database)  # case numbers no other test uses
     settings = Settings(
         database_url=database,
         temporal_address=dev_env.client.service_client.config.target_host,

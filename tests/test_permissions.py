@@ -5,7 +5,6 @@ jurisdiction is 404, as one that does not exist; lists, counts and reports never
 
 import csv
 import io
-import random
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,9 +19,8 @@ from domain.policy import Policy
 from domain.supervision import Thresholds
 from settings import Settings
 from store.db import session_scope
-from store.migrate import upgrade
-from store.tables import CaseCounter, StaffNotification
-from tests.conftest import Stack, running_stack
+from store.tables import StaffNotification
+from tests.conftest import Stack, fresh_database, running_stack
 from tests.test_api import application
 from tests.test_emergency_api import emergency
 
@@ -134,10 +132,7 @@ async def world(dev_env, simulator_url, tmp_path_factory) -> AsyncIterator[World
     """One stack for the module, on a database of its own: three applications (in a village
     of township 001, in its neighbour village, in township 002) and two emergencies."""
     database = f"sqlite:///{tmp_path_factory.mktemp('permissions') / 'jiuzhu.db'}"
-    upgrade(database)
-    year = local_date(datetime.now(UTC)).year
-    with session_scope(database, writes=True) as session:  # numbers no other test uses
-        session.add(CaseCounter(year=year, last=random.randrange(10**5, 9 * 10**5)))
+    fresh_database(database)  # case numbers no other test uses
     settings = Settings(
         database_url=database,
         temporal_address=dev_env.client.service_client.config.target_host,
