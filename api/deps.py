@@ -39,7 +39,13 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
 def get_temporal(request: Request) -> Client:
-    return request.app.state.temporal
+    client = request.app.state.temporal
+    if client is None:  # not reached yet (``api.main``): the operator sees it in /readyz
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "the case engine cannot be reached; nothing was done, try again shortly",
+        )
+    return client
 
 
 TemporalDep = Annotated[Client, Depends(get_temporal)]

@@ -1,5 +1,7 @@
 """The jiuzhu HTTP API. OpenAPI at /docs."""
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -39,6 +41,9 @@ from workflows.client import connect
 
 log = structlog.get_logger()
 
+TEMPORAL_FIRST_WAIT_SECONDS = 5
+TEMPORAL_RETRY_MAX_SECONDS = 15
+
 
 def create_app(
     settings: Settings | None = None,
@@ -54,16 +59,38 @@ def create_app(
     )
     tracer = telemetry.tracer(provider)
 
+    async def reach_temporal(app: FastAPI, tried: asyncio.Event) -> None:
+        """Connect, and keep trying while Temporal cannot be reached: the API serves its probes
+        meanwhile (/readyz names Temporal) and answers case routes 503 "try again"."""
+        wait = 0.5
+        while app.state.temporal is None:
+            try:
+                app.state.temporal = await connect(
+                    settings.temporal_address,
+                    settings.temporal_namespace,
+                    ring=settings.key_ring(),
+                    interceptors=telemetry.temporal_interceptors(tracer),
+                )
+                log.info("api.temporal_reached", temporal=settings.temporal_address)
+            except Exception as error:  # the SDK's core says RuntimeError, whatever went wrong
+                log.warning("api.temporal_unreachable", error=str(error), retry_in=wait)
+                tried.set()
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, TEMPORAL_RETRY_MAX_SECONDS)
+        tried.set()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.temporal = temporal or await connect(
-            settings.temporal_address,
-            settings.temporal_namespace,
-            ring=settings.key_ring(),
-            interceptors=telemetry.temporal_interceptors(tracer),
-        )
+        app.state.temporal = temporal
+        tried = asyncio.Event()
+        reaching = asyncio.create_task(reach_temporal(app, tried))
+        # Start connected when Temporal answers (no 503s in the API's first moments); when it
+        # refuses, or stays silent past the bound, start all the same and keep trying.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(tried.wait(), TEMPORAL_FIRST_WAIT_SECONDS)
         log.info("api.started", temporal=settings.temporal_address, tracing=tracer is not None)
         yield
+        reaching.cancel()
         if provider and own_provider:
             provider.shutdown()  # the last spans leave
 

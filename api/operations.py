@@ -344,7 +344,9 @@ async def database_answers(settings: Settings, probes: Probes) -> bool:
         return False
 
 
-async def temporal_answers(client: Client, settings: Settings) -> bool:
+async def temporal_answers(client: Client | None, settings: Settings) -> bool:
+    if client is None:  # not reached since the API started
+        return False
     timeout = settings.readiness_timeout_seconds
     try:
         async with asyncio.timeout(timeout):

@@ -17,6 +17,10 @@ T = TypeVar("T")
 BUSY_TIMEOUT_SECONDS = 10
 """How long a SQLite writer waits for the lock; transactions last milliseconds."""
 
+CONNECT_TIMEOUT_SECONDS = 5
+"""How long a new PostgreSQL connection may take: a database that accepts and never answers
+gets a 503 "try again" instead of holding the request and its thread."""
+
 
 @lru_cache
 def get_engine(url: str) -> Engine:
@@ -40,7 +44,13 @@ def get_engine(url: str) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+    )
 
 
 @contextmanager

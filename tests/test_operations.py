@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from temporalio.client import Client
 
 import telemetry
 from api.main import create_app
-from store.db import session_scope
+from store.db import CONNECT_TIMEOUT_SECONDS, session_scope
 from store.tables import CaseCounter, CaseRecord
 from tests.conftest import Stack, running_stack
 from tests.support import CONVERTER, free_port, serve
@@ -101,10 +102,11 @@ async def test_not_ready_names_the_database_when_it_does_not_answer(dev_env, api
     assert alive.status_code == 200  # alive all the same: restarting it would not help
 
 
-async def test_a_database_that_never_answers_holds_four_probe_threads_and_no_more(
-    dev_env, api_settings
-):
-    silent = socket.socket()  # accepts connections, never says a word
+@pytest.fixture
+def silent_database() -> Iterator[tuple[str, list[socket.socket]]]:
+    """A PostgreSQL address that accepts connections and never says a word, and the
+    connections it holds."""
+    silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(100)
     held: list[socket.socket] = []
@@ -115,25 +117,46 @@ async def test_a_database_that_never_answers_holds_four_probe_threads_and_no_mor
                 held.append(silent.accept()[0])
 
     threading.Thread(target=accept, daemon=True).start()
-    nowhere = f"postgresql+psycopg://jiuzhu@127.0.0.1:{silent.getsockname()[1]}/jiuzhu"
-    settings = api_settings.model_copy(
-        update={"database_url": nowhere, "readiness_timeout_seconds": 0.5}
-    )
     try:
-        with serve(create_app(settings, temporal=dev_env.client)) as url:
-            async with httpx.AsyncClient(base_url=url, timeout=10) as http:
-                for _ in range(3):
-                    began = time.monotonic()
-                    answers = await asyncio.gather(*(http.get("/readyz") for _ in range(10)))
-                    assert time.monotonic() - began < 5  # bounded, however loaded the machine
-                    assert {a.status_code for a in answers} == {503}
-                    assert {tuple(a.json()["down"]) for a in answers} == {("database",)}
-                assert (await http.get("/healthz")).status_code == 200
-        assert len(held) <= 4
+        yield f"postgresql+psycopg://jiuzhu@127.0.0.1:{silent.getsockname()[1]}/jiuzhu", held
     finally:
         silent.close()
         for connection in held:  # the waiting drivers see the end and give up
             connection.close()
+
+
+async def test_a_database_that_never_answers_holds_four_probe_threads_and_no_more(
+    dev_env, api_settings, silent_database
+):
+    nowhere, held = silent_database
+    settings = api_settings.model_copy(
+        update={"database_url": nowhere, "readiness_timeout_seconds": 0.5}
+    )
+    with serve(create_app(settings, temporal=dev_env.client)) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            for _ in range(3):
+                began = time.monotonic()
+                answers = await asyncio.gather(*(http.get("/readyz") for _ in range(10)))
+                assert time.monotonic() - began < 5  # bounded, however loaded the machine
+                assert {a.status_code for a in answers} == {503}
+                assert {tuple(a.json()["down"]) for a in answers} == {("database",)}
+            assert (await http.get("/healthz")).status_code == 200
+    assert len(held) <= 4
+
+
+async def test_a_caseworker_gets_try_again_from_a_database_that_never_answers(
+    dev_env, api_settings, silent_database
+):
+    nowhere, _ = silent_database
+    settings = api_settings.model_copy(update={"database_url": nowhere})
+    with serve(create_app(settings, temporal=dev_env.client)) as url:
+        async with Stack(url, settings).client(ASSISTANT) as assistant:
+            began = time.monotonic()
+            answers = await asyncio.gather(*(assistant.get("/applications") for _ in range(3)))
+            took = time.monotonic() - began
+    assert [a.status_code for a in answers] == [503] * 3, answers[0].text
+    assert "try again" in answers[0].json()["detail"]
+    assert took < CONNECT_TIMEOUT_SECONDS + 5  # the connection's own bound, not the client's
 
 
 async def test_not_ready_names_temporal_when_it_does_not_answer(api_settings):
@@ -149,6 +172,67 @@ async def test_not_ready_names_temporal_when_it_does_not_answer(api_settings):
     assert ready.json()["checks"] == {"database": "ok", "temporal": "down"}
     assert "temporal" in ready.json()["detail"]
     assert took < api_settings.readiness_timeout_seconds + 3
+
+
+@contextlib.asynccontextmanager
+async def forwarding(port: int, to: str) -> AsyncIterator[None]:
+    """Temporal appearing at ``127.0.0.1:port``: every connection there is carried to ``to``."""
+    host, to_port = to.rsplit(":", 1)
+
+    async def carry(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        far_reader, far_writer = await asyncio.open_connection(host, int(to_port))
+        await asyncio.gather(carry(reader, far_writer), carry(far_reader, writer))
+
+    server = await asyncio.start_server(connection, "127.0.0.1", port)
+    async with server:
+        yield
+
+
+async def test_the_api_starts_without_temporal_and_takes_cases_once_temporal_answers(
+    dev_env, fresh_settings
+):
+    port = free_port()  # where Temporal is expected, and nothing listens yet
+    settings = fresh_settings.model_copy(update={"temporal_address": f"127.0.0.1:{port}"})
+    worker, external = create_worker(dev_env.client, settings)  # the worker reaches Temporal
+    async with worker:
+        with serve(create_app(settings)) as url:
+            taken = await intake_while_temporal_is_away(url, settings, port, dev_env)
+    await external.close()
+    with session_scope(settings.database_url) as session:
+        assert [r.case_no for r in session.exec(select(CaseRecord))] == [taken["case_no"]]
+
+
+async def intake_while_temporal_is_away(url: str, settings, port: int, dev_env) -> dict:
+    """Refused 503 while nothing answers at ``port``; taken, with the same key, once it does."""
+    async with (
+        Stack(url, settings).client(ASSISTANT) as assistant,
+        httpx.AsyncClient(base_url=url, timeout=10) as anyone,
+    ):
+        assert (await anyone.get("/healthz")).status_code == 200
+        ready = await anyone.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["down"] == ["temporal"]
+        body, same = application(), key()
+        refused = await assistant.post("/applications", json=body, headers=same)
+        assert refused.status_code == 503, refused.text
+        assert "try again" in refused.json()["detail"]
+        with session_scope(settings.database_url) as session:
+            assert session.exec(select(CaseRecord)).all() == []  # nothing half-written
+
+        async with forwarding(port, dev_env.client.service_client.config.target_host):
+            await eventually(
+                lambda: anyone.get("/readyz"), lambda r: r.status_code == 200, timeout=40
+            )
+            # The same request, the same key: taken now, once.
+            taken = await assistant.post("/applications", json=body, headers=same)
+            assert taken.status_code == 201, taken.text
+    return taken.json()
 
 
 # ---- metrics ---------------------------------------------------------------------------------
