@@ -15,7 +15,7 @@ from api.cases import (
     in_jurisdiction,
     list_item,
 )
-from api.deps import DatabaseDep, SessionDep, SettingsDep, TemporalDep
+from api.deps import DatabaseDep, IdempotencyKey, SessionDep, SettingsDep, TemporalDep
 from api.intake import accept_application
 from api.models import (
     ApplicationCreate,
@@ -77,6 +77,7 @@ async def create_application(
     client: TemporalDep,
     settings: SettingsDep,
     user: Actor = permit(ACCEPT_APPLICATION),
+    _key: IdempotencyKey = None,  # honoured by the idempotency middleware
 ) -> CasePublic:
     """一门受理: accept an application and start its case. Deadlines count from today."""
     view = await accept_application(db=db, client=client, settings=settings, user=user, body=body)

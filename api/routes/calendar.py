@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path
 from sqlmodel import Session, or_, select
 from temporalio.service import RPCError
 
-from api.deps import DatabaseDep, SessionDep, TemporalDep
+from api.deps import DatabaseDep, IdempotencyKey, SessionDep, TemporalDep
 from api.models import CalendarYearPublic, CalendarYearPut
 from api.permissions import PUBLISH_CALENDAR, READ_REFERENCE, PermittedRoute, permit
 from domain.calendar import YearCalendar
@@ -53,6 +53,7 @@ async def put_year(
     client: TemporalDep,
     year: int = Year,
     user: Actor = permit(PUBLISH_CALENDAR),
+    _key: IdempotencyKey = None,  # honoured by the idempotency middleware
 ) -> CalendarYearPublic:
     try:
         calendar = YearCalendar(year, frozenset(body.holidays), frozenset(body.workdays))

@@ -16,7 +16,7 @@ from api.cases import (
     in_jurisdiction,
     list_item,
 )
-from api.deps import DatabaseDep, SessionDep, SettingsDep, TemporalDep
+from api.deps import DatabaseDep, IdempotencyKey, SessionDep, SettingsDep, TemporalDep
 from api.intake import accept_emergency
 from api.models import (
     ApprovalCreate,
@@ -78,6 +78,7 @@ async def request_emergency(
     client: TemporalDep,
     settings: SettingsDep,
     user: Actor = permit(REQUEST_EMERGENCY),
+    _key: IdempotencyKey = None,  # honoured by the idempotency middleware
 ) -> EmergencyPublic:
     """急难: a family in an urgent crisis. ``pay_by`` in the answer is 24 hours from now."""
     return _public(

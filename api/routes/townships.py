@@ -6,7 +6,7 @@ from decimal import Decimal
 from fastapi import APIRouter, Path
 from sqlmodel import Session, delete, select
 
-from api.deps import DatabaseDep, SessionDep, SettingsDep
+from api.deps import DatabaseDep, IdempotencyKey, SessionDep, SettingsDep
 from api.models import TownshipPublic, TownshipUpdate, VillagePublic
 from api.permissions import EDIT_TOWNSHIP, READ_REFERENCE, PermittedRoute, permit
 from domain.cases import Actor
@@ -47,6 +47,7 @@ async def put_township(
     settings: SettingsDep,
     code: str = TownshipCode,
     user: Actor = permit(EDIT_TOWNSHIP),
+    _key: IdempotencyKey = None,  # honoured by the idempotency middleware
 ) -> TownshipPublic:
     """Add or correct a township and its villages. A village with cases cannot be removed."""
     if bad := [v.code for v in body.villages if not v.code.startswith(code)]:
