@@ -781,6 +781,7 @@ class Results:
     open_intake: list[float] = field(default_factory=list)
     open_wall: float = 0.0
     open_unavailable: int = 0
+    settle_wall: float = 0.0
     api_cpu: dict[str, float] = field(default_factory=dict)
     bare_cpu: dict[str, float] = field(default_factory=dict)
     minimal_wall: float = 0.0
@@ -876,7 +877,11 @@ async def measure(stack: EmbeddedStack, settings: Settings, args: argparse.Names
             )
             results.open_intake = tally.latencies["intake"]
             results.open_unavailable = tally.unavailable
-            await settle(http, users)
+            print(
+                f"    taken in {results.open_wall:.0f} s; waiting for their verification reports ...",
+                flush=True,
+            )
+            results.settle_wall = await settle(http, users)
             if args.cases_when_loaded:
                 print(
                     f"  with them open: {args.cases_when_loaded} more complete cases ...",
@@ -893,9 +898,9 @@ async def measure(stack: EmbeddedStack, settings: Settings, args: argparse.Names
     return results
 
 
-async def all_reports_in(http: httpx.AsyncClient, users: Caseworkers) -> bool:
-    """Whether every case waiting in 'survey' has its verification report in its projection."""
-    page_no = 1
+async def reports_missing(http: httpx.AsyncClient, users: Caseworkers) -> int:
+    """How many cases waiting in 'survey' have no verification report in their projection yet."""
+    missing, page_no = 0, 1
     while True:
         page = check(
             await http.get(
@@ -905,21 +910,30 @@ async def all_reports_in(http: httpx.AsyncClient, users: Caseworkers) -> bool:
             ),
             "listing the open cases",
         )
-        if any(case["verification"] is None for case in page["items"]):
-            return False
+        missing += sum(case["verification"] is None for case in page["items"])
         if page_no * 200 >= page["total"]:
-            return True
+            return missing
         page_no += 1
 
 
-async def settle(http: httpx.AsyncClient, users: Caseworkers) -> None:
-    """Wait until the open cases' verification reports are in, then a few seconds more."""
-    deadline = time.monotonic() + WAIT_TIMEOUT
-    while not await all_reports_in(http, users):
-        if time.monotonic() > deadline:
-            raise BenchError("the open cases' verification reports did not all arrive")
-        await asyncio.sleep(1)
+async def settle(http: httpx.AsyncClient, users: Caseworkers) -> float:
+    """Wait until the open cases' verification reports are in (the worker may still be working
+    through intakes taken faster than it runs them), then a few seconds more. Fails only when
+    no report arrives for ``WAIT_TIMEOUT``; returns how long the wait took."""
+    began = time.monotonic()
+    progress_at, fewest = began, None
+    while missing := await reports_missing(http, users):
+        now = time.monotonic()
+        if fewest is None or missing < fewest:
+            if fewest is not None:
+                print(f"    {missing} verification reports still to come ...", flush=True)
+            progress_at, fewest = now, missing
+        elif now - progress_at > WAIT_TIMEOUT:
+            raise BenchError(f"{missing} verification reports stopped arriving")
+        await asyncio.sleep(10)
+    waited = time.monotonic() - began
     await asyncio.sleep(5)
+    return waited
 
 
 # ---- the report -------------------------------------------------------------------------------
@@ -1051,6 +1065,10 @@ def print_report(results: Results, env: dict[str, str], command: str, started_lo
             f"    open cases now: at least {results.open_cases} (waiting in survey for their household survey)"
         )
         print(f"    intakes answered 503 and retried: {results.open_unavailable}")
+        print(
+            f"    the worker had run them all (verification reports in) {results.settle_wall:.0f} s "
+            "after the last intake"
+        )
         if results.loaded:
             loaded_all = [v for name in ACTIONS for v in results.loaded.latencies[name]]
             m = len(results.loaded.latencies["intake"])
