@@ -9,6 +9,7 @@ The roles are those of DESIGN.md "Who uses it"; the README's table is this file'
 """
 
 import re
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -167,8 +168,11 @@ async def _check_jurisdiction(scope: Scope, request: Request, user: Actor) -> No
     if scope is Scope.case:
         case_no = request.path_params["case_no"]
         if _CASE_NO.fullmatch(case_no):
-            database = Database(request.app.state.settings.database_url)
-            village = await database.read(_village_of, case_no=case_no)
+            villages: CaseVillages = request.app.state.case_villages
+            if (village := villages.get(case_no)) is None:
+                database = Database(request.app.state.settings.database_url)
+                village = await database.read(_village_of, case_no=case_no)
+                villages.keep(case_no, village)
             if village is None or not covers(user.jurisdiction, village):
                 raise NotFound(f"no case {case_no} in your jurisdiction")
     elif scope is Scope.township:
@@ -189,6 +193,29 @@ async def _check_jurisdiction(scope: Scope, request: Request, user: Actor) -> No
             "this covers the whole district: it needs an account of the district, not of a "
             "township or village",
         )
+
+
+class CaseVillages:
+    """The village of each case seen lately: set at intake and never changed, so the check of
+    a case's jurisdiction reads it once, not on every request about the case. Only cases that
+    exist are kept; the oldest go first past ``size`` (~100 bytes each)."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self.size = size
+        self._villages: OrderedDict[str, str] = OrderedDict()
+
+    def get(self, case_no: str) -> str | None:
+        village = self._villages.get(case_no)
+        if village is not None:
+            self._villages.move_to_end(case_no)
+        return village
+
+    def keep(self, case_no: str, village: str | None) -> None:
+        if village is None:
+            return
+        self._villages[case_no] = village
+        if len(self._villages) > self.size:
+            self._villages.popitem(last=False)
 
 
 def _village_of(session: Session, *, case_no: str) -> str | None:

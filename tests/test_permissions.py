@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from api.permissions import CaseVillages
 from domain.calendar import local_date
 from domain.cases import Actor, Role
 from domain.policy import Policy
@@ -339,3 +340,16 @@ async def test_supervision_and_compliance_reports_hold_only_the_jurisdictions_ca
         assert {line["township [镇街代码]"] for line in cases} - {"total"} == townships, who
         reserves = [line["township [镇街代码]"] for line in lines if line not in cases]
         assert all(code.startswith(who.jurisdiction) for code in reserves), who
+
+
+def test_the_villages_of_cases_kept_for_the_jurisdiction_check_are_bounded():
+    villages = CaseVillages(size=2)
+    villages.keep("370305-2026-000001", "370305001001")
+    villages.keep("370305-2026-000002", None)  # no such case: asked again next time
+    villages.keep("370305-2026-000003", "370305002001")
+    assert villages.get("370305-2026-000002") is None
+    assert villages.get("370305-2026-000001") == "370305001001"  # used lately: stays
+    villages.keep("370305-2026-000004", "370305003001")
+    assert villages.get("370305-2026-000003") is None  # the least lately used went
+    assert villages.get("370305-2026-000001") == "370305001001"
+    assert villages.get("370305-2026-000004") == "370305003001"
