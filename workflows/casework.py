@@ -26,10 +26,12 @@ with workflow.unsafe.imports_passed_through():
 
 # Records and look-ups are quick; external systems may be down for hours and are retried
 # until they answer, the deadline timers recording any breach meanwhile. The time-outs are
-# short because an attempt lost with a dead worker is retried only when its time-out ends.
-# (Local activities would save round trips, but raced the notice and deadline timers into
-# nondeterminism on replay: regular activities keep the history's order.)
-QUICK = dict(start_to_close_timeout=timedelta(seconds=10))
+# short because an attempt lost with a dead worker is retried only when its time-out ends;
+# a records write's is longer than a writer's wait for SQLite's lock (10 s, ``store.db``), so
+# a write that got the lock late is kept, not timed out as it commits. (Local activities
+# would save round trips, but raced the notice and deadline timers into nondeterminism on
+# replay: regular activities keep the history's order.)
+QUICK = dict(start_to_close_timeout=timedelta(seconds=15))
 EXTERNAL = dict(
     start_to_close_timeout=timedelta(seconds=30),
     retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=10)),
