@@ -198,7 +198,7 @@ async def _check_jurisdiction(scope: Scope, request: Request, user: Actor) -> No
 class CaseVillages:
     """The village of each case seen lately: set at intake and never changed, so the check of
     a case's jurisdiction reads it once, not on every request about the case. Only cases that
-    exist are kept; the oldest go first past ``size`` (~100 bytes each)."""
+    exist are kept; past ``size`` (~100 bytes each) the least lately asked for go first."""
 
     def __init__(self, size: int = 100_000) -> None:
         self.size = size
