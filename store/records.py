@@ -15,6 +15,7 @@ from domain.contracts import StaffNotice, Transition
 from domain.emergency import CLOSED as EMERGENCY_CLOSED
 from domain.emergency import EmergencyStart, EmergencyView
 from domain.evidence import content_of, entry_hash
+from domain.identity import mask_id_number
 from domain.sealing import KeyRing
 from store.evidence import previous_hash
 from store.sealed import open_start, seal_start
@@ -111,7 +112,9 @@ def write_new_case(
     _write_view(
         session,
         view,
-        applicant_id_number=start.applicant.id_number,
+        # Lists show it masked and nothing looks a case up by it: the full number is kept
+        # only in the sealed intake.
+        applicant_id_number=mask_id_number(start.applicant.id_number),
         start=seal_start(accepted, case_no=start.case_no, ring=ring),
     )
     _append(session, entry)

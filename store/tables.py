@@ -26,6 +26,7 @@ class CaseRecord(SQLModel, table=True):
     channel: str
     applicant_name: str
     applicant_id_number: str = Field(index=True)
+    """Masked: region code and last four (the full number is in the sealed intake)."""
     household_size: int
     assignee: str
     conflict_of_interest: bool = False
@@ -205,6 +206,7 @@ class EmergencyRecord(SQLModel, table=True):
     cause: str = Field(index=True)
     applicant_name: str
     applicant_id_number: str = Field(index=True)
+    """Masked: region code and last four (the full number is in the sealed intake)."""
     household_size: int
     assignee: str
     requested_at: datetime = Field(sa_column=_utc(nullable=False, index=True))

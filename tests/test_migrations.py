@@ -116,6 +116,8 @@ async def test_a_first_release_database_with_cases_upgrades_to_the_present(
                 view.applicant_name,
             )
             assert read.bank_account is None and read.stage_hours == {}  # later fields: defaults
+            # Kept masked from 0008 on (the lists only ever showed it masked).
+            assert row.applicant_id_number == mask_id_number(id_number) != id_number
             assert [e.action for e in audit_trail(session, case_no=view.case_no)] == [
                 "accepted",
                 "documents_requested",

@@ -4,10 +4,12 @@ the family, masked in lists and for everyone else (in views, audit notes, notifi
 from datetime import date
 
 import pytest
+from sqlalchemy import text
 
 from domain.cases import Actor, Role
 from domain.identity import mask_id_number, mask_phone
 from domain.privacy import FULL_VIEW_ROLES, redact, redact_value, sees_in_full
+from store.db import get_engine
 from tests.support import ASSISTANT, COORDINATOR, OFFICER, id_number
 from tests.test_api import application
 
@@ -120,6 +122,22 @@ async def test_lists_show_the_applicants_number_masked_to_everyone(stack, case):
     assert item["applicant_id_number"] == mask_id_number(applicant["id_number"])
     assert applicant["id_number"] not in answer.text
     assert case["body"]["bank_account"]["account_no"] not in answer.text
+
+
+async def test_the_case_tables_keep_no_id_number_in_full(stack, case):
+    """Only the sealed intake holds the applicant's and the household's numbers (and the
+    household claims of open cases, looked up by them)."""
+    numbers = [case["applicant"]["id_number"], *(m["id_number"] for m in case["body"]["household"])]
+    with get_engine(stack.settings.database_url).connect() as connection:
+        row = connection.execute(
+            text("SELECT * FROM case_record WHERE case_no = :no"), {"no": case["case_no"]}
+        ).one()
+        entries = connection.execute(
+            text("SELECT * FROM audit_entry WHERE case_no = :no"), {"no": case["case_no"]}
+        ).all()
+    stored = " ".join(str(value) for r in (row, *entries) for value in r)
+    assert row.applicant_id_number == mask_id_number(numbers[0])
+    assert not [n for n in numbers if n in stored]
 
 
 async def test_audit_notes_quote_numbers_in_full_only_to_caseworkers(stack, case):
