@@ -2,8 +2,10 @@
 and 422s in FastAPI's shape (``loc`` names the field), never echoing what was sent."""
 
 from fastapi import Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.exceptions import ApplicationError
 
 from domain.errors import CaseError, Conflict, InvalidData, NotFound, NotPermitted, WrongStage
@@ -61,8 +63,27 @@ async def request_invalid(_request: Request, error: RequestValidationError) -> J
         message = problem["msg"]
         if problem["type"] == "extra_forbidden":
             message = "this field is not part of the request; check its spelling"
+        elif problem["type"] == "json_invalid":
+            message = f"the body is not valid JSON (the error is at character {problem['loc'][-1]})"
+        elif problem["type"] == "model_attributes_type" and tuple(problem["loc"]) == ("body",):
+            message = NOT_A_JSON_OBJECT
         problems.append({"loc": problem["loc"], "msg": message, "type": problem["type"]})
     return invalid_answer(problems)
+
+
+NOT_A_JSON_OBJECT = (
+    "the body must be a JSON object in UTF-8, sent with Content-Type: application/json"
+)
+_UNPARSABLE = "There was an error parsing the body"
+"""What FastAPI says, as a 400, of a body it cannot read at all (not UTF-8, say)."""
+
+
+async def http_refused(request: Request, error: StarletteHTTPException) -> Response:
+    """FastAPI's own answer to an HTTP error, but one that says what to send instead of a body
+    it could not parse."""
+    if error.status_code == 400 and error.detail == _UNPARSABLE:
+        return JSONResponse({"detail": NOT_A_JSON_OBJECT}, status_code=400)
+    return await http_exception_handler(request, error)
 
 
 def _printable(part: object) -> object:

@@ -11,11 +11,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
 import telemetry
 from api.body import BoundedBody
-from api.errors import refusal_answer, request_invalid
+from api.errors import http_refused, refusal_answer, request_invalid
 from api.idempotency import IdempotencyMiddleware
 from api.identity import TokenVerifier
 from api.operations import observe
@@ -138,6 +139,7 @@ def create_app(
         return refusal_answer(error)
 
     app.add_exception_handler(RequestValidationError, request_invalid)
+    app.add_exception_handler(StarletteHTTPException, http_refused)
 
     @app.exception_handler(OperationalError)
     async def records_unavailable(request: Request, error: OperationalError) -> JSONResponse:

@@ -191,6 +191,24 @@ async def test_a_misspelt_field_is_refused_naming_it(stack):
         assert case.status_code == 201 and case.json()["conflict_of_interest"] is True
 
 
+async def test_a_body_that_is_not_a_json_object_is_refused_saying_what_to_send(stack):
+    sent = [
+        (b'{"assistance_type": "dibao",', "application/json", 422, "not valid JSON (the error"),
+        ('{"applicant": {"name": "张三"}}'.encode("gb18030"), "application/json", 400, "in UTF-8"),
+        (b"assistance_type=dibao", "application/x-www-form-urlencoded", 422, "a JSON object"),
+        (b"[1, 2]", "application/json", 422, "a JSON object"),
+    ]
+    async with stack.client(ASSISTANT) as http:
+        for body, content_type, status, says in sent:
+            answer = await http.post(
+                "/applications", content=body, headers={"Content-Type": content_type}
+            )
+            assert answer.status_code == status, (body, answer.text)
+            detail = answer.json()["detail"]
+            message = detail if isinstance(detail, str) else detail[0]["msg"]
+            assert says in message, (body, message)
+
+
 # --- 5. an Idempotency-Key belongs to one request ----------------------------------------------
 
 
