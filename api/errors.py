@@ -39,6 +39,13 @@ def from_workflow(failure: BaseException | None) -> CaseError | None:
     return kind(failure.message)
 
 
+def records_unavailable_answer() -> JSONResponse:
+    """The application database did not answer (locked past its wait, or down): try again."""
+    return JSONResponse(
+        {"detail": "the case records are unavailable; try again shortly"}, status_code=503
+    )
+
+
 def invalid_answer(problems: list[dict]) -> JSONResponse:
     return JSONResponse(
         {
@@ -55,6 +62,13 @@ def invalid_answer(problems: list[dict]) -> JSONResponse:
     )
 
 
+NOT_A_JSON_OBJECT = (
+    "the body must be a JSON object in UTF-8, sent with Content-Type: application/json"
+)
+_UNPARSABLE = "There was an error parsing the body"
+"""What FastAPI says, as a 400, of a body it cannot read at all (not UTF-8, say)."""
+
+
 async def request_invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
     """FastAPI's 422 without the ``input`` it would echo: that may be an ID number, megabytes
     of text, or a lone surrogate that cannot even be encoded into the answer."""
@@ -69,13 +83,6 @@ async def request_invalid(_request: Request, error: RequestValidationError) -> J
             message = NOT_A_JSON_OBJECT
         problems.append({"loc": problem["loc"], "msg": message, "type": problem["type"]})
     return invalid_answer(problems)
-
-
-NOT_A_JSON_OBJECT = (
-    "the body must be a JSON object in UTF-8, sent with Content-Type: application/json"
-)
-_UNPARSABLE = "There was an error parsing the body"
-"""What FastAPI says, as a 400, of a body it cannot read at all (not UTF-8, say)."""
 
 
 async def http_refused(request: Request, error: StarletteHTTPException) -> Response:

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.body import read_body, replay
-from api.errors import invalid_answer
+from api.errors import invalid_answer, records_unavailable_answer
 from api.identity import ProviderUnavailable, TokenRefused, TokenVerifier, UnusableClaims
 from domain.privacy import redact
 from settings import Settings
@@ -79,10 +79,7 @@ class IdempotencyMiddleware:
             )
         except OperationalError as error:  # outside the app: its handlers do not see this
             log.error("idempotency.claim_failed", path=scope["path"], error=str(error.orig))
-            answer = JSONResponse(
-                {"detail": "the case records are unavailable; try again shortly"}, 503
-            )
-            return await answer(scope, receive, send)
+            return await records_unavailable_answer()(scope, receive, send)
         if earlier is not None:
             headers = {"Idempotent-Replayed": "true"} if earlier.replayed else None
             answer = Response(earlier.body, earlier.status_code, headers, "application/json")

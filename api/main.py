@@ -16,7 +16,7 @@ from temporalio.client import Client
 
 import telemetry
 from api.body import BoundedBody
-from api.errors import http_refused, refusal_answer, request_invalid
+from api.errors import http_refused, records_unavailable_answer, refusal_answer, request_invalid
 from api.idempotency import IdempotencyMiddleware
 from api.identity import TokenVerifier
 from api.operations import observe
@@ -144,9 +144,7 @@ def create_app(
     @app.exception_handler(OperationalError)
     async def records_unavailable(request: Request, error: OperationalError) -> JSONResponse:
         log.error("api.database_unavailable", path=request.url.path, error=str(error.orig))
-        return JSONResponse(
-            {"detail": "the case records are unavailable; try again shortly"}, status_code=503
-        )
+        return records_unavailable_answer()
 
     @app.exception_handler(Unsealable)
     async def unreadable(request: Request, error: Unsealable) -> JSONResponse:

@@ -5,7 +5,6 @@ workflow Update to its activity. Real API over HTTP, real worker, the Temporal d
 import asyncio
 import contextlib
 import json
-import random
 import re
 import socket
 import threading
@@ -13,7 +12,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -28,8 +26,8 @@ from temporalio.client import Client
 import telemetry
 from api.main import create_app
 from store.db import CONNECT_TIMEOUT_SECONDS, session_scope
-from store.tables import CaseCounter, CaseRecord
-from tests.conftest import Stack, running_stack
+from store.tables import CaseRecord
+from tests.conftest import Stack, fresh_database, running_stack
 from tests.support import CONVERTER, free_port, serve
 from tests.test_api import ASSISTANT, application, survey
 from tests.test_emergency_api import (
@@ -59,11 +57,7 @@ def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
 def fresh_settings(api_settings, database_url):
     """The stack's settings on a database of this test's own (its figures are this test's
     cases only), numbering cases where no other test's are."""
-    with session_scope(database_url, writes=True) as session:
-        session.add(
-            CaseCounter(year=datetime.now(UTC).year, last=random.randrange(10**5, 9 * 10**5))
-        )
-    return api_settings.model_copy(update={"database_url": database_url})
+    return api_settings.model_copy(update={"database_url": fresh_database(database_url)})
 
 
 # ---- probes ----------------------------------------------------------------------------------
