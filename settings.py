@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     halted_watch_seconds: float = 60.0
     """How often the worker's watch runs: cases whose workflow the engine stopped (halted),
     whose workflow task keeps failing or that have no workflow; sealing the audit trail."""
+    reconcile_after_seconds: float = 120.0
+    """How long after its workflow stopped a halted case's payments are reconciled with the
+    bank: longer than a payment attempt already under way could still take to reach it."""
 
     supervision: Thresholds = Field(default_factory=Thresholds)
     """When a case counts as not moving (督办): JIUZHU_SUPERVISION__DUE_SOON_WORKING_DAYS, …"""

@@ -95,7 +95,16 @@ async def main() -> None:
         []
         if settings.worker_runs == "workflows"
         else [
-            asyncio.create_task(watch_halted_cases(client, db, every=every)),
+            asyncio.create_task(
+                watch_halted_cases(
+                    client,
+                    db,
+                    external,
+                    ring=settings.key_ring(),
+                    every=every,
+                    reconcile_after=timedelta(seconds=settings.reconcile_after_seconds),
+                )
+            ),
             asyncio.create_task(watch_audit_trail(db, every=every)),
             asyncio.create_task(watch_engine(client, db, every=every)),
         ]

@@ -6,6 +6,7 @@ carries an idempotency key derived from the case, so a retry never acts twice.
 """
 
 from dataclasses import asdict
+from datetime import datetime
 from decimal import Decimal
 
 import httpx
@@ -21,6 +22,7 @@ from domain.contracts import (
     PaymentReceipt,
     VerificationRequest,
 )
+from domain.halting import BankTransfer
 from domain.identity import mask_phone
 
 log = structlog.get_logger()
@@ -99,6 +101,25 @@ class ExternalActivities:
             amount=str(order.amount),
         )
         return PaymentReceipt(transfer_id=body["transfer_id"], amount=Decimal(body["amount"]))
+
+    async def transfers_under(self, key: str) -> list[BankTransfer]:
+        """What the payment system paid under ``key`` (nothing, or the one transfer): asked
+        when a halted case is reconciled. Not an activity: the worker's watch calls it."""
+        response = await self.http.get(
+            f"{self.payment_url}/transfers", params={"idempotency_key": key}
+        )
+        response.raise_for_status()
+        return [
+            BankTransfer(
+                key=key,
+                transfer_id=t["transfer_id"],
+                amount=Decimal(t["amount"]),
+                account=(t.get("account") or {}).get("account_no_masked", ""),
+                at=datetime.fromisoformat(t["created_at"]),
+            )
+            for t in response.json()
+            if t.get("status") == "settled"
+        ]
 
     async def _post(self, url: str, payload: dict) -> dict:
         response = await self.http.post(url, json=payload)

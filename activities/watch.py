@@ -1,21 +1,24 @@
 """Cases whose workflow the engine stopped (terminated by an operator or by the server's
 limits, failed, timed out) are marked halted in the case records, so that no list shows them
-as open and their households may apply again; and the audit trail is sealed (``seal``). Runs
-beside the worker; idempotent, so any number of workers may run it."""
+as open, and their payments are reconciled with the bank (``domain.halting``); and the audit
+trail is sealed (``seal``). Runs beside the worker; idempotent, so any number of workers may
+run it."""
 
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from domain.cases import CLOSED_STAGES
-from domain.emergency import CLOSED as EMERGENCY_CLOSED
+from activities.external import ExternalActivities
+from domain.halting import payment_keys
+from domain.sealing import KeyRing
 from store.db import Database
 from store.evidence import SEAL_MARGIN, seal
-from store.records import halt_case
+from store.records import halt_case, halted_unreconciled, live, reconcile_case, view_of
 from store.tables import CaseRecord, EmergencyRecord
 from workflows.client import CASE_WORKFLOWS, HALTED_STATUSES, case_no_of
 
@@ -30,46 +33,83 @@ log = structlog.get_logger()
 
 
 async def mark_halted_cases(client: Client, db: Database, *, since: datetime) -> list[str]:
-    """Halt the open cases whose workflow closed abnormally since ``since``; their numbers."""
+    """Halt the cases with work left whose workflow closed abnormally since ``since`` and has
+    no run going now (a reset starts one); their numbers."""
     statuses = " OR ".join(f"ExecutionStatus = '{_VISIBILITY_NAMES[s]}'" for s in HALTED_STATUSES)
     types = " OR ".join(f"WorkflowType = '{name}'" for name in CASE_WORKFLOWS)
     query = f"({types}) AND CloseTime > '{since.isoformat()}' AND ({statuses})"
     stopped = {
         case_no_of(execution.id): execution async for execution in client.list_workflows(query)
     }
-    still_open = await db.read(_open_among, case_nos=list(stopped))
-    for case_no in still_open:
-        execution = stopped[case_no]
-        await db.write(
+    halted = []
+    for case_no in await db.read(_live_among, case_nos=list(stopped)):
+        latest = await client.get_workflow_handle(stopped[case_no].id).describe()
+        if latest.status not in HALTED_STATUSES:
+            continue  # running again (reset, restarted), or ended as it should
+        if await db.write(
             halt_case,
             case_no=case_no,
-            status=execution.status.name.lower() if execution.status else "stopped",
-            at=execution.close_time or datetime.now(UTC),
-        )
-        log.warning("case.halted", case_no=case_no, status=execution.status)
-    return still_open
+            status=latest.status.name.lower(),
+            at=latest.close_time or datetime.now(UTC),
+        ):
+            log.warning("case.halted", case_no=case_no, status=latest.status.name)
+            halted.append(case_no)
+    return halted
 
 
-def _open_among(session: Session, *, case_nos: list[str]) -> list[str]:
+def _live_among(session: Session, *, case_nos: list[str]) -> list[str]:
     if not case_nos:
         return []
-    closed = [s.value for s in CLOSED_STAGES | EMERGENCY_CLOSED]
     return [
         case_no
         for table in (CaseRecord, EmergencyRecord)
         for case_no in session.exec(
-            select(table.case_no).where(table.case_no.in_(case_nos), table.stage.not_in(closed))
+            select(table.case_no).where(table.case_no.in_(case_nos), live(table))
         )
     ]
 
 
+async def reconcile_halted_cases(
+    db: Database, bank: ExternalActivities, *, ring: KeyRing, now: datetime, after: timedelta
+) -> list[str]:
+    """Ask the bank what it paid under the keys of each case halted at least ``after`` ago
+    (longer than a payment attempt still under way could take), and record it; the cases
+    reconciled. A case whose bank cannot be asked now is tried again next time."""
+    done = []
+    for case_no in await db.read(halted_unreconciled, halted_before=now - after):
+        view = view_of(await db.read(_record, case_no=case_no))
+        try:
+            transfers = [t for key in payment_keys(view) for t in await bank.transfers_under(key)]
+        except httpx.HTTPError as unreachable:
+            log.warning("case.reconcile_postponed", case_no=case_no, error=str(unreachable)[:200])
+            continue
+        if await db.write(reconcile_case, case_no=case_no, transfers=transfers, ring=ring, at=now):
+            log.info("case.reconciled", case_no=case_no, transfers=len(transfers))
+            done.append(case_no)
+    return done
+
+
+def _record(session: Session, *, case_no: str) -> CaseRecord | EmergencyRecord | None:
+    return session.get(CaseRecord, case_no) or session.get(EmergencyRecord, case_no)
+
+
 async def watch_halted_cases(
-    client: Client, db: Database, *, every: timedelta, window: timedelta = timedelta(days=30)
+    client: Client,
+    db: Database,
+    bank: ExternalActivities,
+    *,
+    ring: KeyRing,
+    every: timedelta,
+    reconcile_after: timedelta,
+    window: timedelta = timedelta(days=30),
 ) -> None:
-    """Every ``every``, look back over ``window`` (longer than any outage of the workers)."""
+    """Every ``every``, look back over ``window`` (longer than any outage of the workers) for
+    halted cases, then reconcile those halted long enough ago."""
     while True:
         try:
-            await mark_halted_cases(client, db, since=datetime.now(UTC) - window)
+            now = datetime.now(UTC)
+            await mark_halted_cases(client, db, since=now - window)
+            await reconcile_halted_cases(db, bank, ring=ring, now=now, after=reconcile_after)
         except Exception:  # the engine or the database is down: look again next time
             log.exception("watch.failed")
         await asyncio.sleep(every.total_seconds())

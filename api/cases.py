@@ -210,8 +210,8 @@ async def _not_running(client: Client, db: Database, kind: CaseKind, row: Any) -
     await db.write(halt_case, case_no=row.case_no, status=how, at=at)
     log.warning("case.halted", case_no=row.case_no, status=how)
     return WrongStage(
-        f"case {row.case_no} was halted by the case engine ({how}); a supervisor must restart "
-        "or close it, and the household may apply again"
+        f"case {row.case_no} was halted by the case engine ({how}); its payments are "
+        "reconciled with the bank, then a supervisor restarts or closes it"
     )
 
 

@@ -8,7 +8,15 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.exceptions import ApplicationError
 
-from domain.errors import CaseError, Conflict, InvalidData, NotFound, NotPermitted, WrongStage
+from domain.errors import (
+    CaseError,
+    Conflict,
+    InvalidData,
+    NotFound,
+    NotPermitted,
+    Unavailable,
+    WrongStage,
+)
 
 STATUS: dict[type[CaseError], int] = {
     NotPermitted: 403,
@@ -16,6 +24,7 @@ STATUS: dict[type[CaseError], int] = {
     WrongStage: 409,
     Conflict: 409,
     InvalidData: 422,
+    Unavailable: 503,
 }
 _BY_NAME = {kind.__name__: kind for kind in STATUS}
 

@@ -247,6 +247,13 @@ class CasePublic(BaseModel):
     )
     verification_refused: bool
     notice_refused: bool
+    payments: list["PaymentPublic"] = Field(description="every transfer of the first payment")
+    halted_from: str | None = Field(
+        description="halted by the case engine: the stage it was at (see supervision)"
+    )
+    reconciled_at: datetime | None = Field(
+        description="a halted case's payments reconciled with the bank"
+    )
 
 
 class ApplicantPublic(BaseModel):
@@ -438,6 +445,12 @@ class EmergencyPublic(BaseModel):
     overdue: bool
     stage_since: datetime | None
     notice_refused: bool
+    halted_from: str | None = Field(
+        description="halted by the case engine: the stage it was at (see supervision)"
+    )
+    reconciled_at: datetime | None = Field(
+        description="a halted case's payments reconciled with the bank"
+    )
 
 
 class EmergencyDetail(EmergencyPublic):

@@ -27,6 +27,7 @@ from domain.cases import (
     Intervention,
     InterventionRecord,
     ObjectionRecord,
+    PaymentAttempt,
     Person,
     ReviewRecord,
     Role,
@@ -546,14 +547,21 @@ class Application(CaseFile):
 
     @property
     def payment_key(self) -> str:
-        """The transfer's idempotency key, from the case and the attempt (never from a run)."""
-        attempt = self.view.payment_attempt
-        return f"{self.view.case_no}:first-payment" + (f":{attempt}" if attempt > 1 else "")
+        return first_payment_key(self.view.case_no, self.view.payment_attempt)
 
     def check_bank_account(self, record: BankAccountRecord) -> None:
-        """Recorded while the case is open, or once approved until the money has gone."""
-        unpaid = self.view.stage == Stage.approved and self.view.first_payment_at is None
-        if not unpaid:
+        """Recorded while the case is open, or once approved while it waits for an account (none
+        was given, or the payment system refused the last): never while a transfer is under
+        way, which goes to the account it was sent to."""
+        view = self.view
+        if view.stage == Stage.approved and view.first_payment_at is None:
+            if self.account is not None and not view.awaiting_bank_account:
+                raise WrongStage(
+                    f"the transfer of case {view.case_no} to {self.account.masked} is under "
+                    "way; if the payment system refuses the account, a corrected one can be "
+                    "recorded then"
+                )
+        else:
             self.require(*OPEN_STAGES)
         people = [self.start.applicant, *self.start.household]
         check_holder(people, record.account, field="holder")
@@ -578,10 +586,11 @@ class Application(CaseFile):
             "family's bank account to pay it",
         )
 
-    def payment_refused(self, reason: str) -> StaffAlert:
+    def payment_refused(self, reason: str, *, now: datetime) -> StaffAlert:
         """Refused for good (closed account, name mismatch): a corrected account is needed."""
         self.view.awaiting_bank_account = True
         self.refused_attempt = self.view.payment_attempt
+        self.view.payments.append(self._payment("refused", now, reason=reason))
         return StaffAlert(
             "payment_refused",
             f"payment system refused: {reason}; record the family's corrected bank account",
@@ -590,14 +599,31 @@ class Application(CaseFile):
 
     def first_payment_made(self, transfer_id: str, *, now: datetime) -> None:
         self.view.first_payment_at = now
+        self.view.payments.append(self._payment("settled", now, transfer_id=transfer_id))
         self.step(
             SYSTEM, "first_payment_made", self.view.stage, now, note=f"transfer {transfer_id}"
+        )
+
+    def _payment(self, status: str, now: datetime, **details: str) -> PaymentAttempt:
+        """A transfer of the first payment, as the case shows it (the account masked)."""
+        return PaymentAttempt(
+            attempt=self.view.payment_attempt,
+            amount=self.view.monthly_amount or Decimal(0),
+            account=self.account.masked if self.account else "",
+            status=status,
+            at=now,
+            **details,
         )
 
     def refusal_notice_sent(self, *, now: datetime) -> None:
         self.view.refusal_notified_at = now
         reasons = self.decision.reasons if self.decision else ""
         self.step(SYSTEM, "refusal_notice_sent", self.view.stage, now, note=reasons)
+
+
+def first_payment_key(case_no: str, attempt: int) -> str:
+    """The first payment's idempotency key, from the case and the attempt (never from a run)."""
+    return f"{case_no}:first-payment" + (f":{attempt}" if attempt > 1 else "")
 
 
 def _key(kind: Event, day: date) -> str:

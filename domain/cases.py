@@ -37,11 +37,21 @@ class Stage(StrEnum):
     cancelled = "cancelled"  # opened in error, cancelled by a supervisor
     halted = "halted"
     """Not a step of the procedure: the case engine stopped the case's workflow (terminated or
-    failed). Only the records say so; a supervisor must restart or close the case."""
+    failed). Only the records say so; once its money is reconciled with the bank, a supervisor
+    restarts or closes the case."""
+    closed_by_supervisor = "closed_by_supervisor"
+    """A halted case closed by a supervisor, with reasons (its steps so far stay on the record)."""
 
 
 CLOSED_STAGES = frozenset(
-    {Stage.approved, Stage.refused, Stage.withdrawn, Stage.cancelled, Stage.halted}
+    {
+        Stage.approved,
+        Stage.refused,
+        Stage.withdrawn,
+        Stage.cancelled,
+        Stage.halted,
+        Stage.closed_by_supervisor,
+    }
 )
 
 
@@ -230,6 +240,8 @@ class Intervention(StrEnum):
     extend_deadline = "extend_deadline"  # never hidden: the audit counts it as extended
     cancel = "cancel"  # a case opened in error
     restart_orphan = "restart_orphan"  # start the workflow of a record that has none
+    restart = "restart"  # a halted case: a new run from its last state, once reconciled
+    close = "close"  # a halted case: closed with reasons, once reconciled
 
 
 @dataclass(frozen=True)
@@ -324,6 +336,12 @@ class CaseView:
     """An SMS to the applicant was refused by the SMS system."""
     assigned_at: datetime | None = None
     """When a supervisor last gave the case to its assignee."""
+    payments: list[PaymentAttempt] = field(default_factory=list)
+    """Every transfer of the first payment: settled, or refused by the payment system."""
+    halted_from: str | None = None
+    """The stage the case was at when the case engine halted its workflow."""
+    reconciled_at: datetime | None = None
+    """When a halted case's payments were reconciled with the bank."""
 
     @property
     def overdue(self) -> bool:

@@ -2,7 +2,7 @@
 the steps on the record not yet written, and the timed events it waits for. Pure: a workflow
 calls these, then writes and waits."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -91,6 +91,31 @@ class CaseFile:
     def take_unwritten(self) -> list[AuditEntry]:
         entries, self.unwritten = self.unwritten, []
         return entries
+
+    def resume(self, *, actor: Actor, reason: str, now: datetime, after_seq: int) -> None:
+        """A halted case starts again from its last state (a supervisor's restart): the steps
+        it took but never wrote go on the record after what was written since (the halt, the
+        reconciliation), then the restart itself."""
+        pending = self.take_unwritten()
+        self.seq = after_seq
+        for entry in pending:
+            self.seq += 1
+            self.unwritten.append(replace(entry, seq=self.seq))
+        self.seq += 1
+        self.unwritten.append(
+            AuditEntry(
+                case_no=self.view.case_no,
+                seq=self.seq,
+                at=now,
+                actor=actor,
+                action="restarted",
+                from_stage="halted",
+                to_stage=self.view.stage,
+                note=reason,
+            )
+        )
+        self.view.version = self.seq
+        self.view.halted_from = self.view.reconciled_at = None
 
     def require(self, *stages: StrEnum) -> None:
         """``WrongStage``, saying what the case waits for, unless it is at one of ``stages``."""

@@ -69,6 +69,7 @@ class EmergencyStage(StrEnum):
     rejected = "rejected"
     cancelled = "cancelled"  # opened in error, cancelled by a supervisor
     halted = "halted"  # the case engine stopped the workflow (see ``Stage.halted``)
+    closed_by_supervisor = "closed_by_supervisor"  # halted, then closed with reasons
 
 
 WAITS_FOR = {
@@ -91,6 +92,7 @@ CLOSED = frozenset(
         EmergencyStage.rejected,
         EmergencyStage.cancelled,
         EmergencyStage.halted,
+        EmergencyStage.closed_by_supervisor,
     }
 )
 CORRECTABLE = (
@@ -195,10 +197,22 @@ class EmergencyView:
     """An SMS to the family was refused by the SMS system."""
     assigned_at: datetime | None = None
     """When a supervisor last gave the case to its assignee."""
+    halted_from: str | None = None
+    """The stage the case was at when the case engine halted its workflow."""
+    reconciled_at: datetime | None = None
+    """When a halted case's payments were reconciled with the bank."""
+    hold_round: int = 0
+    """A hold released when the case was reconciled is placed again under a new key when the
+    case restarts (the transfer keeps its key: the bank pays it once)."""
 
     @property
     def overdue(self) -> bool:
         return self.payout_overdue or self.follow_up_overdue
+
+    @property
+    def hold_key(self) -> str:
+        """The reserve hold of the present payment attempt (a top-up places it too)."""
+        return hold_key(self.case_no, self.payment_attempt, self.hold_round)
 
     @property
     def longest_stage(self) -> str | None:
@@ -263,13 +277,20 @@ class Emergency(CaseFile):
 
     @property
     def hold_key(self) -> str:
-        """The reserve hold of this payment attempt (the API's top-up uses it too)."""
-        return hold_key(self.view.case_no, self.attempt)
+        return self.view.hold_key
 
     @property
     def payment_key(self) -> str:
-        """The transfer's idempotency key: from the case and the attempt, never from a run."""
-        return f"{self.view.case_no}:emergency:{self.attempt}"
+        return payment_key(self.view.case_no, self.attempt)
+
+    def resume(
+        self, *, actor: Actor, reason: str, now: datetime, after_seq: int, hold_released: bool
+    ) -> None:
+        """Restarted after a halt: a hold the reconciliation released (no transfer was made) is
+        placed again under a new key; the transfer keeps its key, so the bank pays it once."""
+        if hold_released:
+            self.view.hold_round += 1
+        super().resume(actor=actor, reason=reason, now=now, after_seq=after_seq)
 
     # ---- 审批 ----------------------------------------------------------------------------
 
@@ -576,5 +597,22 @@ class Emergency(CaseFile):
         return StaffAlert(event.kind, message, key=event.key)
 
 
-def hold_key(case_no: str, attempt: int) -> str:
-    return f"{case_no}:hold:{attempt}"
+def payment_key(case_no: str, attempt: int) -> str:
+    """The transfer's idempotency key: from the case and the attempt, never from a run."""
+    return f"{case_no}:emergency:{attempt}"
+
+
+def settlement_key(hold: str) -> str:
+    """The ledger entry that settles a hold (the transfer was made)."""
+    return f"{hold}:settle"
+
+
+def release_key(hold: str) -> str:
+    """The ledger entry that releases a hold (no transfer was made)."""
+    return f"{hold}:release"
+
+
+def hold_key(case_no: str, attempt: int, round: int = 0) -> str:
+    """A hold on the reserve, keyed by the case, the payment attempt and (after a hold was
+    released by reconciling a halted case) the round."""
+    return f"{case_no}:hold:{attempt}" + (f":{round}" if round else "")

@@ -33,3 +33,8 @@ class NotPermitted(CaseError):
 
 class NotFound(CaseError):
     """No such thing in the user's jurisdiction (404): its existence is not revealed."""
+
+
+class Unavailable(CaseError):
+    """A part the action needs (the case engine, say) cannot be reached now; nothing was done,
+    and the same request may be sent again shortly (503)."""

@@ -63,6 +63,10 @@ class OpenCase:
     """Activities waiting for their next attempt."""
     has_start: bool = True
     """Whether what was accepted is kept (a workflow lost at intake can be started again)."""
+    halted_from: str | None = None
+    """Halted by the case engine: the stage it was at."""
+    reconciled: bool = False
+    """Halted, and its payments reconciled with the bank: a supervisor may restart or close it."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,9 @@ def stuck_reasons(
                 [*actions, Intervention.escalate],
             )
         )
-    if case.engine_problem:
+    if case.stage == "halted":
+        found.append(_halted(case))
+    elif case.engine_problem:
         actions = (
             [Intervention.restart_orphan, Intervention.cancel]
             if case.engine_problem == NO_WORKFLOW
@@ -179,6 +185,23 @@ _REFUSED = {
 }
 
 
+def _halted(case: OpenCase) -> tuple[Reason, str, None, list[Intervention]]:
+    stopped = f"the case engine stopped its workflow at stage '{case.halted_from}' (halted)"
+    if not case.reconciled:
+        return (
+            Reason.engine_problem,
+            f"{stopped}; its payments are being reconciled with the bank",
+            None,
+            [],
+        )
+    return (
+        Reason.engine_problem,
+        f"{stopped}; its payments are reconciled: restart it from its last state, or close it",
+        None,
+        [Intervention.restart, Intervention.close],
+    )
+
+
 def _waits_for(case: OpenCase) -> str:
     """Whom the case waits for: a person where there is one, else a role and its township."""
     township = f"of township {case.township}"
@@ -195,6 +218,9 @@ def _waits_for(case: OpenCase) -> str:
         EmergencyStage.awaiting_account: f"a corrected bank account: {case.assignee}",
         EmergencyStage.paid: f"the follow-up survey: {case.assignee}",
         EmergencyStage.follow_up: "the township review, then a district officer",
+        Stage.halted: "a supervisor, to restart or close it"
+        if case.reconciled
+        else "the reconciliation of its payments with the bank",
     }.get(case.stage, case.assignee)
 
 

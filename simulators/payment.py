@@ -127,9 +127,13 @@ def router(store: Store, faults: Faults) -> APIRouter:
 
     @api.get("/transfers")
     def list_transfers(
-        case_no: str | None = None, status: str | None = None
+        case_no: str | None = None, status: str | None = None, idempotency_key: str | None = None
     ) -> list[dict[str, Any]]:
-        return store.find("payment", case_no=case_no, status=status)
+        """Transfers made, oldest first; by ``idempotency_key``, what was paid under a key (a
+        caller that lost the answer asks so before deciding anything)."""
+        return store.find(
+            "payment", case_no=case_no, status=status, idempotency_key=idempotency_key
+        )
 
     @api.get("/transfers/{transfer_id}")
     def get_transfer(transfer_id: str) -> dict[str, Any]:

@@ -3,20 +3,32 @@ leaves the same rows as one that ran once."""
 
 from dataclasses import asdict
 from datetime import datetime
+from typing import Any
 
 from pydantic import TypeAdapter
+from sqlalchemy import and_, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, delete, func, select
 
-from domain.cases import CLOSED_STAGES, SYSTEM, AuditEntry, CaseStart, CaseView, Stage
+from domain.cases import CLOSED_STAGES, Actor, AuditEntry, CaseStart, CaseView, Stage
 from domain.contracts import StaffNotice, Transition
 from domain.emergency import CLOSED as EMERGENCY_CLOSED
-from domain.emergency import EmergencyStart, EmergencyView
+from domain.emergency import EmergencyStart, EmergencyView, release_key, settlement_key
+from domain.errors import Conflict, NotFound
 from domain.evidence import content_of, entry_hash
+from domain.halting import (
+    BankTransfer,
+    close,
+    halt,
+    reconcile,
+    record_reconciliation,
+    releases_claim,
+)
 from domain.identity import mask_id_number
 from domain.sealing import KeyRing
+from store import reserve
 from store.evidence import previous_hash
 from store.sealed import open_start, seal_start
 from store.tables import (
@@ -159,34 +171,133 @@ def apply_transition(session: Session, transition: Transition) -> None:
     for entry in transition.entries:
         if entry.seq not in written:
             _append(session, entry)
-    if view.stage in CLOSED_STAGES | EMERGENCY_CLOSED:
+    if releases_claim(view):
         session.exec(delete(HouseholdClaim).where(HouseholdClaim.case_no == view.case_no))
 
 
 def halt_case(session: Session, *, case_no: str, status: str, at: datetime) -> bool:
     """Mark a case whose workflow the engine stopped (``status``: terminated, failed, …) as
-    halted: never shown as open again, its household free to apply again, the step on the
-    audit trail. False when the case was already closed."""
-    row = session.get(CaseRecord, case_no) or session.get(EmergencyRecord, case_no)
-    if row is None or row.stage in CLOSED_STAGES | EMERGENCY_CLOSED:
+    halted: never shown as open again, its family's claim kept until its payments are
+    reconciled and a supervisor closes it, the step on the audit trail. False when the case
+    had nothing left to do (or is halted already)."""
+    row = _locked(session, case_no)
+    if row is None or not session.exec(select(type(row).case_no).where(live(type(row)))).first():
         return False
     view = view_of(row)
+    entry = halt(view, status=status, at=at, seq=last_seq(session, case_no=case_no) + 1)
+    apply_transition(session, Transition(view=view, entries=[entry]))
+    return True
+
+
+def live(table: type[CaseRecord] | type[EmergencyRecord]) -> Any:
+    """Where a record's workflow still had something to do: an open stage, an approval not
+    yet paid, a refusal not yet sent (a workflow that ends there ends abnormally)."""
+    if table is EmergencyRecord:
+        return EmergencyRecord.stage.not_in([s.value for s in EMERGENCY_CLOSED])
+    return or_(
+        CaseRecord.stage.not_in([s.value for s in CLOSED_STAGES]),
+        and_(CaseRecord.stage == Stage.approved, CaseRecord.first_payment_at.is_(None)),
+        and_(CaseRecord.stage == Stage.refused, CaseRecord.refusal_notified_at.is_(None)),
+    )
+
+
+def last_seq(session: Session, *, case_no: str) -> int:
+    """The seq of the case's newest audit entry (-1: none)."""
     last = session.exec(
         select(func.max(AuditEntryRecord.seq)).where(AuditEntryRecord.case_no == case_no)
     ).one()
-    entry = AuditEntry(
-        case_no=case_no,
-        seq=(last or 0) + 1,
-        at=at,
-        actor=SYSTEM,
-        action="case_halted",
-        from_stage=view.stage,
-        to_stage=Stage.halted,
-        note=f"the case engine reports the workflow {status}; a supervisor must restart or close the case",
+    return -1 if last is None else last
+
+
+def halted_unreconciled(session: Session, *, halted_before: datetime) -> list[str]:
+    """Halted cases whose payments are not yet reconciled, halted before ``halted_before``."""
+    return [
+        case_no
+        for table in (CaseRecord, EmergencyRecord)
+        for case_no in session.exec(
+            select(table.case_no).where(
+                table.stage == Stage.halted,
+                table.reconciled_at.is_(None),
+                table.closed_at <= halted_before,
+            )
+        )
+    ]
+
+
+def reconcile_case(
+    session: Session,
+    *,
+    case_no: str,
+    transfers: list[BankTransfer],
+    ring: KeyRing,
+    at: datetime,
+) -> bool:
+    """Record what the bank paid under a halted case's keys, settle or release its reserve
+    holds, and mark it reconciled, in one transaction; False when it was reconciled already
+    (or is no longer halted)."""
+    row = _locked(session, case_no)
+    if row is None or row.stage != Stage.halted or row.reconciled_at is not None:
+        return False
+    view = view_of(row)
+    result = reconcile(view, transfers=transfers, open_holds=reserve.open_holds(session, case_no))
+    if result.settle:
+        start = start_of(row, ring=ring)
+        members = [start.applicant.id_number, *(m.id_number for m in start.household)]
+        for hold in result.settle:
+            reserve.settle(
+                session, hold_key=hold, key=settlement_key(hold), at=at, members=members,
+                cause=start.cause,
+            )  # fmt: skip
+    for hold in result.release:
+        reserve.release(session, hold_key=hold, key=release_key(hold), at=at)
+    entries = record_reconciliation(
+        view, result, at=at, after_seq=last_seq(session, case_no=case_no)
     )
-    view.stage, view.version, view.closed_at = Stage.halted, entry.seq, at
-    apply_transition(session, Transition(view=view, entries=[entry]))
+    apply_transition(session, Transition(view=view, entries=entries))
     return True
+
+
+def resume_halted(
+    session: Session,
+    *,
+    view: CaseView | EmergencyView,
+    entries: list[AuditEntry],
+    halted_version: int,
+) -> None:
+    """A supervisor restarts a halted case: its last state goes back on the record, unless the
+    case changed meanwhile (closed, or restarted by someone else: ``Conflict``)."""
+    row = _locked(session, view.case_no)
+    if row is None or row.stage != Stage.halted or row.version != halted_version:
+        raise Conflict(
+            f"case {view.case_no} changed while it was being restarted (it is now at stage "
+            f"'{row.stage if row else 'unknown'}'); read it again"
+        )
+    apply_transition(session, Transition(view=view, entries=entries))
+
+
+def close_halted(
+    session: Session, *, case_no: str, actor: Actor, reason: str, at: datetime
+) -> CaseView | EmergencyView:
+    """A supervisor closes a halted, reconciled case with reasons: its family may apply again."""
+    row = _locked(session, case_no)
+    if row is None:
+        raise NotFound(f"no case {case_no}")
+    view = view_of(row)
+    entry = close(
+        view, actor=actor, reason=reason, at=at, seq=last_seq(session, case_no=case_no) + 1
+    )
+    apply_transition(session, Transition(view=view, entries=[entry]))
+    return view
+
+
+def _locked(session: Session, case_no: str) -> CaseRecord | EmergencyRecord | None:
+    """The case's record, locked until the transaction ends (PostgreSQL; on SQLite the writing
+    transaction holds the database's write lock already)."""
+    for table in (CaseRecord, EmergencyRecord):
+        row = session.exec(select(table).where(table.case_no == case_no).with_for_update()).first()
+        if row is not None:
+            return row
+    return None
 
 
 def audit_trail(session: Session, *, case_no: str) -> list[AuditEntryRecord]:

@@ -21,10 +21,11 @@ Why no interleaving can over-spend a reserve:
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, update
+from sqlalchemy import exists, func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from domain.errors import Conflict, InvalidData, NotFound
@@ -221,6 +222,34 @@ def entry(session: Session, *, key: str) -> ReserveEntry:
     if found is None:
         raise NotFound(f"no reserve entry {key}")
     return found
+
+
+def open_holds(session: Session, case_no: str) -> list[str]:
+    """The keys of the case's holds not yet settled or released, oldest first."""
+    closer = aliased(ReserveEntry)
+    return list(
+        session.exec(
+            select(ReserveEntry.key)
+            .where(
+                ReserveEntry.case_no == case_no,
+                ReserveEntry.kind == EntryKind.hold,
+                ~exists().where(closer.closes == ReserveEntry.key),
+            )
+            .order_by(ReserveEntry.id)
+        )
+    )
+
+
+def released(session: Session, *, hold: str) -> bool:
+    """Whether the hold was released (its payment not made)."""
+    return (
+        session.exec(
+            select(ReserveEntry.key).where(
+                ReserveEntry.closes == hold, ReserveEntry.kind == EntryKind.release
+            )
+        ).first()
+        is not None
+    )
 
 
 def ledger(

@@ -3,34 +3,16 @@ waiting for a retry, and the problems the case engine's watch found."""
 
 from datetime import datetime
 
-from sqlalchemy import and_, or_
+from sqlalchemy import or_
 from sqlmodel import Session, delete, select, update
 
 from domain.cases import Stage
-from domain.emergency import CLOSED as EMERGENCY_CLOSED
 from domain.emergency import EmergencyStage
 from domain.supervision import OpenCase, application_deadlines, emergency_deadlines
+from store.records import live
 from store.tables import ActivityRetry, CaseRecord, EmergencyRecord
 
-_OPEN_APPLICATION = or_(
-    CaseRecord.stage.in_(
-        [
-            Stage.survey,
-            Stage.review,
-            Stage.notice,
-            Stage.decision,
-            Stage.awaiting_documents,
-            Stage.halted,
-        ]
-    ),
-    and_(CaseRecord.stage == Stage.approved, CaseRecord.first_payment_at.is_(None)),
-    and_(CaseRecord.stage == Stage.refused, CaseRecord.refusal_notified_at.is_(None)),
-)
-_OPEN_EMERGENCY = or_(
-    EmergencyRecord.stage.not_in([s.value for s in EMERGENCY_CLOSED]),
-    EmergencyRecord.stage == EmergencyStage.halted,
-)
-HALTED = "the case engine stopped its workflow (halted): it must be reset in the engine"
+HALTED = [Stage.halted.value]
 
 
 def open_cases(
@@ -64,12 +46,13 @@ def _applications(session: Session, *, township, village, retrying) -> list[Open
         r.accepted_at, r.assignee, r.survey_due, r.surveyed_at, r.decision_due,
         r.refusal_notice_due, r.refusal_notified_at, r.verification_refused, r.notice_refused,
         r.awaiting_bank_account, r.engine_problem, r.start.is_not(None), r.assigned_at,
-    ).where(_OPEN_APPLICATION)  # fmt: skip
+        r.halted_from, r.reconciled_at.is_not(None),
+    ).where(or_(live(r), r.stage.in_(HALTED)))  # fmt: skip
     cases = []
     for row in session.exec(_place(query, r, township, village)):
         (case_no, kind, town, place, stage, since, accepted, assignee, survey_due, surveyed,
          decision_due, refusal_due, refusal_sent, verification, sms, account, problem,
-         has_start, assigned) = row  # fmt: skip
+         has_start, assigned, halted_from, reconciled) = row  # fmt: skip
         refusals = [
             name
             for name, refused in (
@@ -89,9 +72,11 @@ def _applications(session: Session, *, township, village, retrying) -> list[Open
                     refusal_notified=refusal_sent is not None,
                 ),
                 refusals=refusals,
-                engine_problem=HALTED if stage == Stage.halted else problem,
+                engine_problem=problem,
                 retrying=retrying.get(case_no, []),
                 has_start=bool(has_start),
+                halted_from=halted_from,
+                reconciled=bool(reconciled),
             )
         )  # fmt: skip
     return cases
@@ -102,12 +87,13 @@ def _emergencies(session: Session, *, township, village, retrying) -> list[OpenC
     query = select(
         r.case_no, r.cause, r.township, r.village, r.stage, r.stage_since, r.requested_at,
         r.assignee, r.pay_by, r.follow_up_due, r.reviewed_at, r.notice_refused,
-        r.engine_problem, r.start.is_not(None), r.assigned_at,
-    ).where(_OPEN_EMERGENCY)  # fmt: skip
+        r.engine_problem, r.start.is_not(None), r.assigned_at, r.halted_from,
+        r.reconciled_at.is_not(None),
+    ).where(or_(live(r), r.stage.in_(HALTED)))  # fmt: skip
     cases = []
     for row in session.exec(_place(query, r, township, village)):
         (case_no, cause, town, place, stage, since, requested, assignee, pay_by, follow_up_due,
-         reviewed, sms, problem, has_start, assigned) = row  # fmt: skip
+         reviewed, sms, problem, has_start, assigned, halted_from, reconciled) = row  # fmt: skip
         refusals = ["payment"] if stage == EmergencyStage.awaiting_account else []
         cases.append(
             OpenCase(
@@ -118,9 +104,11 @@ def _emergencies(session: Session, *, township, village, retrying) -> list[OpenC
                     reviewed=reviewed is not None,
                 ),
                 refusals=refusals + (["sms"] if sms else []),
-                engine_problem=HALTED if stage == EmergencyStage.halted else problem,
+                engine_problem=problem,
                 retrying=retrying.get(case_no, []),
                 has_start=bool(has_start),
+                halted_from=halted_from,
+                reconciled=bool(reconciled),
             )
         )  # fmt: skip
     return cases

@@ -68,6 +68,8 @@ class CaseRecord(SQLModel, table=True):
     by the workflow's next write."""
     start: str | None = None
     """What was accepted (the workflow's input) as JSON, to start a workflow lost at intake."""
+    halted_from: str | None = None
+    reconciled_at: datetime | None = Field(default=None, sa_column=_utc())
 
 
 class AuditEntryRecord(SQLModel, table=True):
@@ -230,6 +232,8 @@ class EmergencyRecord(SQLModel, table=True):
     assigned_at: datetime | None = Field(default=None, sa_column=_utc())
     engine_problem: str | None = None
     start: str | None = None
+    halted_from: str | None = None
+    reconciled_at: datetime | None = Field(default=None, sa_column=_utc())
 
 
 class ActivityRetry(SQLModel, table=True):

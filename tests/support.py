@@ -6,11 +6,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import uvicorn
+from temporalio.client import Client
 
+from activities.external import ExternalActivities
+from activities.watch import mark_halted_cases, reconcile_halted_cases
 from domain.calendar import local_date
 from domain.cases import (
     Actor,
@@ -28,7 +31,7 @@ from domain.identity import check_digit
 from domain.policy import Policy
 from settings import Settings
 from store.calendar import load_calendar
-from store.db import session_scope
+from store.db import Database, session_scope
 from workflows.client import data_converter
 
 RING = Settings().key_ring()
@@ -175,3 +178,25 @@ def emergency_start(
 APPROVER = Actor(
     user_id="u-approver", name="孙镇长", role=Role.township_approver, jurisdiction="370305001"
 )
+SUPERVISOR = Actor(
+    user_id="u-supervisor", name="周督办", role=Role.supervisor, jurisdiction="370305"
+)
+
+
+async def watch_halted_now(client: Client, settings: Settings) -> list[str]:
+    """One round of the worker's watch over cases whose workflow stopped, with no margin:
+    they are halted, then their payments reconciled with the bank; the cases reconciled."""
+    db = Database(settings.database_url)
+    now = datetime.now(UTC)
+    await mark_halted_cases(client, db, since=now - timedelta(days=1))
+    bank = ExternalActivities(
+        payment_url=settings.payment_url,
+        sms_url=settings.sms_url,
+        verification_url=settings.verification_url,
+    )
+    try:
+        return await reconcile_halted_cases(
+            db, bank, ring=settings.key_ring(), now=now, after=timedelta(0)
+        )
+    finally:
+        await bank.close()

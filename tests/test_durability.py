@@ -12,13 +12,18 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
+from temporalio.client import Client
 
 from api.main import create_app
 from domain.policy import Policy
 from simulators.app import create_app as create_simulators
 from stack import temporal_dev_server_command, wait_for_port
-from tests.support import ASSISTANT, COORDINATOR, OFFICER, free_port, serve
+from tests.support import ASSISTANT, CONVERTER, COORDINATOR, OFFICER, free_port, serve
 from tests.test_api import application, survey, wait_for
+from workflows.client import emergency_workflow_id
 
 
 class Processes:
@@ -28,6 +33,8 @@ class Processes:
         self.tmp_path, self.settings = tmp_path, settings
         self.port = int(settings.temporal_address.rsplit(":", 1)[1])
         self.running: dict[str, subprocess.Popen] = {}
+        self.worker_env: dict[str, str] = {}
+        """More settings for the worker (its watch's pace, say)."""
 
     def start(self) -> None:
         server = subprocess.Popen(
@@ -38,15 +45,19 @@ class Processes:
         )
         self.running["temporal"] = server
         wait_for_port("127.0.0.1", self.port, server)
-        env = os.environ | {
-            "JIUZHU_TEMPORAL_ADDRESS": self.settings.temporal_address,
-            "JIUZHU_DATABASE_URL": self.settings.database_url,
-            "JIUZHU_TASK_QUEUE": self.settings.task_queue,
-            "JIUZHU_PAYMENT_URL": self.settings.payment_url,
-            "JIUZHU_SMS_URL": self.settings.sms_url,
-            "JIUZHU_VERIFICATION_URL": self.settings.verification_url,
-            "JIUZHU_LOG_LEVEL": "WARNING",
-        }
+        env = (
+            os.environ
+            | {
+                "JIUZHU_TEMPORAL_ADDRESS": self.settings.temporal_address,
+                "JIUZHU_DATABASE_URL": self.settings.database_url,
+                "JIUZHU_TASK_QUEUE": self.settings.task_queue,
+                "JIUZHU_PAYMENT_URL": self.settings.payment_url,
+                "JIUZHU_SMS_URL": self.settings.sms_url,
+                "JIUZHU_VERIFICATION_URL": self.settings.verification_url,
+                "JIUZHU_LOG_LEVEL": "WARNING",
+            }
+            | self.worker_env
+        )
         self.running["worker"] = subprocess.Popen([sys.executable, "worker.py"], env=env)
 
     def kill(self) -> None:
@@ -192,3 +203,177 @@ async def _wait_emergency(
             return case
         assert asyncio.get_running_loop().time() < deadline, answer.text
         await asyncio.sleep(0.5)
+
+
+# ---- every payment reconciled, whatever the engine went through ---------------------------
+
+
+async def test_twenty_payments_through_terminations_resets_and_a_killed_worker_are_each_made_once(
+    processes,
+):
+    """Twenty emergencies approved while the bank is slow (its answers held back after it
+    takes the transfer) or down; meanwhile an operator terminates five workflows and resets
+    four, and the worker is killed. The worker's own watch halts the terminated cases and
+    reconciles them with the bank; a supervisor restarts three and closes two. Afterwards every
+    transfer at the bank is matched by exactly one settlement in the ledger and one payment on
+    one case, and no money is held for a case not waiting for it."""
+    from tests.support import SUPERVISOR
+    from tests.test_emergency_api import approver_of, assistant_of
+    from tests.test_reserve_under_load import emergency
+
+    settings = processes.settings
+    processes.worker_env = {
+        "JIUZHU_HALTED_WATCH_SECONDS": "1",
+        "JIUZHU_RECONCILE_AFTER_SECONDS": "3",
+    }
+    processes.kill()
+    processes.start()
+    bank = httpx.AsyncClient(base_url=settings.payment_url.rsplit("/", 1)[0], timeout=30)
+    engine = await Client.connect(settings.temporal_address, data_converter=CONVERTER)
+    townships = {"370305001": "370305001002", "370305104": "370305104201"}
+    with serve(create_app(settings)) as url:
+        people = [OFFICER, SUPERVISOR]
+        people += [who(t) for t in townships for who in (assistant_of, approver_of)]
+        clients = {
+            who.user_id: httpx.AsyncClient(base_url=url, headers=_auth(settings, who), timeout=60)
+            for who in people
+        }
+        officer, supervisor = clients[OFFICER.user_id], clients[SUPERVISOR.user_id]
+        try:
+            cases: list[tuple[str, str]] = []  # (case number, township)
+            for n in range(20):
+                township = list(townships)[n % 2]
+                body = emergency(n) | {"township": township, "village": townships[township]}
+                body["requested_amount"] = f"{1000 + 37 * n}.00"
+                assistant = clients[f"u-assistant-{township}"]
+                created = await assistant.post("/emergencies", json=body)
+                assert created.status_code == 201, created.text
+                cases.append((created.json()["case_no"], township))
+
+            async def approve(case_no: str, township: str, amount: str) -> None:
+                approver = clients[f"u-approver-{township}"]
+                answer = await approver.post(
+                    f"/emergencies/{case_no}/approval", json={"amount": amount}
+                )
+                assert answer.status_code == 200, answer.text
+                assert answer.json()["stage"] == "paying"
+
+            # Fifteen transfers the bank takes and answers late; five while it is down.
+            await bank.post(
+                "/_faults", json={"service": "payment", "delay_next": 15, "delay_seconds": 90}
+            )
+            await asyncio.gather(
+                *(approve(c, t, f"{1000 + 37 * n}.00") for n, (c, t) in enumerate(cases[:15]))
+            )
+            await _until(lambda: _transfer_count(bank, [c for c, _ in cases[:15]]), 15)
+            await bank.post(
+                "/_faults", json={"service": "payment", "fail_next": 10_000, "status": 503}
+            )
+            await asyncio.gather(
+                *(
+                    approve(c, t, f"{1000 + 37 * n}.00")
+                    for n, (c, t) in enumerate(cases[15:], start=15)
+                )
+            )
+            await asyncio.sleep(2)  # their first attempts fail
+
+            terminated = [cases[i][0] for i in (0, 1, 2, 15, 16)]
+            for case_no in terminated:
+                await engine.get_workflow_handle(emergency_workflow_id(case_no)).terminate(
+                    "operator"
+                )
+            for i in (3, 4, 5, 17):
+                await _reset_to_last_task(engine, emergency_workflow_id(cases[i][0]))
+            processes.kill()  # the worker and the engine die mid-payment
+            await bank.delete("/_faults")
+            processes.start()
+
+            # The worker's watch halts the terminated cases and reconciles them.
+            async def reconciled() -> int:
+                found = [(await officer.get(f"/emergencies/{c}")).json() for c in terminated]
+                return sum(c["stage"] == "halted" and bool(c["reconciled_at"]) for c in found)
+
+            await _until(reconciled, len(terminated), timeout=60)
+            for case_no in (terminated[0], terminated[3], terminated[1]):
+                answer = await supervisor.post(
+                    f"/supervision/cases/{case_no}/restart", json={"reason": "重启支付"}
+                )
+                assert answer.status_code == 200, answer.text
+            for case_no in (terminated[2], terminated[4]):
+                answer = await supervisor.post(
+                    f"/supervision/cases/{case_no}/close", json={"reason": "核实后结案"}
+                )
+                assert answer.status_code == 200, answer.text
+            closed = {terminated[2], terminated[4]}
+
+            async def settled() -> int:
+                found = [(await officer.get(f"/emergencies/{c}")).json() for c, _ in cases]
+                return sum(c["stage"] in ("paid", "closed_by_supervisor") for c in found)
+
+            # Attempts lost with the worker are retried when their 30 s time-out ends.
+            await _until(settled, 20, timeout=120)
+
+            made = []
+            for case_no, township in cases:
+                case = (await officer.get(f"/emergencies/{case_no}")).json()
+                at_bank = (await bank.get("/payment/transfers", params={"case_no": case_no})).json()
+                assert len(at_bank) <= 1, at_bank  # one key, one transfer
+                assert case["stage"] == ("closed_by_supervisor" if case_no in closed else "paid")
+                assert [p["transfer_id"] for p in case["payments"]] == [
+                    t["transfer_id"] for t in at_bank
+                ], (case_no, case["payments"], at_bank)
+                ledger = (
+                    await officer.get(
+                        f"/townships/{township}/reserve/ledger", params={"page_size": 200}
+                    )
+                ).json()["items"]
+                mine = [e["kind"] for e in ledger if e["case_no"] == case_no]
+                assert mine.count("settle") == len(at_bank), (case_no, mine)
+                assert mine.count("hold") == mine.count("settle") + mine.count("release")
+                made += [(township, Decimal(t["amount"])) for t in at_bank]
+                if case_no == terminated[2]:  # the bank had paid: found, settled, then closed
+                    assert len(at_bank) == 1 and mine.count("settle") == 1
+                if case_no == terminated[4]:  # the bank was down: released, then closed
+                    assert at_bank == [] and mine == ["release", "hold"]
+            for township in townships:
+                reserve = (await officer.get(f"/townships/{township}/reserve")).json()
+                assert Decimal(reserve["held"]) == 0  # no case waits for money
+                paid_out = sum(a for t, a in made if t == township)
+                assert Decimal(reserve["balance"]) == Decimal(50000) - paid_out
+        finally:
+            for client in clients.values():
+                await client.aclose()
+            await bank.aclose()
+
+
+async def _transfer_count(bank: httpx.AsyncClient, case_nos: list[str]) -> int:
+    found = 0
+    for case_no in case_nos:
+        found += len((await bank.get("/payment/transfers", params={"case_no": case_no})).json())
+    return found
+
+
+async def _until(count, expected: int, timeout: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (got := await count()) != expected:
+        assert asyncio.get_running_loop().time() < deadline, f"{got} of {expected}"
+        await asyncio.sleep(0.5)
+
+
+async def _reset_to_last_task(client: Client, workflow_id: str) -> None:
+    """What an operator's ``temporal workflow reset --type LastWorkflowTask`` does."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    last = max(
+        e.event_id
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    )
+    await client.workflow_service.reset_workflow_execution(
+        ResetWorkflowExecutionRequest(
+            namespace=client.namespace,
+            workflow_execution=WorkflowExecution(workflow_id=workflow_id),
+            reason="operator reset",
+            workflow_task_finish_event_id=last,
+            request_id=str(uuid.uuid4()),
+        )
+    )

@@ -21,7 +21,16 @@ from domain.cases import Actor, Role
 from store.db import Database, session_scope
 from store.tables import CaseRecord, IdempotencyRecord
 from tests.conftest import TEMPORAL, Stack
-from tests.support import ASSISTANT, CONVERTER, COORDINATOR, OFFICER, id_number, serve
+from tests.support import (
+    ASSISTANT,
+    CONVERTER,
+    COORDINATOR,
+    OFFICER,
+    SUPERVISOR,
+    id_number,
+    serve,
+    watch_halted_now,
+)
 from tests.test_api import application, survey, wait_for
 from worker import create_worker
 from workflows.client import application_workflow_id
@@ -512,8 +521,18 @@ async def test_a_case_whose_workflow_the_engine_stopped_is_never_shown_as_open(s
             assert case_no not in [c["case_no"] for c in open_ones]
             trail = (await http.get(f"/applications/{case_no}/audit-trail")).json()
             assert trail[-1]["action"] == "case_halted" and "terminated" in trail[-1]["note"]
-        assert (await http.post("/applications", json=acted_on)).status_code == 201
         assert await mark_halted_cases(dev_env.client, db, since=since) == []  # once only
+
+        # The family's claim stays until a supervisor closes the case (nothing was paid).
+        again = await http.post("/applications", json=acted_on)
+        assert again.status_code == 409 and first in again.json()["detail"]
+        assert first in await watch_halted_now(dev_env.client, stack.settings)
+        async with stack.client(SUPERVISOR) as supervisor:
+            closed = await supervisor.post(
+                f"/supervision/cases/{first}/close", json={"reason": "申请人已搬离本区"}
+            )
+        assert closed.status_code == 200 and closed.json()["stage"] == "closed_by_supervisor"
+        assert (await http.post("/applications", json=acted_on)).status_code == 201
 
 
 async def test_records_locked_past_the_busy_time_out_answer_503_to_a_keyed_request(

@@ -109,6 +109,11 @@ class ApplicationWorkflow:
         """The case as last written to the records: a read never runs ahead of the audit trail."""
         return self.work.recorded
 
+    @workflow.query
+    def state(self) -> Application:
+        """Everything the case's rules know: a halted case is restarted from it."""
+        return self.case
+
     # ---- caseworker actions ----------------------------------------------------------
 
     @workflow.update
@@ -357,7 +362,7 @@ class ApplicationWorkflow:
             if not isinstance(receipt, str):
                 return receipt
             async with work.lock:  # refused for good: on the record, before people
-                await work.alert(case.payment_refused(receipt))
+                await work.alert(case.payment_refused(receipt, now=workflow.now()))
             if not workflow.patched("retry-refused-payment"):
                 return None
             refused = view.payment_attempt

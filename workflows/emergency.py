@@ -39,6 +39,8 @@ with workflow.unsafe.imports_passed_through():
         EmergencyView,
         ExceptionApproval,
         RejectionRecord,
+        release_key,
+        settlement_key,
     )
     from domain.notices import emergency_paid_text, emergency_rejected_text
     from workflows.casework import QUICK, Alarm, Casework
@@ -52,13 +54,16 @@ FUNDS_RECHECK = timedelta(hours=6)
 @workflow.defn
 class EmergencyWorkflow:
     @workflow.init
-    def __init__(self, start: EmergencyStart) -> None:
-        self.case = Emergency.requested(start)
+    def __init__(self, start: EmergencyStart | Emergency) -> None:
+        """A case just requested, or a halted one a supervisor restarted from its last state."""
+        self.case = start if isinstance(start, Emergency) else Emergency.requested(start)
         self.work = Casework(self.case, search_attributes=emergency_search_attributes)
         self._funds_offered = False
+        self._hold_known: str | None = None
+        """The hold whose outcome is on the record: placed, or short of funds."""
 
     @workflow.run
-    async def run(self, start: EmergencyStart) -> EmergencyView:
+    async def run(self, start: EmergencyStart | Emergency) -> EmergencyView:
         case, work = self.case, self.work
         work.index()
         payment: asyncio.Task[None] | None = None
@@ -90,6 +95,11 @@ class EmergencyWorkflow:
         """The case as last written to the records."""
         return self.work.recorded
 
+    @workflow.query
+    def state(self) -> Emergency:
+        """Everything the case's rules know: a halted case is restarted from it."""
+        return self.case
+
     @workflow.signal
     def funds_offered(self) -> None:
         """The township's reserve was topped up (and this case's hold may already be placed)."""
@@ -103,7 +113,7 @@ class EmergencyWorkflow:
             self._check_approval(approval)
             self.case.approve(approval, now=workflow.now())
             await self.work.write()
-            return self.case.view
+        return await self._once_held()
 
     @approve.validator
     def _check_approval(self, approval: ApprovalRecord) -> None:
@@ -116,7 +126,7 @@ class EmergencyWorkflow:
             self._check_exception(approval)
             self.case.approve(approval, now=workflow.now())
             await self.work.write()
-            return self.case.view
+        return await self._once_held()
 
     @approve_exception.validator
     def _check_exception(self, approval: ExceptionApproval) -> None:
@@ -142,7 +152,7 @@ class EmergencyWorkflow:
             self._check_bank_account(record)
             self.case.correct_bank_account(record, now=workflow.now())
             await self.work.write()
-            return self.case.view
+        return await self._once_held()
 
     @record_bank_account.validator
     def _check_bank_account(self, record: BankAccountRecord) -> None:
@@ -212,6 +222,17 @@ class EmergencyWorkflow:
 
     # ---- the parts -------------------------------------------------------------------
 
+    async def _once_held(self) -> EmergencyView:
+        """An action that sends the case to payment answers with the case as recorded once the
+        reserve hold is placed or found short (``awaiting_funds``): never a stage it may not
+        reach."""
+        if not workflow.patched("answer-once-held"):  # cases before this answered at once
+            return self.case.view
+        if self.case.view.stage == EmergencyStage.paying:
+            key = self.case.hold_key
+            await workflow.wait_condition(lambda: self._hold_known == key)
+        return self.work.recorded
+
     async def _count_follow_up(self) -> None:
         """补办 is due this many working days after the payment (and any extension)."""
         case = self.case
@@ -247,8 +268,11 @@ class EmergencyWorkflow:
                 async with work.lock:
                     alert = case.funds_short(available=outcome.available, now=workflow.now())
                     await work.write()
+                    self._hold_known = case.hold_key
                     await work.notify_staff(alert)
                 continue  # once more: a top-up may have come before the case showed as waiting
+            if outcome.held:
+                self._hold_known = case.hold_key
             if not outcome.held:
                 with suppress(TimeoutError):  # then look at the reserve again
                     await workflow.wait_condition(
@@ -273,7 +297,7 @@ class EmergencyWorkflow:
                 )
             )
             if isinstance(receipt, str):
-                release = ReserveRelease(hold_key=case.hold_key, key=f"{case.hold_key}:release")
+                release = ReserveRelease(hold_key=case.hold_key, key=release_key(case.hold_key))
                 await workflow.execute_activity(Activity.release_reserve, release, **QUICK)
                 async with work.lock:
                     alert = case.payment_refused(receipt, now=workflow.now())
@@ -286,7 +310,7 @@ class EmergencyWorkflow:
                 continue
             settlement = ReserveSettlement(
                 hold_key=case.hold_key,
-                key=f"{case.hold_key}:settle",
+                key=settlement_key(case.hold_key),
                 members=case.members,
                 cause=start.cause,
             )

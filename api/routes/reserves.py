@@ -15,7 +15,7 @@ from api.deps import DatabaseDep, IdempotencyKey, SessionDep, TemporalDep
 from api.models import ReserveEntryPublic, ReserveLedgerPage, ReservePublic, TopUpCreate
 from api.permissions import READ_RESERVE, TOP_UP, PermittedRoute, permit
 from domain.cases import Actor
-from domain.emergency import EmergencyStage, hold_key
+from domain.emergency import EmergencyStage
 from domain.errors import InvalidData
 from domain.townships import DISTRICT_CODE
 from store import reserve
@@ -116,7 +116,7 @@ def _top_up(
             township=township,
             case_no=row.case_no,
             amount=view.approved_amount,
-            key=hold_key(row.case_no, view.payment_attempt),
+            key=view.hold_key,
             at=at,
         ):
             woken.append(row.case_no)

@@ -29,12 +29,14 @@ from api.permissions import INTERVENE, SUPERVISE, PermittedRoute, permit
 from domain.calendar import WorkingDayIndex, local_date
 from domain.cases import Actor, Intervention, InterventionRecord
 from domain.errors import NotFound, WrongStage
+from domain.halting import refuse_on_halted
 from domain.privacy import redact
 from domain.sealing import KeyRing, Unsealable
 from domain.supervision import Reason, Stuck, Thresholds, stuck_reasons
 from domain.townships import covers, jurisdiction_level
+from services import halted
 from store.calendar import load_calendar
-from store.records import start_of
+from store.records import start_of, view_of
 from store.supervision import clear_retry, open_cases
 from workflows.application import ApplicationWorkflow
 from workflows.emergency import EmergencyWorkflow
@@ -109,10 +111,12 @@ ACTIONS = {
     "extend-deadline": Intervention.extend_deadline,
     "cancel": Intervention.cancel,
     "restart-orphan": Intervention.restart_orphan,
+    "restart": Intervention.restart,
+    "close": Intervention.close,
 }
 Action = Literal[
     "reassign", "escalate", "retry-now", "reverify", "reopen", "extend-deadline", "cancel",
-    "restart-orphan",
+    "restart-orphan", "restart", "close",
 ]  # fmt: skip
 
 
@@ -237,8 +241,21 @@ async def intervene(
     """督办: reassign, escalate to the district, make a retrying call run now, ask the
     verification platform again, reopen an earlier stage (容错纠错), extend the deadline (never
     hidden from the audit), cancel a case opened in error, or start the workflow of a record
-    that has none. The reason is required and goes on the audit trail."""
+    that has none. A case the case engine halted, once its payments are reconciled with the
+    bank: restart it from its last state, or close it. The reason is required and goes on the
+    audit trail."""
     kind, row = await db.read(_find, case_no=case_no, user=user)
+    public = CasePublic if kind is APPLICATIONS else EmergencyPublic
+    if action == "restart":
+        view = await halted.restart(
+            db=db, client=client, row=row, actor=user, reason=body.reason,
+            task_queue=settings.task_queue,
+        )  # fmt: skip
+        return public.model_validate(view, from_attributes=True)
+    if action == "close":
+        view = await halted.close(db=db, row=row, actor=user, reason=body.reason)
+        return public.model_validate(view, from_attributes=True)
+    refuse_on_halted(view_of(row), action=action)
     record = InterventionRecord(
         actor=user,
         action=ACTIONS[action],
@@ -264,7 +281,6 @@ async def intervene(
         update_id=f"supervision-{action}:{user.user_id}:{key}" if key else None,
         timeout=timedelta(seconds=settings.action_timeout_seconds),
     )
-    public = CasePublic if kind is APPLICATIONS else EmergencyPublic
     return public.model_validate(view, from_attributes=True)
 
 
@@ -288,18 +304,23 @@ async def _run_now(client: Client, kind: CaseKind, case_no: str) -> list[str]:
     waiting = await _retries(client, kind, case_no)
     if not waiting:
         raise WrongStage(f"no call of case {case_no} is waiting for a retry")
-    described = await client.get_workflow_handle(workflow_id).describe()
     reset = []
-    for pending in described.raw_description.pending_activities:
-        if pending.attempt > 1 or pending.HasField("last_failure"):
-            await client.workflow_service.reset_activity(
-                ResetActivityRequest(
-                    namespace=client.namespace,
-                    execution=WorkflowExecution(workflow_id=workflow_id),
-                    id=pending.activity_id,
+    try:
+        described = await client.get_workflow_handle(workflow_id).describe()
+        for pending in described.raw_description.pending_activities:
+            if pending.attempt > 1 or pending.HasField("last_failure"):
+                await client.workflow_service.reset_activity(
+                    ResetActivityRequest(
+                        namespace=client.namespace,
+                        execution=WorkflowExecution(workflow_id=workflow_id),
+                        id=pending.activity_id,
+                    )
                 )
-            )
-            reset.append(pending.activity_type.name)
+                reset.append(pending.activity_type.name)
+    except RPCError as refused:  # the workflow ended meanwhile: the watch will say how
+        raise WrongStage(
+            f"case {case_no}'s workflow is not running ({refused.message}); nothing to retry"
+        ) from None
     return reset
 
 
