@@ -18,6 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import httpx
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.testing import WorkflowEnvironment
 
 from domain.calendar import local_date
@@ -33,14 +35,28 @@ from domain.cases import (
     SurveyRecord,
     WithdrawalRecord,
 )
-from domain.emergency import ApprovalRecord, EmergencyStage, ExceptionApproval, RejectionRecord
+from domain.emergency import (
+    ApprovalRecord,
+    EmergencyStage,
+    ExceptionApproval,
+    RejectionRecord,
+    release_key,
+)
 from settings import Settings
 from simulators.app import create_app
 from store import reserve
 from store.db import session_scope
 from store.migrate import upgrade
 from tests.conftest import TEMPORAL, TEST_SERVER, register_search_attributes
-from tests.support import APPROVER, ASSISTANT, CONVERTER, COORDINATOR, OFFICER, serve
+from tests.support import (
+    APPROVER,
+    ASSISTANT,
+    CONVERTER,
+    COORDINATOR,
+    OFFICER,
+    SUPERVISOR,
+    serve,
+)
 from tests.test_application_workflow import start_case, survey, wait_for_stage
 from tests.test_emergency_workflow import request, until
 from tests.test_emergency_workflow import reserve_now as reserve_state
@@ -235,6 +251,66 @@ async def emergency_waited_for_funds(env, handle) -> None:
     await follow_up(env, handle)
 
 
+async def restarted(env, handle, workflow, *, hold_released: bool = False):
+    """An operator terminates the case's workflow; a supervisor restarts it from its last
+    state, as ``services.halted.restart`` does (here the new run writes the restart itself)."""
+    await handle.terminate("operator")
+    env.halted_runs.append(handle.result_run_id)
+    state = await handle.query(workflow.state)
+    now = await env.get_current_time()
+    extra = {"hold_released": hold_released} if workflow is E else {}
+    state.resume(actor=SUPERVISOR, reason="重启", now=now, after_seq=state.seq, **extra)
+    return await env.client.start_workflow(
+        workflow.run,
+        state,
+        id=handle.id,
+        task_queue=env.task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+    )
+
+
+async def application_restarted_after_halt(env, handle) -> None:
+    await survey(handle, env)
+    await wait_for_stage(handle, Stage.review, env)
+    handle = await restarted(env, handle, W)
+    await handle.execute_update(W.record_review, APPROVE)
+    await env.sleep(timedelta(days=7, minutes=1))
+    await wait_for_stage(handle, Stage.decision, env)
+    await handle.execute_update(
+        W.record_decision, DecisionRecord(actor=OFFICER, outcome="approve", reasons="ok")
+    )
+    await until(handle, env, lambda v: v.first_payment_at is not None, query=W.current)
+
+
+async def emergency_restarted_after_halt(env, handle) -> None:
+    handle = await restarted(env, handle, E)
+    await handle.execute_update(E.approve, ApprovalRecord(actor=APPROVER, amount=Decimal("2000")))
+    await follow_up(env, handle)
+
+
+async def emergency_restarted_after_its_hold_was_released(env, handle) -> None:
+    """Terminated while the payment system was down; the reconciliation released the hold."""
+    faults = f"{env.simulator_url}/_faults"
+    httpx.post(faults, json={"service": "payment", "fail_next": 1000, "status": 503})
+    try:
+        await handle.execute_update(
+            E.approve, ApprovalRecord(actor=APPROVER, amount=Decimal("2000"))
+        )
+        await env.sleep(timedelta(seconds=5))
+        view = await handle.query(E.current)
+        with session_scope(env.database_url, writes=True) as session:
+            reserve.release(
+                session,
+                hold_key=view.hold_key,
+                key=release_key(view.hold_key),
+                at=datetime.now(UTC),
+            )
+        handle = await restarted(env, handle, E, hold_released=True)
+    finally:
+        httpx.delete(faults)
+    await follow_up(env, handle)
+
+
 CLOSED = BankAccount(bank="齐商银行", account_no="0001112222", holder="张三")
 GOOD = BankAccount(bank="齐商银行", account_no="6223000099998888", holder="张三")
 GOOD_EMERGENCY = BankAccount(bank="齐商银行", account_no="6223000066667777", holder="王五")
@@ -279,6 +355,13 @@ SCENARIOS = {
     ),
     "emergency_rejected": (emergency_rejected, request, {}),
     "emergency_waited_for_funds": (emergency_waited_for_funds, request, {}),
+    "application_restarted_after_halt": (application_restarted_after_halt, start_case, {}),
+    "emergency_restarted_after_halt": (emergency_restarted_after_halt, request, {}),
+    "emergency_restarted_after_its_hold_was_released": (
+        emergency_restarted_after_its_hold_was_released,
+        request,
+        {},
+    ),
 }
 SUGGEST_CONTINUE_AS_NEW_AFTER = {"carried_over_after_many_pauses": 60}
 """Scenarios that need a dev server suggesting continue-as-new early (events); the others run
@@ -317,7 +400,8 @@ async def every_run(env, handle) -> list:
 
 
 def anonymous(history_json: str) -> str:
-    """The history without the recording process's identity (process id and host name)."""
+    """The history without the recording process's identity (process id and host name) and
+    without stack traces (they name the recording machine's files; replay does not read them)."""
     history = json.loads(history_json)
 
     def scrub(node: object) -> None:
@@ -325,6 +409,8 @@ def anonymous(history_json: str) -> str:
             for key, value in node.items():
                 if key == "identity":
                     node[key] = "jiuzhu-histories"
+                elif key == "stackTrace":
+                    node[key] = ""
                 else:
                     scrub(value)
         elif isinstance(node, list):
@@ -346,6 +432,7 @@ async def main(names: list[str]) -> None:
                 scenario, starter, overrides = SCENARIOS[name]
                 env = await environment(name)
                 env.database_url = database_url  # for the scenarios that look at the reserve
+                env.simulator_url, env.halted_runs = sims, []  # … and those that halt a case
                 settings = Settings(
                     database_url=database_url,
                     payment_url=f"{sims}/payment",
@@ -354,11 +441,16 @@ async def main(names: list[str]) -> None:
                     task_queue=f"histories-{name}",
                 )
                 worker, external = create_worker(env.client, settings)
+                env.task_queue = settings.task_queue
                 async with worker:
                     handle = await starter(env, settings, **overrides)
                     await scenario(env, handle)
-                    await handle.result()
-                    runs = await every_run(env, handle)
+                    await env.client.get_workflow_handle(handle.id).result()
+                    halted = [
+                        await env.client.get_workflow_handle(handle.id, run_id=r).fetch_history()
+                        for r in env.halted_runs
+                    ]
+                    runs = halted + await every_run(env, handle)
                 await external.close()
                 await env.shutdown()
                 for number, history in enumerate(runs, 1):

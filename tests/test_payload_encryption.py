@@ -89,10 +89,13 @@ async def raw_history(dev_env, workflow_id: str) -> WorkflowHistory:
 
 def payloads_in(message: Message, path: str = "") -> list[tuple[str, Payload]]:
     """Every payload of a history, with where it is; not the search attributes (the SDK never
-    encodes those: they carry stage, township, type and dates only)."""
+    encodes those: they carry stage, township, type and dates only) nor the markers of
+    ``workflow.patched`` (the SDK's core writes them, with the patch's name only)."""
     found = []
     for field, value in message.ListFields():
         if field.name == "search_attributes":
+            continue
+        if field.name == "marker_recorded_event_attributes" and value.marker_name == "core_patch":
             continue
         if field.message_type is None:
             continue
