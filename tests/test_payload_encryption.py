@@ -18,7 +18,7 @@ from temporalio.client import Client, WorkflowHistory
 
 from api.main import create_app
 from api.tokens import issue_token
-from domain.cases import Actor, CaseStart, Role
+from domain.cases import LEVEL_OF_ROLE, Actor, CaseStart, Role
 from domain.identity import mask_id_number, mask_phone
 from domain.sealing import KeyConfigError, KeyRing, Unsealable
 from logs import configure_logging
@@ -251,17 +251,20 @@ async def test_the_codec_endpoint_decrypts_what_the_worker_encrypted_for_the_dis
             "/codec/decode", json=body, headers={"Authorization": f"Bearer {forged}"}
         )
         assert answer.status_code == 401
+        codes = {"district": "370305", "township": "370305001", "village": "370305001001"}
         for role in Role:
             if role in (Role.supervisor, Role.admin):
                 continue
-            user = Actor(user_id=f"u-{role}", name="某", role=role, jurisdiction="370305")
+            at_its_level = codes[LEVEL_OF_ROLE[role]]
+            user = Actor(user_id=f"u-{role}", name="某", role=role, jurisdiction=at_its_level)
             answer = await http.post("/codec/decode", json=body, headers=token(stack, user))
             assert answer.status_code == 403, (role, answer.text)
+            assert "supervisor" in answer.json()["detail"], (role, answer.text)
         township = Actor(
             user_id="u-sup-t", name="镇督办", role=Role.supervisor, jurisdiction="370305001"
         )
         answer = await http.post("/codec/decode", json=body, headers=token(stack, township))
-        assert answer.status_code == 403
+        assert answer.status_code == 403 and "works for the district" in answer.json()["detail"]
 
         # Bad input: another namespace, a key this system does not have, broken base64,
         # unknown fields, too many payloads.
