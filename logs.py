@@ -2,7 +2,8 @@
 
 Log the case number, never an ID-card or phone number in clear. Whatever a line carries, ours
 or a library's, its message, fields and exception, anything shaped like an ID, mobile or bank
-account number is masked before it is written (``domain.privacy``).
+account number is masked before it is written (``domain.privacy``); and no line is longer than
+a few KB, whatever a request made of it.
 """
 
 import logging
@@ -20,6 +21,33 @@ def redact_personal_numbers(_logger: Any, _method: str, event: dict[str, Any]) -
         key: value if key.startswith("_") else redact_value({key: value})[key]
         for key, value in event.items()
     }
+
+
+MAX_TEXT_CHARS = 2000
+"""Of a message or a field: what a caller sent or a library said is quoted, never whole."""
+TRACEBACK_HEAD_CHARS, TRACEBACK_TAIL_CHARS = 1000, 3000
+"""Of a traceback: where it began and, the longer part, where it ended and what was raised (a
+hostile JSON nested 700 deep made a traceback of 190 KB)."""
+
+
+def bound_lengths(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """After masking (a cut never leaves part of a number in clear): every text field cut to
+    its bound, saying how much was left out."""
+    for key, value in event.items():
+        if not isinstance(value, str) or key.startswith("_"):
+            continue
+        if key in ("exception", "stack"):
+            head, tail = TRACEBACK_HEAD_CHARS, TRACEBACK_TAIL_CHARS
+        else:
+            head, tail = MAX_TEXT_CHARS, 0
+        if len(value) > head + tail:
+            left_out = len(value) - head - tail
+            event[key] = (
+                value[:head]
+                + f"\n… {left_out} characters left out …\n"
+                + value[len(value) - tail :]
+            )
+    return event
 
 
 def configure_logging(
@@ -51,6 +79,7 @@ def configure_logging(
                 structlog.processors.format_exc_info,
                 structlog.processors.StackInfoRenderer(),
                 redact_personal_numbers,
+                bound_lengths,
                 renderer,
             ],
         )

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     """When set, a token's ``aud`` must name this."""
     jwks_cache_seconds: int = 300
     """How long the key set is kept; a token with an unknown ``kid`` fetches it again sooner."""
+    token_max_lifetime_hours: float = Field(default=12, gt=0)
+    """A token whose ``exp`` is further from now (30 s of clock difference aside) is refused:
+    a stolen token is of use for this long at most."""
 
     # Encryption of personal data: Temporal payloads and bank accounts in the case records.
     # AES-256-GCM keys by id (base64 of 32 bytes); the current one encrypts, every one decrypts,

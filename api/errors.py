@@ -1,11 +1,14 @@
 """How a refusal reaches the caller: one table from the kind of refusal to its HTTP status,
-and 422s in FastAPI's shape (``loc`` names the field), never echoing what was sent."""
+and 422s in FastAPI's shape (``loc`` names the field), never echoing what was sent; and how
+an error nobody foresaw does (``UnexpectedErrors``)."""
 
+import structlog
 from fastapi import Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.exceptions import ApplicationError
 
 from domain.errors import (
@@ -17,6 +20,8 @@ from domain.errors import (
     Unavailable,
     WrongStage,
 )
+
+log = structlog.get_logger()
 
 STATUS: dict[type[CaseError], int] = {
     NotPermitted: 403,
@@ -106,3 +111,42 @@ def _printable(part: object) -> object:
     if isinstance(part, str):
         return part.encode("utf-8", "replace").decode()[:100]
     return part
+
+
+class UnexpectedErrors:
+    """An exception no handler answers is logged once (``api.error``, bounded like every line:
+    see ``logs``) and answered 500; the connection stays open for the caller's next request.
+
+    Starlette's last resort answers too, but then raises the exception again for the server,
+    which logs its traceback a second time and closes the connection: the caller's next
+    request on it was reset."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception:
+            log.exception("api.error", path=scope["path"])
+            if not started:  # else half an answer is out: the server closes the connection
+                await unexpected_answer()(scope, receive, send)
+
+
+def unexpected_answer() -> JSONResponse:
+    return JSONResponse(
+        {
+            "detail": "the server could not complete this request; it is logged. Try again, and "
+            "tell the system administrator if it happens again"
+        },
+        status_code=500,
+    )

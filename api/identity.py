@@ -14,6 +14,7 @@ RS256, EC P-256: ES256). ``alg: none`` and every other algorithm are refused.
 """
 
 import json
+import math
 import threading
 import time
 from collections import deque
@@ -25,7 +26,7 @@ import httpx
 import jwt
 import structlog
 
-from domain.cases import Actor, Role
+from domain.cases import LEVEL_OF_ROLE, Actor, Role
 from domain.townships import jurisdiction_level
 from settings import Settings
 
@@ -51,8 +52,8 @@ class TokenRefused(Exception):
 
 
 class UnusableClaims(Exception):
-    """An authentic token whose role or jurisdiction this system does not know (403, not 401:
-    signing in again would not help)."""
+    """An authentic token whose role or jurisdiction this system does not know, or whose
+    jurisdiction is not of its role's level (403, not 401: signing in again would not help)."""
 
 
 class ProviderUnavailable(Exception):
@@ -72,11 +73,13 @@ class TokenVerifier:
         provider: "ProviderKeys | None" = None,
         issuer: str | None = None,
         audience: str | None = None,
+        max_lifetime_hours: float = 12,
     ) -> None:
         self.secret = secret
         self.provider = provider
         self.issuer = issuer
         self.audience = audience
+        self.max_lifetime_hours = max_lifetime_hours
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "TokenVerifier":
@@ -100,6 +103,7 @@ class TokenVerifier:
             provider=provider,
             issuer=settings.token_issuer,
             audience=settings.token_audience,
+            max_lifetime_hours=settings.token_max_lifetime_hours,
         )
 
     async def verify(self, token: str) -> Actor:
@@ -130,27 +134,53 @@ class TokenVerifier:
                 algorithms=[algorithm],
                 issuer=self.issuer,
                 audience=self.audience,
-                leeway=LEEWAY_SECONDS,
                 options={
                     "require": ["sub", "exp"],
                     "verify_aud": self.audience is not None,
                     "verify_iss": self.issuer is not None,
+                    # Checked by _check_times, with their types.
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
                 },
             )
-        except jwt.ExpiredSignatureError:
-            raise TokenRefused("the token has expired; sign in again") from None
         except (jwt.InvalidIssuerError, jwt.InvalidAudienceError):
             raise TokenRefused("the token was not issued for this system; sign in again") from None
         except jwt.MissingRequiredClaimError as missing:
             raise TokenRefused(f"the token has no '{missing.claim}'; sign in again") from None
         except jwt.InvalidTokenError:
             raise TokenRefused(INVALID) from None
+        self._check_times(claims)
         return actor_of(claims)
+
+    def _check_times(self, claims: dict[str, Any]) -> None:
+        """``exp``, ``iat`` and ``nbf``, checked here rather than by the library, which reads
+        ``"1796000000"`` and ``true`` as times and lets a token live for ever (``exp`` of
+        10**20). Each is a number of seconds since 1970 (a fraction allowed: RFC 7519's
+        NumericDate), and ``exp`` at most the longest lifetime from now."""
+        for name in ("exp", "iat", "nbf"):
+            value = claims.get(name, 0)
+            number = isinstance(value, int) and not isinstance(value, bool)
+            if not number and not (isinstance(value, float) and math.isfinite(value)):
+                raise TokenRefused(f"the token's '{name}' is not a time; sign in again")
+        now = time.time()
+        if claims["exp"] <= now - LEEWAY_SECONDS:
+            raise TokenRefused("the token has expired; sign in again")
+        if claims["exp"] > now + self.max_lifetime_hours * 3600 + LEEWAY_SECONDS:
+            raise TokenRefused(
+                f"the token is valid for longer than {self.max_lifetime_hours:g} hours, more "
+                "than this system accepts; sign in again"
+            )
+        if claims.get("nbf", now) > now + LEEWAY_SECONDS:
+            raise TokenRefused("the token is not valid yet; sign in again")
+        if claims.get("iat", now) > now + LEEWAY_SECONDS:
+            raise TokenRefused("the token was issued in the future; sign in again")
 
 
 def actor_of(claims: dict[str, Any]) -> Actor:
     """The user an authentic token's claims name: ``sub``, ``name``, ``role``,
-    ``jurisdiction`` (the code of the district, one of its townships or one of its villages)."""
+    ``jurisdiction`` (the code of the district, one of its townships or one of its villages:
+    the level of the role, ``domain.cases.LEVEL_OF_ROLE``)."""
     user_id, name = claims["sub"], claims.get("name") or claims["sub"]
     if not isinstance(user_id, str) or not isinstance(name, str):
         raise TokenRefused(INVALID)
@@ -164,7 +194,16 @@ def actor_of(claims: dict[str, Any]) -> Actor:
             "the jurisdiction in your token is not the code of the district, a township or a "
             "village; ask the administrator to correct your account"
         )
+    level, works_at = jurisdiction_level(jurisdiction), LEVEL_OF_ROLE[Role(role)]
+    if level != works_at:
+        raise UnusableClaims(
+            f"role '{role}' works for {NAMED[works_at]}; this token names {NAMED[level]}: "
+            "ask the administrator to correct your account"
+        )
     return Actor(user_id=user_id, name=name, role=Role(role), jurisdiction=jurisdiction)
+
+
+NAMED = {"district": "the district", "township": "a township", "village": "a village"}
 
 
 class ProviderKeys:

@@ -16,7 +16,13 @@ from temporalio.client import Client
 
 import telemetry
 from api.body import BoundedBody
-from api.errors import http_refused, records_unavailable_answer, refusal_answer, request_invalid
+from api.errors import (
+    UnexpectedErrors,
+    http_refused,
+    records_unavailable_answer,
+    refusal_answer,
+    request_invalid,
+)
 from api.idempotency import IdempotencyMiddleware
 from api.identity import TokenVerifier
 from api.operations import observe
@@ -111,6 +117,8 @@ def create_app(
     app.add_middleware(IdempotencyMiddleware, settings=settings, verifier=verifier)
     app.add_middleware(BoundedBody, max_bytes=settings.max_body_kib * 1024)
     app.add_middleware(codec.CodecCors, origins=settings.codec_cors_origins)
+    # Inside the metrics' middleware, which counts its 500s.
+    app.add_middleware(UnexpectedErrors)
     for module in (
         applications,
         emergencies,
@@ -156,17 +164,6 @@ def create_app(
                 f"{error}"
             },
             status_code=503,
-        )
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.exception("api.error", path=request.url.path)
-        return JSONResponse(
-            {
-                "detail": "the server could not complete this request; it is logged. Try again, and "
-                "tell the system administrator if it happens again"
-            },
-            status_code=500,
         )
 
     return app

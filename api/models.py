@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, ValidationInfo
 
+from api.spreadsheet import FORMULA_STARTS, starts_like_formula
 from domain.calendar import local_date
 from domain.cases import AssistanceType, Channel, Stage, VerificationReport
 from domain.emergency import Cause, EmergencyStage
@@ -50,6 +51,21 @@ Label = Bounded(100)
 Text = Bounded(2000)
 """Reasons, findings, grounds: a few paragraphs."""
 Note = Bounded(2000, required=False)
+
+
+def _no_formula(name: str) -> str:
+    """A township's or village's name is written in the reports' CSV: it may not start as a
+    formula a spreadsheet would run (``api.spreadsheet``)."""
+    if starts_like_formula(name):
+        raise ValueError(
+            f"must not start with {', '.join(FORMULA_STARTS)}: a spreadsheet would run it as a "
+            "formula"
+        )
+    return name
+
+
+PlaceName = Annotated[Name, AfterValidator(_no_formula)]
+"""Trimmed first: a leading tab or line break is gone before the check."""
 
 
 def _id_number(raw: str) -> str:
@@ -331,10 +347,14 @@ class TownshipPublic(BaseModel):
     villages: list[VillagePublic]
 
 
+class VillageIn(VillagePublic):
+    name: PlaceName
+
+
 class TownshipUpdate(Body):
-    name: Name
+    name: PlaceName
     area: Literal["urban", "rural"]
-    villages: Annotated[list[VillagePublic], Field(max_length=200)]
+    villages: Annotated[list[VillageIn], Field(max_length=200)]
 
 
 class CalendarYearPut(Body):

@@ -10,9 +10,15 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
-from domain.cases import Role
+from domain.cases import LEVEL_OF_ROLE, Role
+from domain.townships import jurisdiction_level
 
 ALGORITHM = "HS256"
+CODE_OF = {
+    "district": "the district: give its code (6 digits)",
+    "township": "a township: give its code (9 digits)",
+    "village": "a village: give its code (12 digits)",
+}
 
 
 def issue_token(
@@ -22,7 +28,7 @@ def issue_token(
     name: str,
     role: Role,
     jurisdiction: str,
-    hours: int = 12,
+    hours: float = 12,
     issuer: str | None = None,
     audience: str | None = None,
 ) -> str:
@@ -49,10 +55,19 @@ def main() -> None:
     parser.add_argument("--jurisdiction", required=True, help="district, township or village code")
     parser.add_argument("--sub", help="user id (default: the role and jurisdiction)")
     parser.add_argument("--name", help="display name (default: the user id)")
-    parser.add_argument("--hours", type=int, default=12)
+    parser.add_argument("--hours", type=float, default=12)
     args = parser.parse_args()
     sub = args.sub or f"{args.role}-{args.jurisdiction}"
     settings = get_settings()
+    # What the API would refuse, said now.
+    works_at = LEVEL_OF_ROLE[Role(args.role)]
+    if jurisdiction_level(args.jurisdiction) != works_at:
+        parser.error(f"role '{args.role}' works for {CODE_OF[works_at]}")
+    if not 0 < args.hours <= settings.token_max_lifetime_hours:
+        parser.error(
+            f"--hours is at most {settings.token_max_lifetime_hours:g} "
+            "(JIUZHU_TOKEN_MAX_LIFETIME_HOURS)"
+        )
     print(
         issue_token(
             secret=settings.jwt_secret,

@@ -65,6 +65,21 @@ class Role(StrEnum):
     admin = "admin"
 
 
+LEVEL_OF_ROLE: dict[Role, str] = {
+    Role.village_coordinator: "village",
+    Role.township_assistant: "township",
+    Role.township_approver: "township",
+    Role.district_officer: "district",
+    Role.supervisor: "district",
+    Role.auditor: "district",
+    Role.admin: "district",
+}
+"""The level each role works at: its user's jurisdiction is the code of that level
+(``domain.townships.jurisdiction_level``). A role's powers are its level's: a district
+officer's role on a village's account would approve 一事一议 payments there, a township
+assistant's on the district's would take intakes in every township."""
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who did it: every action on the record names its user and role."""

@@ -8,7 +8,7 @@ A bank account is shown to nobody in full: the payment system is its only reader
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from domain.cases import Role
@@ -61,21 +61,61 @@ def redact(text: str) -> str:
 
 def redact_value(value: Any) -> Any:
     """Strings within ``value`` (nested dicts, lists, tuples) redacted; a field named as
-    personal masked whole."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, Mapping):
-        return {key: _redact_field(key, item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(redact_value(item) for item in value)
-    return value
+    personal masked whole.
+
+    Walked with a stack of its own, not by recursion: a value nested however deep (a hostile
+    payload, say) is redacted like any other, never a ``RecursionError``."""
+    if not _nests(value):
+        return _redacted(None, value)
+    # Each container being read: its items still to read, those redacted so far, the
+    # container (rebuilt as its own type) and its key in the one holding it.
+    reading: list[tuple[Iterator[tuple[Any, Any]], list[tuple[Any, Any]], Any, Any]] = [
+        (_items(value), [], value, None)
+    ]
+    within = {id(value)}  # a container holding itself would never end
+    while True:
+        items, done, container, key_in_parent = reading[-1]
+        for key, item in items:
+            if _nests(item) and id(item) not in within:
+                reading.append((_items(item), [], item, key))
+                within.add(id(item))
+                break
+            done.append((key, "…" if _nests(item) else _redacted(key, item)))
+        else:
+            reading.pop()
+            within.discard(id(container))
+            rebuilt = _rebuilt(container, done)
+            if not reading:
+                return rebuilt
+            reading[-1][1].append((key_in_parent, rebuilt))
 
 
-def _redact_field(key: Any, value: Any) -> Any:
-    mask = SENSITIVE_KEYS.get(key) if isinstance(key, str) else None
+def _nests(value: Any) -> bool:
+    return isinstance(value, Mapping | list | tuple)
+
+
+def _items(value: Mapping | list | tuple) -> Iterator[tuple[Any, Any]]:
+    """(key, item) of a mapping; (None, item) of a sequence."""
+    return iter(value.items()) if isinstance(value, Mapping) else ((None, v) for v in value)
+
+
+def _rebuilt(container: Mapping | list | tuple, done: list[tuple[Any, Any]]) -> Any:
+    if isinstance(container, Mapping):
+        return dict(done)
+    return type(container)(item for _, item in done)
+
+
+def _mask_of(key: Any) -> Callable[[str], str] | None:
+    return SENSITIVE_KEYS.get(key) if isinstance(key, str) else None
+
+
+def _redacted(key: Any, value: Any) -> Any:
+    """A value that holds no other: masked whole under a personal field's name, else its
+    numbers masked if it is text."""
+    mask = _mask_of(key)
     if mask is not None and isinstance(value, str) and len(value) >= 4:
         return mask(value)
-    return redact_value(value)
+    return redact(value) if isinstance(value, str) else value
 
 
 def for_role(role: Role | str, text: str) -> str:

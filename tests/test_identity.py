@@ -16,8 +16,8 @@ from decimal import Decimal
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -25,9 +25,11 @@ from starlette.routing import Route
 from api.identity import MAX_FETCHES_PER_MINUTE
 from api.main import create_app
 from api.tokens import issue_token
-from domain.cases import Role
+from domain.cases import LEVEL_OF_ROLE, Actor, Role
 from settings import Settings
-from tests.support import free_port, serve
+from tests.support import ASSISTANT, free_port, serve
+from tests.test_api import application
+from tests.test_emergency_api import assistant_of, emergency, key
 
 ISSUER = "https://sso.linzi.example/realms/civil-affairs"
 AUDIENCE = "jiuzhu"
@@ -289,3 +291,109 @@ async def test_a_retried_top_up_with_a_provider_token_moves_money_once(api):
     assert after - before == Decimal("123.45")
     top_ups = [e for e in ledger if e["kind"] == "top_up" and e["by_user"] == "u-officer-sso"]
     assert [e["amount"] for e in top_ups] == ["123.45"]
+
+
+# ---- a bounded lifetime ----------------------------------------------------------------------
+
+
+def timestamp(**delta: float) -> int:
+    return int((datetime.now(UTC) + timedelta(**delta)).timestamp())
+
+
+REFUSED_TIMES = {
+    "exp 10**20": ({"exp": 10**20}, "longer than 12 hours"),
+    "exp 10**400": ({"exp": 10**400}, "longer than 12 hours"),
+    "exp 13 hours away": ({"exp": timestamp(hours=13)}, "longer than 12 hours"),
+    "exp a string": ({"exp": str(timestamp(hours=1))}, "'exp' is not a time"),
+    "exp true": ({"exp": True}, "'exp' is not a time"),
+    "iat a string": ({"iat": str(timestamp())}, "'iat' is not a time"),
+    "nbf true": ({"nbf": True}, "'nbf' is not a time"),
+}
+
+
+@pytest.mark.parametrize("what", REFUSED_TIMES)
+async def test_a_token_whose_lifetime_is_unbounded_or_not_a_number_is_401(api, what):
+    changes, says = REFUSED_TIMES[what]
+    ours = by_hand(
+        {"alg": "HS256", "typ": "JWT"},
+        claims(role="admin") | changes,
+        lambda data: hmac.new(SECRET.encode(), data, hashlib.sha256).digest(),
+    )
+    providers = by_hand(
+        {"alg": "RS256", "typ": "JWT", "kid": "rsa-1"},
+        claims() | changes,
+        lambda data: RSA_KEY.sign(data, padding.PKCS1v15(), hashes.SHA256()),
+    )
+    for token in (ours, providers):
+        answer = await api.get("/policy", token)
+        assert answer.status_code == 401, (what, answer.text)
+        assert says in answer.json()["detail"] and "sign in again" in answer.json()["detail"]
+
+
+async def test_a_token_of_the_longest_lifetime_is_accepted(api):
+    for exp in (timestamp(hours=12), timestamp(hours=12) + 0.5):  # NumericDate may be a fraction
+        answer = await api.get("/policy", signed(RSA_KEY, "rsa-1", "RS256", exp=exp))
+        assert answer.status_code == 200, answer.text
+
+
+# ---- each role at its level ------------------------------------------------------------------
+
+CODES = {"district": "370305", "township": TOWNSHIP, "village": f"{TOWNSHIP}001"}
+NAMED = {"district": "the district", "township": "a township", "village": "a village"}
+
+
+@pytest.mark.parametrize("role", list(Role))
+async def test_a_role_at_another_level_than_its_own_is_403_saying_so(api, role):
+    own = LEVEL_OF_ROLE[role]
+    for level, code in CODES.items():
+        token = signed(RSA_KEY, "rsa-1", "RS256", role=role.value, jurisdiction=code)
+        answer = await api.get("/notifications", token)
+        if level == own:
+            assert answer.status_code == 200, (role, level, answer.text)
+            continue
+        assert answer.status_code == 403, (role, level, answer.text)
+        assert answer.json()["detail"].startswith(
+            f"role '{role.value}' works for {NAMED[own]}; this token names {NAMED[level]}"
+        )
+
+
+async def test_a_district_officer_named_for_a_village_neither_reads_nor_approves_its_case(stack):
+    """Reproduced: such a token read the village's case and approved ¥20,000 as 一事一议."""
+    township, village = "370305104", "370305104201"
+    officer_of_a_village = Actor(
+        user_id="u-officer-v", name="赵科长", role=Role.district_officer, jurisdiction=village
+    )
+    async with (
+        stack.client(assistant_of(township)) as assistant,
+        stack.client(officer_of_a_village) as officer,
+    ):
+        created = await assistant.post(
+            "/emergencies", json=emergency(township, village, amount="20000.00"), headers=key()
+        )
+        assert created.status_code == 201, created.text
+        case_no = created.json()["case_no"]
+        approved = await officer.post(
+            f"/emergencies/{case_no}/exception-approval",
+            json={"amount": "20000.00", "reason": "房屋全部烧毁，一事一议"},
+            headers=key(),
+        )
+        assert approved.status_code == 403, approved.text
+        assert "works for the district; this token names a village" in approved.json()["detail"]
+        read = await officer.get(f"/emergencies/{case_no}")
+        assert read.status_code == 403, read.text
+        case = (await assistant.get(f"/emergencies/{case_no}")).json()
+        assert case["stage"] == "awaiting_approval" and case["payments"] == []
+
+
+async def test_a_township_assistant_named_for_the_district_takes_no_intake(stack):
+    """Reproduced: such a token took an intake in a township."""
+    assistant_of_the_district = Actor(
+        user_id="u-assistant-d", name="王助理", role=Role.township_assistant, jurisdiction="370305"
+    )
+    body = application()
+    async with stack.client(assistant_of_the_district) as http:
+        taken = await http.post("/applications", json=body, headers=key())
+        assert taken.status_code == 403, taken.text
+        assert "works for a township; this token names the district" in taken.json()["detail"]
+    async with stack.client(ASSISTANT) as assistant:  # nothing was taken: the family applies
+        assert (await assistant.post("/applications", json=body, headers=key())).status_code == 201

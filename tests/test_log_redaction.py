@@ -2,12 +2,9 @@
 not a library's (uvicorn's access log writes whatever a user put in a URL), not an exception.
 The first test drives cases through the real API and worker and reads every line they wrote."""
 
-import io
 import json
 import logging
-from collections.abc import Iterator
 
-import pytest
 import structlog
 
 from api.main import create_app
@@ -17,17 +14,6 @@ from tests.conftest import Stack
 from tests.support import ASSISTANT, COORDINATOR, OFFICER, id_number, serve
 from tests.test_api import application, survey, wait_for
 from worker import create_worker
-
-
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    """Where every process's lines go during the test: the root logger's one handler."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    lines = io.StringIO()
-    yield lines
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 async def test_driving_a_case_to_its_payment_writes_no_personal_number(
@@ -112,3 +98,60 @@ def test_exceptions_and_other_libraries_lines_are_masked_too(log_lines):
     assert text.count(mask_id_number(number)) == 3  # the field and both tracebacks
     assert "****0123" in text and mask_phone(phone) in text
     assert "370305-2026-000001" in text and "ValueError" in text
+
+
+def test_a_huge_traceback_is_logged_bounded_naming_what_was_raised(log_lines):
+    configure_logging(fmt="json", level="INFO", stream=log_lines)
+    number = id_number()
+
+    def deeper(levels: int) -> None:
+        if levels == 0:
+            raise RecursionError(f"too deep for {number}")
+        deeper(levels - 1)
+
+    try:
+        deeper(800)
+    except RecursionError:
+        structlog.get_logger().exception("api.error", path="/codec/decode", said="x" * 50_000)
+    [line] = log_lines.getvalue().splitlines()
+    assert len(line) < 8000, len(line)
+    logged = json.loads(line)
+    assert logged["event"] == "api.error" and logged["path"] == "/codec/decode"
+    assert "characters left out" in logged["said"] and len(logged["said"]) < 2100
+    # Where it began, and how it ended: what was raised, masked.
+    assert logged["exception"].startswith("Traceback (most recent call last):")
+    assert logged["exception"].endswith(f"RecursionError: too deep for {mask_id_number(number)}")
+    assert number not in line
+
+
+async def test_an_unexpected_error_is_answered_500_logged_once_and_the_connection_goes_on(
+    api_settings, log_lines, monkeypatch
+):
+    def broken(*_args, **_kwargs):
+        def deeper(levels: int) -> None:
+            if levels:
+                deeper(levels - 1)
+            raise RuntimeError("the policy cannot be read")
+
+        deeper(800)
+
+    monkeypatch.setattr("api.routes.policy.temporary_band", broken)
+
+    def api():
+        configure_logging(fmt="json", level="INFO", process="api", stream=log_lines)
+        return create_app(api_settings)
+
+    with serve(api, factory=True, log_level="info") as url:
+        stack = Stack(url, api_settings)
+        # One client, one kept-alive connection.
+        async with stack.client(ASSISTANT) as http:
+            failed = await http.get("/policy")
+            assert failed.status_code == 500
+            assert "tell the system administrator" in failed.json()["detail"]
+            assert (await http.get("/townships")).status_code == 200
+    lines = [json.loads(line) for line in log_lines.getvalue().splitlines()]
+    errors = [line for line in lines if line.get("level") == "error"]
+    assert [line["event"] for line in errors] == ["api.error"], errors
+    assert errors[0]["path"] == "/policy"
+    assert "RuntimeError: the policy cannot be read" in errors[0]["exception"]
+    assert len(log_lines.getvalue()) < 8000

@@ -16,12 +16,14 @@ from temporalio.api.common.v1 import Payload
 from temporalio.api.history.v1 import History
 from temporalio.client import Client, WorkflowHistory
 
+from api.main import create_app
 from api.tokens import issue_token
-from domain.cases import Actor, CaseStart, Role
+from domain.cases import LEVEL_OF_ROLE, Actor, CaseStart, Role
 from domain.identity import mask_id_number, mask_phone
 from domain.sealing import KeyConfigError, KeyRing, Unsealable
+from logs import configure_logging
 from tests.conftest import TEMPORAL, Stack, running_stack
-from tests.support import ASSISTANT, CONVERTER, id_number
+from tests.support import ASSISTANT, CONVERTER, id_number, serve
 from tests.test_api import application, wait_for
 from tests.test_emergency_api import approver_of, assistant_of, emergency, until
 from workflows.client import ENCRYPTED, KEY_ID, EncryptionCodec, connect, data_converter
@@ -252,17 +254,20 @@ async def test_the_codec_endpoint_decrypts_what_the_worker_encrypted_for_the_dis
             "/codec/decode", json=body, headers={"Authorization": f"Bearer {forged}"}
         )
         assert answer.status_code == 401
+        codes = {"district": "370305", "township": "370305001", "village": "370305001001"}
         for role in Role:
             if role in (Role.supervisor, Role.admin):
                 continue
-            user = Actor(user_id=f"u-{role}", name="某", role=role, jurisdiction="370305")
+            at_its_level = codes[LEVEL_OF_ROLE[role]]
+            user = Actor(user_id=f"u-{role}", name="某", role=role, jurisdiction=at_its_level)
             answer = await http.post("/codec/decode", json=body, headers=token(stack, user))
             assert answer.status_code == 403, (role, answer.text)
+            assert "supervisor" in answer.json()["detail"], (role, answer.text)
         township = Actor(
             user_id="u-sup-t", name="镇督办", role=Role.supervisor, jurisdiction="370305001"
         )
         answer = await http.post("/codec/decode", json=body, headers=token(stack, township))
-        assert answer.status_code == 403
+        assert answer.status_code == 403 and "works for the district" in answer.json()["detail"]
 
         # Bad input: another namespace, a key this system does not have, broken base64,
         # unknown fields, too many payloads.
@@ -401,3 +406,59 @@ async def test_a_case_started_under_one_key_goes_on_after_another_is_made_curren
     with pytest.raises(Unsealable, match="key 'a', which is not configured"):
         await without_a.decode([under_a])
     assert await data_converter(both.key_ring()).payload_codec.decode([under_a])
+
+
+# --- hostile payloads -------------------------------------------------------------------------
+
+
+def json_payload(text: str) -> Payload:
+    return Payload(metadata={"encoding": b"json/plain"}, data=text.encode())
+
+
+async def test_a_payload_nested_too_deep_is_refused_naming_it_and_never_floods_the_log(
+    api_settings, log_lines
+):
+    """A 1.5 KB request of 700 nested lists was a 500, ~370 KB of traceback in the log and a
+    connection reset; a payload as deep as the limit is read, its numbers masked."""
+    number = id_number()
+    at_the_limit = json_payload("[" * 31 + json.dumps({"id_number": number}) + "]" * 31)
+    deep = json_payload("[" * 700 + "]" * 700)
+    [deep_sealed] = await CONVERTER.payload_codec.encode([deep])
+
+    def api():
+        configure_logging(fmt="json", level="INFO", process="api", stream=log_lines)
+        return create_app(api_settings)
+
+    with serve(api, factory=True, log_level="info") as url:
+        stack = Stack(url, api_settings)
+        # One client, one kept-alive connection: a reset would fail the next request.
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            for user, route, hostile in [
+                (SUPERVISOR, "/codec/decode", deep),
+                (SUPERVISOR, "/codec/decode", deep_sealed),
+                (ADMIN, "/codec/decode", deep),
+                (SUPERVISOR, "/codec/encode", deep),
+                (ADMIN, "/codec/encode", deep),
+            ]:
+                before = len(log_lines.getvalue())
+                answer = await http.post(
+                    route, json=as_json(at_the_limit, hostile), headers=token(stack, user)
+                )
+                assert answer.status_code == 422, (user.role, route, answer.text)
+                [problem] = answer.json()["detail"]
+                assert [str(part) for part in problem["loc"]] == ["body", "payloads", "1", "data"]
+                assert "nested deeper than 32 levels" in problem["msg"]
+
+                fine = await http.post(
+                    route, json=as_json(at_the_limit), headers=token(stack, user)
+                )
+                assert fine.status_code == 200, (user.role, route, fine.text)
+                if route == "/codec/decode":
+                    shown = json.loads(from_json(fine)[0].data)
+                    for _ in range(31):
+                        [shown] = shown
+                    assert shown == {"id_number": mask_id_number(number)}
+                # Both requests' lines together, the refused one's included: a few KB at most.
+                written = len(log_lines.getvalue()) - before
+                assert written < 3000, (route, written, log_lines.getvalue()[before:][:2000])
+    assert "RecursionError" not in log_lines.getvalue()

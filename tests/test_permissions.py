@@ -1,10 +1,13 @@
 """Who may do what: every operation of the API's OpenAPI schema, called over HTTP by every role,
 against this test's own table of who may call it (written out by hand: a new route missing
 from it, or one that declares no permission, fails). A case or township outside the caller's
-jurisdiction is 404, as one that does not exist; lists, counts and reports never show it."""
+jurisdiction is 404, as one that does not exist; lists, counts and reports never show it. An
+account of another level than its role's (a district role named for a township) is refused
+everywhere."""
 
 import csv
 import io
+import itertools
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -81,13 +84,6 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,
 }
-DISTRICT_WIDE = {
-    ("GET", "/audit/verify"),
-    ("PUT", "/calendar/{year}"),
-    ("POST", "/codec/decode"),
-    ("POST", "/codec/encode"),
-}
-"""Need an account of the district: 403 for a township's account."""
 
 
 def actor(role: Role, jurisdiction: str) -> Actor:
@@ -99,9 +95,16 @@ HOME_ACTORS = {
     role: actor(role, DISTRICT if role in DISTRICT_ROLES else HOME_VILLAGE if role == VC else HOME)
     for role in ALL
 }
-"""Each role where it usually sits: the district, a township, a village."""
-LOCAL_ACTORS = {role: actor(role, HOME) for role in DISTRICT_ROLES}
-"""A district role with an account of one township: for them, the other township is outside."""
+"""Each role at its level (``domain.cases.LEVEL_OF_ROLE``): the district, a township, a
+village."""
+AWAY_ACTORS = {TA: actor(TA, AWAY), TP: actor(TP, AWAY), VC: actor(VC, AWAY_VILLAGE)}
+"""The township and village roles of the other township: for them, the home one is outside."""
+MISPLACED = {role: actor(role, HOME) for role in DISTRICT_ROLES} | {
+    TA: actor(TA, DISTRICT),
+    TP: actor(TP, HOME_VILLAGE),
+    VC: actor(VC, HOME),
+}
+"""Each role with an account of another level than its own: refused everywhere (403)."""
 
 
 @dataclass
@@ -123,8 +126,8 @@ class World:
         if "{case_no}" in path:
             villages = set(self.cases(path).values())
             return [(v, v[:9]) for v in sorted(villages) if not v.startswith(who.jurisdiction)]
-        if "{code}" in path and not AWAY.startswith(who.jurisdiction):
-            return [(AWAY_VILLAGE, AWAY)]
+        if "{code}" in path:
+            return [(v, v[:9]) for v in (AWAY_VILLAGE, HOME_VILLAGE) if not covers(who, v)]
         return []
 
 
@@ -159,7 +162,7 @@ async def world(dev_env, simulator_url, tmp_path_factory) -> AsyncIterator[World
                     assert created.status_code == 201, created.text
                     emergencies[created.json()["case_no"]] = village
         # A notice of every case for every user (one who moved keeps old ones, say).
-        users = [*HOME_ACTORS.values(), *LOCAL_ACTORS.values()]
+        users = [*HOME_ACTORS.values(), *AWAY_ACTORS.values()]
         with session_scope(database, writes=True) as session:
             for case_no, village in (applications | emergencies).items():
                 for user in users:
@@ -245,17 +248,23 @@ async def test_every_operation_declares_its_permission_and_answers_each_role_by_
             ok = answer.status_code == 200 if read else answer.status_code in (409, 422)
             expect(answer, ok, method, path, role, "inside")
 
-        # Outside the jurisdiction: the township accounts as they are, and the district roles
-        # with an account of one township.
+        # Outside the jurisdiction: the township and village accounts (a district account
+        # has none in the district).
         for role in allowed:
-            who = LOCAL_ACTORS.get(role, HOME_ACTORS[role])
-            if (method, path) in DISTRICT_WIDE:
-                answer = await call(world, who, method, path, village=HOME_VILLAGE, township=HOME)
-                expect(answer, answer.status_code == 403, method, path, who, "district only")
-            for village, township in world.outside(who, path):
-                answer = await call(world, who, method, path, village=village, township=township)
-                gone = answer.status_code == 404 and "in your jurisdiction" in answer.text
-                expect(answer, gone, method, path, who, village, township)
+            for who in (HOME_ACTORS[role], AWAY_ACTORS.get(role)):
+                for village, township in world.outside(who, path) if who else []:
+                    answer = await call(
+                        world, who, method, path, village=village, township=township
+                    )
+                    gone = answer.status_code == 404 and "in your jurisdiction" in answer.text
+                    expect(answer, gone, method, path, who, village, township)
+
+        # An account of another level than its role's: refused, saying so, even where the
+        # role may act.
+        for who in MISPLACED.values():
+            answer = await call(world, who, method, path, village=HOME_VILLAGE, township=HOME)
+            refused = answer.status_code == 403 and "this token names" in answer.text
+            expect(answer, refused, method, path, who, "another level")
     assert wrong == []
 
 
@@ -282,7 +291,17 @@ async def test_an_outside_case_answers_as_one_that_does_not_exist(world):
 
 
 def readers(allowed: set[Role]) -> list[Actor]:
-    return [HOME_ACTORS[r] for r in allowed] + [LOCAL_ACTORS[r] for r in allowed & DISTRICT_ROLES]
+    return [HOME_ACTORS[r] for r in allowed] + [
+        AWAY_ACTORS[r] for r in allowed & AWAY_ACTORS.keys()
+    ]
+
+
+def covers(who: Actor, code: str) -> bool:
+    return code.startswith(who.jurisdiction)
+
+
+def another_township(who: Actor) -> str:
+    return HOME if who.jurisdiction.startswith(AWAY) else AWAY
 
 
 async def test_lists_and_counts_hold_only_the_jurisdictions_cases(world):
@@ -295,7 +314,7 @@ async def test_lists_and_counts_hold_only_the_jurisdictions_cases(world):
                 assert {c["case_no"] for c in page["items"]} == mine, (who, path)
                 assert page["total"] == len(mine), (who, path)
                 if who.jurisdiction != DISTRICT:
-                    refused = await http.get(path, params={"township": AWAY})
+                    refused = await http.get(path, params={"township": another_township(who)})
                     assert refused.status_code == 404, (who, path)
     for who in readers(ALL):
         everything = world.applications | world.emergencies
@@ -305,33 +324,32 @@ async def test_lists_and_counts_hold_only_the_jurisdictions_cases(world):
         assert {n["case_no"] for n in notices} == mine, who
 
 
-async def test_supervision_and_compliance_reports_hold_only_the_jurisdictions_cases(world):
+async def test_supervision_and_compliance_reports_hold_only_the_asked_townships_cases(world):
+    """The reports are the district's (their readers are district accounts): the whole
+    district, or the township asked for."""
     year = local_date(datetime.now(UTC)).year
     period = {"from": f"{year}-01-01", "to": f"{year}-12-31"}
-    for who in readers(OVERSIGHT):
-        everything = world.applications | world.emergencies
-        mine = {no: v for no, v in everything.items() if v.startswith(who.jurisdiction)}
+    everything = world.applications | world.emergencies
+    for who, township in itertools.product(readers(OVERSIGHT), (None, HOME, AWAY)):
+        assert who.jurisdiction == DISTRICT
+        within = township or DISTRICT
+        filtered = {"township": township} if township else {}
+        asked = period | filtered
+        mine = {no: v for no, v in everything.items() if v.startswith(within)}
         townships = {v[:9] for v in mine.values()}
         async with world.stack.client(who) as http:
-            stuck = (await http.get("/supervision/stuck", params={"page_size": 200})).json()
-            summary = (await http.get("/supervision/summary")).json()
-            report = (await http.get("/audit/compliance", params=period)).json()
+            stuck = await http.get("/supervision/stuck", params=filtered | {"page_size": 200})
+            report = (await http.get("/audit/compliance", params=asked)).json()
             exported = await http.get(
-                "/audit/compliance", params=period, headers={"Accept": "text/csv"}
+                "/audit/compliance", params=asked, headers={"Accept": "text/csv"}
             )
-            if who.jurisdiction != DISTRICT:
-                for path in ("/supervision/stuck", "/audit/compliance"):
-                    away = await http.get(path, params=period | {"township": AWAY})
-                    assert away.status_code == 404, (who, path)
-                    away = await http.get(
-                        path, params=period | {"township": AWAY}, headers={"Accept": "text/csv"}
-                    )
-                    assert away.status_code == 404, (who, path, "csv")
-        assert {item["case_no"] for item in stuck["items"]} == set(mine), who
-        assert summary["total"] == len(mine) and set(summary["by_township"]) == townships, who
+            summary = (await http.get("/supervision/summary")).json()
+        assert {item["case_no"] for item in stuck.json()["items"]} == set(mine), who
+        if township is None:
+            assert summary["total"] == len(mine) and set(summary["by_township"]) == townships
         rows = [*report["applications"]["rows"], *report["emergencies"]["rows"]]
         assert {row["township"] for row in rows} == townships, who
-        assert all(r["township"].startswith(who.jurisdiction) for r in report["reserves"]), who
+        assert all(r["township"].startswith(within) for r in report["reserves"]), who
         open_applications = sum(1 for no in mine if no in world.applications)
         assert report["applications"]["total"]["open"] == open_applications, who
         assert report["emergencies"]["total"]["open"] == len(mine) - open_applications, who
@@ -339,7 +357,7 @@ async def test_supervision_and_compliance_reports_hold_only_the_jurisdictions_ca
         cases = [line for line in lines if line["record [类别]"] != "reserve"]
         assert {line["township [镇街代码]"] for line in cases} - {"total"} == townships, who
         reserves = [line["township [镇街代码]"] for line in lines if line not in cases]
-        assert all(code.startswith(who.jurisdiction) for code in reserves), who
+        assert all(code.startswith(within) for code in reserves), who
 
 
 def test_the_villages_of_cases_kept_for_the_jurisdiction_check_are_bounded():

@@ -156,3 +156,21 @@ async def test_audit_notes_quote_numbers_in_full_only_to_caseworkers(stack, case
 
 def test_a_phone_glued_to_other_digits_is_masked_with_its_run():
     assert redact(f"x{date(2026, 1, 1):%Y%m%d}13812345678y") == "x****5678y"
+
+
+def test_a_value_nested_however_deep_is_redacted_without_recursion():
+    deep: object = {"id_number": ID, "note": f"电话{PHONE}"}
+    for level in range(100_000):
+        deep = [deep] if level % 2 else {"inner": deep, "phone": PHONE}
+    masked = redact_value(deep)
+    for level in reversed(range(100_000)):
+        if level % 2:
+            [masked] = masked
+        else:
+            assert masked["phone"] == mask_phone(PHONE)
+            masked = masked["inner"]
+    assert masked == {"id_number": mask_id_number(ID), "note": f"电话{mask_phone(PHONE)}"}
+    assert redact_value(("a", [PHONE], 3)) == ("a", [mask_phone(PHONE)], 3)
+    looped: list = [PHONE]
+    looped.append(looped)
+    assert redact_value(looped) == [mask_phone(PHONE), "…"]

@@ -329,9 +329,11 @@ async def test_who_may_supervise(stack):
         ]
         summary = (await supervisor.get("/supervision/summary")).json()
         assert summary["total"] >= 1 and summary["by_reason"]
+    # A supervisor works for the district: an account of a township is refused.
     other = Actor(user_id="u-s2", name="s", role=Role.supervisor, jurisdiction="370305002")
     async with stack.client(other) as elsewhere:
-        assert (await intervene(elsewhere, case_no, "escalate", reason="x")).status_code == 404
+        refused = await intervene(elsewhere, case_no, "escalate", reason="x")
+        assert refused.status_code == 403 and "works for the district" in refused.text
 
 
 async def test_a_case_waiting_for_funds_and_deadlines_near_or_past_are_found(stack):

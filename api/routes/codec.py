@@ -11,6 +11,7 @@ them in full elsewhere would see them in full here. Each call is logged with who
 """
 
 import json
+import re
 from collections.abc import Callable
 from typing import Annotated
 
@@ -43,6 +44,14 @@ characters: without this, junk would decode as nothing)."""
 MAX_DATA = 2**20
 """Above the body limit (64 KiB), which bounds them all: the largest payload jiuzhu writes, a
 case of 30 people with the longest names and reasons, is about 28 KB here."""
+MAX_NESTING = 32
+"""Levels of JSON a payload may nest: jiuzhu's own nest 6 at most (a case carried over to a
+new run); a hostile one nested hundreds deep would exhaust the parser's and the masking's
+stack. Well below Python's recursion limit (1,000), so that whatever else reads a payload we
+seal (the worker's converter) reads it too."""
+JSON_BRACKETS = re.compile(rb'"(?:[^"\\]|\\.)*+(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
+"""A JSON string (skipped: brackets in text do not nest; one left open runs to the end, so
+the scan stays linear) or a bracket."""
 
 
 class CodecPayload(BaseModel):
@@ -88,6 +97,7 @@ def decode(
 
     def shown(payload: Payload) -> Payload:
         opened = codec.open(payload)
+        _bounded(opened)
         return opened if sees_in_full(user.role) else _masked(opened)
 
     return _convert(body, shown, "decode", settings=settings, user=user, namespace=namespace)
@@ -116,7 +126,34 @@ def encode(
     """Encrypt payloads under the current key, as a worker would (a workflow started or
     signalled from the Web UI or the CLI)."""
     codec = EncryptionCodec(settings.key_ring())
-    return _convert(body, codec.seal, "encode", settings=settings, user=user, namespace=namespace)
+
+    def sealed(payload: Payload) -> Payload:
+        _bounded(payload)
+        return codec.seal(payload)
+
+    return _convert(body, sealed, "encode", settings=settings, user=user, namespace=namespace)
+
+
+class TooDeep(ValueError):
+    """A JSON payload nested deeper than ``MAX_NESTING``."""
+
+
+def _bounded(payload: Payload) -> None:
+    """Refuses a JSON payload nested deeper than ``MAX_NESTING``, read without parsing it."""
+    if payload.metadata.get("encoding") != b"json/plain":
+        return
+    depth = 0
+    for token in JSON_BRACKETS.finditer(payload.data):
+        bracket = token.group()
+        if bracket in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_NESTING:
+                raise TooDeep(
+                    f"the payload's JSON is nested deeper than {MAX_NESTING} levels; "
+                    "no case's payload nests so deep"
+                )
+        elif bracket in (b"]", b"}"):
+            depth -= 1
 
 
 def _convert(
@@ -141,6 +178,8 @@ def _convert(
             raise InvalidData(f"payloads.{n}", "metadata values and data are base64") from None
         try:
             converted.append(convert(payload))
+        except TooDeep as deep:
+            raise InvalidData(f"payloads.{n}.data", str(deep)) from None
         except Unsealable as unreadable:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, f"payload {n}: {unreadable}") from None
     log.info("codec." + what, user=user.user_id, role=user.role, payloads=len(converted))

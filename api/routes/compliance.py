@@ -2,12 +2,11 @@
 
 For the overseeing office (auditor), and supervisors, district officers and the admin, each
 within their jurisdiction. JSON by default; ``Accept: text/csv`` gives the same numbers as a
-CSV that Excel opens (UTF-8 with a BOM). The counting is ``domain.compliance``'s, the reading
+CSV that Excel opens (UTF-8 with a BOM; written by ``api.spreadsheet``, which no name can
+turn into a formula). The counting is ``domain.compliance``'s, the reading
 ``store.compliance``'s; what each number means is in ``domain.compliance``.
 """
 
-import csv
-import io
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
@@ -17,6 +16,7 @@ from sqlmodel import Session
 
 from api.deps import SessionDep, SettingsDep
 from api.permissions import SUPERVISE, PermittedRoute, permit
+from api.spreadsheet import csv_bytes
 from domain.cases import Actor, AssistanceType
 from domain.compliance import ComplianceReport, Period, compliance_report
 from domain.errors import InvalidData
@@ -189,14 +189,12 @@ COLUMNS: list[tuple[str, str]] = [
 
 
 def to_csv(report: ComplianceReport) -> bytes:
-    """The report as CSV: UTF-8 with a BOM, so that Excel reads the Chinese right."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=[label for _, label in COLUMNS], lineterminator="\r\n")
-    writer.writeheader()
+    """The report as CSV (``api.spreadsheet``)."""
     labels = dict(COLUMNS)
-    for row in _csv_rows(report):
-        writer.writerow({labels[k]: "" if v is None else v for k, v in row.items()})
-    return ("\ufeff" + out.getvalue()).encode()
+    return csv_bytes(
+        labels.values(),
+        ({labels[k]: v for k, v in row.items()} for row in _csv_rows(report)),
+    )
 
 
 def _csv_rows(report: ComplianceReport):
