@@ -303,13 +303,27 @@ class Emergency(CaseFile):
                 "another with a reason (exception-approval)"
             )
 
-    def check_exception_approval(self, approval: ExceptionApproval) -> None:
+    def check_exception_approval(
+        self, approval: ExceptionApproval, *, now: datetime, raises_only: bool = True
+    ) -> None:
+        """一事一议 raises an amount (适度提高, seed §5): never below the cause's band.
+        ``raises_only`` False: the rules before that (an approval accepted then, replayed by
+        its workflow)."""
         self.require(EmergencyStage.awaiting_approval)
         if approval.actor.role != Role.district_officer:
             raise NotPermitted("一事一议 is approved by a district officer")
         self._check_amount(approval.amount)
         if not approval.reason.strip():
             raise InvalidData("reason", "一事一议 states its reason")
+        cause = self.start.cause
+        low, high = emergency_band(policy=self.start.policy, year=local_date(now).year, cause=cause)
+        if raises_only and approval.amount < low:
+            raise InvalidData(
+                "amount",
+                f"¥{approval.amount} is below the band ¥{low}–¥{high} for {cause}; 一事一议 only "
+                "raises an amount (适度提高): approve an amount within the band (approval), or "
+                "above it here",
+            )
 
     def _check_amount(self, amount: Decimal) -> None:
         ceiling = self.start.policy.payment_ceiling

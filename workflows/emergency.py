@@ -113,7 +113,11 @@ class EmergencyWorkflow:
     @workflow.update
     async def approve_exception(self, approval: ExceptionApproval) -> EmergencyView:
         async with self.work.lock:
-            self._check_exception(approval)
+            raises_only = workflow.patched("exception-only-raises")
+            with refusing():
+                self.case.check_exception_approval(
+                    approval, now=workflow.now(), raises_only=raises_only
+                )
             self.case.approve(approval, now=workflow.now())
             await self.work.write()
             return self.case.view
@@ -121,7 +125,7 @@ class EmergencyWorkflow:
     @approve_exception.validator
     def _check_exception(self, approval: ExceptionApproval) -> None:
         with refusing():
-            self.case.check_exception_approval(approval)
+            self.case.check_exception_approval(approval, now=workflow.now())
 
     @workflow.update
     async def reject(self, rejection: RejectionRecord) -> EmergencyView:
