@@ -38,6 +38,7 @@ from domain.casework import (
     CaseFile,
     StaffAlert,
     TimedEvent,
+    check_extension,
     check_intervention_basics,
     check_survey_record,
     survey_note,
@@ -180,6 +181,8 @@ class EmergencyView:
     paid_at: datetime | None = None
     payments: list[PaymentAttempt] = field(default_factory=list)
     follow_up_due: date | None = None
+    extended_working_days: int = 0
+    """Added to the follow-up's time by a supervisor or the district (extend-deadline)."""
     surveyed_at: datetime | None = None
     reviewed_at: datetime | None = None
     found_eligible: bool | None = None
@@ -214,7 +217,8 @@ class Emergency(CaseFile):
     account: BankAccount
     rejection: RejectionRecord | None = None
     follow_up_extension: int = 0
-    """Working days a supervisor added to the follow-up's time (never hidden)."""
+    """Working days a supervisor or the district added to the follow-up's time (never hidden;
+    the view shows it as ``extended_working_days``)."""
     survey: SurveyRecord | None = None
     review: ReviewRecord | None = None
 
@@ -491,7 +495,9 @@ class Emergency(CaseFile):
 
     # ---- 督办: a supervisor's interventions ---------------------------------------------
 
-    def check_intervention(self, record: InterventionRecord) -> None:
+    def check_intervention(self, record: InterventionRecord, *, capped: bool = True) -> None:
+        """``capped`` False: the rules before extensions had a cap (an intervention accepted
+        then, replayed by its workflow)."""
         check_intervention_basics(record)
         match record.action:
             case Intervention.retry_now | Intervention.restart_orphan:
@@ -506,6 +512,9 @@ class Emergency(CaseFile):
                     )
             case Intervention.extend_deadline:
                 self.require(EmergencyStage.paid, EmergencyStage.follow_up)
+                if capped:
+                    extended = self.follow_up_extension
+                    check_extension(record, extended=extended, policy=self.start.policy)
             case Intervention.cancel:
                 if self.view.stage == EmergencyStage.paying:
                     raise WrongStage(f"the transfer of case {self.view.case_no} is under way")
@@ -533,6 +542,7 @@ class Emergency(CaseFile):
                 self.step(actor, "reopened", EmergencyStage.paid, now, note=record.reason)
             case Intervention.extend_deadline:
                 self.follow_up_extension += record.working_days or 0
+                view.extended_working_days = self.follow_up_extension
                 note = f"{record.working_days} working days: {record.reason}"
                 self.step(actor, "deadline_extended", view.stage, now, note=note)
             case Intervention.cancel:
