@@ -94,6 +94,8 @@ CLOSED = frozenset(
         EmergencyStage.halted,
     }
 )
+FOLLOWING_UP = (EmergencyStage.paid, EmergencyStage.follow_up)
+"""Paid, the follow-up (补办) not yet confirmed: its due date stands, and moves with the calendar."""
 CORRECTABLE = (
     EmergencyStage.awaiting_approval,
     EmergencyStage.awaiting_funds,
@@ -393,6 +395,21 @@ class Emergency(CaseFile):
 
     def set_follow_up_due(self, due: date) -> None:
         self.view.follow_up_due = due
+
+    def follow_up_recounted(self, due: date, *, now: datetime) -> None:
+        """The holiday calendar changed and the follow-up's due date was counted again: a move
+        goes on the record. Missed when its event fired for the date now in force, or when it
+        was missed and the date it moved to is past too."""
+        view = self.view
+        before = view.follow_up_due
+        if view.stage not in FOLLOWING_UP or due == before:
+            return
+        view.follow_up_due = due
+        view.follow_up_overdue = f"{Event.follow_up_overdue}:{due}" in self.fired or (
+            view.follow_up_overdue and end_of_day(due) <= now
+        )
+        note = f"follow-up due {due} (was {before})"
+        self.step(SYSTEM, "calendar_published", view.stage, now, note=note)
 
     def payment_refused(self, reason: str, *, now: datetime) -> StaffAlert:
         """Refused for good (closed account, name mismatch): the hold is released by the

@@ -8,7 +8,7 @@ the transfer's key comes from the case and the attempt, so no crash or replay pa
 
 import asyncio
 from contextlib import suppress
-from datetime import timedelta
+from datetime import date, timedelta
 
 from temporalio import workflow
 
@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.calendar import local_date
     from domain.cases import (
         BankAccountRecord,
+        CalendarPublished,
         DecisionRecord,
         InterventionRecord,
         ReviewRecord,
@@ -32,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         WorkingDaysAfter,
     )
     from domain.emergency import (
+        FOLLOWING_UP,
         ApprovalRecord,
         Emergency,
         EmergencyStage,
@@ -56,6 +58,7 @@ class EmergencyWorkflow:
         self.case = Emergency.requested(start)
         self.work = Casework(self.case, search_attributes=emergency_search_attributes)
         self._funds_offered = False
+        self._recount = False
 
     @workflow.run
     async def run(self, start: EmergencyStart) -> EmergencyView:
@@ -65,6 +68,9 @@ class EmergencyWorkflow:
         refusal: asyncio.Task[bool] | None = None
         alarm = Alarm()
         while True:
+            if self._recount:  # the holiday calendar changed
+                self._recount = False
+                await self._recount_follow_up()
             await self._fire_due_events()
             if payment is None and case.view.stage == EmergencyStage.paying:
                 payment = asyncio.create_task(self._pay())
@@ -76,7 +82,12 @@ class EmergencyWorkflow:
             alarm.set(case.next_moment(case.events()))
             work.written = False
             await workflow.wait_condition(
-                lambda: work.written or alarm.rang or any(t.done() for t in running)  # noqa: B023 (this iteration's)
+                lambda: (
+                    work.written
+                    or self._recount
+                    or alarm.rang
+                    or any(task.done() for task in running)  # noqa: B023 (this iteration's)
+                )
             )
             alarm.spent()
         alarm.cancel()
@@ -94,6 +105,11 @@ class EmergencyWorkflow:
     def funds_offered(self) -> None:
         """The township's reserve was topped up (and this case's hold may already be placed)."""
         self._funds_offered = True
+
+    @workflow.signal
+    def calendar_published(self, published: CalendarPublished) -> None:
+        """The holiday calendar changed: the follow-up's due date is counted again."""
+        self._recount = True
 
     # ---- approval (审批) ---------------------------------------------------------------
 
@@ -219,6 +235,9 @@ class EmergencyWorkflow:
     # ---- the parts -------------------------------------------------------------------
 
     async def _count_follow_up(self) -> None:
+        self.case.set_follow_up_due(await self._follow_up_due())
+
+    async def _follow_up_due(self) -> date:
         """补办 is due this many working days after the payment (and any extension)."""
         case = self.case
         days = case.start.policy.follow_up_working_days + case.follow_up_extension
@@ -229,7 +248,17 @@ class EmergencyWorkflow:
             result_type=WorkingDay,
             **QUICK,
         )
-        case.set_follow_up_due(due.day)
+        return due.day
+
+    async def _recount_follow_up(self) -> None:
+        """The follow-up's due date on the calendar now in force; a move is on the record."""
+        async with self.work.lock:
+            case = self.case
+            if case.view.follow_up_due is None or case.view.stage not in FOLLOWING_UP:
+                return
+            case.follow_up_recounted(await self._follow_up_due(), now=workflow.now())
+            if case.unwritten:
+                await self.work.write()
 
     async def _fire_due_events(self) -> None:
         async with self.work.lock:
