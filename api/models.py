@@ -259,7 +259,8 @@ class CasePublic(BaseModel):
         description="at acceptance, kept beside any moved one"
     )
     extended_working_days: int = Field(
-        description="added by a supervisor; never counted as on time"
+        description="added by a supervisor or a district officer (extend-deadline); never "
+        "counted as on time"
     )
     verification_refused: bool
     notice_refused: bool
@@ -454,6 +455,11 @@ class EmergencyPublic(BaseModel):
     paid_at: datetime | None
     payments: list[PaymentPublic]
     follow_up_due: date | None
+    extended_working_days: int = Field(
+        default=0,
+        description="added to the follow-up's time by a supervisor or a district officer "
+        "(extend-deadline)",
+    )
     surveyed_at: datetime | None
     reviewed_at: datetime | None
     found_eligible: bool | None

@@ -118,6 +118,11 @@ APPROVE_EMERGENCY = _permission(
     "approve or reject emergency aid", {R.township_approver, R.district_officer}, Scope.case
 )
 INTERVENE = _permission("intervene in a case", {R.supervisor}, Scope.case)
+EXTEND_DEADLINE = _permission(
+    "extend a case's deadline", {R.supervisor, R.district_officer}, Scope.case
+)
+"""A supervisor within the cap on extensions (``max_extension_working_days``); beyond it a
+district officer decides."""
 
 READ_RESERVE = _permission(
     "read a township's reserve", EVERYONE - {R.village_coordinator}, Scope.township

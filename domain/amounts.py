@@ -50,7 +50,8 @@ def application_amount(
     ``InvalidData`` when there is nothing to approve: a household income at or above the 低保
     line (naming ``field``, the choice that cannot stand), or a 临时救助 amount missing or
     outside its band (naming ``amount``). With ``exception`` (一事一议, a district officer's
-    reason on the record) a 临时救助 amount may lie above the band, up to the payment ceiling.
+    reason on the record) a 临时救助 amount may lie above the band, up to the payment ceiling,
+    never below it: 一事一议 only raises an amount (适度提高, seed §5).
     """
     if assistance_type == "dibao":
         standard = policy.dibao_standard(year)
@@ -75,6 +76,12 @@ def application_amount(
         )
     if exception and low <= proposed <= policy.payment_ceiling:
         return proposed
+    if exception and proposed < low:
+        raise InvalidData(
+            "amount",
+            f"¥{proposed} is below the band ¥{low}–¥{high} for {expense}; 一事一议 only raises "
+            "an amount (适度提高), never lowers it below the band",
+        )
     if not low <= proposed <= high:
         raise InvalidData(
             "amount",

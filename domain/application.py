@@ -43,6 +43,7 @@ from domain.casework import (
     CaseFile,
     StaffAlert,
     TimedEvent,
+    check_extension,
     check_intervention_basics,
     check_survey_record,
     survey_note,
@@ -351,7 +352,9 @@ class Application(CaseFile):
 
     # ---- 督办: a supervisor's interventions ---------------------------------------------
 
-    def check_intervention(self, record: InterventionRecord) -> None:
+    def check_intervention(self, record: InterventionRecord, *, capped: bool = True) -> None:
+        """``capped`` False: the rules before extensions had a cap (an intervention accepted
+        then, replayed by its workflow)."""
         check_intervention_basics(record)
         match record.action:
             case Intervention.retry_now | Intervention.restart_orphan:
@@ -373,6 +376,11 @@ class Application(CaseFile):
                     raise InvalidData(
                         "to_stage", f"case {self.view.case_no} can go back to {allowed}"
                     )
+            case Intervention.extend_deadline:
+                self.require(*OPEN_STAGES)
+                if capped:
+                    extended = self.view.extended_working_days
+                    check_extension(record, extended=extended, policy=self.start.policy)
             case _:
                 self.require(*OPEN_STAGES)
 

@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
+from domain.errors import InvalidData
+
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 """China keeps one offset all year, so a fixed offset is exact and needs no tz database."""
 
@@ -87,6 +89,35 @@ class WorkingCalendar:
         return sum(
             self.is_working_day(after + timedelta(days=n))
             for n in range(1, (up_to - after).days + 1)
+        )
+
+
+PAST_DAYS_LISTED = 10
+"""How many past days a refused correction names (and how many more there are)."""
+
+
+def check_past_unchanged(in_force: WorkingCalendar, year: YearCalendar, *, today: date) -> None:
+    """Days before ``today`` (Asia/Shanghai) keep their kind: cases were counted on them, and a
+    deadline met or missed stays so. ``InvalidData`` naming ``holidays`` (or ``workdays``) and
+    the days ``year`` would add or remove before today, compared with the calendar in force."""
+    published = in_force.years.get(year.year)
+    for name, before, after in (
+        ("holidays", published.holidays if published else frozenset(), year.holidays),
+        ("workdays", published.workdays if published else frozenset(), year.workdays),
+    ):
+        changed = sorted(d for d in before ^ after if d < today)
+        if not changed:
+            continue
+        listed = ", ".join(
+            f"{d} ({'added' if d in after else 'removed'})" for d in changed[:PAST_DAYS_LISTED]
+        )
+        more = len(changed) - PAST_DAYS_LISTED
+        raise InvalidData(
+            name,
+            f"days before today ({today}) cannot be changed: cases were counted on them. "
+            f"This would change {listed}"
+            + (f" and {more} more" if more > 0 else "")
+            + f"; send them as GET /calendar/{year.year} has them, and correct today or later",
         )
 
 

@@ -345,7 +345,7 @@ class CaseView:
     original_decision_due: date | None = None
     """The decision due date at acceptance, kept beside any later one."""
     extended_working_days: int = 0
-    """Added by a supervisor (extend-deadline): never counted as on time."""
+    """Added by a supervisor or a district officer (extend-deadline): never counted as on time."""
     verification_refused: bool = False
     notice_refused: bool = False
     """An SMS to the applicant was refused by the SMS system."""

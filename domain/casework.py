@@ -182,8 +182,12 @@ def survey_note(survey: SurveyRecord) -> str:
 
 
 def check_intervention_basics(record: InterventionRecord) -> None:
-    """What every intervention needs: a supervisor, a reason, and what its action names."""
-    if record.actor.role != Role.supervisor:
+    """What every intervention needs: a supervisor (or, for an extension, a district officer,
+    who may go beyond the cap), a reason, and what its action names."""
+    if record.action == Intervention.extend_deadline:
+        if record.actor.role not in (Role.supervisor, Role.district_officer):
+            raise NotPermitted("a deadline is extended by a supervisor or a district officer")
+    elif record.actor.role != Role.supervisor:
         raise NotPermitted("an intervention (督办) is a supervisor's")
     if not record.reason.strip():
         raise InvalidData("reason", "an intervention states its reason; it goes on the record")
@@ -193,3 +197,19 @@ def check_intervention_basics(record: InterventionRecord) -> None:
         raise InvalidData("to_stage", "name the earlier stage the case goes back to")
     if record.action == Intervention.extend_deadline and not 1 <= (record.working_days or 0) <= 30:
         raise InvalidData("working_days", "a deadline moves by 1 to 30 working days")
+
+
+def check_extension(record: InterventionRecord, *, extended: int, policy: Policy) -> None:
+    """A supervisor adds at most ``max_extension_working_days`` in all to a case's deadline
+    (``extended``: the working days every extension so far added); beyond them a district
+    officer decides, with the reason on the record."""
+    cap = policy.max_extension_working_days
+    if record.actor.role == Role.district_officer or extended + (record.working_days or 0) <= cap:
+        return
+    left = max(cap - extended, 0)
+    raise InvalidData(
+        "working_days",
+        f"this case's deadline was extended by {extended} working days; a supervisor may add "
+        f"{cap} in all, so {left} remain. Beyond them a district officer decides "
+        "(extend-deadline by a district officer, with a reason)",
+    )

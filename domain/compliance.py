@@ -11,7 +11,8 @@ Definitions (the report states them; see also ``ComplianceReport``):
   period. Working days to decision count from the acceptance day (not counted); a decision on
   a rest day counts as given on the next working day, so "on time" here agrees with the
   workflow's own deadline. On time: within ``decision_working_days`` elapsed, or elapsed less
-  the 补正 pauses; an extended case is never on time. A breach: beyond the limit after the
+  the 补正 pauses; an extended case is never on time (the working days its extensions added
+  are summed beside the count). A breach: beyond the limit after the
   pauses, whatever the extension; its cause is the stage that held it longest.
 - surveys: visits (``visited_on``) in the period, on time when not after ``survey_due``.
 - written refusals: of the refusals decided in the period, sent on or before
@@ -153,7 +154,9 @@ class ApplicationCompliance:
     """Decided within the limit once the 补正 pauses are taken off; not extended."""
     on_time_share_excluding_pauses: float | None = None
     extended: int = 0
-    """Given more time by a supervisor: never counted as on time."""
+    """Given more time by a supervisor or a district officer: never counted as on time."""
+    extended_working_days: int = 0
+    """The working days those extensions added, in all."""
     paused: int = 0
     """Decided cases that waited for documents (补正)."""
     paused_working_days: int = 0
@@ -355,6 +358,7 @@ def application_compliance(
                 row.paused_working_days += r.paused_working_days
             if r.extended_working_days:
                 row.extended += 1
+                row.extended_working_days += r.extended_working_days
             else:
                 row.on_time += elapsed <= limit
                 row.on_time_excluding_pauses += net <= limit

@@ -38,6 +38,7 @@ from domain.casework import (
     CaseFile,
     StaffAlert,
     TimedEvent,
+    check_extension,
     check_intervention_basics,
     check_survey_record,
     survey_note,
@@ -95,6 +96,8 @@ CLOSED = frozenset(
         EmergencyStage.closed_by_supervisor,
     }
 )
+FOLLOWING_UP = (EmergencyStage.paid, EmergencyStage.follow_up)
+"""Paid, the follow-up (补办) not yet confirmed: its due date stands, and moves with the calendar."""
 CORRECTABLE = (
     EmergencyStage.awaiting_approval,
     EmergencyStage.awaiting_funds,
@@ -182,6 +185,8 @@ class EmergencyView:
     paid_at: datetime | None = None
     payments: list[PaymentAttempt] = field(default_factory=list)
     follow_up_due: date | None = None
+    extended_working_days: int = 0
+    """Added to the follow-up's time by a supervisor or the district (extend-deadline)."""
     surveyed_at: datetime | None = None
     reviewed_at: datetime | None = None
     found_eligible: bool | None = None
@@ -228,7 +233,8 @@ class Emergency(CaseFile):
     account: BankAccount
     rejection: RejectionRecord | None = None
     follow_up_extension: int = 0
-    """Working days a supervisor added to the follow-up's time (never hidden)."""
+    """Working days a supervisor or the district added to the follow-up's time (never hidden;
+    the view shows it as ``extended_working_days``)."""
     survey: SurveyRecord | None = None
     review: ReviewRecord | None = None
 
@@ -324,13 +330,27 @@ class Emergency(CaseFile):
                 "another with a reason (exception-approval)"
             )
 
-    def check_exception_approval(self, approval: ExceptionApproval) -> None:
+    def check_exception_approval(
+        self, approval: ExceptionApproval, *, now: datetime, raises_only: bool = True
+    ) -> None:
+        """一事一议 raises an amount (适度提高, seed §5): never below the cause's band.
+        ``raises_only`` False: the rules before that (an approval accepted then, replayed by
+        its workflow)."""
         self.require(EmergencyStage.awaiting_approval)
         if approval.actor.role != Role.district_officer:
             raise NotPermitted("一事一议 is approved by a district officer")
         self._check_amount(approval.amount)
         if not approval.reason.strip():
             raise InvalidData("reason", "一事一议 states its reason")
+        cause = self.start.cause
+        low, high = emergency_band(policy=self.start.policy, year=local_date(now).year, cause=cause)
+        if raises_only and approval.amount < low:
+            raise InvalidData(
+                "amount",
+                f"¥{approval.amount} is below the band ¥{low}–¥{high} for {cause}; 一事一议 only "
+                "raises an amount (适度提高): approve an amount within the band (approval), or "
+                "above it here",
+            )
 
     def _check_amount(self, amount: Decimal) -> None:
         ceiling = self.start.policy.payment_ceiling
@@ -396,6 +416,21 @@ class Emergency(CaseFile):
 
     def set_follow_up_due(self, due: date) -> None:
         self.view.follow_up_due = due
+
+    def follow_up_recounted(self, due: date, *, now: datetime) -> None:
+        """The holiday calendar changed and the follow-up's due date was counted again: a move
+        goes on the record. Missed when its event fired for the date now in force, or when it
+        was missed and the date it moved to is past too."""
+        view = self.view
+        before = view.follow_up_due
+        if view.stage not in FOLLOWING_UP or due == before:
+            return
+        view.follow_up_due = due
+        view.follow_up_overdue = f"{Event.follow_up_overdue}:{due}" in self.fired or (
+            view.follow_up_overdue and end_of_day(due) <= now
+        )
+        note = f"follow-up due {due} (was {before})"
+        self.step(SYSTEM, "calendar_published", view.stage, now, note=note)
 
     def payment_refused(self, reason: str, *, now: datetime) -> StaffAlert:
         """Refused for good (closed account, name mismatch): the hold is released by the
@@ -498,7 +533,9 @@ class Emergency(CaseFile):
 
     # ---- 督办: a supervisor's interventions ---------------------------------------------
 
-    def check_intervention(self, record: InterventionRecord) -> None:
+    def check_intervention(self, record: InterventionRecord, *, capped: bool = True) -> None:
+        """``capped`` False: the rules before extensions had a cap (an intervention accepted
+        then, replayed by its workflow)."""
         check_intervention_basics(record)
         match record.action:
             case Intervention.retry_now | Intervention.restart_orphan:
@@ -513,6 +550,9 @@ class Emergency(CaseFile):
                     )
             case Intervention.extend_deadline:
                 self.require(EmergencyStage.paid, EmergencyStage.follow_up)
+                if capped:
+                    extended = self.follow_up_extension
+                    check_extension(record, extended=extended, policy=self.start.policy)
             case Intervention.cancel:
                 if self.view.stage == EmergencyStage.paying:
                     raise WrongStage(f"the transfer of case {self.view.case_no} is under way")
@@ -540,6 +580,7 @@ class Emergency(CaseFile):
                 self.step(actor, "reopened", EmergencyStage.paid, now, note=record.reason)
             case Intervention.extend_deadline:
                 self.follow_up_extension += record.working_days or 0
+                view.extended_working_days = self.follow_up_extension
                 note = f"{record.working_days} working days: {record.reason}"
                 self.step(actor, "deadline_extended", view.stage, now, note=note)
             case Intervention.cancel:

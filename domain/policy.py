@@ -64,6 +64,9 @@ class Policy:
     emergency_repeat_days: int = 90
     """One emergency payment per family and cause within this many days, unless the district
     approves another with a reason."""
+    max_extension_working_days: int = 30
+    """督办: a supervisor may add at most this many working days in all to a case's deadline
+    (the decision, or an emergency's follow-up); beyond it a district officer decides."""
 
     def dibao_standard(self, year: int) -> DibaoStandard:
         """The standard in force for ``year``: the latest published one not after it."""

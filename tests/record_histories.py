@@ -22,13 +22,17 @@ import httpx
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.testing import WorkflowEnvironment
 
-from domain.calendar import local_date
+from domain.calendar import YearCalendar, local_date
 from domain.cases import (
+    Actor,
     BankAccount,
     BankAccountRecord,
+    CalendarPublished,
     DecisionRecord,
     DocumentsReceipt,
     DocumentsRequest,
+    Intervention,
+    InterventionRecord,
     ObjectionRecord,
     ReviewRecord,
     Stage,
@@ -45,6 +49,7 @@ from domain.emergency import (
 from settings import Settings
 from simulators.app import create_app
 from store import reserve
+from store.calendar import packaged_years, publish_year
 from store.db import session_scope
 from store.migrate import upgrade
 from tests.conftest import TEMPORAL, TEST_SERVER, register_search_attributes
@@ -308,6 +313,43 @@ async def emergency_restarted_after_its_hold_was_released(env, handle) -> None:
         handle = await restarted(env, handle, E, hold_released=True)
     finally:
         httpx.delete(faults)
+
+
+def extension(actor: Actor, working_days: int) -> InterventionRecord:
+    return InterventionRecord(
+        actor=actor, action=Intervention.extend_deadline, reason="延期", working_days=working_days
+    )
+
+
+async def extended_beyond_the_cap_by_the_district(env, handle) -> None:
+    await survey(handle, env)
+    await wait_for_stage(handle, Stage.review, env)
+    await handle.execute_update(W.record_review, APPROVE)
+    await env.sleep(timedelta(days=7, minutes=1))
+    await wait_for_stage(handle, Stage.decision, env)
+    await handle.execute_update(W.intervene, extension(SUPERVISOR, 30))
+    await handle.execute_update(W.intervene, extension(OFFICER, 5))
+    await handle.execute_update(
+        W.record_decision, DecisionRecord(actor=OFFICER, outcome="approve", reasons="ok")
+    )
+
+
+async def emergency_extended_then_moved_by_the_calendar(env, handle) -> None:
+    """一事一议 above the band; the follow-up extended to the cap and beyond by the district;
+    then the day it is due made a holiday."""
+    exception = ExceptionApproval(actor=OFFICER, amount=Decimal("8000"), reason="一事一议")
+    await handle.execute_update(E.approve_exception, exception)
+    await until(handle, env, lambda v: v.paid_at is not None)
+    await handle.execute_update(E.intervene, extension(SUPERVISOR, 30))
+    view = await handle.execute_update(E.intervene, extension(OFFICER, 5))
+    due = view.follow_up_due
+    in_force = packaged_years().get(due.year)
+    holidays = (in_force.holidays if in_force else frozenset()) | {due}
+    year = YearCalendar(due.year, holidays, in_force.workdays if in_force else frozenset())
+    with session_scope(env.database_url, writes=True) as session:
+        publish_year(session, calendar=year, published_by="histories", at=datetime.now(UTC))
+    await handle.signal(E.calendar_published, CalendarPublished(years=[due.year]))
+    await until(handle, env, lambda v: v.follow_up_due != due)
     await follow_up(env, handle)
 
 
@@ -359,6 +401,16 @@ SCENARIOS = {
     "emergency_restarted_after_halt": (emergency_restarted_after_halt, request, {}),
     "emergency_restarted_after_its_hold_was_released": (
         emergency_restarted_after_its_hold_was_released,
+        request,
+        {},
+    ),
+    "extended_beyond_the_cap_by_the_district": (
+        extended_beyond_the_cap_by_the_district,
+        start_case,
+        {},
+    ),
+    "emergency_extended_then_moved_by_the_calendar": (
+        emergency_extended_then_moved_by_the_calendar,
         request,
         {},
     ),

@@ -2,6 +2,7 @@
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
@@ -12,8 +13,17 @@ from domain.calendar import local_date
 from domain.cases import Actor, Role
 from domain.policy import Policy
 from store.calendar import packaged_years
-from tests.conftest import Stack
+from tests.conftest import Stack, fresh_database, running_stack
 from tests.support import ASSISTANT, COORDINATOR, OFFICER, id_number, serve
+from tests.test_emergency_api import (
+    approver_of,
+    assistant_of,
+    coordinator_of,
+    emergency,
+    key,
+    trail,
+    until,
+)
 from worker import create_worker
 
 OTHER_TOWNSHIP = Actor(
@@ -286,6 +296,94 @@ async def test_publishing_a_years_holidays_moves_provisional_deadlines(
                     await assistant.put(f"/calendar/{due.year}", json={"holidays": []})
                 ).status_code == 403
     await external.close()
+
+
+@pytest.fixture
+async def stack_of_its_own(dev_env, api_settings, tmp_path) -> AsyncIterator[Stack]:
+    """The stack on a database of its own: a calendar published there moves only its cases,
+    and no other test counts on it."""
+    database = fresh_database(f"sqlite:///{tmp_path / 'jiuzhu.db'}")
+    settings = api_settings.model_copy(update={"database_url": database})
+    async with running_stack(dev_env.client, settings) as running:
+        yield running
+
+
+async def test_days_gone_by_cannot_be_rewritten_in_the_calendar(stack_of_its_own):
+    """Every December day made a holiday on 12-04 once turned a late survey into one on time."""
+    last_year = shanghai_today().year - 1  # every day of it is gone by
+    async with stack_of_its_own.client(ADMIN) as admin:
+        in_force = (await admin.get(f"/calendar/{last_year}")).json()
+        holidays, workdays = set(in_force["holidays"]), set(in_force["workdays"])
+        december = {str(date(last_year, 12, d)) for d in range(1, 32)}
+
+        async def refused(holidays: set[str], workdays: set[str]) -> tuple[str, str]:
+            body = {"holidays": sorted(holidays), "workdays": sorted(workdays)}
+            answer = await admin.put(f"/calendar/{last_year}", json=body)
+            assert answer.status_code == 422, answer.text
+            [problem] = answer.json()["detail"]
+            return problem["loc"][-1], problem["msg"]
+
+        field, message = await refused(holidays | december, workdays)
+        first_added = min(december - holidays)
+        assert field == "holidays" and f"{first_added} (added)" in message
+        assert "cannot be changed" in message and "more" in message  # ten named, not all
+        field, message = await refused(holidays - {min(holidays)}, workdays)
+        assert field == "holidays" and f"{min(holidays)} (removed)" in message
+        saturday = next(
+            day
+            for n in range(365)
+            if (day := date(last_year, 1, 1) + timedelta(days=n)).weekday() == 5
+            and str(day) not in holidays | workdays
+        )
+        field, message = await refused(holidays, workdays | {str(saturday)})
+        assert field == "workdays" and f"{saturday} (added)" in message
+        assert (await admin.get(f"/calendar/{last_year}")).json() == in_force
+
+
+async def test_a_correction_of_a_day_to_come_moves_an_emergencys_follow_up(stack_of_its_own):
+    township, village = "370305001", "370305001001"
+    async with (
+        stack_of_its_own.client(assistant_of(township)) as assistant,
+        stack_of_its_own.client(approver_of(township)) as approver,
+        stack_of_its_own.client(coordinator_of(village)) as coordinator,
+        stack_of_its_own.client(ADMIN) as admin,
+    ):
+        body = emergency(township, village)
+        case_no = (await assistant.post("/emergencies", json=body, headers=key())).json()["case_no"]
+        await approver.post(
+            f"/emergencies/{case_no}/approval", json={"amount": "2000.00"}, headers=key()
+        )
+        paid = await until(approver, case_no, lambda c: c["stage"] == "paid")
+        surveyed = await coordinator.post(
+            f"/emergencies/{case_no}/survey",
+            json={
+                "investigators": ["李协理", "周干事"],
+                "visited_on": str(shanghai_today()),
+                "findings": "房屋烧毁属实",
+                "household_monthly_income": "300.00",
+            },
+            headers=key(),
+        )
+        assert surveyed.json()["stage"] == "follow_up", surveyed.text
+        due = date.fromisoformat(paid["follow_up_due"])  # a working day to come
+
+        # The State Council makes the day the follow-up is due a holiday.
+        year = (await admin.get(f"/calendar/{due.year}")).json()
+        correction = {
+            "holidays": sorted({*year["holidays"], str(due)}),
+            "workdays": year["workdays"],
+        }
+        published = await admin.put(f"/calendar/{due.year}", json=correction)
+        assert published.status_code == 200, published.text
+        assert published.json()["cases_recomputed"] == 1
+
+        moved = await until(approver, case_no, lambda c: c["follow_up_due"] != str(due))
+        assert date.fromisoformat(moved["follow_up_due"]) > due
+        assert moved["stage"] == "follow_up" and not moved["follow_up_overdue"]
+        entries = [e for e in await trail(approver, case_no) if e["action"] == "calendar_published"]
+        assert [e["note"] for e in entries] == [
+            f"follow-up due {moved['follow_up_due']} (was {due})"
+        ]
 
 
 async def test_a_conflict_of_interest_is_recorded_and_surveyed_by_the_district(stack):

@@ -27,6 +27,7 @@ from domain.calendar import SHANGHAI, WorkingCalendar, YearCalendar, end_of_day,
 from domain.cases import (
     CLOSED_STAGES,
     SYSTEM,
+    Actor,
     Applicant,
     AssistanceType,
     CaseStart,
@@ -36,8 +37,11 @@ from domain.cases import (
     DocumentsReceipt,
     DocumentsRequest,
     HouseholdMember,
+    Intervention,
+    InterventionRecord,
     ObjectionRecord,
     ReviewRecord,
+    Role,
     Stage,
     SurveyRecord,
     VerificationReport,
@@ -1267,3 +1271,78 @@ def test_a_survey_after_an_objection_has_its_own_deadline():
     assert [e.key for e in case.events() if e.kind == Event.survey_overdue] == [
         "survey_overdue:2026-03-17"
     ]
+
+
+# --- 一事一议 only raises; extensions have a cap ---------------------------------------------------
+
+SUPERVISOR = Actor(
+    user_id="u-supervisor", name="钱督办", role=Role.supervisor, jurisdiction="370305"
+)
+
+
+def test_an_exception_cannot_lower_a_temporary_amount_below_its_band():
+    case = at_decision(amount=Decimal("5000"), **temporary())  # band ¥3240–¥12960
+    lower = decision(amount=Decimal("1"), exception_reason="家庭困难，一事一议")
+    with pytest.raises(InvalidData) as refused:
+        case.check_decision(lower, now=DECIDED)
+    assert refused.value.field == "amount"
+    assert "¥3240.00–¥12960.00" in refused.value.message
+    assert "only raises" in refused.value.message
+    # the low end itself stands, 一事一议 or not
+    case.check_decision(decision(amount=Decimal("3240"), exception_reason="x"), now=DECIDED)
+    # nor may the district propose a lower amount over a proposed refusal
+    refusal = proposed_refusal(**temporary())
+    with pytest.raises(InvalidData, match="only raises"):
+        refusal.check_decision(lower, now=DECIDED)
+
+
+def extension(working_days: int, *, actor: Actor = SUPERVISOR) -> InterventionRecord:
+    return InterventionRecord(
+        actor=actor,
+        action=Intervention.extend_deadline,
+        reason="需异地核查",
+        working_days=working_days,
+    )
+
+
+def test_a_supervisor_extends_up_to_the_cap_and_a_district_officer_beyond_it():
+    case = at_decision()
+    first = extension(20)
+    case.check_intervention(first)
+    case.intervene(first, now=DECIDED)
+    over = extension(11)
+    with pytest.raises(InvalidData) as refused:
+        case.check_intervention(over)
+    assert refused.value.field == "working_days"
+    assert "10 remain" in refused.value.message
+    assert "district officer" in refused.value.message
+    case.check_intervention(extension(10))  # up to the cap itself
+    beyond = extension(11, actor=OFFICER)
+    case.check_intervention(beyond)
+    case.intervene(beyond, now=DECIDED)
+    assert case.view.extended_working_days == 31
+    assert case.deadline_facts().extension_working_days == 31
+    assert steps(case)[-2:] == [
+        ("deadline_extended", Stage.decision, Stage.decision, SUPERVISOR),
+        ("deadline_extended", Stage.decision, Stage.decision, OFFICER),
+    ]
+    with pytest.raises(InvalidData, match="0 remain"):
+        case.check_intervention(extension(1))
+    # an extension accepted before the cap, replayed by its workflow, stands
+    case.check_intervention(extension(30), capped=False)
+
+
+def test_the_cap_on_extensions_is_a_policy_setting():
+    case = at_decision(policy=Policy(max_extension_working_days=5))
+    case.check_intervention(extension(5))
+    with pytest.raises(InvalidData, match="5 remain"):
+        case.check_intervention(extension(6))
+
+
+def test_an_extension_is_the_only_intervention_of_a_district_officer():
+    case = at_decision()
+    escalation = InterventionRecord(actor=OFFICER, action=Intervention.escalate, reason="x")
+    with pytest.raises(NotPermitted):
+        case.check_intervention(escalation)
+    with pytest.raises(NotPermitted):
+        case.check_intervention(extension(5, actor=ASSISTANT))

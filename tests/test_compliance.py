@@ -218,6 +218,7 @@ def test_applications_are_counted_per_township_and_type_with_totals():
     # less the pauses 5, 22, 14, 5, 7, 15, 27: the paused case is on time too
     assert (dibao.on_time_excluding_pauses, dibao.on_time_share_excluding_pauses) == (5, 0.7143)
     assert (dibao.extended, dibao.paused, dibao.paused_working_days) == (1, 1, 11)
+    assert dibao.extended_working_days == 5
     # [5, 5, 7, 15, 22, 25, 27]: median 15; p90 at rank 5.4: 25 + 0.4 × 2
     assert (dibao.working_days_median, dibao.working_days_p90) == (15, 25.8)
     # [5, 5, 7, 14, 15, 22, 27]: median 14; p90 22 + 0.4 × 5
@@ -240,6 +241,7 @@ def test_applications_are_counted_per_township_and_type_with_totals():
         0,
     )
     assert (tekun.on_time_share, tekun.breaches, tekun.working_days_median) == (0.0, 0, 11)
+    assert tekun.extended_working_days == 5
     assert (tekun.surveys, tekun.surveys_on_time) == (1, 1)
 
     far = rows[(B, "dibao")]
@@ -253,6 +255,7 @@ def test_applications_are_counted_per_township_and_type_with_totals():
     assert (total.on_time, total.on_time_share) == (4, 0.4444)
     assert (total.on_time_excluding_pauses, total.on_time_share_excluding_pauses) == (5, 0.5556)
     assert (total.extended, total.paused, total.paused_working_days) == (2, 1, 11)
+    assert total.extended_working_days == 10
     # [5, 5, 7, 11, 15, 22, 25, 27, 50]: median 15; p90 at rank 7.2: 27 + 0.2 × 23
     assert (total.working_days_median, total.working_days_p90) == (15, 31.6)
     assert (
@@ -687,7 +690,7 @@ async def test_a_seeded_set_of_cases_is_reported_number_by_number_in_json_and_cs
     a_tekun = application_row(
         A, "tekun",
         decided=1, approved=1, on_time_share=0.0, on_time_share_excluding_pauses=0.0,
-        extended=1, working_days_median=11, working_days_p90=11,
+        extended=1, extended_working_days=5, working_days_median=11, working_days_p90=11,
         working_days_excluding_pauses_median=11, working_days_excluding_pauses_p90=11,
         surveys=1, surveys_on_time=1, surveys_on_time_share=1.0,
     )  # fmt: skip
@@ -705,7 +708,7 @@ async def test_a_seeded_set_of_cases_is_reported_number_by_number_in_json_and_cs
         decided=6, approved=5, refused=1,
         on_time=2, on_time_share=0.3333,
         on_time_excluding_pauses=3, on_time_share_excluding_pauses=0.5,
-        extended=1, paused=1, paused_working_days=11,
+        extended=1, extended_working_days=5, paused=1, paused_working_days=11,
         # [5, 5, 11, 22, 25, 25]: median 16.5, p90 at rank 4.5: 25
         working_days_median=16.5, working_days_p90=25.0,
         # [5, 5, 11, 14, 22, 25]: median 12.5, p90 22 + 0.5 × 3

@@ -6,14 +6,22 @@ Calendar expectations are hand-counted from the 2026 data in the ``chinese-calen
 05-09 Sat, 09-20 Sun, 10-10 Sat.
 """
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from domain.amounts import dibao_monthly_amount, tekun_monthly_amount, temporary_band
-from domain.calendar import WorkingCalendar, WorkingDayIndex, YearCalendar, end_of_day, local_date
+from domain.calendar import (
+    WorkingCalendar,
+    WorkingDayIndex,
+    YearCalendar,
+    check_past_unchanged,
+    end_of_day,
+    local_date,
+)
 from domain.deadlines import DeadlineFacts, Pause, compute_deadlines
+from domain.errors import InvalidData
 from domain.identity import (
     InvalidIdentity,
     age_on,
@@ -255,6 +263,71 @@ def test_shanghai_day_boundaries():
 def test_year_calendar_validation(holidays, workdays, message):
     with pytest.raises(ValueError, match=message):
         YearCalendar(2026, frozenset(holidays), frozenset(workdays))
+
+
+# --- corrections of a published year: never of days gone by ----------------------------------
+
+ON_THE_4TH = D(2026, 12, 4)  # a Friday: the day a tester made every December day a holiday
+
+
+def corrected(*, holidays=(), workdays=(), without=()) -> YearCalendar:
+    """2026 as in force, with ``holidays`` and ``workdays`` added and ``without`` removed."""
+    y2026 = CAL.years[2026]
+    return YearCalendar(
+        2026,
+        (y2026.holidays | set(holidays)) - set(without),
+        (y2026.workdays | set(workdays)) - set(without),
+    )
+
+
+def refusal(year: YearCalendar, today: date = ON_THE_4TH) -> InvalidData:
+    with pytest.raises(InvalidData) as refused:
+        check_past_unchanged(CAL, year, today=today)
+    return refused.value
+
+
+def test_every_december_day_a_holiday_is_refused_for_the_days_gone_by():
+    december = [D(2026, 12, d) for d in range(1, 32)]
+    refused = refusal(corrected(holidays=december))
+    assert refused.field == "holidays"
+    assert "2026-12-01 (added), 2026-12-02 (added), 2026-12-03 (added)" in refused.message
+    assert "2026-12-04" not in refused.message.split("This would change")[1]
+    assert "before today (2026-12-04)" in refused.message
+
+
+def test_today_and_later_may_be_corrected():
+    check_past_unchanged(
+        CAL, corrected(holidays=[D(2026, 12, d) for d in range(4, 32)]), today=ON_THE_4TH
+    )
+    check_past_unchanged(CAL, corrected(workdays=[D(2026, 12, 5)]), today=ON_THE_4TH)  # a Sat
+    check_past_unchanged(CAL, CAL.years[2026], today=ON_THE_4TH)  # the same again
+
+
+def test_a_past_holiday_removed_or_make_up_day_added_is_refused():
+    removed = refusal(corrected(without=[D(2026, 10, 1)]))
+    assert removed.field == "holidays" and "2026-10-01 (removed)" in removed.message
+    saturday = refusal(corrected(workdays=[D(2026, 11, 28)]))
+    assert saturday.field == "workdays" and "2026-11-28 (added)" in saturday.message
+    make_up = refusal(corrected(without=[D(2026, 10, 10)]))
+    assert make_up.field == "workdays" and "2026-10-10 (removed)" in make_up.message
+
+
+def test_a_refusal_names_a_bounded_number_of_days():
+    weekdays = [D(2026, 1, 1) + timedelta(days=n) for n in range(365)]
+    refused = refusal(corrected(holidays=[d for d in weekdays if d.weekday() < 5]))
+    listed = refused.message.split("This would change")[1]
+    assert listed.count("(added)") == 10 and "more" in listed
+    assert len(refused.message) < 600
+
+
+def test_a_year_never_published_is_compared_with_its_weekdays_only():
+    # 2027 is not in force: on 2027-03-01 its past days are plain weekdays and weekends
+    late = YearCalendar(2027, frozenset({D(2027, 2, 1)}), frozenset())
+    with pytest.raises(InvalidData, match="2027-02-01 \\(added\\)"):
+        check_past_unchanged(CAL, late, today=D(2027, 3, 1))
+    check_past_unchanged(
+        CAL, YearCalendar(2027, frozenset({D(2027, 3, 1)}), frozenset()), today=D(2027, 3, 1)
+    )
 
 
 # --- deadlines -------------------------------------------------------------------------------

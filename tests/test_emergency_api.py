@@ -523,6 +523,39 @@ async def test_the_district_approves_above_the_band_with_a_reason(stack, simulat
         assert len(await transfers(sims, case_no)) == 1
 
 
+async def test_an_exception_never_pays_below_the_band(stack, simulator_url):
+    """一事一议 only raises an amount (适度提高): ¥1 for a major illness was once approved and paid."""
+    township, village = "370305102", "370305102201"
+    async with (
+        stack.client(assistant_of(township)) as assistant,
+        stack.client(approver_of(township)) as approver,
+        stack.client(OFFICER) as officer,
+        httpx.AsyncClient(base_url=simulator_url) as sims,
+    ):
+        body = emergency(township, village, cause="major_illness", amount="5000.00")
+        case_no = (await assistant.post("/emergencies", json=body, headers=key())).json()["case_no"]
+        lowered = await officer.post(
+            f"/emergencies/{case_no}/exception-approval",
+            json={"amount": "1", "reason": "家庭困难，一事一议"},
+            headers=key(),
+        )
+        [problem] = lowered.json()["detail"]
+        assert problems(lowered) == [("body", "amount")]
+        assert "¥3240.00–¥12960.00" in problem["msg"] and "only raises" in problem["msg"]
+        assert [e["action"] for e in await trail(officer, case_no)] == ["requested"]
+        case = (await officer.get(f"/emergencies/{case_no}")).json()
+        assert (case["stage"], case["approved_amount"], case["payments"]) == (
+            "awaiting_approval",
+            None,
+            [],
+        )
+        assert await transfers(sims, case_no) == []
+        closed = await approver.post(
+            f"/emergencies/{case_no}/rejection", json={"reasons": "已获医保报销"}, headers=key()
+        )
+        assert closed.status_code == 200, closed.text
+
+
 async def test_two_leaders_approving_at_once_pay_the_family_once(stack, simulator_url):
     township, village = "370305004", "370305004001"
     async with (

@@ -73,6 +73,7 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/policy"): ALL,
     ("GET", "/supervision/stuck"): OVERSIGHT,
     ("GET", "/supervision/summary"): OVERSIGHT,
+    ("POST", "/supervision/cases/{case_no}/extend-deadline"): {SUP, DO},
     ("POST", "/supervision/cases/{case_no}/{action}"): {SUP},
     ("GET", "/audit/compliance"): OVERSIGHT,
     ("GET", "/audit/verify"): OVERSIGHT,

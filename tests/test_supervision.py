@@ -26,6 +26,8 @@ from store.tables import ActivityRetry, CaseRecord
 from tests.conftest import Stack
 from tests.support import ASSISTANT, OFFICER, serve
 from tests.test_api import application, survey, wait_for
+from tests.test_emergency_api import approver_of, assistant_of, key, until
+from tests.test_emergency_api import emergency as emergency_request
 from tests.test_reserve_under_load import emergency
 
 SUPERVISOR = Actor(
@@ -310,6 +312,103 @@ async def test_reopen_extend_and_cancel_move_the_case_and_stay_on_the_record(sta
         assert actions[-3:] == ["deadline_extended", "reopened", "cancelled"]
         assert "review_approve" in actions  # the step corrected is never erased
         assert all(e["note"] for e in trail[-3:])
+
+
+async def extended_totals(http: httpx.AsyncClient) -> tuple[int, int]:
+    """Today's compliance report for township 370305001: decided applications extended, and
+    the working days their extensions added."""
+    today = str(local_date(datetime.now(UTC)))
+    period = {"from": today, "to": today, "township": "370305001", "kind": "application"}
+    report = await http.get("/audit/compliance", params=period)
+    assert report.status_code == 200, report.text
+    total = report.json()["applications"]["total"]
+    return total["extended"], total["extended_working_days"]
+
+
+async def test_extensions_stop_at_the_cap_for_a_supervisor_and_the_district_goes_beyond(stack):
+    async with (
+        stack.client(ASSISTANT) as assistant,
+        stack.client(SUPERVISOR) as supervisor,
+        stack.client(OFFICER) as officer,
+    ):
+        case_no = (await assistant.post("/applications", json=application())).json()["case_no"]
+        await to_decision(assistant, case_no)
+        before = await extended_totals(supervisor)
+
+        # Twelve extensions of 30 working days each once moved a deadline by a year and a half.
+        first = await intervene(
+            supervisor, case_no, "extend-deadline", working_days=30, reason="需异地核查"
+        )
+        assert first.status_code == 200, first.text
+        assert first.json()["extended_working_days"] == 30
+        again = await intervene(
+            supervisor, case_no, "extend-deadline", working_days=30, reason="仍需核查"
+        )
+        assert again.status_code == 422, again.text
+        [problem] = again.json()["detail"]
+        assert problem["loc"] == ["body", "working_days"]
+        assert "0 remain" in problem["msg"] and "district officer" in problem["msg"]
+        assert (await assistant.get(f"/applications/{case_no}")).json()[
+            "decision_due"
+        ] == first.json()["decision_due"]
+
+        beyond = await intervene(
+            officer, case_no, "extend-deadline", working_days=5, reason="区局同意再延期"
+        )
+        assert beyond.status_code == 200, beyond.text
+        assert beyond.json()["extended_working_days"] == 35
+        assert beyond.json()["decision_due"] > first.json()["decision_due"]
+        escalation = await intervene(officer, case_no, "escalate", reason="x")
+        assert escalation.status_code == 403  # the district's one intervention is this
+        trail = (await assistant.get(f"/applications/{case_no}/audit-trail")).json()
+        extensions = [(e["role"], e["note"]) for e in trail if e["action"] == "deadline_extended"]
+        assert extensions == [
+            ("supervisor", "30 working days: 需异地核查"),
+            ("district_officer", "5 working days: 区局同意再延期"),
+        ]
+
+        # The compliance report counts the decided case as extended, and the days it was given.
+        decided = await officer.post(
+            f"/applications/{case_no}/decision", json={"outcome": "approve", "reasons": "符合"}
+        )
+        assert decided.status_code == 200, decided.text
+        assert await extended_totals(supervisor) == (before[0] + 1, before[1] + 35)
+
+
+async def test_an_emergencys_follow_up_extensions_stop_at_the_cap_too(stack):
+    township, village = "370305003", "370305003001"  # 辛店街道: a small payment from its reserve
+    async with (
+        stack.client(assistant_of(township)) as assistant,
+        stack.client(approver_of(township)) as approver,
+        stack.client(SUPERVISOR) as supervisor,
+        stack.client(OFFICER) as officer,
+    ):
+        body = emergency_request(township, village)
+        case_no = (await assistant.post("/emergencies", json=body, headers=key())).json()["case_no"]
+        approved = await approver.post(
+            f"/emergencies/{case_no}/approval", json={"amount": "2000.00"}, headers=key()
+        )
+        assert approved.status_code == 200, approved.text
+        paid = await until(supervisor, case_no, lambda c: c["stage"] == "paid")
+
+        first = await intervene(
+            supervisor, case_no, "extend-deadline", working_days=25, reason="户主住院"
+        )
+        assert first.status_code == 200, first.text
+        assert first.json()["extended_working_days"] == 25
+        assert first.json()["follow_up_due"] > paid["follow_up_due"]
+        over = await intervene(
+            supervisor, case_no, "extend-deadline", working_days=10, reason="仍在住院"
+        )
+        assert over.status_code == 422, over.text
+        [problem] = over.json()["detail"]
+        assert problem["loc"] == ["body", "working_days"] and "5 remain" in problem["msg"]
+        beyond = await intervene(
+            officer, case_no, "extend-deadline", working_days=10, reason="区局同意"
+        )
+        assert beyond.status_code == 200, beyond.text
+        assert beyond.json()["extended_working_days"] == 35
+        assert beyond.json()["follow_up_due"] > first.json()["follow_up_due"]
 
 
 async def test_who_may_supervise(stack):

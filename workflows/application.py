@@ -236,7 +236,9 @@ class ApplicationWorkflow:
     async def intervene(self, record: InterventionRecord) -> CaseView:
         """督办: a supervisor moves a case that is not moving."""
         async with self.work.lock:
-            self._check_intervention(record)
+            capped = workflow.patched("extension-cap")
+            with refusing():
+                self.case.check_intervention(record, capped=capped)
             alert = self.case.intervene(record, now=workflow.now())
             if self.case.needs_recount(record):
                 await self._count_deadlines()

@@ -8,7 +8,7 @@ the transfer's key comes from the case and the attempt, so no crash or replay pa
 
 import asyncio
 from contextlib import suppress
-from datetime import timedelta
+from datetime import date, timedelta
 
 from temporalio import workflow
 
@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.calendar import local_date
     from domain.cases import (
         BankAccountRecord,
+        CalendarPublished,
         DecisionRecord,
         InterventionRecord,
         ReviewRecord,
@@ -32,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         WorkingDaysAfter,
     )
     from domain.emergency import (
+        FOLLOWING_UP,
         ApprovalRecord,
         Emergency,
         EmergencyStage,
@@ -61,6 +63,7 @@ class EmergencyWorkflow:
         self._funds_offered = False
         self._hold_known: str | None = None
         """The hold whose outcome is on the record: placed, or short of funds."""
+        self._recount = False
 
     @workflow.run
     async def run(self, start: EmergencyStart | Emergency) -> EmergencyView:
@@ -70,6 +73,9 @@ class EmergencyWorkflow:
         refusal: asyncio.Task[bool] | None = None
         alarm = Alarm()
         while True:
+            if self._recount:  # the holiday calendar changed
+                self._recount = False
+                await self._recount_follow_up()
             await self._fire_due_events()
             if payment is None and case.view.stage == EmergencyStage.paying:
                 payment = asyncio.create_task(self._pay())
@@ -81,7 +87,12 @@ class EmergencyWorkflow:
             alarm.set(case.next_moment(case.events()))
             work.written = False
             await workflow.wait_condition(
-                lambda: work.written or alarm.rang or any(t.done() for t in running)  # noqa: B023 (this iteration's)
+                lambda: (
+                    work.written
+                    or self._recount
+                    or alarm.rang
+                    or any(task.done() for task in running)  # noqa: B023 (this iteration's)
+                )
             )
             alarm.spent()
         alarm.cancel()
@@ -105,6 +116,11 @@ class EmergencyWorkflow:
         """The township's reserve was topped up (and this case's hold may already be placed)."""
         self._funds_offered = True
 
+    @workflow.signal
+    def calendar_published(self, published: CalendarPublished) -> None:
+        """The holiday calendar changed: the follow-up's due date is counted again."""
+        self._recount = True
+
     # ---- approval (审批) ---------------------------------------------------------------
 
     @workflow.update
@@ -123,7 +139,11 @@ class EmergencyWorkflow:
     @workflow.update
     async def approve_exception(self, approval: ExceptionApproval) -> EmergencyView:
         async with self.work.lock:
-            self._check_exception(approval)
+            raises_only = workflow.patched("exception-only-raises")
+            with refusing():
+                self.case.check_exception_approval(
+                    approval, now=workflow.now(), raises_only=raises_only
+                )
             self.case.approve(approval, now=workflow.now())
             await self.work.write()
         return await self._once_held()
@@ -131,7 +151,7 @@ class EmergencyWorkflow:
     @approve_exception.validator
     def _check_exception(self, approval: ExceptionApproval) -> None:
         with refusing():
-            self.case.check_exception_approval(approval)
+            self.case.check_exception_approval(approval, now=workflow.now())
 
     @workflow.update
     async def reject(self, rejection: RejectionRecord) -> EmergencyView:
@@ -206,7 +226,9 @@ class EmergencyWorkflow:
     async def intervene(self, record: InterventionRecord) -> EmergencyView:
         """督办: a supervisor moves a case that is not moving."""
         async with self.work.lock:
-            self._check_intervention(record)
+            capped = workflow.patched("extension-cap")
+            with refusing():
+                self.case.check_intervention(record, capped=capped)
             alert = self.case.intervene(record, now=workflow.now())
             if self.case.needs_recount(record):
                 await self._count_follow_up()
@@ -234,6 +256,9 @@ class EmergencyWorkflow:
         return self.work.recorded
 
     async def _count_follow_up(self) -> None:
+        self.case.set_follow_up_due(await self._follow_up_due())
+
+    async def _follow_up_due(self) -> date:
         """补办 is due this many working days after the payment (and any extension)."""
         case = self.case
         days = case.start.policy.follow_up_working_days + case.follow_up_extension
@@ -244,7 +269,17 @@ class EmergencyWorkflow:
             result_type=WorkingDay,
             **QUICK,
         )
-        case.set_follow_up_due(due.day)
+        return due.day
+
+    async def _recount_follow_up(self) -> None:
+        """The follow-up's due date on the calendar now in force; a move is on the record."""
+        async with self.work.lock:
+            case = self.case
+            if case.view.follow_up_due is None or case.view.stage not in FOLLOWING_UP:
+                return
+            case.follow_up_recounted(await self._follow_up_due(), now=workflow.now())
+            if case.unwritten:
+                await self.work.write()
 
     async def _fire_due_events(self) -> None:
         async with self.work.lock:

@@ -90,7 +90,8 @@ def get_compliance(
 ):
     """Deadline compliance per township and assistance type (applications) or cause
     (emergencies), with totals: decisions within the time limit (20 working days), counted
-    from acceptance and without the 补正 pauses; extensions; breaches and the stage behind
+    from acceptance and without the 补正 pauses; extensions (cases, and the working days they
+    added); breaches and the stage behind
     each; surveys and written refusals on time; emergencies paid within 24 hours and followed
     up in time; the cases open and late at the end of the period; the days each township's
     reserve was below its minimum. ``assistance_type`` filters the applications only."""
@@ -140,6 +141,7 @@ COLUMNS: list[tuple[str, str]] = [
     ("on_time_excluding_pauses", "on_time_excluding_pauses [按时办结(扣除补正)]"),
     ("on_time_share_excluding_pauses", "on_time_share_excluding_pauses"),
     ("extended", "extended [延期]"),
+    ("extended_working_days", "extended_working_days [延期工作日]"),
     ("paused", "paused [补正]"),
     ("paused_working_days", "paused_working_days [补正工作日]"),
     ("working_days_median", "working_days_median [办理工作日中位数]"),

@@ -25,7 +25,7 @@ from api.cases import (
 )
 from api.deps import DatabaseDep, IdempotencyKey, SettingsDep, TemporalDep
 from api.models import Body, CasePublic, EmergencyPublic, Label, Text
-from api.permissions import INTERVENE, SUPERVISE, PermittedRoute, permit
+from api.permissions import EXTEND_DEADLINE, INTERVENE, SUPERVISE, PermittedRoute, permit
 from domain.calendar import WorkingDayIndex, local_date
 from domain.cases import Actor, Intervention, InterventionRecord
 from domain.errors import NotFound, WrongStage
@@ -35,7 +35,9 @@ from domain.sealing import KeyRing, Unsealable
 from domain.supervision import Reason, Stuck, Thresholds, stuck_reasons
 from domain.townships import covers, jurisdiction_level
 from services import halted
+from settings import Settings
 from store.calendar import load_calendar
+from store.db import Database
 from store.records import start_of, view_of
 from store.supervision import clear_retry, open_cases
 from workflows.application import ApplicationWorkflow
@@ -99,7 +101,11 @@ class InterventionCreate(Body):
     reason: Text
     assignee: Label | None = None
     to_stage: Literal["survey", "review", "paid"] | None = None
-    working_days: Annotated[int, Field(ge=1, le=30)] | None = None
+
+
+class ExtensionCreate(Body):
+    reason: Text
+    working_days: Annotated[int, Field(ge=1, le=30)]
 
 
 ACTIONS = {
@@ -115,9 +121,10 @@ ACTIONS = {
     "close": Intervention.close,
 }
 Action = Literal[
-    "reassign", "escalate", "retry-now", "reverify", "reopen", "extend-deadline", "cancel",
-    "restart-orphan", "restart", "close",
+    "reassign", "escalate", "retry-now", "reverify", "reopen", "cancel", "restart-orphan",
+    "restart", "close",
 ]  # fmt: skip
+"""A supervisor's actions; extend-deadline has a route of its own (a district officer's too)."""
 
 
 @router.get("/stuck", response_model=StuckPage)
@@ -227,6 +234,31 @@ async def _message(client: Client, failure: Failure) -> str:
     return redact(getattr(error, "message", str(error)))  # overseers see numbers masked
 
 
+@router.post("/cases/{case_no}/extend-deadline", response_model=CasePublic | EmergencyPublic)
+async def extend_deadline(
+    case_no: CaseNo,
+    body: ExtensionCreate,
+    db: DatabaseDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    user: Actor = permit(EXTEND_DEADLINE),
+    key: IdempotencyKey = None,
+) -> CasePublic | EmergencyPublic:
+    """Give a case more working days: an application's decision, an emergency's follow-up
+    (补办). The original due date is kept and the audit counts the case as extended, never on
+    time. A supervisor adds at most ``max_extension_working_days`` in all to a case; beyond
+    them a district officer decides. The reason is required and goes on the audit trail."""
+    record = InterventionRecord(
+        actor=user,
+        action=Intervention.extend_deadline,
+        reason=body.reason,
+        working_days=body.working_days,
+    )
+    return await _intervene(
+        case_no, "extend-deadline", record, db=db, client=client, settings=settings, key=key
+    )
+
+
 @router.post("/cases/{case_no}/{action}", response_model=CasePublic | EmergencyPublic)
 async def intervene(
     case_no: CaseNo,
@@ -239,31 +271,47 @@ async def intervene(
     key: IdempotencyKey = None,
 ) -> CasePublic | EmergencyPublic:
     """督办: reassign, escalate to the district, make a retrying call run now, ask the
-    verification platform again, reopen an earlier stage (容错纠错), extend the deadline (never
-    hidden from the audit), cancel a case opened in error, or start the workflow of a record
-    that has none. A case the case engine halted, once its payments are reconciled with the
-    bank: restart it from its last state, or close it. The reason is required and goes on the
-    audit trail."""
-    kind, row = await db.read(_find, case_no=case_no, user=user)
-    public = CasePublic if kind is APPLICATIONS else EmergencyPublic
-    if action == "restart":
-        view = await halted.restart(
-            db=db, client=client, row=row, actor=user, reason=body.reason,
-            task_queue=settings.task_queue,
-        )  # fmt: skip
+    verification platform again, reopen an earlier stage (容错纠错), cancel a case opened in
+    error, or start the workflow of a record that has none. A case the case engine halted, once
+    its payments are reconciled with the bank: restart it from its last state, or close it. The
+    reason is required and goes on the audit trail."""
+    if action in ("restart", "close"):
+        kind, row = await db.read(_find, case_no=case_no, user=user)
+        public = CasePublic if kind is APPLICATIONS else EmergencyPublic
+        if action == "restart":
+            view = await halted.restart(
+                db=db, client=client, row=row, actor=user, reason=body.reason,
+                task_queue=settings.task_queue,
+            )  # fmt: skip
+        else:
+            view = await halted.close(db=db, row=row, actor=user, reason=body.reason)
         return public.model_validate(view, from_attributes=True)
-    if action == "close":
-        view = await halted.close(db=db, row=row, actor=user, reason=body.reason)
-        return public.model_validate(view, from_attributes=True)
-    refuse_on_halted(view_of(row), action=action)
     record = InterventionRecord(
         actor=user,
         action=ACTIONS[action],
         reason=body.reason,
         assignee=body.assignee,
         to_stage=body.to_stage,
-        working_days=body.working_days,
     )
+    return await _intervene(
+        case_no, action, record, db=db, client=client, settings=settings, key=key
+    )
+
+
+async def _intervene(
+    case_no: str,
+    action: str,
+    record: InterventionRecord,
+    *,
+    db: Database,
+    client: Client,
+    settings: Settings,
+    key: str | None,
+) -> CasePublic | EmergencyPublic:
+    """The intervention through the case's own workflow; the case as it now stands."""
+    user = record.actor
+    kind, row = await db.read(_find, case_no=case_no, user=user)
+    refuse_on_halted(view_of(row), action=action)
     if record.action == Intervention.retry_now:
         for activity in await _run_now(client, kind, case_no):
             # Its attempts start again at 1: the worker would not know to clear the mark.
@@ -281,6 +329,7 @@ async def intervene(
         update_id=f"supervision-{action}:{user.user_id}:{key}" if key else None,
         timeout=timedelta(seconds=settings.action_timeout_seconds),
     )
+    public = CasePublic if kind is APPLICATIONS else EmergencyPublic
     return public.model_validate(view, from_attributes=True)
 
 
