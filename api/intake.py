@@ -218,7 +218,7 @@ def _request(
         requested_at=requested_at,
         requested_by=user,
         policy=policy,
-        recent_payout=recent_payout(session, id_numbers=members, cause=body.cause, since=since),
+        recent_payout=recent_payout(session, id_numbers=members, since=since),
     )
     view = Emergency.requested(start).view
     entry = AuditEntry(

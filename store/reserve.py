@@ -147,7 +147,7 @@ def settle(
     session: Session, *, hold_key: str, key: str, at: datetime, members: list[str], cause: str
 ) -> ReserveState:
     """The held payment went out: its money leaves the reserve, and each household member is
-    recorded as paid for ``cause`` (for the 90-day rule), in this one transaction."""
+    recorded as paid (for the repeat rule, ``recent_payout``), in this one transaction."""
     members = list(dict.fromkeys(members))
     if not members or not all(isinstance(m, str) and m for m in members):
         raise InvalidData("members", "an emergency payment is recorded against its household")
@@ -245,20 +245,15 @@ def ledger(
     return list(entries), total
 
 
-def recent_payout(
-    session: Session, *, id_numbers: list[str], cause: str, since: datetime
-) -> str | None:
-    """The case of the latest emergency payment for ``cause`` to any of these people paid
-    after ``since``, or None."""
+def recent_payout(session: Session, *, id_numbers: list[str], since: datetime) -> str | None:
+    """The case of the latest emergency payment to any of these people paid after ``since``,
+    whatever its cause, or None: a second payment to a family within the period is the
+    district's 一事一议 (a fire, then an accident, is still the family paid twice)."""
     if not id_numbers:
         return None
     return session.exec(
         select(EmergencyPayout.case_no)
-        .where(
-            EmergencyPayout.id_number.in_(id_numbers),
-            EmergencyPayout.cause == cause,
-            EmergencyPayout.paid_at > since,
-        )
+        .where(EmergencyPayout.id_number.in_(id_numbers), EmergencyPayout.paid_at > since)
         .order_by(EmergencyPayout.paid_at.desc(), EmergencyPayout.case_no)
         .limit(1)
     ).first()

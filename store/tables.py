@@ -331,7 +331,8 @@ class ReserveEntry(SQLModel, table=True):
 
 class EmergencyPayout(SQLModel, table=True):
     """A person in a household paid an emergency payment (one row per member per settled
-    payment): a second one to the same family for the same cause within 90 days is refused."""
+    payment): a second one to the same family within 90 days, whatever its cause, is the
+    district's 一事一议."""
 
     __tablename__ = "emergency_payout"
     __table_args__ = (Index("ix_emergency_payout_id_number_cause", "id_number", "cause"),)
