@@ -17,11 +17,12 @@ from domain.emergency import EmergencyStart, EmergencyView
 from domain.evidence import content_of, entry_hash
 from domain.identity import mask_id_number
 from domain.sealing import KeyRing
-from store.evidence import previous_hash
+from store.evidence import advance_head, previous_hash
 from store.sealed import open_start, seal_start
 from store.tables import (
     AuditEntryRecord,
     CaseCounter,
+    CaseHead,
     CaseRecord,
     EmergencyRecord,
     HouseholdClaim,
@@ -134,6 +135,7 @@ def discard_case(session: Session, *, case_no: str) -> None:
     """Undo ``claim_household`` and ``write_new_case`` when the workflow could not be started."""
     session.exec(delete(HouseholdClaim).where(HouseholdClaim.case_no == case_no))
     session.exec(delete(AuditEntryRecord).where(AuditEntryRecord.case_no == case_no))
+    session.exec(delete(CaseHead).where(CaseHead.case_no == case_no))
     for table in (CaseRecord, EmergencyRecord):
         session.exec(delete(table).where(table.case_no == case_no))
 
@@ -226,10 +228,12 @@ def _write_view(
 
 
 def _append(session: Session, entry: AuditEntry) -> None:
-    """Append one entry, chained to the case's entry before it (``domain.evidence``). A
-    case's entries are appended in seq order, each in the transaction that writes its step."""
+    """Append one entry, chained to the case's entry before it (``domain.evidence``), and make
+    it the case's head (``store.evidence``). A case's entries are appended in seq order, each in
+    the transaction that writes its step."""
     content = content_of(entry)
     prev_hash = previous_hash(session, case_no=entry.case_no, seq=entry.seq)
-    session.add(
-        AuditEntryRecord(**content, prev_hash=prev_hash, hash=entry_hash(content, prev_hash))
-    )
+    record = AuditEntryRecord(**content, prev_hash=prev_hash, hash=entry_hash(content, prev_hash))
+    session.add(record)
+    session.flush()  # its id, for the head
+    advance_head(session, record)

@@ -74,7 +74,10 @@ class AuditEntryRecord(SQLModel, table=True):
     """The audit trail (留痕): append-only, one row per (case, seq)."""
 
     __tablename__ = "audit_entry"
-    __table_args__ = (UniqueConstraint("case_no", "seq"),)
+    # AUTOINCREMENT: SQLite never gives a deleted entry's id to a new one (without it, the
+    # next entry takes max(id) + 1, and a deleted newest entry's id comes back). PostgreSQL's
+    # sequence never goes back either.
+    __table_args__ = (UniqueConstraint("case_no", "seq"), {"sqlite_autoincrement": True})
 
     id: int | None = Field(default=None, primary_key=True)
     case_no: str = Field(index=True)
@@ -92,6 +95,20 @@ class AuditEntryRecord(SQLModel, table=True):
     for its first)."""
     hash: str
     """SHA-256 of this entry's content and ``prev_hash`` (``domain.evidence.entry_hash``)."""
+
+
+class CaseHead(SQLModel, table=True):
+    """Each case's newest audit entry, written in the transaction that appends it: an entry
+    deleted from the end of a trail (where no later entry's ``prev_hash`` misses it) still
+    shows, as the head names it (``store.evidence``)."""
+
+    __tablename__ = "case_head"
+
+    case_no: str = Field(primary_key=True)
+    seq: int
+    hash: str
+    entry_id: int
+    """The ``id`` of that entry."""
 
 
 class AuditSeal(SQLModel, table=True):
