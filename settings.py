@@ -72,7 +72,8 @@ class Settings(BaseSettings):
     the server (then retried by another worker, with the same idempotency keys)."""
     halted_watch_seconds: float = 60.0
     """How often the worker's watch runs: cases whose workflow the engine stopped (halted),
-    whose workflow task keeps failing or that have no workflow; sealing the audit trail."""
+    whose workflow task keeps failing or that have no workflow; sealing the audit trail;
+    re-hashing the claim tables' ID numbers after a key rotation."""
 
     supervision: Thresholds = Field(default_factory=Thresholds)
     """When a case counts as not moving (督办): JIUZHU_SUPERVISION__DUE_SOON_WORKING_DAYS, …"""

@@ -18,6 +18,7 @@ from domain.evidence import content_of, entry_hash
 from domain.identity import mask_id_number
 from domain.sealing import KeyRing
 from store.evidence import advance_head, previous_hash
+from store.hashed_ids import claim_rows, look_up
 from store.sealed import open_start, seal_start
 from store.tables import (
     AuditEntryRecord,
@@ -64,38 +65,52 @@ def next_case_no(session: Session, *, district: str, year: int) -> str:
     return f"{district}-{year}-{last:06d}"
 
 
-def open_case_for(session: Session, *, assistance_type: str, id_numbers: list[str]) -> str | None:
+def open_case_for(
+    session: Session, *, assistance_type: str, id_numbers: list[str], ring: KeyRing
+) -> str | None:
+    """The open case of the type that claims one of these people (found by their numbers'
+    keyed hashes under every key of the ring: ``store.hashed_ids``)."""
     claim = session.exec(
         select(HouseholdClaim).where(
             HouseholdClaim.assistance_type == assistance_type,
-            HouseholdClaim.id_number.in_(id_numbers),
+            HouseholdClaim.id_number_hash.in_(look_up(ring, id_numbers)),
         )
     ).first()
     return claim.case_no if claim else None
 
 
 def claim_household(
-    session: Session, *, assistance_type: str, id_numbers: list[str], district: str, year: int
+    session: Session,
+    *,
+    assistance_type: str,
+    id_numbers: list[str],
+    district: str,
+    year: int,
+    ring: KeyRing,
 ) -> str:
     """Claim everyone in the household for an open case of this type; the new case's number.
 
     ``DuplicateApplication`` names the open case that already claims one of them. The claim's
     primary key settles a race between two transactions: the second fails at the insert, after
-    the first has committed (PostgreSQL), and then finds the first's case.
+    the first has committed (PostgreSQL), and then finds the first's case. Each person is
+    claimed under every key of the ring, so two processes that share a key collide even while
+    a rotation makes them hash with different current keys (``store.hashed_ids``).
     """
-    if existing := open_case_for(session, assistance_type=assistance_type, id_numbers=id_numbers):
+    found = {"assistance_type": assistance_type, "id_numbers": id_numbers, "ring": ring}
+    if existing := open_case_for(session, **found):
         raise DuplicateApplication(existing)
     case_no = next_case_no(session, district=district, year=year)
     session.add_all(
-        HouseholdClaim(assistance_type=assistance_type, id_number=n, case_no=case_no)
-        for n in id_numbers
+        HouseholdClaim(**row)
+        for row in claim_rows(
+            ring, assistance_type=assistance_type, id_numbers=id_numbers, case_no=case_no
+        )
     )
     try:
         session.flush()
     except IntegrityError:
         session.rollback()
-        existing = open_case_for(session, assistance_type=assistance_type, id_numbers=id_numbers)
-        raise DuplicateApplication(existing) from None
+        raise DuplicateApplication(open_case_for(session, **found)) from None
     return case_no
 
 

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Index, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from store.types import Money, UTCDateTime
@@ -126,12 +126,15 @@ class AuditSeal(SQLModel, table=True):
 
 
 class HouseholdClaim(SQLModel, table=True):
-    """A person in an open case of a type: the unique key that stops duplicate applications."""
+    """A person in an open case of a type: the unique key that stops duplicate applications.
+    The person is their ID number's keyed hash, never the number (``store.hashed_ids``)."""
 
     __tablename__ = "household_claim"
 
     assistance_type: str = Field(primary_key=True)
-    id_number: str = Field(primary_key=True)
+    id_number_hash: str = Field(primary_key=True)
+    """HMAC-SHA256 of the ID number under ``key_id``'s hashing key (``KeyRing.index``), hex."""
+    key_id: str
     case_no: str = Field(index=True)
 
 
@@ -349,12 +352,14 @@ class ReserveEntry(SQLModel, table=True):
 class EmergencyPayout(SQLModel, table=True):
     """A person in a household paid an emergency payment (one row per member per settled
     payment): a second one to the same family within 90 days, whatever its cause, is the
-    district's 一事一议."""
+    district's 一事一议. The person is their ID number's keyed hash (``store.hashed_ids``);
+    the key leads, so the look-up by people uses it."""
 
     __tablename__ = "emergency_payout"
-    __table_args__ = (Index("ix_emergency_payout_id_number_cause", "id_number", "cause"),)
 
-    id_number: str = Field(primary_key=True)
+    id_number_hash: str = Field(primary_key=True)
+    """HMAC-SHA256 of the ID number under ``key_id``'s hashing key (``KeyRing.index``), hex."""
     case_no: str = Field(primary_key=True)
+    key_id: str
     cause: str
     paid_at: datetime = Field(sa_column=_utc(nullable=False))

@@ -1127,9 +1127,10 @@ async def test_a_top_up_the_moment_a_case_starts_waiting_pays_it(stack, simulato
         assert stuck is None, (stuck["case_no"], stuck["stage"], "ledger:", held)
 
 
-async def paid_and_closed(stack, body: dict) -> str:
-    """An emergency paid by the township's leader and closed by the district after its
-    follow-up (the family may then ask again); its number."""
+async def paid_and_closed(stack, body: dict, *, exception: bool = False) -> str:
+    """An emergency paid by the township's leader (``exception``: by the district's 一事一议)
+    and closed by the district after its follow-up (the family may then ask again); its
+    number."""
     township, village = body["township"], body["village"]
     async with (
         stack.client(assistant_of(township)) as assistant,
@@ -1140,9 +1141,16 @@ async def paid_and_closed(stack, body: dict) -> str:
         created = await assistant.post("/emergencies", json=body, headers=key())
         assert created.status_code == 201, created.text
         case_no = created.json()["case_no"]
-        approved = await approver.post(
-            f"/emergencies/{case_no}/approval", json={"amount": "1500.00"}, headers=key()
-        )
+        if exception:
+            approved = await officer.post(
+                f"/emergencies/{case_no}/exception-approval",
+                json={"amount": "1500.00", "reason": "再次受灾，情况属实"},
+                headers=key(),
+            )
+        else:
+            approved = await approver.post(
+                f"/emergencies/{case_no}/approval", json={"amount": "1500.00"}, headers=key()
+            )
         assert approved.status_code == 200, approved.text
         await until(approver, case_no, lambda c: c["stage"] == "paid")
         survey = {

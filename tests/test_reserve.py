@@ -20,6 +20,7 @@ from store import reserve
 from store.db import get_engine, session_scope
 from store.migrate import alembic_config, upgrade
 from store.tables import EmergencyPayout, ReserveEntry, TownshipReserve, TownshipRow
+from tests.support import RING
 
 TOWNSHIP = "370305001"  # 闻韶街道, seeded
 OTHER = "370305100"  # 齐都镇, seeded
@@ -54,10 +55,17 @@ def entries(url: str, township: str = TOWNSHIP) -> list[ReserveEntry]:
     return page[::-1]
 
 
-def payouts(url: str) -> list[tuple[str, str, str]]:
+def payouts(url: str) -> list[tuple[str, str, str, str]]:
     with session_scope(url) as session:
         rows = session.exec(select(EmergencyPayout)).all()
-        return sorted((p.id_number, p.case_no, p.cause) for p in rows)
+        return sorted((p.id_number_hash, p.case_no, p.cause, p.key_id) for p in rows)
+
+
+def recorded(*paid: tuple[str, str, str]) -> list[tuple[str, str, str, str]]:
+    """Payout rows as kept: each person by their number's keyed hash, with its key's id."""
+    return sorted(
+        (RING.index(person), case_no, cause, RING.current) for person, case_no, cause in paid
+    )
 
 
 def top_up(url: str, amount: str, key: str, township: str = TOWNSHIP) -> ReserveState:
@@ -94,6 +102,7 @@ def settle(url: str, hold_key: str, key: str, members=("m1",), cause="fire", at=
         at=at or now(),
         members=list(members),
         cause=cause,
+        ring=RING,
     )
 
 
@@ -185,14 +194,14 @@ def test_top_up_hold_settle_release_move_the_money_and_a_repeated_key_changes_no
         ("C-2", "h2"),
     ]
     assert ledger[1].by_user == "u-finance" and ledger[1].note == "区财政拨付"
-    assert payouts(url) == [("m1", "C-1", "fire"), ("m2", "C-1", "fire")]
+    assert payouts(url) == recorded(("m1", "C-1", "fire"), ("m2", "C-1", "fire"))
 
     # Every call again, as a retried activity or request makes it: the same answers, nothing new.
     for call, expected in calls:
         assert call() == expected
     assert state(url) == s
     assert [(e.id, e.key) for e in entries(url)] == [(e.id, e.key) for e in ledger]
-    assert payouts(url) == [("m1", "C-1", "fire"), ("m2", "C-1", "fire")]
+    assert payouts(url) == recorded(("m1", "C-1", "fire"), ("m2", "C-1", "fire"))
     # The newest entry first, a page at a time.
     with session_scope(url) as session:
         page, total = reserve.ledger(session, township=TOWNSHIP, offset=1, limit=2)
@@ -340,7 +349,7 @@ def test_recent_payout_finds_a_household_member_paid_within_the_window_for_any_c
 
     def recent(ids: list[str], since: datetime) -> str | None:
         with session_scope(url) as session:
-            return reserve.recent_payout(session, id_numbers=ids, since=since)
+            return reserve.recent_payout(session, id_numbers=ids, since=since, ring=RING)
 
     assert recent(["X", "B"], window) == "C-1"
     assert recent(["A"], window) == "C-1"
