@@ -75,7 +75,8 @@ class Settings(BaseSettings):
     the server (then retried by another worker, with the same idempotency keys)."""
     halted_watch_seconds: float = 60.0
     """How often the worker's watch runs: cases whose workflow the engine stopped (halted),
-    whose workflow task keeps failing or that have no workflow; sealing the audit trail."""
+    whose workflow task keeps failing or that have no workflow; sealing the audit trail;
+    re-hashing the claim tables' ID numbers after a key rotation."""
     reconcile_after_seconds: float = 120.0
     """How long after its workflow stopped a halted case's payments are reconciled with the
     bank: longer than a payment attempt already under way could still take to reach it."""

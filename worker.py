@@ -13,7 +13,7 @@ from activities.external import ExternalActivities
 from activities.problems import watch_engine
 from activities.records import RecordActivities, ReserveActivities
 from activities.retries import RetryMarks
-from activities.watch import watch_audit_trail, watch_halted_cases
+from activities.watch import watch_audit_trail, watch_halted_cases, watch_id_numbers
 from logs import configure_logging
 from settings import Settings, get_settings
 from store.db import Database
@@ -32,7 +32,7 @@ def create_worker(
     """The worker with the workflows, the activities or both (``settings.worker_runs``); close
     the returned activities after it."""
     records = RecordActivities(database_url=settings.database_url)
-    reserve = ReserveActivities(database_url=settings.database_url)
+    reserve = ReserveActivities(database_url=settings.database_url, ring=settings.key_ring())
     external = ExternalActivities(
         payment_url=settings.payment_url,
         sms_url=settings.sms_url,
@@ -106,6 +106,7 @@ async def main() -> None:
                 )
             ),
             asyncio.create_task(watch_audit_trail(db, every=every)),
+            asyncio.create_task(watch_id_numbers(db, ring=settings.key_ring(), every=every)),
             asyncio.create_task(watch_engine(client, db, every=every)),
         ]
     )

@@ -24,6 +24,7 @@ from domain.contracts import (
 from domain.deadlines import DeadlineFacts, Deadlines, compute_deadlines
 from domain.errors import CaseError
 from domain.reserve import ReserveState
+from domain.sealing import KeyRing
 from store import reserve
 from store.calendar import load_calendar
 from store.db import Database
@@ -78,8 +79,10 @@ class ReserveActivities:
     """The township's emergency reserve (临时救助储备金): every call keyed, so a retried or
     replayed activity moves money once."""
 
-    def __init__(self, *, database_url: str) -> None:
+    def __init__(self, *, database_url: str, ring: KeyRing) -> None:
         self.db = Database(database_url)
+        self.ring = ring
+        """Hashes the ID numbers of the family paid (``store.hashed_ids``)."""
 
     async def _write(self, work: Callable[..., T], /, **kwargs: Any) -> T:
         """A refusal of the ledger (a hold settled twice, say) is a fault no retry mends."""
@@ -124,6 +127,7 @@ class ReserveActivities:
                 at=at,
                 members=request.members,
                 cause=request.cause,
+                ring=self.ring,
             )
             paid = reserve.entry(session, key=request.key).amount
             if state.balance < state.minimum <= state.balance + paid:

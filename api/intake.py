@@ -70,10 +70,17 @@ def _check_residence(
         )
 
 
-def _claim(session: Session, *, kind: str, id_numbers: list[str], year: int, what: str) -> str:
+def _claim(
+    session: Session, *, kind: str, id_numbers: list[str], year: int, what: str, ring: KeyRing
+) -> str:
     try:
         return claim_household(
-            session, assistance_type=kind, id_numbers=id_numbers, district=DISTRICT_CODE, year=year
+            session,
+            assistance_type=kind,
+            id_numbers=id_numbers,
+            district=DISTRICT_CODE,
+            year=year,
+            ring=ring,
         )
     except DuplicateApplication as duplicate:
         which = f"case {duplicate.case_no}" if duplicate.case_no else "it is being accepted now"
@@ -102,6 +109,7 @@ def _accept(
         id_numbers=[applicant.id_number, *(m.id_number for m in household)],
         year=accepted_on.year,
         what=f"{body.assistance_type} application",
+        ring=ring,
     )
     conflict, account = body.conflict_of_interest, body.bank_account
     start = CaseStart(
@@ -202,6 +210,7 @@ def _request(
         id_numbers=members,
         year=local_date(requested_at).year,
         what="emergency request",
+        ring=ring,
     )
     since = requested_at - timedelta(days=policy.emergency_repeat_days)
     start = EmergencyStart(
@@ -218,7 +227,7 @@ def _request(
         requested_at=requested_at,
         requested_by=user,
         policy=policy,
-        recent_payout=recent_payout(session, id_numbers=members, cause=body.cause, since=since),
+        recent_payout=recent_payout(session, id_numbers=members, since=since, ring=ring),
     )
     view = Emergency.requested(start).view
     entry = AuditEntry(

@@ -407,7 +407,7 @@ class ApprovalCreate(Body):
 
 
 class ExceptionApprovalCreate(Body):
-    """一事一议: above the band, or a second payment for the same cause within the window."""
+    """一事一议: above the band, or a second payment to the family within the window (any cause)."""
 
     amount: Amount
     reason: Text

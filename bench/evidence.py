@@ -1,7 +1,8 @@
 """How long ``store.evidence.verify`` (behind ``GET /audit/verify``) takes on a large trail.
 
 Fills a fresh database with chained audit entries (5 a case, the cases' steps interleaved
-as they are written in life), seals them, then times ``verify`` over repeated runs:
+as they are written in life) and the cases' heads, seals them, then times ``verify`` over
+repeated runs:
 
     .venv/bin/python bench/evidence.py [--entries 100000] [--runs 7] [--database-url URL]
 
@@ -39,7 +40,8 @@ STEPS = [  # (action, from_stage, to_stage, role, user, note)
 
 
 def fill(url: str, entries: int) -> None:
-    """``entries`` chained entries, in chunks of one INSERT each, step by step over all cases."""
+    """``entries`` chained entries, in chunks of one INSERT each, step by step over all cases,
+    and the cases' heads."""
     cases = math.ceil(entries / len(STEPS))
     start = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
     prev = [GENESIS] * cases
@@ -59,6 +61,14 @@ def fill(url: str, entries: int) -> None:
                 prev[n] = digest
             for chunk in range(0, len(rows), 10_000):
                 connection.execute(sa.insert(table), rows[chunk : chunk + 10_000])
+        # Each case's head, as the records write it with each entry.
+        connection.execute(
+            sa.text(
+                "INSERT INTO case_head (case_no, seq, hash, entry_id) "
+                "SELECT a.case_no, a.seq, a.hash, a.id FROM audit_entry a WHERE a.seq = "
+                "(SELECT max(b.seq) FROM audit_entry b WHERE b.case_no = a.case_no)"
+            )
+        )
 
 
 def percentile(values: list[float], p: float) -> float:

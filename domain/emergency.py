@@ -130,7 +130,7 @@ class EmergencyStart:
     requested_by: Actor
     policy: Policy
     recent_payout: str | None = None
-    """A case of the last ``emergency_repeat_days`` that paid this family for this cause."""
+    """A case of the last ``emergency_repeat_days`` that paid this family, for any cause."""
 
 
 @dataclass(frozen=True)
@@ -325,9 +325,10 @@ class Emergency(CaseFile):
             )
         if self.start.recent_payout:
             raise Conflict(
-                f"this family was paid for {self.start.cause} by case {self.start.recent_payout} "
-                f"within {policy.emergency_repeat_days} days; a district officer may approve "
-                "another with a reason (exception-approval)"
+                f"this family was paid an emergency payment by case {self.start.recent_payout} "
+                f"within the last {policy.emergency_repeat_days} days; another one within that "
+                "time, whatever its cause, is 一事一议: a district officer may approve it with a "
+                "reason (exception-approval)"
             )
 
     def check_exception_approval(

@@ -5,8 +5,9 @@ records. Pure functions; ``store.evidence`` applies them to the database.
 Each entry carries the hash of the case's entry before it (by seq), so an entry edited,
 removed or inserted inside a case's trail shows. A chain per case, not one global chain: a
 global chain would make every write of every case wait for the one before it, anywhere. What
-a per-case chain cannot show, a whole case's trail or its last entries deleted, the seals
-show: a chain of roots over batches of entries in insertion (id) order.
+a per-case chain cannot show, a whole case's trail or its last entries deleted, the case's head
+shows (its newest entry, kept beside the trail: ``store.evidence``), and so do the seals: a
+chain of roots over batches of entries in insertion (id) order.
 
 Never change these functions: every hash ever written depends on them.
 """

@@ -62,8 +62,8 @@ class Policy:
     follow_up_working_days: int = 10
     """补办: survey and township review within this many working days of the payment."""
     emergency_repeat_days: int = 90
-    """One emergency payment per family and cause within this many days, unless the district
-    approves another with a reason."""
+    """One emergency payment per family within this many days, whatever the cause, unless the
+    district approves another with a reason."""
     max_extension_working_days: int = 30
     """督办: a supervisor may add at most this many working days in all to a case's deadline
     (the decision, or an emergency's follow-up); beyond it a district officer decides."""

@@ -1,5 +1,6 @@
 """Bring the database schema up to date: ``python -m store.migrate`` (``--reseal`` after a key
-rotation, to seal every kept intake under the current key)."""
+rotation, to seal every kept intake under the current key and re-hash the ID numbers of the
+claim tables under it)."""
 
 from pathlib import Path
 
@@ -8,7 +9,9 @@ from alembic.config import Config
 from sqlalchemy.engine import make_url
 
 from domain.sealing import KeyRing
-from store.db import get_engine
+from store.db import get_engine, session_scope
+from store.hashed_ids import TABLES as HASHED_TABLES
+from store.hashed_ids import rehash_batch
 from store.sealed import reseal_starts
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -38,6 +41,20 @@ def reseal(url: str, *, ring: KeyRing) -> int:
         return reseal_starts(connection, ring=ring)
 
 
+def rehash(url: str, *, ring: KeyRing) -> int:
+    """Re-hash under the current key the ID numbers of the claim tables kept under another
+    (``store.hashed_ids``; the worker's watch does it too), a batch per transaction. The
+    number of rows changed."""
+    changed = 0
+    for table in HASHED_TABLES:
+        after: str | None = ""
+        while after is not None:
+            with session_scope(url, writes=True) as session:
+                done, after = rehash_batch(session, ring=ring, table=table, after=after)
+            changed += done
+    return changed
+
+
 if __name__ == "__main__":
     import argparse
 
@@ -45,7 +62,9 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "--reseal", action="store_true", help="after upgrading, reseal under the current key"
+        "--reseal",
+        action="store_true",
+        help="after upgrading, reseal the intakes and re-hash the ID numbers under the current key",
     )
     args = parser.parse_args()
     settings = get_settings()
@@ -53,3 +72,5 @@ if __name__ == "__main__":
     if args.reseal:
         count = reseal(settings.database_url, ring=settings.key_ring())
         print(f"resealed {count} intakes under key '{settings.encryption_key_id}'")
+        count = rehash(settings.database_url, ring=settings.key_ring())
+        print(f"re-hashed {count} ID numbers of the claim tables under the same key")

@@ -29,11 +29,13 @@ from domain.halting import (
 from domain.identity import mask_id_number
 from domain.sealing import KeyRing
 from store import reserve
-from store.evidence import previous_hash
+from store.evidence import advance_head, previous_hash
+from store.hashed_ids import claim_rows, look_up
 from store.sealed import open_start, seal_start
 from store.tables import (
     AuditEntryRecord,
     CaseCounter,
+    CaseHead,
     CaseRecord,
     EmergencyRecord,
     HouseholdClaim,
@@ -75,38 +77,52 @@ def next_case_no(session: Session, *, district: str, year: int) -> str:
     return f"{district}-{year}-{last:06d}"
 
 
-def open_case_for(session: Session, *, assistance_type: str, id_numbers: list[str]) -> str | None:
+def open_case_for(
+    session: Session, *, assistance_type: str, id_numbers: list[str], ring: KeyRing
+) -> str | None:
+    """The open case of the type that claims one of these people (found by their numbers'
+    keyed hashes under every key of the ring: ``store.hashed_ids``)."""
     claim = session.exec(
         select(HouseholdClaim).where(
             HouseholdClaim.assistance_type == assistance_type,
-            HouseholdClaim.id_number.in_(id_numbers),
+            HouseholdClaim.id_number_hash.in_(look_up(ring, id_numbers)),
         )
     ).first()
     return claim.case_no if claim else None
 
 
 def claim_household(
-    session: Session, *, assistance_type: str, id_numbers: list[str], district: str, year: int
+    session: Session,
+    *,
+    assistance_type: str,
+    id_numbers: list[str],
+    district: str,
+    year: int,
+    ring: KeyRing,
 ) -> str:
     """Claim everyone in the household for an open case of this type; the new case's number.
 
     ``DuplicateApplication`` names the open case that already claims one of them. The claim's
     primary key settles a race between two transactions: the second fails at the insert, after
-    the first has committed (PostgreSQL), and then finds the first's case.
+    the first has committed (PostgreSQL), and then finds the first's case. Each person is
+    claimed under every key of the ring, so two processes that share a key collide even while
+    a rotation makes them hash with different current keys (``store.hashed_ids``).
     """
-    if existing := open_case_for(session, assistance_type=assistance_type, id_numbers=id_numbers):
+    found = {"assistance_type": assistance_type, "id_numbers": id_numbers, "ring": ring}
+    if existing := open_case_for(session, **found):
         raise DuplicateApplication(existing)
     case_no = next_case_no(session, district=district, year=year)
     session.add_all(
-        HouseholdClaim(assistance_type=assistance_type, id_number=n, case_no=case_no)
-        for n in id_numbers
+        HouseholdClaim(**row)
+        for row in claim_rows(
+            ring, assistance_type=assistance_type, id_numbers=id_numbers, case_no=case_no
+        )
     )
     try:
         session.flush()
     except IntegrityError:
         session.rollback()
-        existing = open_case_for(session, assistance_type=assistance_type, id_numbers=id_numbers)
-        raise DuplicateApplication(existing) from None
+        raise DuplicateApplication(open_case_for(session, **found)) from None
     return case_no
 
 
@@ -146,6 +162,7 @@ def discard_case(session: Session, *, case_no: str) -> None:
     """Undo ``claim_household`` and ``write_new_case`` when the workflow could not be started."""
     session.exec(delete(HouseholdClaim).where(HouseholdClaim.case_no == case_no))
     session.exec(delete(AuditEntryRecord).where(AuditEntryRecord.case_no == case_no))
+    session.exec(delete(CaseHead).where(CaseHead.case_no == case_no))
     for table in (CaseRecord, EmergencyRecord):
         session.exec(delete(table).where(table.case_no == case_no))
 
@@ -246,7 +263,7 @@ def reconcile_case(
         for hold in result.settle:
             reserve.settle(
                 session, hold_key=hold, key=settlement_key(hold), at=at, members=members,
-                cause=start.cause,
+                cause=start.cause, ring=ring,
             )  # fmt: skip
     for hold in result.release:
         reserve.release(session, hold_key=hold, key=release_key(hold), at=at)
@@ -337,10 +354,12 @@ def _write_view(
 
 
 def _append(session: Session, entry: AuditEntry) -> None:
-    """Append one entry, chained to the case's entry before it (``domain.evidence``). A
-    case's entries are appended in seq order, each in the transaction that writes its step."""
+    """Append one entry, chained to the case's entry before it (``domain.evidence``), and make
+    it the case's head (``store.evidence``). A case's entries are appended in seq order, each in
+    the transaction that writes its step."""
     content = content_of(entry)
     prev_hash = previous_hash(session, case_no=entry.case_no, seq=entry.seq)
-    session.add(
-        AuditEntryRecord(**content, prev_hash=prev_hash, hash=entry_hash(content, prev_hash))
-    )
+    record = AuditEntryRecord(**content, prev_hash=prev_hash, hash=entry_hash(content, prev_hash))
+    session.add(record)
+    session.flush()  # its id, for the head
+    advance_head(session, record)

@@ -30,6 +30,8 @@ from sqlmodel import Session, select
 
 from domain.errors import Conflict, InvalidData, NotFound
 from domain.reserve import DEFAULT_MINIMUM, EntryKind, ReserveState, to_fen, to_yuan
+from domain.sealing import KeyRing
+from store.hashed_ids import look_up, payout_rows
 from store.tables import EmergencyPayout, ReserveEntry, TownshipReserve, TownshipRow
 
 SYSTEM_USER = "system"
@@ -145,10 +147,18 @@ def hold(
 
 
 def settle(
-    session: Session, *, hold_key: str, key: str, at: datetime, members: list[str], cause: str
+    session: Session,
+    *,
+    hold_key: str,
+    key: str,
+    at: datetime,
+    members: list[str],
+    cause: str,
+    ring: KeyRing,
 ) -> ReserveState:
     """The held payment went out: its money leaves the reserve, and each household member is
-    recorded as paid for ``cause`` (for the 90-day rule), in this one transaction."""
+    recorded as paid (for the repeat rule, ``recent_payout``; by their ID numbers' keyed
+    hashes, ``store.hashed_ids``), in this one transaction."""
     members = list(dict.fromkeys(members))
     if not members or not all(isinstance(m, str) and m for m in members):
         raise InvalidData("members", "an emergency payment is recorded against its household")
@@ -179,14 +189,11 @@ def settle(
     session.exec(
         insert(EmergencyPayout)
         .values(
-            [
-                {"id_number": m, "case_no": held.case_no, "cause": cause, "paid_at": at}
-                for m in members
-            ]
+            payout_rows(ring, id_numbers=members, case_no=held.case_no, cause=cause, paid_at=at)
         )
         # A second payment of one case to the same person keeps the first's record: the
         # transfer has been made, and refusing to record it would lose money.
-        .on_conflict_do_nothing(index_elements=["id_number", "case_no"])
+        .on_conflict_do_nothing(index_elements=["id_number_hash", "case_no"])
     )
     return _after(entry, minimum_fen)
 
@@ -275,17 +282,18 @@ def ledger(
 
 
 def recent_payout(
-    session: Session, *, id_numbers: list[str], cause: str, since: datetime
+    session: Session, *, id_numbers: list[str], since: datetime, ring: KeyRing
 ) -> str | None:
-    """The case of the latest emergency payment for ``cause`` to any of these people paid
-    after ``since``, or None."""
+    """The case of the latest emergency payment to any of these people paid after ``since``,
+    whatever its cause, or None: a second payment to a family within the period is the
+    district's 一事一议 (a fire, then an accident, is still the family paid twice). The people
+    are found by their numbers' keyed hashes under every key of the ring."""
     if not id_numbers:
         return None
     return session.exec(
         select(EmergencyPayout.case_no)
         .where(
-            EmergencyPayout.id_number.in_(id_numbers),
-            EmergencyPayout.cause == cause,
+            EmergencyPayout.id_number_hash.in_(look_up(ring, id_numbers)),
             EmergencyPayout.paid_at > since,
         )
         .order_by(EmergencyPayout.paid_at.desc(), EmergencyPayout.case_no)

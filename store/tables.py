@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Index, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from store.types import Money, UTCDateTime
@@ -76,7 +76,10 @@ class AuditEntryRecord(SQLModel, table=True):
     """The audit trail (留痕): append-only, one row per (case, seq)."""
 
     __tablename__ = "audit_entry"
-    __table_args__ = (UniqueConstraint("case_no", "seq"),)
+    # AUTOINCREMENT: SQLite never gives a deleted entry's id to a new one (without it, the
+    # next entry takes max(id) + 1, and a deleted newest entry's id comes back). PostgreSQL's
+    # sequence never goes back either.
+    __table_args__ = (UniqueConstraint("case_no", "seq"), {"sqlite_autoincrement": True})
 
     id: int | None = Field(default=None, primary_key=True)
     case_no: str = Field(index=True)
@@ -96,6 +99,20 @@ class AuditEntryRecord(SQLModel, table=True):
     """SHA-256 of this entry's content and ``prev_hash`` (``domain.evidence.entry_hash``)."""
 
 
+class CaseHead(SQLModel, table=True):
+    """Each case's newest audit entry, written in the transaction that appends it: an entry
+    deleted from the end of a trail (where no later entry's ``prev_hash`` misses it) still
+    shows, as the head names it (``store.evidence``)."""
+
+    __tablename__ = "case_head"
+
+    case_no: str = Field(primary_key=True)
+    seq: int
+    hash: str
+    entry_id: int
+    """The ``id`` of that entry."""
+
+
 class AuditSeal(SQLModel, table=True):
     """A seal over the audit trail: ``root`` chains the previous seal's root and the hashes of
     the entries with id in (the previous seal's ``up_to_id``, ``up_to_id``], in id order, so
@@ -111,12 +128,15 @@ class AuditSeal(SQLModel, table=True):
 
 
 class HouseholdClaim(SQLModel, table=True):
-    """A person in an open case of a type: the unique key that stops duplicate applications."""
+    """A person in an open case of a type: the unique key that stops duplicate applications.
+    The person is their ID number's keyed hash, never the number (``store.hashed_ids``)."""
 
     __tablename__ = "household_claim"
 
     assistance_type: str = Field(primary_key=True)
-    id_number: str = Field(primary_key=True)
+    id_number_hash: str = Field(primary_key=True)
+    """HMAC-SHA256 of the ID number under ``key_id``'s hashing key (``KeyRing.index``), hex."""
+    key_id: str
     case_no: str = Field(index=True)
 
 
@@ -335,12 +355,15 @@ class ReserveEntry(SQLModel, table=True):
 
 class EmergencyPayout(SQLModel, table=True):
     """A person in a household paid an emergency payment (one row per member per settled
-    payment): a second one to the same family for the same cause within 90 days is refused."""
+    payment): a second one to the same family within 90 days, whatever its cause, is the
+    district's 一事一议. The person is their ID number's keyed hash (``store.hashed_ids``);
+    the key leads, so the look-up by people uses it."""
 
     __tablename__ = "emergency_payout"
-    __table_args__ = (Index("ix_emergency_payout_id_number_cause", "id_number", "cause"),)
 
-    id_number: str = Field(primary_key=True)
+    id_number_hash: str = Field(primary_key=True)
+    """HMAC-SHA256 of the ID number under ``key_id``'s hashing key (``KeyRing.index``), hex."""
     case_no: str = Field(primary_key=True)
+    key_id: str
     cause: str
     paid_at: datetime = Field(sa_column=_utc(nullable=False))

@@ -63,7 +63,7 @@ from store.calendar import publish_year
 from store.compliance import application_facts, emergency_facts, reserve_facts
 from store.db import session_scope
 from store.tables import CaseRecord, EmergencyRecord, TownshipRow
-from tests.support import APPROVER, ASSISTANT, COORDINATOR, OFFICER, id_number, serve
+from tests.support import APPROVER, ASSISTANT, COORDINATOR, OFFICER, RING, id_number, serve
 from tests.test_application_workflow import start_case, survey, wait_for_stage
 from tests.test_emergency_workflow import request, until
 from worker import create_worker
@@ -512,6 +512,7 @@ def below_minimum_in_b(database_url: str) -> None:
             at=at(D(2031, 3, 26), 10, 5),
             members=[id_number()],
             cause="fire",
+            ring=RING,
         )
         reserve.top_up(
             session,
@@ -977,6 +978,7 @@ def test_the_store_reads_shanghai_dates_and_the_daily_ledger_on_each_database(
             at=utc(2031, 3, 4, 15, 59),  # 03-04 23:59: ¥44,000, below the minimum
             members=[id_number()],
             cause="fire",
+            ring=RING,
         )
         reserve.top_up(
             session,

@@ -980,7 +980,7 @@ async def test_the_follow_up_finds_a_family_not_eligible_and_the_district_closes
             "confirmed_ineligible",
         ]
 
-        # Closed, the family may ask again; a second payment for the same cause within 90
+        # Closed, the family may ask again; a second payment (any cause) within 90
         # days is the district's 一事一议.
         again = await assistant.post("/emergencies", json=body, headers=key())
         assert again.status_code == 201, again.text
@@ -1158,3 +1158,101 @@ async def test_a_top_up_the_moment_a_case_starts_waiting_pays_it(stack, simulato
         # Stuck: still waiting for funds although the top-up placed its hold (money set aside
         # for it that nobody can use), until the case looks at the reserve again in 6 hours.
         assert stuck is None, (stuck["case_no"], stuck["stage"], "ledger:", held)
+
+
+async def paid_and_closed(stack, body: dict, *, exception: bool = False) -> str:
+    """An emergency paid by the township's leader (``exception``: by the district's 一事一议)
+    and closed by the district after its follow-up (the family may then ask again); its
+    number."""
+    township, village = body["township"], body["village"]
+    async with (
+        stack.client(assistant_of(township)) as assistant,
+        stack.client(approver_of(township)) as approver,
+        stack.client(coordinator_of(village)) as coordinator,
+        stack.client(OFFICER) as officer,
+    ):
+        created = await assistant.post("/emergencies", json=body, headers=key())
+        assert created.status_code == 201, created.text
+        case_no = created.json()["case_no"]
+        if exception:
+            approved = await officer.post(
+                f"/emergencies/{case_no}/exception-approval",
+                json={"amount": "1500.00", "reason": "再次受灾，情况属实"},
+                headers=key(),
+            )
+        else:
+            approved = await approver.post(
+                f"/emergencies/{case_no}/approval", json={"amount": "1500.00"}, headers=key()
+            )
+        assert approved.status_code == 200, approved.text
+        await until(approver, case_no, lambda c: c["stage"] == "paid")
+        survey = {
+            "investigators": ["李协理", "周干事"],
+            "visited_on": str(local_date(datetime.now(UTC))),
+            "findings": "情况属实",
+            "household_monthly_income": "800.00",
+        }
+        steps = [
+            (coordinator, "survey", survey),
+            (assistant, "review", {"recommendation": "approve", "reasons": "情况属实"}),
+            (officer, "decision", {"outcome": "approve", "reasons": "确认符合条件"}),
+        ]
+        for who, step, payload in steps:
+            done = await who.post(f"/emergencies/{case_no}/{step}", json=payload, headers=key())
+            assert done.status_code == 200, done.text
+        assert done.json()["stage"] == "closed"
+    return case_no
+
+
+async def test_a_second_payment_for_another_cause_within_the_period_is_the_districts(
+    stack, simulator_url
+):
+    """Found by a tester: fire, accident and `other` paid to one family within ten minutes,
+    each by the township leader alone. Any second payment within the period is 一事一议."""
+    township, village = "370305106", "370305106201"
+    child = {"name": "刘小成", "id_number": id_number("20080909"), "relation": "子女"}
+    fire = emergency(township, village, household=[child])
+    first = await paid_and_closed(stack, fire)
+
+    # The child, now the applicant, after a road accident: the same family.
+    parent = {"name": fire["applicant"]["name"], "id_number": fire["applicant"]["id_number"],
+              "relation": "父母"}  # fmt: skip
+    accident = emergency(
+        township, village, name=child["name"], cause="accident", household=[parent],
+        applicant={"name": child["name"], "id_number": child["id_number"], "phone": phone()},
+    )  # fmt: skip
+    async with (
+        stack.client(assistant_of(township)) as assistant,
+        stack.client(approver_of(township)) as approver,
+        stack.client(OFFICER) as officer,
+        httpx.AsyncClient(base_url=simulator_url) as sims,
+    ):
+        created = await assistant.post("/emergencies", json=accident, headers=key())
+        assert created.status_code == 201, created.text
+        second = created.json()["case_no"]
+        refused = await approver.post(
+            f"/emergencies/{second}/approval", json={"amount": "1500.00"}, headers=key()
+        )
+        assert refused.status_code == 409, refused.text
+        assert first in refused.json()["detail"]
+        assert "exception-approval" in refused.json()["detail"]
+        assert (await approver.get(f"/emergencies/{second}")).json()["stage"] == (
+            "awaiting_approval"
+        )
+        assert await transfers(sims, second) == []
+
+        no_reason = await officer.post(
+            f"/emergencies/{second}/exception-approval",
+            json={"amount": "1500.00", "reason": " "},
+            headers=key(),
+        )
+        assert no_reason.status_code == 422 and "reason" in no_reason.text, no_reason.text
+        approved = await officer.post(
+            f"/emergencies/{second}/exception-approval",
+            json={"amount": "1500.00", "reason": "火灾后又遭车祸，情况属实"},
+            headers=key(),
+        )
+        assert approved.status_code == 200, approved.text
+        paid = await until(officer, second, lambda c: c["stage"] == "paid")
+        assert paid["exception_reason"] == "火灾后又遭车祸，情况属实"
+        assert len(await transfers(sims, second)) == 1

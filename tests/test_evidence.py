@@ -1,6 +1,7 @@
-"""Evidence that cannot be quietly edited: every audit entry chained to the one before it,
-sealed batches, /audit/verify naming the first entry that does not match, and each case's
-timeline rebuilt from its workflow history beside its records. On SQLite and PostgreSQL."""
+"""Evidence that cannot be quietly edited: every audit entry chained to the one before it, each
+case's head naming its newest entry, sealed batches, /audit/verify naming every entry that does
+not match, and each case's timeline rebuilt from its workflow history beside its records. On
+SQLite and PostgreSQL."""
 
 import asyncio
 import uuid
@@ -24,7 +25,7 @@ from store.db import Database, get_engine, session_scope
 from store.evidence import verify
 from store.migrate import alembic_config, upgrade
 from store.records import apply_transition, write_new_case
-from store.tables import AuditEntryRecord, AuditSeal
+from store.tables import AuditEntryRecord, AuditSeal, CaseHead
 from store.types import UTCDateTime
 from tests.conftest import TEMPORAL, Stack
 from tests.support import ASSISTANT, CONVERTER, RING, case_start, serve
@@ -100,7 +101,17 @@ async def verified(stack: Stack) -> dict:
     async with stack.client(AUDITOR) as http:
         answer = await http.get("/audit/verify")
     assert answer.status_code == 200, answer.text
-    return answer.json()
+    found = answer.json()
+    assert found["first_mismatch"] == (found["mismatches"] or [None])[0]
+    return found
+
+
+def named(answer: dict) -> list[tuple]:
+    """What each problem named: case, seq, id (None for a seal's), problem."""
+    return [(m["case_no"], m["seq"], m["id"], m["problem"]) for m in answer["mismatches"]]
+
+
+SEAL_MISMATCH = (None, None, None, "seal mismatch")
 
 
 # --- the chain ---------------------------------------------------------------------------------
@@ -132,7 +143,8 @@ async def test_a_real_case_is_chained_and_its_timeline_matches_until_an_entry_is
         assert rows[0].action == "accepted" and len(rows) >= 4
         assert_chained(rows)
         assert await verified(stack) == {
-            "ok": True, "entries": len(rows), "seals": 0, "first_mismatch": None, "last_seal": None
+            "ok": True, "entries": len(rows), "seals": 0, "first_mismatch": None,
+            "mismatches": [], "mismatch_count": 0, "last_seal": None,
         }  # fmt: skip
 
         timeline = (await auditor.get(f"/audit/cases/{case_no}/timeline")).json()
@@ -215,14 +227,125 @@ async def test_an_edited_or_deleted_entry_is_named(stack_on_each_database):
     sql(url, "DELETE FROM audit_entry WHERE case_no = :c", c=whole)
     answer = await verified(stack)
     assert answer["ok"] is False and answer["entries"] == 10
-    assert answer["first_mismatch"] | {"detail": None} == {
-        "case_no": None, "seq": None, "id": None, "problem": "seal mismatch", "detail": None,
-        "seal": 1,
-    }  # fmt: skip
+    # The case's head names its newest entry; the seal, the ids it no longer matches.
+    assert named(answer) == [(whole, 4, gone[-1].id, "newest entry missing"), SEAL_MISMATCH]
+    assert answer["mismatches"][1]["seal"] == 1
     put_back(url, gone)
     assert (await verified(stack))["ok"]
+    newest = trail(url, edited)[-1]
     sql(url, "DELETE FROM audit_entry WHERE case_no = :c AND seq = 4", c=edited)
-    assert await first_mismatch() == (None, None, "seal mismatch")
+    assert named(await verified(stack)) == [
+        (edited, 4, newest.id, "newest entry missing"),
+        SEAL_MISMATCH,
+    ]
+
+
+# --- a case's head: its newest entry -------------------------------------------------------------
+
+
+async def test_a_newest_entry_deleted_right_after_it_was_written_is_named_for_good(
+    stack_on_each_database,
+):
+    """Found by a tester: within the seal margin no later entry follows it and no seal covers
+    it; /audit/verify said ok for ever, and the worker then sealed over the gap."""
+    stack = stack_on_each_database
+    url = stack.settings.database_url
+    case_no = write_case(url)
+    newest = trail(url, case_no)[-1]
+    assert (await verified(stack))["ok"]
+    sql(url, "DELETE FROM audit_entry WHERE id = :id", id=newest.id)
+    answer = await verified(stack)
+    assert answer["ok"] is False and answer["mismatch_count"] == 1
+    assert named(answer) == [(case_no, 4, newest.id, "newest entry missing")]
+    assert "seq 4" in answer["first_mismatch"]["detail"]
+
+    # The worker seals what is left; the deletion stays named, and no later entry takes the
+    # deleted one's id.
+    assert await seal_audit_trail(Database(url), margin=timedelta(0)) == 1
+    later = write_case(url)
+    assert min(r.id for r in trail(url, later)) > newest.id
+    answer = await verified(stack)
+    assert answer["seals"] == 1 and answer["mismatch_count"] == 1
+    assert named(answer) == [(case_no, 4, newest.id, "newest entry missing")]
+
+
+async def test_a_sealed_newest_entry_deleted_is_named_by_its_case_and_seq(stack_on_each_database):
+    stack = stack_on_each_database
+    url = stack.settings.database_url
+    case_no = write_case(url)
+    assert await seal_audit_trail(Database(url), margin=timedelta(0)) == 1
+    newest = trail(url, case_no)[-1]
+    sql(url, "DELETE FROM audit_entry WHERE id = :id", id=newest.id)
+    answer = await verified(stack)
+    assert answer["mismatch_count"] == 2
+    assert named(answer) == [(case_no, 4, newest.id, "newest entry missing"), SEAL_MISMATCH]
+
+
+async def test_every_problem_is_named_not_only_the_first(stack_on_each_database):
+    stack = stack_on_each_database
+    url = stack.settings.database_url
+    edited, cut, fine = write_case(url), write_case(url), write_case(url)
+    sql(url, "UPDATE audit_entry SET note = '改过' WHERE case_no = :c AND seq = 1", c=edited)
+    newest = trail(url, cut)[-1]
+    sql(url, "DELETE FROM audit_entry WHERE id = :id", id=newest.id)
+    answer = await verified(stack)
+    assert answer["ok"] is False and answer["mismatch_count"] == 2
+    assert named(answer) == [
+        (edited, 1, trail(url, edited)[1].id, "edited"),
+        (cut, 4, newest.id, "newest entry missing"),
+    ]
+    assert fine not in {m["case_no"] for m in answer["mismatches"]}
+
+
+def test_the_newest_entry_rewritten_with_its_hash_made_again_is_named_by_its_head(url):
+    case_no = write_case(url)
+    newest = trail(url, case_no)[-1]
+    content = {name: getattr(newest, name) for name in CONTENT} | {"note": "改过"}
+    sql(
+        url, "UPDATE audit_entry SET note = '改过', hash = :h WHERE id = :id",
+        h=entry_hash(content, newest.prev_hash), id=newest.id,
+    )  # fmt: skip
+    with session_scope(url) as session:
+        verdict = verify(session)
+    assert [(m.case_no, m.seq, m.problem) for m in verdict.mismatches] == [
+        (case_no, 4, "head mismatch")
+    ]
+    # An entry added past the head by hand, or a trail with no head, is named too.
+    sql(url, "UPDATE audit_entry SET note = '第4步', hash = :h WHERE id = :id",
+        h=newest.hash, id=newest.id)  # fmt: skip
+    sql(url, "UPDATE case_head SET seq = 3, hash = :h WHERE case_no = :c",
+        h=trail(url, case_no)[3].hash, c=case_no)  # fmt: skip
+    other = write_case(url)
+    sql(url, "DELETE FROM case_head WHERE case_no = :c", c=other)
+    with session_scope(url) as session:
+        verdict = verify(session)
+    assert {(m.case_no, m.seq, m.problem) for m in verdict.mismatches} == {
+        (case_no, 4, "head mismatch"),
+        (other, 4, "no head"),
+    }
+
+
+def test_at_most_a_hundred_problems_are_named_the_earliest_first_and_all_are_counted(url):
+    fill(url, 130, prefix="N")
+    sql(url, "UPDATE audit_entry SET note = '改过' WHERE seq = 0")
+    with session_scope(url) as session:
+        verdict = verify(session)
+        first_ids = session.exec(
+            select(AuditEntryRecord.id).where(AuditEntryRecord.seq == 0).order_by("id")
+        ).all()
+    assert (verdict.ok, verdict.mismatch_count, len(verdict.mismatches)) == (False, 130, 100)
+    assert [m.id for m in verdict.mismatches] == first_ids[:100]
+    assert {m.problem for m in verdict.mismatches} == {"edited"}
+
+
+def test_an_entry_id_is_never_given_again(url):
+    """Without AUTOINCREMENT, SQLite gave the next entry max(id) + 1: a deleted newest entry's
+    id came back on another case's entry."""
+    case_no = write_case(url, steps=2)
+    newest = trail(url, case_no)[-1]
+    sql(url, "DELETE FROM audit_entry WHERE id = :id", id=newest.id)
+    later = write_case(url, steps=2)
+    assert min(r.id for r in trail(url, later)) > newest.id
 
 
 # --- sealing -----------------------------------------------------------------------------------
@@ -288,11 +411,25 @@ def test_the_migration_chains_the_entries_written_before_it(url):
         assert verify(session).ok
 
 
+def test_the_migration_gives_each_case_its_head_and_ids_are_never_reused_after_it(url):
+    cases = [write_case(url) for _ in range(2)]
+    command.downgrade(alembic_config(url), "0008")
+    upgrade(url)
+    with session_scope(url) as session:
+        heads = {h.case_no: (h.seq, h.hash, h.entry_id) for h in session.exec(select(CaseHead))}
+        assert verify(session).ok
+    newest = {c: trail(url, c)[-1] for c in cases}
+    assert heads == {c: (4, row.hash, row.id) for c, row in newest.items()}
+    sql(url, "DELETE FROM audit_entry WHERE id = :id", id=newest[cases[1]].id)
+    later = write_case(url)
+    assert min(r.id for r in trail(url, later)) > newest[cases[1]].id
+
+
 # --- how verify reads: a check of the work it does, not a timing ----------------------------------
 
 
 def fill(url: str, cases: int, *, prefix: str, per_case: int = 5) -> None:
-    """``cases`` chained trails, inserted in one go."""
+    """``cases`` chained trails and their heads, inserted in one go."""
     at = datetime.now(UTC)
     rows = []
     for n in range(cases):
@@ -306,6 +443,12 @@ def fill(url: str, cases: int, *, prefix: str, per_case: int = 5) -> None:
             prev = digest
     with session_scope(url, writes=True) as session:
         session.add_all(rows)
+        session.flush()
+        newest = {row.case_no: row for row in rows}
+        session.add_all(
+            CaseHead(case_no=r.case_no, seq=r.seq, hash=r.hash, entry_id=r.id)
+            for r in newest.values()
+        )
 
 
 def test_verify_reads_every_entry_in_a_few_streamed_queries_however_many_there_are(url):

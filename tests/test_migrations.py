@@ -23,9 +23,10 @@ from store.db import get_engine, session_scope
 from store.evidence import verify
 from store.migrate import alembic_config, upgrade
 from store.records import audit_trail, next_case_no, open_case_for, view_of
-from store.tables import CaseRecord, IdempotencyRecord
+from store.reserve import recent_payout
+from store.tables import CaseRecord, HouseholdClaim, IdempotencyRecord
 from tests.conftest import Stack, fresh_postgres, postgres_reachable
-from tests.support import ASSISTANT, RING, case_start, serve
+from tests.support import ASSISTANT, RING, case_start, id_number, serve
 
 LATER_VIEW_FIELDS = {
     "bank_account", "payment_attempt", "awaiting_bank_account", "stage_since", "stage_hours",
@@ -122,9 +123,15 @@ async def test_a_first_release_database_with_cases_upgrades_to_the_present(
                 "accepted",
                 "documents_requested",
             ]
-            # The household's claim still refuses a second open application.
-            found = open_case_for(session, assistance_type="dibao", id_numbers=[id_number])
+            # The household's claim still refuses a second open application; its ID number is
+            # kept as a keyed hash from 0010 on.
+            found = open_case_for(
+                session, assistance_type="dibao", id_numbers=[id_number], ring=RING
+            )
             assert found == view.case_no
+        claims = session.exec(select(HouseholdClaim)).all()
+        assert sorted(c.id_number_hash for c in claims) == sorted(RING.index(n) for n in ids)
+        assert {c.key_id for c in claims} == {RING.current}
         verdict = verify(session)
         assert verdict.ok and verdict.entries == 6  # chained by migration 0006
         # A kept answer had no fingerprint to bind it to its request: 0002 lets it go (they
@@ -145,3 +152,42 @@ async def test_a_first_release_database_with_cases_upgrades_to_the_present(
             one = await assistant.get(f"/applications/{views[0].case_no}")
             assert one.status_code == 200, one.text
             assert one.json()["stage"] == "awaiting_documents" and one.json()["family"] is None
+
+
+def test_the_id_numbers_kept_in_clear_in_the_claim_tables_are_hashed(first_release_database):
+    """As the releases before 0010 kept them: a claim and a payout row per person, in clear."""
+    url = first_release_database
+    command.upgrade(alembic_config(url), "0009")
+    people = [id_number(), id_number()]
+    paid_at = datetime.now(UTC) - timedelta(days=3)
+    with get_engine(url).begin() as connection:
+        for person in people:
+            connection.execute(
+                sa.text("INSERT INTO household_claim (assistance_type, id_number, case_no) "
+                        "VALUES ('emergency', :n, 'E-1')"),
+                {"n": person},
+            )  # fmt: skip
+            connection.execute(
+                sa.insert(sa.table("emergency_payout", *(sa.column(c) for c in
+                          ("id_number", "case_no", "cause", "paid_at")))),
+                {"id_number": person, "case_no": "E-0", "cause": "fire", "paid_at": paid_at},
+            )  # fmt: skip
+
+    with pytest.raises(RuntimeError, match="JIUZHU_ENCRYPTION_KEYS"):
+        upgrade(url)  # no keys: refused, not left in clear
+    upgrade(url, ring=RING)
+
+    with get_engine(url).connect() as connection:
+        for table in ("household_claim", "emergency_payout"):
+            rows = [dict(r._mapping) for r in connection.execute(sa.text(f"SELECT * FROM {table}"))]
+            assert len(rows) == 2
+            assert not [v for r in rows for v in r.values() for n in people if n in str(v)]
+            assert {r["key_id"] for r in rows} == {RING.current}
+    with session_scope(url) as session:
+        for person in people:
+            found = open_case_for(
+                session, assistance_type="emergency", id_numbers=[person], ring=RING
+            )
+            assert found == "E-1"
+            since = paid_at - timedelta(days=1)
+            assert recent_payout(session, id_numbers=[person], since=since, ring=RING) == "E-0"

@@ -5,7 +5,7 @@ accepted at intake is kept sealed."""
 import base64
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,22 +13,32 @@ import sqlalchemy as sa
 from alembic import command
 from sqlmodel import select
 
+import store.hashed_ids
 from domain.cases import AuditEntry, Stage, initial_view
 from domain.contracts import Transition
 from domain.emergency import Emergency
 from domain.sealing import KeyRing, Unsealable
 from domain.townships import DISTRICT_CODE
 from settings import Settings
+from store import reserve
 from store.db import get_engine, session_scope
-from store.migrate import alembic_config, reseal, upgrade
+from store.migrate import alembic_config, rehash, reseal, upgrade
 from store.records import (
     DuplicateApplication,
     apply_transition,
     claim_household,
+    open_case_for,
     start_of,
     write_new_case,
 )
-from store.tables import AuditEntryRecord, CaseRecord, EmergencyRecord, HouseholdClaim
+from store.reserve import recent_payout
+from store.tables import (
+    AuditEntryRecord,
+    CaseRecord,
+    EmergencyPayout,
+    EmergencyRecord,
+    HouseholdClaim,
+)
 from tests.support import ASSISTANT, RING, case_start, emergency_start
 
 
@@ -56,6 +66,7 @@ def claim(url: str, start) -> str:
             id_numbers=members(start),
             district=DISTRICT_CODE,
             year=start.accepted_at.year,
+            ring=RING,
         )
 
 
@@ -174,7 +185,7 @@ def an_emergency(url: str):
     with session_scope(url, writes=True) as session:
         case_no = claim_household(
             session, assistance_type="emergency", id_numbers=[start.applicant.id_number],
-            district=DISTRICT_CODE, year=start.requested_at.year,
+            district=DISTRICT_CODE, year=start.requested_at.year, ring=RING,
         )  # fmt: skip
     start = replace(start, case_no=case_no)
     with session_scope(url, writes=True) as session:
@@ -255,3 +266,88 @@ def test_after_a_rotation_reseal_leaves_nothing_under_the_old_key(url):
     assert read_start(url, CaseRecord, application.case_no, only_b) == application
     assert read_start(url, EmergencyRecord, emergency.case_no, only_b) == emergency
     assert reseal(url, ring=RING_B) == 0  # nothing left to do
+
+
+# --- ID numbers kept as keyed hashes (store.hashed_ids) -------------------------------------------
+
+ONLY_B = KeyRing({"b": base64.b64encode(b"b" * 32).decode()}, current="b")
+
+
+def test_intakes_hashing_with_different_current_keys_still_settle_their_race(url):
+    """Mid-rotation, one process hashes with the old key as current and another with the new:
+    each claims under every key of its ring, so they collide on the key they share."""
+    start = case_start(case_no="", database_url=url, accepted_at=datetime.now(UTC))
+
+    def attempt(n: int) -> str:
+        try:
+            with session_scope(url, writes=True) as session:
+                return claim_household(
+                    session, assistance_type=start.assistance_type, id_numbers=members(start),
+                    district=DISTRICT_CODE, year=start.accepted_at.year,
+                    ring=RING if n % 2 else RING_B,
+                )  # fmt: skip
+        except DuplicateApplication as duplicate:
+            return f"duplicate of {duplicate.case_no}"
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(attempt, range(16)))
+    winners = [o for o in outcomes if not o.startswith("duplicate")]
+    assert len(winners) == 1, outcomes
+    assert outcomes.count(f"duplicate of {winners[0]}") == 15
+
+
+def claims_of(url: str, case_no: str) -> list[tuple[str, str]]:
+    with session_scope(url) as session:
+        rows = session.exec(select(HouseholdClaim).where(HouseholdClaim.case_no == case_no))
+        return sorted((r.id_number_hash, r.key_id) for r in rows)
+
+
+def test_after_a_rotation_rehash_brings_every_row_to_the_new_key_in_batches(url, monkeypatch):
+    monkeypatch.setattr(store.hashed_ids, "BATCH", 2)
+    applications = [accepted(url)[0] for _ in range(3)]
+    emergency = an_emergency(url)
+    with session_scope(url, writes=True) as session:
+        reserve.hold(session, township=emergency.township, case_no=emergency.case_no,
+                     amount=Decimal(1000), key="h", at=datetime.now(UTC))  # fmt: skip
+        reserve.settle(session, hold_key="h", key="s", at=datetime.now(UTC),
+                       members=members(emergency), cause="fire", ring=RING)  # fmt: skip
+
+    paid_people = members(emergency)
+    claimed = sum(len(members(start)) for start in applications) + 1  # the emergency's applicant
+    assert rehash(url, ring=RING_B) == claimed + len(paid_people)
+    assert rehash(url, ring=RING_B) == 0  # nothing left to do
+    for start in applications:
+        assert claims_of(url, start.case_no) == sorted(
+            (RING_B.index(n), "b") for n in members(start)
+        )
+    with session_scope(url) as session:
+        paid = session.exec(select(EmergencyPayout)).all()
+        assert sorted((p.id_number_hash, p.key_id) for p in paid) == sorted(
+            (RING_B.index(n), "b") for n in paid_people
+        )
+        # The old key may now leave the ring: the checks find every row under the new one.
+        for start in applications:
+            found = open_case_for(session, assistance_type=start.assistance_type,
+                                  id_numbers=members(start)[1:], ring=ONLY_B)  # fmt: skip
+            assert found == start.case_no
+        since = datetime.now(UTC) - timedelta(days=1)
+        assert recent_payout(session, id_numbers=members(emergency), since=since, ring=ONLY_B) == (
+            emergency.case_no
+        )
+
+    # Claimed mid-rotation under both keys: the row under the old one goes, even once that
+    # key has left the ring.
+    start = case_start(case_no="", database_url=url, accepted_at=datetime.now(UTC))
+    with session_scope(url, writes=True) as session:
+        case_no = claim_household(
+            session, assistance_type=start.assistance_type, id_numbers=members(start),
+            district=DISTRICT_CODE, year=start.accepted_at.year, ring=RING_B,
+        )  # fmt: skip
+        start = replace(start, case_no=case_no)
+        write_new_case(
+            session, view=initial_view(start), start=start,
+            entry=entry(case_no, 0, "accepted", None, Stage.survey), ring=RING_B,
+        )  # fmt: skip
+    assert {k for _, k in claims_of(url, case_no)} == {"embedded-1", "b"}
+    assert rehash(url, ring=ONLY_B) == 2
+    assert claims_of(url, case_no) == sorted((RING_B.index(n), "b") for n in members(start))

@@ -158,7 +158,7 @@ _action(
     EmergencyWorkflow.approve_exception,
     DECIDE,
     "一事一议: a district officer approves, with a reason, an amount above the band or a second "
-    "payment for the same cause within the window.",
+    "payment to the family within the window, whatever its cause.",
 )
 _action(
     "rejection",

@@ -28,7 +28,7 @@ class Mismatch(BaseModel):
     seq: int | None
     id: int | None
     problem: str
-    """edited | chain broken | seal mismatch"""
+    """edited | chain broken | newest entry missing | head mismatch | no head | seal mismatch"""
     detail: str
     seal: int | None = None
     """The seal that no longer matches (a seal mismatch)."""
@@ -46,6 +46,11 @@ class Verification(BaseModel):
     entries: int
     seals: int
     first_mismatch: Mismatch | None
+    """The earliest problem: the first of ``mismatches``."""
+    mismatches: list[Mismatch]
+    """Every problem found, the earliest first (entries by id, then seals), at most 100."""
+    mismatch_count: int
+    """How many problems were found in all."""
     last_seal: Seal | None
     """Keep its root outside the system: a later answer whose seals do not reach it, or
     reach it with another root, shows seals removed or rewritten."""
@@ -82,18 +87,20 @@ class Timeline(BaseModel):
 def verify_audit_trail(
     session: SessionDep, user: Actor = permit(VERIFY_AUDIT_TRAIL)
 ) -> Verification:
-    """Check every audit entry against its hash and its case's chain, and every seal against
-    the entries it covers; name the first entry (or seal) that does not match. Its seals span
-    every case: it needs an account of the district."""
+    """Check every audit entry against its hash, its case's chain and its case's head, and
+    every seal against the entries it covers; name every entry (by case and seq) or seal that
+    does not match, the earliest first. Its seals span every case: it needs an account of the
+    district."""
     verdict = verify(session)
     last = verdict.last_seal
+    named = [Mismatch.model_validate(m, from_attributes=True) for m in verdict.mismatches]
     return Verification(
         ok=verdict.ok,
         entries=verdict.entries,
         seals=verdict.seals,
-        first_mismatch=Mismatch.model_validate(verdict.first_mismatch, from_attributes=True)
-        if verdict.first_mismatch
-        else None,
+        first_mismatch=named[0] if named else None,
+        mismatches=named,
+        mismatch_count=verdict.mismatch_count,
         last_seal=Seal.model_validate(last, from_attributes=True) if last else None,
     )
 
