@@ -7,13 +7,13 @@ restart and a close sent at once cannot both happen; the restart's new run is st
 that, and the record is halted again if the engine cannot start it.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.cases import Actor, CaseView
 from domain.emergency import Emergency, EmergencyView
@@ -38,20 +38,26 @@ async def restart(
     actor: Actor,
     reason: str,
     task_queue: str,
+    timeout: timedelta,
 ) -> CaseView | EmergencyView:
-    """A new run of the case's workflow from its last state; the case as it now stands."""
+    """A new run of the case's workflow from its last state; the case as it now stands.
+    ``timeout``: how long a worker has to read that state from the case's history."""
     check_restart(view_of(row))
     emergency = isinstance(row, EmergencyRecord)
     workflow = EmergencyWorkflow if emergency else ApplicationWorkflow
     workflow_id = (emergency_workflow_id if emergency else application_workflow_id)(row.case_no)
     try:
-        state = await client.get_workflow_handle(workflow_id).query(workflow.state)
-    except (RPCError, WorkflowQueryFailedError) as unreadable:
-        log.warning("case.state_unreadable", case_no=row.case_no, error=str(unreadable)[:300])
-        raise WrongStage(
-            f"case {row.case_no}'s last state cannot be read from the case engine; close it "
-            "with reasons (its family may then apply again)"
+        state = await client.get_workflow_handle(workflow_id).query(
+            workflow.state, rpc_timeout=timeout
+        )
+    except RPCError as unanswered:
+        if unanswered.status not in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE):
+            raise _unreadable(row.case_no, unanswered) from None
+        raise Unavailable(
+            f"no worker answered for case {row.case_no}; nothing was done, try again shortly"
         ) from None
+    except WorkflowQueryFailedError as failed:  # its history no longer replays
+        raise _unreadable(row.case_no, failed) from None
     after_seq = await db.read(last_seq, case_no=row.case_no)
     now = datetime.now(UTC)
     if isinstance(state, Emergency):
@@ -86,6 +92,14 @@ async def restart(
         ) from None
     log.info("case.restarted", case_no=row.case_no, user=actor.user_id)
     return state.view
+
+
+def _unreadable(case_no: str, error: Exception) -> WrongStage:
+    log.warning("case.state_unreadable", case_no=case_no, error=str(error)[:300])
+    return WrongStage(
+        f"case {case_no}'s last state cannot be read from the case engine; close it with "
+        "reasons (its family may then apply again)"
+    )
 
 
 async def close(

@@ -282,6 +282,7 @@ async def intervene(
             view = await halted.restart(
                 db=db, client=client, row=row, actor=user, reason=body.reason,
                 task_queue=settings.task_queue,
+                timeout=timedelta(seconds=settings.action_timeout_seconds),
             )  # fmt: skip
         else:
             view = await halted.close(db=db, row=row, actor=user, reason=body.reason)
