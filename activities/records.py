@@ -23,12 +23,11 @@ from domain.contracts import (
 )
 from domain.deadlines import DeadlineFacts, Deadlines, compute_deadlines
 from domain.errors import CaseError
-from domain.reserve import ReserveState
 from domain.sealing import KeyRing
 from store import reserve
 from store.calendar import load_calendar
 from store.db import Database
-from store.records import apply_transition, record_staff_notice
+from store.records import apply_transition, record_staff_notice, settle_hold
 
 log = structlog.get_logger()
 T = TypeVar("T")
@@ -118,23 +117,15 @@ class ReserveActivities:
         """The money went to the family; a reserve it takes below its minimum is reported to
         the district at once (once, as it crosses: not again for every payment below it)."""
 
-        def settle_it(session: Session) -> ReserveState:
-            at = datetime.now(UTC)
-            state = reserve.settle(
-                session,
-                hold_key=request.hold_key,
-                key=request.key,
-                at=at,
-                members=request.members,
-                cause=request.cause,
-                ring=self.ring,
-            )
-            paid = reserve.entry(session, key=request.key).amount
-            if state.balance < state.minimum <= state.balance + paid:
-                record_staff_notice(session, below_minimum(state, key=request.key, at=at))
-            return state
-
-        state = await self._write(settle_it)
+        state = await self._write(
+            settle_hold,
+            hold_key=request.hold_key,
+            key=request.key,
+            at=datetime.now(UTC),
+            members=request.members,
+            cause=request.cause,
+            ring=self.ring,
+        )
         log.info("reserve.settled", township=state.township, balance=str(state.balance))
 
     @activity.defn(name=Activity.release_reserve)
@@ -142,19 +133,3 @@ class ReserveActivities:
         await self._write(
             reserve.release, hold_key=request.hold_key, key=request.key, at=datetime.now(UTC)
         )
-
-
-def below_minimum(state: ReserveState, *, key: str, at: datetime) -> StaffNotice:
-    """For the township's and the district's leaders: the reserve is under its minimum."""
-    return StaffNotice(
-        case_no="",
-        key=f"reserve_below_minimum:{key}",
-        kind="reserve_below_minimum",
-        message=(
-            f"the emergency reserve of township {state.township} is ¥{state.balance}, below its "
-            f"minimum of ¥{state.minimum}; top it up"
-        ),
-        assignee="",
-        township=state.township,
-        at=at,
-    )

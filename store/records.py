@@ -27,6 +27,7 @@ from domain.halting import (
     releases_claim,
 )
 from domain.identity import mask_id_number
+from domain.reserve import ReserveState
 from domain.sealing import KeyRing
 from store import reserve
 from store.evidence import advance_head, previous_hash
@@ -261,7 +262,7 @@ def reconcile_case(
         start = start_of(row, ring=ring)
         members = [start.applicant.id_number, *(m.id_number for m in start.household)]
         for hold in result.settle:
-            reserve.settle(
+            settle_hold(
                 session, hold_key=hold, key=settlement_key(hold), at=at, members=members,
                 cause=start.cause, ring=ring,
             )  # fmt: skip
@@ -272,6 +273,42 @@ def reconcile_case(
     )
     apply_transition(session, Transition(view=view, entries=entries))
     return True
+
+
+def settle_hold(
+    session: Session,
+    *,
+    hold_key: str,
+    key: str,
+    at: datetime,
+    members: list[str],
+    cause: str,
+    ring: KeyRing,
+) -> ReserveState:
+    """The held payment went to the family (``store.reserve.settle``); a reserve it takes
+    below its minimum is reported to the district at once (once, as it crosses: not again for
+    every payment below it)."""
+    state = reserve.settle(
+        session, hold_key=hold_key, key=key, at=at, members=members, cause=cause, ring=ring
+    )
+    paid = reserve.entry(session, key=key).amount
+    if state.balance < state.minimum <= state.balance + paid:
+        record_staff_notice(
+            session,
+            StaffNotice(
+                case_no="",
+                key=f"reserve_below_minimum:{key}",
+                kind="reserve_below_minimum",
+                message=(
+                    f"the emergency reserve of township {state.township} is ¥{state.balance}, "
+                    f"below its minimum of ¥{state.minimum}; top it up"
+                ),
+                assignee="",
+                township=state.township,
+                at=at,
+            ),
+        )
+    return state
 
 
 def resume_halted(

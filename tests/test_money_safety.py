@@ -26,6 +26,7 @@ from tests.test_emergency_api import (
     eventually,
     key,
     ledger_of,
+    notices,
     reserve_of,
     trail,
     transfers,
@@ -116,6 +117,9 @@ async def test_a_transfer_made_as_the_operator_terminated_is_found_settled_and_c
         assert after["balance"] == before["balance"] - 1500
         mine = [e for e in await ledger_of(approver, TOWNSHIP) if e["case_no"] == case_no]
         assert [e["kind"] for e in mine] == ["settle", "hold"]
+        # ¥48,500 is below the minimum: the district is told, as after any payment.
+        [told] = [n for n in await notices(approver) if n["kind"] == "reserve_below_minimum"]
+        assert TOWNSHIP in told["message"] and "48500.00" in told["message"]
         actions = [e["action"] for e in await trail(approver, case_no)]
         assert actions[-3:] == ["case_halted", "payment_found_at_bank", "payments_reconciled"]
         assert await watch_halted_now(dev_env.client, stack.settings) == []  # once
