@@ -12,11 +12,12 @@ reason code:
 Only the last 4 digits of an account number are kept (``account_no_masked``).
 """
 
+import hashlib
 from decimal import Decimal
 from typing import Annotated, Any
 from uuid import uuid4
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
 
@@ -64,7 +65,7 @@ def mask_account(account_no: str) -> str:
     return "****" + account_no[-4:]
 
 
-def refusal(transfer: TransferIn) -> str | None:
+def refusal(transfer: "TransferIn | BatchItemIn") -> str | None:
     """Why the bank refuses ``transfer`` for good (``"code: explanation"``), or None."""
     account = transfer.account
     if account is None:
@@ -74,6 +75,29 @@ def refusal(transfer: TransferIn) -> str | None:
     if account.holder != transfer.payee_name.strip():
         return "name_mismatch: the account holder is not the payee"
     return None
+
+
+MAX_BATCH_ITEMS = 20_000
+
+
+class BatchItemIn(BaseModel):
+    """One line of a 代发 batch: a household's payment for a month."""
+
+    item_key: str = Field(min_length=1, max_length=200)
+    recipient_no: str = Field(min_length=1, max_length=40)
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    payee_name: str = Field(min_length=1, max_length=50)
+    payee_id_number: IdNumber
+    amount: Money
+    purpose: str = Field(max_length=100)
+    account: AccountIn
+
+
+class BatchIn(BaseModel):
+    """A 代发 batch (代发文件): its key makes a resubmission return the batch, never a second."""
+
+    batch_key: str = Field(min_length=1, max_length=200)
+    items: list[BatchItemIn] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
 
 
 def router(store: Store, faults: Faults) -> APIRouter:
@@ -127,13 +151,103 @@ def router(store: Store, faults: Faults) -> APIRouter:
 
     @api.get("/transfers")
     def list_transfers(
-        case_no: str | None = None, status: str | None = None, idempotency_key: str | None = None
+        case_no: str | None = None,
+        status: str | None = None,
+        idempotency_key: str | None = None,
+        recipient_no: str | None = None,
     ) -> list[dict[str, Any]]:
         """Transfers made, oldest first; by ``idempotency_key``, what was paid under a key (a
-        caller that lost the answer asks so before deciding anything)."""
+        caller that lost the answer asks so before deciding anything); by ``recipient_no``,
+        every payment to a household, single transfers and batch lines alike."""
         return store.find(
-            "payment", case_no=case_no, status=status, idempotency_key=idempotency_key
+            "payment",
+            case_no=case_no,
+            status=status,
+            idempotency_key=idempotency_key,
+            recipient_no=recipient_no,
         )
+
+    def submit(batch: BatchIn) -> tuple[dict[str, Any], bool]:
+        """Decide every line (paid, or refused for good with its reason code) and store the
+        batch; a batch key already used answers with that batch (409 if its lines differ)."""
+        keys = [item.item_key for item in batch.items]
+        if len(set(keys)) != len(keys):
+            raise HTTPException(422, "item_key repeats within the batch")
+        if known := store.by_key("payment_batch", batch.batch_key):
+            same = known["item_keys_digest"] == _digest(keys) and known["total"] == _total(batch)
+            if not same:
+                raise HTTPException(409, "batch_key already used for a different batch")
+            return known, False
+        batch_id, now = f"bt_{uuid4().hex}", utc_now()
+        paying = [item for item in batch.items if refusal(item) is None]
+        lines = [_line(item, batch_id, now) for item in paying]
+        made = store.put_many(
+            "payment", [(line["idempotency_key"], line["transfer_id"], line) for line in lines]
+        )
+        paid = {line["idempotency_key"]: line for line in made}
+        results = []
+        for item in batch.items:
+            line = paid.get(item.item_key)
+            results.append(
+                {
+                    "item_key": item.item_key,
+                    "recipient_no": item.recipient_no,
+                    "month": item.month,
+                    "amount": f"{item.amount:.2f}",
+                    "status": "paid" if line else "refused",
+                    "transfer_id": line["transfer_id"] if line else None,
+                    "reason": "" if line else refusal(item),
+                }
+            )
+        store.put_many(
+            "payment_batch_item",
+            [(f"{batch_id}:{n:07d}", f"{batch_id}:{n}", r) for n, r in enumerate(results)],
+        )
+        summary = {
+            "batch_id": batch_id,
+            "batch_key": batch.batch_key,
+            "status": "completed",
+            "items": len(results),
+            "total": _total(batch),
+            "paid_count": sum(r["status"] == "paid" for r in results),
+            "paid_total": _sum(r["amount"] for r in results if r["status"] == "paid"),
+            "refused_count": sum(r["status"] == "refused" for r in results),
+            "refused_total": _sum(r["amount"] for r in results if r["status"] == "refused"),
+            "item_keys_digest": _digest(keys),
+            "created_at": now,
+        }
+        stored, created = store.put_once("payment_batch", batch.batch_key, batch_id, summary)
+        return stored, created
+
+    @api.post("/batches", status_code=202)
+    async def submit_batch(batch: BatchIn, response: Response) -> dict[str, Any]:
+        """代发: the bank takes the batch and decides each line; read the lines' results with
+        ``GET /payment/batches/{batch_id}``."""
+        faults.check("payment")
+        stored, created = await run_in_threadpool(submit, batch)
+        if not created:
+            response.status_code = 200
+        await faults.answer_late("payment")  # taken, answered late: the caller may die first
+        return stored
+
+    @api.get("/batches")
+    def find_batch(batch_key: str) -> list[dict[str, Any]]:
+        """The batch taken under ``batch_key`` (none, or the one)."""
+        found = store.by_key("payment_batch", batch_key)
+        return [found] if found else []
+
+    @api.get("/batches/{batch_id}")
+    def read_batch(
+        batch_id: str,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_BATCH_ITEMS)] = 1000,
+    ) -> dict[str, Any]:
+        """The batch's totals and a page of its lines' results, in the order submitted."""
+        summary = store.get("payment_batch", batch_id)
+        if summary is None:
+            raise HTTPException(404, "batch not found")
+        lines = store.page("payment_batch_item", f"{batch_id}:", offset=offset, limit=limit)
+        return summary | {"offset": offset, "lines": lines}
 
     @api.get("/transfers/{transfer_id}")
     def get_transfer(transfer_id: str) -> dict[str, Any]:
@@ -143,3 +257,38 @@ def router(store: Store, faults: Faults) -> APIRouter:
         return transfer
 
     return api
+
+
+def _line(item: BatchItemIn, batch_id: str, now: str) -> dict[str, Any]:
+    """A paid batch line, as the bank's record of a transfer."""
+    return {
+        "transfer_id": f"tr_{uuid4().hex}",
+        "idempotency_key": item.item_key,
+        "case_no": None,
+        "recipient_no": item.recipient_no,
+        "month": item.month,
+        "payee_name": item.payee_name,
+        "payee_id_number": mask(item.payee_id_number),
+        "amount": f"{item.amount:.2f}",
+        "purpose": item.purpose,
+        "status": "settled",
+        "batch_id": batch_id,
+        "account": {
+            "bank": item.account.bank,
+            "account_no_masked": mask_account(item.account.account_no),
+            "holder": item.account.holder,
+        },
+        "created_at": now,
+    }
+
+
+def _total(batch: BatchIn) -> str:
+    return _sum(f"{item.amount:.2f}" for item in batch.items)
+
+
+def _sum(amounts) -> str:
+    return f"{sum((Decimal(a) for a in amounts), Decimal(0)):.2f}"
+
+
+def _digest(keys: list[str]) -> str:
+    return hashlib.sha256("\n".join(keys).encode()).hexdigest()

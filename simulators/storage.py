@@ -49,6 +49,51 @@ class Store:
             ).fetchone()
         return json.loads(row[1]), row[0] == record_id
 
+    def put_many(
+        self, service: str, records: list[tuple[str, str, dict[str, Any]]]
+    ) -> list[dict[str, Any]]:
+        """Store each ``(key, id, record)`` whose key is free, in one transaction; the stored
+        records in order (the one kept under a key taken before, for the others)."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(
+                    "INSERT INTO records (service, key, id, body) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (service, key) DO NOTHING",
+                    [
+                        (service, key, record_id, json.dumps(record, ensure_ascii=False))
+                        for key, record_id, record in records
+                    ],
+                )
+                stored = [
+                    self._db.execute(
+                        "SELECT body FROM records WHERE service = ? AND key = ?", (service, key)
+                    ).fetchone()[0]
+                    for key, _, _ in records
+                ]
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return [json.loads(body) for body in stored]
+
+    def by_key(self, service: str, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT body FROM records WHERE service = ? AND key = ?", (service, key)
+            ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def page(self, service: str, prefix: str, *, offset: int, limit: int) -> list[dict[str, Any]]:
+        """Records whose key starts with ``prefix``, in key order (an index range, not a scan)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM records WHERE service = ? AND key >= ? AND key < ?"
+                " ORDER BY key LIMIT ? OFFSET ?",
+                (service, prefix, prefix + "\uffff", limit, offset),
+            ).fetchall()
+        return [json.loads(body) for (body,) in rows]
+
     def get(self, service: str, record_id: str) -> dict[str, Any] | None:
         with self._lock:
             row = self._db.execute(

@@ -343,3 +343,90 @@ def test_data_survives_restart(tmp_path):
         assert client.get("/payment/transfers", params={"case_no": case_no}).json() == [paid]
         retried = client.post("/payment/transfers", json=transfer(case_no, k))
         assert (retried.status_code, retried.json()) == (200, paid)
+
+
+# ---- 代发: the monthly batch ---------------------------------------------------------------
+
+
+def batch_line(n: int, month: str = "2026-12", **extra) -> dict:
+    return {
+        "item_key": f"R-{n:06d}:{month}",
+        "recipient_no": f"R-{n:06d}",
+        "month": month,
+        "payee_name": "张三",
+        "payee_id_number": ID_NUMBER,
+        "amount": "1080.00",
+        "purpose": "dibao:2026-12",
+        "account": account(),
+    } | extra
+
+
+def test_a_batch_pays_each_line_once_and_refuses_a_closed_account(client):
+    batch_key = key()
+    lines = [batch_line(n, item_key=f"{batch_key}:{n}") for n in range(3)]
+    lines[1]["account"] = account(account_no="0009990001")
+    taken = client.post("/payment/batches", json={"batch_key": batch_key, "items": lines})
+    assert taken.status_code == 202, taken.text
+    batch = taken.json()
+    assert (batch["items"], batch["total"]) == (3, "3240.00")
+    assert (batch["paid_count"], batch["paid_total"]) == (2, "2160.00")
+    assert (batch["refused_count"], batch["refused_total"]) == (1, "1080.00")
+
+    again = client.post("/payment/batches", json={"batch_key": batch_key, "items": lines})
+    assert again.status_code == 200 and again.json()["batch_id"] == batch["batch_id"]
+    other = client.post("/payment/batches", json={"batch_key": batch_key, "items": lines[:2]})
+    assert other.status_code == 409
+
+    read = client.get(f"/payment/batches/{batch['batch_id']}").json()
+    assert [line["status"] for line in read["lines"]] == ["paid", "refused", "paid"]
+    assert read["lines"][1]["reason"].startswith("account_closed")
+    assert client.get("/payment/batches", params={"batch_key": batch_key}).json() == [batch]
+    paid = client.get("/payment/transfers", params={"recipient_no": "R-000000"}).json()
+    assert [t["transfer_id"] for t in paid if t["batch_id"] == batch["batch_id"]] == [
+        read["lines"][0]["transfer_id"]
+    ]
+
+
+def test_a_line_already_paid_under_its_key_is_not_paid_again_in_another_batch(client):
+    line = batch_line(7, item_key=key())
+    first = client.post("/payment/batches", json={"batch_key": key(), "items": [line]}).json()
+    second = client.post("/payment/batches", json={"batch_key": key(), "items": [line]}).json()
+    [a] = client.get(f"/payment/batches/{first['batch_id']}").json()["lines"]
+    [b] = client.get(f"/payment/batches/{second['batch_id']}").json()["lines"]
+    assert a["transfer_id"] == b["transfer_id"]
+    made = client.get("/payment/transfers", params={"idempotency_key": line["item_key"]}).json()
+    assert len(made) == 1
+
+
+def test_a_batch_read_in_pages_keeps_its_order(client):
+    batch_key = key()
+    lines = [batch_line(n, item_key=f"{batch_key}:{n}") for n in range(25)]
+    batch = client.post("/payment/batches", json={"batch_key": batch_key, "items": lines}).json()
+    pages = [
+        client.get(
+            f"/payment/batches/{batch['batch_id']}", params={"offset": o, "limit": 10}
+        ).json()["lines"]
+        for o in (0, 10, 20)
+    ]
+    assert [line["item_key"] for page in pages for line in page] == [
+        line["item_key"] for line in lines
+    ]
+    repeated = [lines[0], lines[0]]
+    answer = client.post("/payment/batches", json={"batch_key": key(), "items": repeated})
+    assert answer.status_code == 422
+
+
+def test_messages_sent_in_a_batch_are_sent_once_each(client):
+    keys = [key() for _ in range(3)]
+    messages = [
+        {"idempotency_key": k, "phone": "13700000001", "template": "monthly_paid", "text": "x"}
+        for k in keys
+    ]
+    first = client.post("/sms/batches", json={"messages": messages})
+    again = client.post("/sms/batches", json={"messages": messages})
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json() and first.json()["sent"] == 3
+    listed = client.get("/sms/messages", params={"template": "monthly_paid"}).json()
+    assert sorted(m["idempotency_key"] for m in listed if m["idempotency_key"] in keys) == sorted(
+        keys
+    )
