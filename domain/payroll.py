@@ -1,0 +1,72 @@
+"""The district's monthly payroll (按月社会化发放): every recipient household paid in a month is
+paid once for it, through the bank's batch interface (代发), one batch per township (and part)
+and month, each line keyed by the household and the month. Pure: which months may run, what
+the items and batches are called, and what the bank's answers mean."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from domain.errors import InvalidData
+from domain.months import Month
+
+
+class ItemStatus(StrEnum):
+    pending = "pending"  # in a batch the bank has not answered yet
+    paid = "paid"
+    refused = "refused"  # for good (closed account, name mismatch): a caseworker corrects it
+
+
+class PayrollStatus(StrEnum):
+    running = "running"
+    completed = "completed"
+
+
+def check_month(text: str, *, now: datetime) -> Month:
+    """The month a payroll may run for: ``YYYY-MM``, no later than next month (a district runs
+    next month's early, before the bank's cut-off)."""
+    month = Month.parse(text)
+    latest = Month.at(now).plus(1)
+    if month > latest:
+        raise InvalidData("month", f"the payroll of {month} cannot run yet: the latest is {latest}")
+    return month
+
+
+def item_key(recipient_no: str, month: Month) -> str:
+    """A household's line for a month, at the bank: one payment per household and month."""
+    return f"{recipient_no}:{month}"
+
+
+def reissue_key(recipient_no: str, month: Month) -> str:
+    """The one re-issue of a refused line, once a corrected account is recorded."""
+    return f"{item_key(recipient_no, month)}:reissue"
+
+
+def batch_key(township: str, month: Month, part: int) -> str:
+    return f"payroll:{township}:{month}:{part}"
+
+
+def payroll_workflow_id(month: Month) -> str:
+    """One payroll per month: starting it twice is impossible."""
+    return f"payroll-{month}"
+
+
+@dataclass(frozen=True)
+class BatchTotals:
+    """What the bank says it paid in a batch, and what the register says it paid."""
+
+    batch: str
+    bank_paid_count: int
+    bank_paid_total: Decimal
+    items_paid_count: int
+    items_paid_total: Decimal
+
+    @property
+    def difference(self) -> Decimal:
+        """Paid by the bank but not recorded (positive), or recorded but not paid (negative)."""
+        return self.bank_paid_total - self.items_paid_total
+
+    @property
+    def reconciled(self) -> bool:
+        return self.difference == 0 and self.bank_paid_count == self.items_paid_count

@@ -1,0 +1,145 @@
+"""The register of recipient households (建档立卡: 一户一案、一人一册, seed §7): an approved 低保 or
+特困 household becomes a recipient with its own number, amount, status and trail, and is paid
+every month by the district's payroll (按月社会化发放) until a decision ends it.
+
+A benefit's course is a list of decisions, each effective from a month (its status and amount
+from then on); what a month pays is read from it, so a change decided today takes effect in the
+payroll of its month, exactly. Pure: the store keeps recipients, the payroll pays them.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from domain.cases import Actor, AuditEntry, Person, Stage
+from domain.months import Month
+
+
+class RecipientStatus(StrEnum):
+    active = "active"
+    suspended = "suspended"  # 暂停: not paid until resumed
+    phasing_out = "phasing_out"  # 渐退: paid for a set number of months, then ended
+    terminated = "terminated"  # 终止
+
+    @property
+    def standing(self) -> bool:
+        """Holds its members' one standing benefit: none of them may apply for another."""
+        return self is not RecipientStatus.terminated
+
+    @property
+    def paid(self) -> bool:
+        return self in (RecipientStatus.active, RecipientStatus.phasing_out)
+
+
+STANDING_TYPES = ("dibao", "tekun")
+"""The assistance types that make a recipient household (临时救助 is paid once)."""
+STANDING_CLAIM = "standing"
+"""The household claim an application for 低保 or 特困 takes, and its recipient keeps: a person
+has at most one of them, open or standing, whichever its type."""
+
+
+@dataclass(frozen=True)
+class BenefitChange:
+    """A decision on the benefit, effective from ``from_month``: the status and the monthly
+    amount from then on."""
+
+    from_month: str
+    status: RecipientStatus
+    amount: Decimal
+    reason: str
+    decided_by: str
+    at: datetime
+
+
+@dataclass
+class RecipientView:
+    """A recipient household as its caseworkers see it (numbers masked: the members' ID
+    numbers live sealed in the store)."""
+
+    recipient_no: str
+    case_no: str
+    assistance_type: str
+    township: str
+    village: str
+    applicant_name: str
+    household_size: int
+    monthly_amount: Decimal
+    start_month: str
+    status: RecipientStatus
+    bank_account: str
+    """Masked: the last four digits."""
+    registered_at: datetime
+    course: list[BenefitChange] = field(default_factory=list)
+    version: int = 0
+
+    def change_in(self, month: Month) -> BenefitChange | None:
+        """The decision in force in ``month`` (None before the benefit began)."""
+        if month < Month.parse(self.start_month):
+            return None
+        in_force = [c for c in self.course if Month.parse(c.from_month) <= month]
+        return max(in_force, key=lambda c: (Month.parse(c.from_month), c.at), default=None)
+
+    def amount_in(self, month: Month) -> Decimal | None:
+        """What the payroll of ``month`` pays the household (None: nothing)."""
+        change = self.change_in(month)
+        return change.amount if change and change.status.paid else None
+
+
+def register(
+    *,
+    recipient_no: str,
+    case_no: str,
+    assistance_type: str,
+    township: str,
+    village: str,
+    applicant: Person,
+    household_size: int,
+    amount: Decimal,
+    account: str,
+    approved_by: Actor,
+    approved_at: datetime,
+) -> tuple[RecipientView, AuditEntry]:
+    """The household approved by case ``case_no`` enters the register, paid from the month of
+    its approval (that month by the approval's own payment)."""
+    start = Month.at(approved_at)
+    view = RecipientView(
+        recipient_no=recipient_no,
+        case_no=case_no,
+        assistance_type=assistance_type,
+        township=township,
+        village=village,
+        applicant_name=applicant.name,
+        household_size=household_size,
+        monthly_amount=amount,
+        start_month=str(start),
+        status=RecipientStatus.active,
+        bank_account=account,
+        registered_at=approved_at,
+        course=[
+            BenefitChange(
+                from_month=str(start),
+                status=RecipientStatus.active,
+                amount=amount,
+                reason=f"approved by case {case_no}",
+                decided_by=approved_by.user_id,
+                at=approved_at,
+            )
+        ],
+    )
+    entry = AuditEntry(
+        case_no=recipient_no,
+        seq=0,
+        at=approved_at,
+        actor=approved_by,
+        action="registered",
+        from_stage=None,
+        to_stage=RecipientStatus.active,
+        note=f"approved by case {case_no}: ¥{amount} a month from {start}",
+    )
+    return view, entry
+
+
+def registered_by(stage: Stage, assistance_type: str) -> bool:
+    """Whether a case at ``stage`` makes a recipient household."""
+    return stage == Stage.approved and assistance_type in STANDING_TYPES
