@@ -81,6 +81,13 @@ class Settings(BaseSettings):
     """How long after its workflow stopped a halted case's payments are reconciled with the
     bank: longer than a payment attempt already under way could still take to reach it."""
 
+    # The monthly payroll (按月社会化发放)
+    payroll_day: int = Field(default=10, ge=1, le=28)
+    """The day of the month the payroll runs by itself (Asia/Shanghai)."""
+    payroll_hour: int = Field(default=9, ge=0, le=23)
+    payroll_batch_size: int = Field(default=5_000, ge=1, le=20_000)
+    """Households per batch (代发文件) sent to the bank."""
+
     supervision: Thresholds = Field(default_factory=Thresholds)
     """When a case counts as not moving (督办): JIUZHU_SUPERVISION__DUE_SOON_WORKING_DAYS, …"""
 

@@ -10,6 +10,7 @@ from temporalio.worker import Worker
 
 import telemetry
 from activities.external import ExternalActivities
+from activities.payroll import PayrollActivities
 from activities.problems import watch_engine
 from activities.records import RecordActivities, ReserveActivities
 from activities.retries import RetryMarks
@@ -18,10 +19,11 @@ from logs import configure_logging
 from settings import Settings, get_settings
 from store.db import Database
 from workflows.application import ApplicationWorkflow
-from workflows.client import connect
+from workflows.client import connect, ensure_payroll_schedule
 from workflows.emergency import EmergencyWorkflow
+from workflows.payroll import PayrollWorkflow, TownshipPayrollWorkflow
 
-WORKFLOWS = [ApplicationWorkflow, EmergencyWorkflow]
+WORKFLOWS = [ApplicationWorkflow, EmergencyWorkflow, PayrollWorkflow, TownshipPayrollWorkflow]
 
 log = structlog.get_logger()
 
@@ -39,6 +41,13 @@ def create_worker(
         verification_url=settings.verification_url,
         timeout=settings.external_timeout_seconds,
     )
+    payroll = PayrollActivities(
+        database_url=settings.database_url,
+        payment_url=settings.payment_url,
+        sms_url=settings.sms_url,
+        ring=settings.key_ring(),
+        http=external.http,
+    )
     activities = [
         records.record_transition,
         records.notify_staff,
@@ -50,6 +59,12 @@ def create_worker(
         external.verify_household,
         external.notify_applicant,
         external.make_payment,
+        payroll.open_payroll,
+        payroll.make_payroll_items,
+        payroll.send_batch,
+        payroll.settle_batch,
+        payroll.tell_batch,
+        payroll.close_payroll,
     ]
     runs = settings.worker_runs
     worker = Worker(
@@ -76,6 +91,13 @@ async def main() -> None:
         runtime=telemetry.temporal_runtime(settings.worker_metrics_address),
     )
     worker, external = create_worker(client, settings)
+    await ensure_payroll_schedule(
+        client,
+        task_queue=settings.task_queue,
+        day=settings.payroll_day,
+        hour=settings.payroll_hour,
+        batch_size=settings.payroll_batch_size,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

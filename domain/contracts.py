@@ -23,6 +23,12 @@ class Activity:
     hold_reserve = "hold_reserve"
     settle_reserve = "settle_reserve"
     release_reserve = "release_reserve"
+    open_payroll = "open_payroll"
+    make_payroll_items = "make_payroll_items"
+    send_batch = "send_batch"
+    settle_batch = "settle_batch"
+    tell_batch = "tell_batch"
+    close_payroll = "close_payroll"
 
 
 @dataclass(frozen=True)
@@ -138,3 +144,41 @@ class ReserveRelease:
 
     hold_key: str
     key: str
+
+
+@dataclass(frozen=True)
+class PayrollMonth:
+    """A month's payroll of the district, and who started it (a user, or ``schedule``)."""
+
+    month: str
+    """``YYYY-MM``; empty for the Schedule's run, which pays the month it runs in."""
+    started_by: str
+    batch_size: int = 5_000
+
+
+@dataclass(frozen=True)
+class TownshipMonth:
+    """A township's share of a month's payroll, in batches of at most ``batch_size`` lines."""
+
+    month: str
+    township: str
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class BatchRef:
+    """One batch (代发文件) of a township and month."""
+
+    month: str
+    township: str
+    part: int
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What the bank did with a batch, and whether its totals agree with the register's."""
+
+    paid: int
+    refused: int
+    reconciled: bool
+    difference: Decimal

@@ -45,3 +45,12 @@ def emergency_rejected_text(case_no: str, reasons: str) -> str:
         f"您申请的临时救助（急难，案件号{case_no}）未予批准，理由：{reasons}。"
         "如有异议，可申请行政复议或提起行政诉讼。"
     )
+
+
+def monthly_paid_text(recipient_no: str, month: str, amount: Decimal, account: str) -> str:
+    """The family is told of each month's payment (社会化发放)."""
+    year, number = month.split("-")
+    return (
+        f"您家（救助档案号{recipient_no}）{year}年{int(number)}月救助金{amount}元"
+        f"已发放至您的账户{account}。"
+    )

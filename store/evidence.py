@@ -30,7 +30,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
-from domain.evidence import CONTENT, GENESIS, entry_hash, seal_root
+from domain.cases import AuditEntry
+from domain.evidence import CONTENT, GENESIS, content_of, entry_hash, seal_root
 from store.tables import AuditEntryRecord, AuditSeal, CaseHead
 
 SEAL_MARGIN = timedelta(minutes=5)
@@ -299,3 +300,15 @@ def _check_seals(session: Session, found: _Found) -> tuple[int, AuditSeal | None
             )
         root, after = seal_row.root, seal_row.up_to_id
     return count, last
+
+
+def append_entry(session: Session, entry: AuditEntry) -> None:
+    """Append one entry to a trail (a case's, a recipient household's), chained to its entry
+    before it (``domain.evidence``), and make it the trail's head. A trail's entries are
+    appended in seq order, each in the transaction that writes its step."""
+    content = content_of(entry)
+    prev_hash = previous_hash(session, case_no=entry.case_no, seq=entry.seq)
+    record = AuditEntryRecord(**content, prev_hash=prev_hash, hash=entry_hash(content, prev_hash))
+    session.add(record)
+    session.flush()  # its id, for the head
+    advance_head(session, record)

@@ -17,7 +17,6 @@ from domain.contracts import StaffNotice, Transition
 from domain.emergency import CLOSED as EMERGENCY_CLOSED
 from domain.emergency import EmergencyStart, EmergencyView, release_key, settlement_key
 from domain.errors import Conflict, NotFound
-from domain.evidence import content_of, entry_hash
 from domain.halting import (
     BankTransfer,
     close,
@@ -30,7 +29,7 @@ from domain.identity import mask_id_number
 from domain.reserve import ReserveState
 from domain.sealing import KeyRing
 from store import reserve
-from store.evidence import advance_head, previous_hash
+from store.evidence import append_entry
 from store.hashed_ids import claim_rows, look_up
 from store.sealed import open_start, seal_start
 from store.tables import (
@@ -146,7 +145,7 @@ def write_new_case(
         applicant_id_number=mask_id_number(start.applicant.id_number),
         start=seal_start(accepted, case_no=start.case_no, ring=ring),
     )
-    _append(session, entry)
+    append_entry(session, entry)
 
 
 def start_of(
@@ -188,7 +187,7 @@ def apply_transition(session: Session, transition: Transition) -> None:
     )
     for entry in transition.entries:
         if entry.seq not in written:
-            _append(session, entry)
+            append_entry(session, entry)
     if releases_claim(view):
         session.exec(delete(HouseholdClaim).where(HouseholdClaim.case_no == view.case_no))
 
@@ -388,15 +387,3 @@ def _write_view(
         start=start,
     )
     session.merge(row)
-
-
-def _append(session: Session, entry: AuditEntry) -> None:
-    """Append one entry, chained to the case's entry before it (``domain.evidence``), and make
-    it the case's head (``store.evidence``). A case's entries are appended in seq order, each in
-    the transaction that writes its step."""
-    content = content_of(entry)
-    prev_hash = previous_hash(session, case_no=entry.case_no, seq=entry.seq)
-    record = AuditEntryRecord(**content, prev_hash=prev_hash, hash=entry_hash(content, prev_hash))
-    session.add(record)
-    session.flush()  # its id, for the head
-    advance_head(session, record)

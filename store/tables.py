@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from store.types import Money, UTCDateTime
@@ -367,3 +367,104 @@ class EmergencyPayout(SQLModel, table=True):
     key_id: str
     cause: str
     paid_at: datetime = Field(sa_column=_utc(nullable=False))
+
+
+# ---- the register of recipient households and the monthly payroll -------------------------
+
+
+class RecipientRecord(SQLModel, table=True):
+    """A recipient household (建档立卡), one row, rewritten at each change (newest ``version``
+    wins); its course of decisions in ``view``, its trail in ``audit_entry`` under its number."""
+
+    __tablename__ = "recipient"
+
+    recipient_no: str = Field(primary_key=True)
+    case_no: str = Field(index=True)
+    assistance_type: str = Field(index=True)
+    township: str = Field(index=True)
+    village: str = Field(index=True)
+    applicant_name: str
+    household_size: int
+    monthly_amount: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    start_month: str
+    status: str = Field(index=True)
+    bank_account: str
+    """Masked: the last four digits (the account itself is sealed in ``payee``)."""
+    registered_at: datetime = Field(sa_column=_utc(nullable=False))
+    version: int = 0
+    view: str = "{}"
+    """The whole ``RecipientView`` as JSON."""
+    payee: str
+    """Sealed: the account it is paid into, its holder's ID number, the applicant's phone
+    (``store.recipients.Payee``); the household's members are its case's sealed intake."""
+
+
+class RecipientCounter(SQLModel, table=True):
+    """Recipient numbers, a sequence per type and year."""
+
+    __tablename__ = "recipient_counter"
+
+    assistance_type: str = Field(primary_key=True)
+    year: int = Field(primary_key=True)
+    last: int = 0
+
+
+class PayrollRecord(SQLModel, table=True):
+    """A month's payroll of the district."""
+
+    __tablename__ = "payroll"
+
+    month: str = Field(primary_key=True)
+    status: str
+    started_at: datetime = Field(sa_column=_utc(nullable=False))
+    started_by: str
+    """The district officer's user id, or ``schedule``."""
+    completed_at: datetime | None = Field(default=None, sa_column=_utc())
+
+
+class PayrollItem(SQLModel, table=True):
+    """A household's payment for a month: one row per household and month, whatever paid it
+    (the approval's first payment, a batch line, a re-issue)."""
+
+    __tablename__ = "payroll_item"
+    __table_args__ = (Index("ix_payroll_item_month_township_part", "month", "township", "part"),)
+
+    recipient_no: str = Field(primary_key=True)
+    month: str = Field(primary_key=True)
+    township: str
+    part: int = 0
+    """The batch of the township and month it goes in (0: paid outside a batch)."""
+    amount_fen: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    status: str = Field(index=True)
+    key: str = Field(unique=True)
+    """The payment's idempotency key at the bank."""
+    transfer_id: str | None = None
+    reason: str = ""
+    """The bank's reason for refusing it."""
+    decided_at: datetime | None = Field(default=None, sa_column=_utc())
+    reissue_key: str | None = Field(default=None, unique=True)
+    notified: bool = False
+    """The family was texted (paid), or staff told (refused)."""
+
+    @property
+    def amount(self) -> Decimal:
+        return Decimal(self.amount_fen).scaleb(-2)
+
+
+class PayrollBatch(SQLModel, table=True):
+    """A batch (代发文件) of a township and month, as sent and as the bank answered it."""
+
+    __tablename__ = "payroll_batch"
+
+    month: str = Field(primary_key=True)
+    township: str = Field(primary_key=True)
+    part: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    batch_key: str = Field(unique=True)
+    items: int
+    total_fen: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    bank_batch_id: str | None = None
+    bank_paid_count: int | None = None
+    bank_paid_fen: int | None = Field(default=None, sa_column=Column(BigInteger()))
+    items_paid_count: int | None = None
+    items_paid_fen: int | None = Field(default=None, sa_column=Column(BigInteger()))
+    reconciled_at: datetime | None = Field(default=None, sa_column=_utc())

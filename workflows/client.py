@@ -2,11 +2,22 @@
 and every payload encrypted before it leaves the process (the Temporal server, its database and
 its Web UI hold ciphertext only)."""
 
+import contextlib
 import os
 from collections.abc import Sequence
 
 from temporalio.api.common.v1 import Payload
-from temporalio.client import Client, Interceptor, WorkflowExecutionStatus
+from temporalio.client import (
+    Client,
+    Interceptor,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
+    ScheduleRange,
+    ScheduleSpec,
+    WorkflowExecutionStatus,
+)
 from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
 from temporalio.converter import (
     CompositePayloadConverter,
@@ -18,7 +29,9 @@ from temporalio.converter import (
 )
 from temporalio.runtime import Runtime
 
+from domain.contracts import PayrollMonth
 from domain.sealing import NONCE_BYTES, KeyRing, Sealed
+from workflows.payroll import PayrollWorkflow
 
 
 class CasePayloadConverter(CompositePayloadConverter):
@@ -133,3 +146,30 @@ HALTED_STATUSES = (
     WorkflowExecutionStatus.CANCELED,
 )
 """How a workflow ends when the engine, not the procedure, stopped it."""
+
+
+PAYROLL_SCHEDULE = "payroll-monthly"
+
+
+async def ensure_payroll_schedule(
+    client: Client, *, task_queue: str, day: int, hour: int, batch_size: int
+) -> None:
+    """The Schedule that starts each month's payroll on ``day`` at ``hour`` (Asia/Shanghai),
+    created when it is missing (any number of workers may try: one creates it)."""
+
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            PayrollWorkflow.run,
+            PayrollMonth(month="", started_by="schedule", batch_size=batch_size),
+            id="payroll-scheduled",
+            task_queue=task_queue,
+        ),
+        spec=ScheduleSpec(
+            calendars=[
+                ScheduleCalendarSpec(day_of_month=[ScheduleRange(day)], hour=[ScheduleRange(hour)])
+            ],
+            time_zone_name="Asia/Shanghai",
+        ),
+    )
+    with contextlib.suppress(ScheduleAlreadyRunningError):
+        await client.create_schedule(PAYROLL_SCHEDULE, schedule)

@@ -1,0 +1,267 @@
+"""A month's payroll in the records (``domain.payroll``): its items, one per household and
+month, grouped into the batches of each township (parts of at most ``batch_size`` lines), and
+what the bank answered for each. Every writer is idempotent: an item exists once, a batch's
+lines are fixed when it is made, an answer recorded twice changes nothing."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import bindparam, func
+from sqlmodel import Session, select, update
+
+from domain.months import Month
+from domain.payroll import BatchTotals, ItemStatus, PayrollStatus, batch_key, item_key
+from domain.sealing import KeyRing
+from store.recipients import VIEW, open_payee
+from store.tables import (
+    PayrollBatch,
+    PayrollItem,
+    PayrollRecord,
+    RecipientRecord,
+    TownshipRow,
+)
+
+PAGE = 2_000
+"""Households read per query while items are made: bounded memory for any register."""
+
+
+def open_payroll(session: Session, *, month: Month, by: str, at: datetime) -> list[str]:
+    """The month's payroll is running (once); the townships it pays."""
+    if session.get(PayrollRecord, str(month)) is None:
+        session.add(
+            PayrollRecord(
+                month=str(month), status=PayrollStatus.running, started_at=at, started_by=by
+            )
+        )
+    return list(session.exec(select(TownshipRow.code).order_by(TownshipRow.code)))
+
+
+def close_payroll(session: Session, *, month: Month, at: datetime) -> None:
+    row = session.get(PayrollRecord, str(month))
+    if row is not None and row.status != PayrollStatus.completed:
+        row.status, row.completed_at = PayrollStatus.completed, at
+        session.add(row)
+
+
+def make_items(session: Session, *, month: Month, township: str, batch_size: int) -> list[int]:
+    """An item for every household of the township paid in ``month`` that has none yet (the
+    month of its approval has one already), in new parts of at most ``batch_size``; the
+    township's parts for the month whose bank answer is not yet recorded."""
+    made = _existing(session, month=month, township=township)
+    fresh: list[PayrollItem] = []
+    after = ""
+    while rows := session.exec(
+        select(RecipientRecord.recipient_no, RecipientRecord.view)
+        .where(
+            RecipientRecord.township == township,
+            RecipientRecord.start_month <= str(month),
+            RecipientRecord.recipient_no > after,
+        )
+        .order_by(RecipientRecord.recipient_no)
+        .limit(PAGE)
+    ).all():
+        after = rows[-1][0]
+        for recipient_no, view in rows:
+            if recipient_no in made:
+                continue
+            amount = VIEW.validate_json(view).amount_in(month)
+            if amount:
+                fresh.append(
+                    PayrollItem(
+                        recipient_no=recipient_no,
+                        month=str(month),
+                        township=township,
+                        amount_fen=int(amount * 100),
+                        status=ItemStatus.pending,
+                        key=item_key(recipient_no, month),
+                    )
+                )
+    first_part = 1 + (
+        session.exec(
+            select(func.max(PayrollBatch.part)).where(
+                PayrollBatch.month == str(month), PayrollBatch.township == township
+            )
+        ).one()
+        or 0
+    )
+    for n in range(0, len(fresh), batch_size):
+        part, lines = first_part + n // batch_size, fresh[n : n + batch_size]
+        for item in lines:
+            item.part = part
+        session.add_all(lines)
+        session.add(
+            PayrollBatch(
+                month=str(month),
+                township=township,
+                part=part,
+                batch_key=batch_key(township, month, part),
+                items=len(lines),
+                total_fen=sum(i.amount_fen for i in lines),
+            )
+        )
+    session.flush()
+    return list(
+        session.exec(
+            select(PayrollBatch.part)
+            .where(
+                PayrollBatch.month == str(month),
+                PayrollBatch.township == township,
+                PayrollBatch.reconciled_at.is_(None),
+            )
+            .order_by(PayrollBatch.part)
+        )
+    )
+
+
+def _existing(session: Session, *, month: Month, township: str) -> set[str]:
+    return set(
+        session.exec(
+            select(PayrollItem.recipient_no).where(
+                PayrollItem.month == str(month), PayrollItem.township == township
+            )
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Line:
+    """A batch line as the bank takes it."""
+
+    item_key: str
+    recipient_no: str
+    month: str
+    payee_name: str
+    payee_id_number: str
+    amount: Decimal
+    purpose: str
+    account: dict[str, str]
+
+
+def batch_of(
+    session: Session, *, month: Month, township: str, part: int, ring: KeyRing
+) -> tuple[PayrollBatch, list[Line]]:
+    """The batch and its lines (each household's account opened from the register)."""
+    batch = session.get(PayrollBatch, (str(month), township, part))
+    rows = session.exec(
+        select(PayrollItem, RecipientRecord)
+        .join(RecipientRecord, RecipientRecord.recipient_no == PayrollItem.recipient_no)
+        .where(
+            PayrollItem.month == str(month),
+            PayrollItem.township == township,
+            PayrollItem.part == part,
+        )
+        .order_by(PayrollItem.recipient_no)
+    ).all()
+    lines = []
+    for item, household in rows:
+        payee = open_payee(household, ring=ring)
+        account = payee.account
+        lines.append(
+            Line(
+                item_key=item.key,
+                recipient_no=item.recipient_no,
+                month=item.month,
+                payee_name=account.holder,
+                payee_id_number=payee.id_number,
+                amount=item.amount,
+                purpose=f"{household.assistance_type}:{item.month}",
+                account={"bank": account.bank, "account_no": account.account_no,
+                         "holder": account.holder},
+            )
+        )  # fmt: skip
+    return batch, lines
+
+
+def batch_sent(
+    session: Session, *, month: Month, township: str, part: int, bank_batch_id: str
+) -> None:
+    session.exec(
+        update(PayrollBatch)
+        .where(
+            PayrollBatch.month == str(month),
+            PayrollBatch.township == township,
+            PayrollBatch.part == part,
+        )
+        .values(bank_batch_id=bank_batch_id)
+    )
+
+
+@dataclass(frozen=True)
+class LineResult:
+    item_key: str
+    status: str  # paid | refused
+    transfer_id: str | None
+    reason: str
+
+
+def record_results(session: Session, *, results: list[LineResult], at: datetime) -> None:
+    """The bank's answer for each line (recorded once: an item decided stays as it was)."""
+    for status in (ItemStatus.paid, ItemStatus.refused):
+        chosen = [r for r in results if r.status == status]
+        if chosen:
+            session.connection().execute(
+                update(PayrollItem)
+                .where(PayrollItem.key == bindparam("k"), PayrollItem.status == ItemStatus.pending)
+                .values(
+                    status=status, transfer_id=bindparam("t"), reason=bindparam("r"), decided_at=at
+                ),
+                [{"k": r.item_key, "t": r.transfer_id, "r": r.reason[:300]} for r in chosen],
+            )
+
+
+def reconcile_batch(
+    session: Session,
+    *,
+    month: Month,
+    township: str,
+    part: int,
+    bank_paid_count: int,
+    bank_paid_total: Decimal,
+    at: datetime,
+) -> BatchTotals:
+    """The bank's totals for the batch against the items it recorded paid, to the fen."""
+    count, fen = session.exec(
+        select(func.count(), func.coalesce(func.sum(PayrollItem.amount_fen), 0)).where(
+            PayrollItem.month == str(month),
+            PayrollItem.township == township,
+            PayrollItem.part == part,
+            PayrollItem.status == ItemStatus.paid,
+        )
+    ).one()
+    totals = BatchTotals(
+        batch=batch_key(township, month, part),
+        bank_paid_count=bank_paid_count,
+        bank_paid_total=bank_paid_total,
+        items_paid_count=count,
+        items_paid_total=Decimal(fen).scaleb(-2),
+    )
+    batch = session.get(PayrollBatch, (str(month), township, part))
+    batch.bank_paid_count, batch.bank_paid_fen = bank_paid_count, int(bank_paid_total * 100)
+    batch.items_paid_count, batch.items_paid_fen = count, fen
+    batch.reconciled_at = at if totals.reconciled else None
+    session.add(batch)
+    return totals
+
+
+def items_to_tell(
+    session: Session, *, month: Month, township: str, part: int
+) -> Iterator[tuple[PayrollItem, RecipientRecord]]:
+    """Decided items whose family (paid) or caseworker (refused) is not told yet."""
+    yield from session.exec(
+        select(PayrollItem, RecipientRecord)
+        .join(RecipientRecord, RecipientRecord.recipient_no == PayrollItem.recipient_no)
+        .where(
+            PayrollItem.month == str(month),
+            PayrollItem.township == township,
+            PayrollItem.part == part,
+            PayrollItem.status != ItemStatus.pending,
+            PayrollItem.notified.is_(False),
+        )
+    ).all()
+
+
+def told(session: Session, *, keys: list[str]) -> None:
+    if keys:
+        session.exec(update(PayrollItem).where(PayrollItem.key.in_(keys)).values(notified=True))

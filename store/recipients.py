@@ -1,0 +1,158 @@
+"""The register of recipient households (``domain.recipients``) in the records: one row per
+household, its trail in ``audit_entry`` under its number (chained and sealed like a case's),
+the bank account it is paid into sealed, and the one standing claim of its members.
+
+Every writer is idempotent: the registration of a case's household happens once whatever
+retries it (keyed by the case), and a second look finds what the first wrote.
+"""
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import TypeAdapter
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, select, update
+
+from domain.cases import Actor, BankAccount, CaseStart, account_holder
+from domain.errors import NotFound
+from domain.months import Month
+from domain.payroll import ItemStatus
+from domain.recipients import STANDING_CLAIM, RecipientView, register
+from domain.sealing import NONCE_BYTES, KeyRing, Sealed
+from domain.townships import DISTRICT_CODE
+from store.evidence import append_entry
+from store.tables import HouseholdClaim, PayrollItem, RecipientCounter, RecipientRecord
+
+VIEW = TypeAdapter(RecipientView)
+TYPE_CODES = {"dibao": "DB", "tekun": "TK"}
+
+
+@dataclass(frozen=True)
+class Payee:
+    """Where a household is paid and how it is told: its account, the ID number of the account's
+    holder, the applicant's phone. Kept sealed to the household."""
+
+    account: BankAccount
+    id_number: str
+    phone: str
+
+
+def _purpose(recipient_no: str) -> bytes:
+    return f"recipient-payee:{recipient_no}".encode()
+
+
+def seal_payee(payee: Payee, *, recipient_no: str, ring: KeyRing) -> str:
+    text = json.dumps(asdict(payee), ensure_ascii=False)
+    sealed = ring.seal(text.encode(), purpose=_purpose(recipient_no), nonce=os.urandom(NONCE_BYTES))
+    return sealed.as_text()
+
+
+def open_payee(row: RecipientRecord, *, ring: KeyRing) -> Payee:
+    data = json.loads(ring.open(Sealed.from_text(row.payee), purpose=_purpose(row.recipient_no)))
+    return Payee(account=BankAccount(**data.pop("account")), **data)
+
+
+def next_recipient_no(session: Session, *, assistance_type: str, year: int) -> str:
+    """建档号: district, type, year and a sequence (one statement: two cannot take one number)."""
+    insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[session.get_bind().dialect.name]
+    last = session.exec(
+        insert(RecipientCounter)
+        .values(assistance_type=assistance_type, year=year, last=1)
+        .on_conflict_do_update(
+            index_elements=["assistance_type", "year"], set_={"last": RecipientCounter.last + 1}
+        )
+        .returning(RecipientCounter.last)
+    ).scalar_one()
+    return f"{DISTRICT_CODE}-{TYPE_CODES[assistance_type]}-{year}-{last:06d}"
+
+
+def recipient_of_case(session: Session, *, case_no: str) -> RecipientRecord | None:
+    return session.exec(select(RecipientRecord).where(RecipientRecord.case_no == case_no)).first()
+
+
+def register_household(
+    session: Session,
+    *,
+    start: CaseStart,
+    account: BankAccount,
+    amount: Decimal,
+    approved_by: Actor,
+    approved_at: datetime,
+    first_payment_key: str,
+    ring: KeyRing,
+) -> str:
+    """The household approved by ``start.case_no`` enters the register (once: a retry finds it):
+    its members' standing claim passes from the case to it, and the month of its approval is
+    its first payroll item, paid by the approval's own payment (``first_payment_key``)."""
+    if known := recipient_of_case(session, case_no=start.case_no):
+        return known.recipient_no
+    month = Month.at(approved_at)
+    recipient_no = next_recipient_no(
+        session, assistance_type=start.assistance_type, year=month.year
+    )
+    people = [start.applicant, *start.household]
+    holder = account_holder(people, account)
+    view, entry = register(
+        recipient_no=recipient_no,
+        case_no=start.case_no,
+        assistance_type=start.assistance_type,
+        township=start.township,
+        village=start.village,
+        applicant=start.applicant,
+        household_size=len(people),
+        amount=amount,
+        account=account.masked,
+        approved_by=approved_by,
+        approved_at=approved_at,
+    )
+    payee = Payee(account=account, id_number=holder.id_number, phone=start.applicant.phone)
+    write_view(session, view, payee=seal_payee(payee, recipient_no=recipient_no, ring=ring))
+    append_entry(session, entry)
+    session.exec(
+        update(HouseholdClaim)
+        .where(
+            HouseholdClaim.case_no == start.case_no,
+            HouseholdClaim.assistance_type == STANDING_CLAIM,
+        )
+        .values(case_no=recipient_no)
+    )
+    session.add(
+        PayrollItem(
+            recipient_no=recipient_no,
+            month=str(month),
+            township=start.township,
+            part=0,
+            amount_fen=int(amount * 100),
+            status=ItemStatus.pending,
+            key=first_payment_key,
+        )
+    )
+    return recipient_no
+
+
+def write_view(session: Session, view: RecipientView, *, payee: str | None = None) -> None:
+    """The household's row from its view (the sealed payee kept unless a new one is given)."""
+    row = session.get(RecipientRecord, view.recipient_no)
+    fields = {k: v for k, v in VIEW.dump_python(view).items() if k in RecipientRecord.model_fields}
+    session.merge(
+        RecipientRecord(
+            **fields,
+            view=VIEW.dump_json(view).decode(),
+            payee=payee if payee is not None else row.payee,
+        )
+    )
+
+
+def view_of(row: RecipientRecord) -> RecipientView:
+    return VIEW.validate_json(row.view)
+
+
+def recipient(session: Session, *, recipient_no: str) -> RecipientRecord:
+    row = session.get(RecipientRecord, recipient_no)
+    if row is None:
+        raise NotFound(f"no recipient household {recipient_no} in your jurisdiction")
+    return row

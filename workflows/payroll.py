@@ -1,0 +1,84 @@
+"""The district's monthly payroll (按月社会化发放): ``PayrollWorkflow`` for a month starts one
+``TownshipPayrollWorkflow`` per township, each of which makes its items, sends its batches to
+the bank (代发), records each line's outcome, reconciles the batch's totals and tells the
+families and the caseworkers. No history grows with the district: the month's holds a child
+per township, a township's a few activities per batch of at most ``batch_size`` households.
+
+Started by a district officer (``POST /payrolls``) or by the monthly Schedule; either way its
+workflow id is ``payroll-<month>``, so a month runs once. Every step is keyed: killed at any
+point and started again, each household is paid once for the month.
+"""
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from domain.contracts import Activity, BatchOutcome, BatchRef, PayrollMonth, TownshipMonth
+    from domain.months import Month
+    from domain.payroll import payroll_workflow_id
+
+# The records and the bank are retried until they answer (a payroll waits for an outage to
+# end); an attempt lost with a dead worker is retried when its time-out ends.
+STEP = dict(
+    start_to_close_timeout=timedelta(seconds=60),
+    retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)),
+)
+
+
+@workflow.defn
+class PayrollWorkflow:
+    @workflow.run
+    async def run(self, start: PayrollMonth) -> None:
+        if not start.month:  # the Schedule's run: this month's payroll, once
+            await self._start_month(start)
+            return
+        townships = await workflow.execute_activity(
+            Activity.open_payroll, start, result_type=list[str], **STEP
+        )
+        shares = [
+            workflow.execute_child_workflow(
+                TownshipPayrollWorkflow.run,
+                TownshipMonth(start.month, township, start.batch_size),
+                id=f"{workflow.info().workflow_id}-{township}",
+            )
+            for township in townships
+        ]
+        await asyncio.gather(*shares)
+        await workflow.execute_activity(Activity.close_payroll, start.month, **STEP)
+
+    async def _start_month(self, start: PayrollMonth) -> None:
+        month = Month.at(workflow.now())
+        try:
+            await workflow.start_child_workflow(
+                PayrollWorkflow.run,
+                PayrollMonth(str(month), start.started_by, start.batch_size),
+                id=payroll_workflow_id(month),
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )
+        except WorkflowAlreadyStartedError:
+            workflow.logger.info("the payroll of %s was started already", month)
+
+
+@workflow.defn
+class TownshipPayrollWorkflow:
+    @workflow.run
+    async def run(self, share: TownshipMonth) -> list[BatchOutcome]:
+        parts = await workflow.execute_activity(
+            Activity.make_payroll_items, share, result_type=list[int], **STEP
+        )
+        outcomes = []
+        for part in parts:
+            batch = BatchRef(share.month, share.township, part)
+            await workflow.execute_activity(Activity.send_batch, batch, **STEP)
+            outcome = await workflow.execute_activity(
+                Activity.settle_batch, batch, result_type=BatchOutcome, **STEP
+            )
+            await workflow.execute_activity(Activity.tell_batch, batch, **STEP)
+            outcomes.append(outcome)
+        return outcomes
