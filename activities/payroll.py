@@ -89,9 +89,10 @@ class PayrollActivities:
         answer = await self.http.post(f"{self.payment_url}/batches", json=body)
         answer.raise_for_status()  # a 5xx or a refusal is retried; the key keeps it once
         batch_id = answer.json()["batch_id"]
+        accounts = {line.item_key: f"****{line.account['account_no'][-4:]}" for line in lines}
         await self.db.write(
             payroll.batch_sent, month=month, township=ref.township, part=ref.part,
-            bank_batch_id=batch_id,
+            bank_batch_id=batch_id, accounts=accounts,
         )  # fmt: skip
         log.info("payroll.batch_sent", batch=batch.batch_key, lines=len(lines), bank=batch_id)
         return batch_id

@@ -16,6 +16,7 @@ class ItemStatus(StrEnum):
     pending = "pending"  # in a batch the bank has not answered yet
     paid = "paid"
     refused = "refused"  # for good (closed account, name mismatch): a caseworker corrects it
+    reissuing = "reissuing"  # paid again, once, into the corrected account: under way
 
 
 class PayrollStatus(StrEnum):
@@ -38,9 +39,14 @@ def item_key(recipient_no: str, month: Month) -> str:
     return f"{recipient_no}:{month}"
 
 
-def reissue_key(recipient_no: str, month: Month) -> str:
-    """The one re-issue of a refused line, once a corrected account is recorded."""
-    return f"{item_key(recipient_no, month)}:reissue"
+def reissue_key(recipient_no: str, month: Month, attempt: int) -> str:
+    """A refused line paid again into a corrected account: each correction one new key, and
+    never two under way at once (``ItemStatus.reissuing``)."""
+    return f"{item_key(recipient_no, month)}:reissue:{attempt}"
+
+
+def reissue_workflow_id(key: str) -> str:
+    return f"reissue-{key}"
 
 
 def batch_key(township: str, month: Month, part: int) -> str:

@@ -175,8 +175,15 @@ def batch_of(
 
 
 def batch_sent(
-    session: Session, *, month: Month, township: str, part: int, bank_batch_id: str
+    session: Session,
+    *,
+    month: Month,
+    township: str,
+    part: int,
+    bank_batch_id: str,
+    accounts: dict[str, str],
 ) -> None:
+    """The bank took the batch: its id, and the (masked) account each line went to."""
     session.exec(
         update(PayrollBatch)
         .where(
@@ -185,6 +192,10 @@ def batch_sent(
             PayrollBatch.part == part,
         )
         .values(bank_batch_id=bank_batch_id)
+    )
+    session.connection().execute(
+        update(PayrollItem).where(PayrollItem.key == bindparam("k")).values(account=bindparam("a")),
+        [{"k": key, "a": masked} for key, masked in accounts.items()],
     )
 
 

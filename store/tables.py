@@ -442,7 +442,11 @@ class PayrollItem(SQLModel, table=True):
     reason: str = ""
     """The bank's reason for refusing it."""
     decided_at: datetime | None = Field(default=None, sa_column=_utc())
+    account: str = ""
+    """The account it was sent to, masked."""
     reissue_key: str | None = Field(default=None, unique=True)
+    """The key of its latest re-issue (a refused item paid again into a corrected account)."""
+    reissues: int = 0
     notified: bool = False
     """The family was texted (paid), or staff told (refused)."""
 

@@ -92,6 +92,8 @@ async def test_next_months_payroll_pays_each_household_once_and_reconciles_with_
     by_status = {s: [i for i in items if i.status == s] for s in ItemStatus}
     assert len(by_status[ItemStatus.paid]) == 10 and len(by_status[ItemStatus.refused]) == 2
     assert all(i.notified for i in items)
+    sent_to = {numbers[n]: f"****{n:04d}" for n in range(12)}  # each account's last four
+    assert all(i.account == sent_to[i.recipient_no] for i in items)
     assert all(i.reason.startswith("account_closed") for i in by_status[ItemStatus.refused])
     assert sorted(n.case_no for n in notices) == sorted(numbers[:2])
     # Four households a township, in batches of at most three: two batches each.

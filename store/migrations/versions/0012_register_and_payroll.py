@@ -63,7 +63,9 @@ def upgrade() -> None:
         sa.Column("transfer_id", sa.String(), nullable=True),
         sa.Column("reason", sa.String(), nullable=False),
         sa.Column("decided_at", UTC, nullable=True),
+        sa.Column("account", sa.String(), nullable=False),
         sa.Column("reissue_key", sa.String(), nullable=True, unique=True),
+        sa.Column("reissues", sa.Integer(), nullable=False),
         sa.Column("notified", sa.Boolean(), nullable=False),
     )
     op.create_index(
