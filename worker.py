@@ -21,9 +21,15 @@ from store.db import Database
 from workflows.application import ApplicationWorkflow
 from workflows.client import connect, ensure_payroll_schedule
 from workflows.emergency import EmergencyWorkflow
-from workflows.payroll import PayrollWorkflow, TownshipPayrollWorkflow
+from workflows.payroll import PayrollWorkflow, ReissueWorkflow, TownshipPayrollWorkflow
 
-WORKFLOWS = [ApplicationWorkflow, EmergencyWorkflow, PayrollWorkflow, TownshipPayrollWorkflow]
+WORKFLOWS = [
+    ApplicationWorkflow,
+    EmergencyWorkflow,
+    PayrollWorkflow,
+    TownshipPayrollWorkflow,
+    ReissueWorkflow,
+]
 
 log = structlog.get_logger()
 
@@ -65,6 +71,8 @@ def create_worker(
         payroll.settle_batch,
         payroll.tell_batch,
         payroll.close_payroll,
+        payroll.reissue_order,
+        payroll.record_reissue,
     ]
     runs = settings.worker_runs
     worker = Worker(

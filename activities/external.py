@@ -92,6 +92,11 @@ class ExternalActivities:
                 "amount": str(order.amount),
                 "purpose": order.purpose,
                 **({"account": asdict(order.account)} if order.account else {}),
+                **(
+                    {"recipient_no": order.recipient_no, "month": order.month}
+                    if order.recipient_no
+                    else {}
+                ),  # fmt: skip
             },
         )
         log.info(

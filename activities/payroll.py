@@ -10,12 +10,16 @@ from decimal import Decimal
 import httpx
 import structlog
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from domain.contracts import (
     Activity,
     BatchOutcome,
     BatchRef,
+    PaymentOrder,
     PayrollMonth,
+    Reissue,
+    ReissueOutcome,
     StaffNotice,
     TownshipMonth,
 )
@@ -87,7 +91,14 @@ class PayrollActivities:
             "items": [asdict(line) | {"amount": f"{line.amount:.2f}"} for line in lines],
         }
         answer = await self.http.post(f"{self.payment_url}/batches", json=body)
-        answer.raise_for_status()  # a 5xx or a refusal is retried; the key keeps it once
+        if 400 <= answer.status_code < 500:  # refused whole: a fault to mend, not to retry
+            raise ApplicationError(
+                f"the bank refused batch {batch.batch_key} ({answer.status_code}): "
+                f"{answer.text[:300]}",
+                type="ExternalRejected",
+                non_retryable=True,
+            )
+        answer.raise_for_status()  # the bank is down: retried, under the same key
         batch_id = answer.json()["batch_id"]
         accounts = {line.item_key: f"****{line.account['account_no'][-4:]}" for line in lines}
         await self.db.write(
@@ -164,6 +175,28 @@ class PayrollActivities:
             answer.raise_for_status()
         refused = [item for item, _, _ in decided if item.status == ItemStatus.refused]
         await self.db.write(_told, refused=refused, keys=[i.key for i, _, _ in decided])
+
+    @activity.defn(name=Activity.reissue_order)
+    async def reissue_order(self, reissue: Reissue) -> PaymentOrder | None:
+        return await self.db.read(payroll.reissue_order, reissue=reissue, ring=self.ring)
+
+    @activity.defn(name=Activity.record_reissue)
+    async def record_reissue(self, outcome: ReissueOutcome) -> None:
+        """The re-issue's outcome on the item; the family texted, or the caseworkers told."""
+        now = datetime.now(UTC)
+        decided = await self.db.write(payroll.record_reissue, outcome=outcome, at=now)
+        if decided is None:
+            return
+        item, household = decided
+        if item.status == ItemStatus.refused:
+            await self.db.write(_told, refused=[item], keys=[item.key])
+            return
+        payee = await self.db.read(lambda _session: open_payee(household, ring=self.ring))
+        text = monthly_paid_text(item.recipient_no, item.month, item.amount, item.account)
+        message = {"idempotency_key": f"{outcome.key}:paid", "phone": payee.phone,
+                   "template": "monthly_paid", "text": text}  # fmt: skip
+        answer = await self.http.post(f"{self.sms_url}/messages", json=message)
+        answer.raise_for_status()
 
     @activity.defn(name=Activity.close_payroll)
     async def close_payroll(self, month: str) -> None:

@@ -29,6 +29,8 @@ class Activity:
     settle_batch = "settle_batch"
     tell_batch = "tell_batch"
     close_payroll = "close_payroll"
+    reissue_order = "reissue_order"
+    record_reissue = "record_reissue"
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,9 @@ class PaymentOrder:
     purpose: str
     account: BankAccount | None = None
     """The family's account; cases accepted before accounts were recorded have none."""
+    recipient_no: str | None = None
+    """A recipient household's payment for ``month``: the bank lists it under the household."""
+    month: str | None = None
 
 
 @dataclass(frozen=True)
@@ -182,3 +187,21 @@ class BatchOutcome:
     refused: int
     reconciled: bool
     difference: Decimal
+
+
+@dataclass(frozen=True)
+class Reissue:
+    """A refused month of a household paid again, once, into its corrected account."""
+
+    recipient_no: str
+    month: str
+    key: str
+
+
+@dataclass(frozen=True)
+class ReissueOutcome:
+    """What the bank did with a re-issue: its transfer, or its reason for refusing it."""
+
+    key: str
+    transfer_id: str | None = None
+    reason: str = ""

@@ -3,6 +3,7 @@ paid once for it, through the bank's batch interface (代发), one batch per tow
 and month, each line keyed by the household and the month. Pure: which months may run, what
 the items and batches are called, and what the bank's answers mean."""
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -49,8 +50,11 @@ def reissue_workflow_id(key: str) -> str:
     return f"reissue-{key}"
 
 
-def batch_key(township: str, month: Month, part: int) -> str:
-    return f"payroll:{township}:{month}:{part}"
+def batch_key(township: str, month: Month, part: int, item_keys: list[str]) -> str:
+    """A batch's key at the bank: its township, month and part, and a digest of its lines (a
+    batch's lines are fixed when it is made, so a resend carries the same key)."""
+    digest = hashlib.sha256("\n".join(sorted(item_keys)).encode()).hexdigest()[:16]
+    return f"payroll:{township}:{month}:{part}:{digest}"
 
 
 def payroll_workflow_id(month: Month) -> str:

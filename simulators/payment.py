@@ -54,6 +54,9 @@ class TransferIn(BaseModel):
     amount: Money
     purpose: str
     account: AccountIn | None = None
+    recipient_no: str | None = Field(default=None, max_length=40)
+    """A recipient household's monthly payment (with its ``month``), listed under it."""
+    month: str | None = Field(default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def mask(id_number: str) -> str:
@@ -115,6 +118,11 @@ def router(store: Store, faults: Faults) -> APIRouter:
             "purpose": transfer.purpose,
             "status": "settled",
             "created_at": utc_now(),
+            **(
+                {"recipient_no": transfer.recipient_no, "month": transfer.month}
+                if transfer.recipient_no
+                else {}
+            ),  # fmt: skip
         }
         if transfer.account:
             # Two accounts that share their last 4 digits look the same to a replay: the

@@ -11,6 +11,7 @@ from decimal import Decimal
 from sqlalchemy import bindparam, func
 from sqlmodel import Session, select, update
 
+from domain.contracts import PaymentOrder, Reissue, ReissueOutcome
 from domain.months import Month
 from domain.payroll import BatchTotals, ItemStatus, PayrollStatus, batch_key, item_key
 from domain.sealing import KeyRing
@@ -96,7 +97,7 @@ def make_items(session: Session, *, month: Month, township: str, batch_size: int
                 month=str(month),
                 township=township,
                 part=part,
-                batch_key=batch_key(township, month, part),
+                batch_key=batch_key(township, month, part, [i.key for i in lines]),
                 items=len(lines),
                 total_fen=sum(i.amount_fen for i in lines),
             )
@@ -241,14 +242,14 @@ def reconcile_batch(
             PayrollItem.status == ItemStatus.paid,
         )
     ).one()
+    batch = session.get(PayrollBatch, (str(month), township, part))
     totals = BatchTotals(
-        batch=batch_key(township, month, part),
+        batch=batch.batch_key,
         bank_paid_count=bank_paid_count,
         bank_paid_total=bank_paid_total,
         items_paid_count=count,
         items_paid_total=Decimal(fen).scaleb(-2),
     )
-    batch = session.get(PayrollBatch, (str(month), township, part))
     batch.bank_paid_count, batch.bank_paid_fen = bank_paid_count, int(bank_paid_total * 100)
     batch.items_paid_count, batch.items_paid_fen = count, fen
     batch.reconciled_at = at if totals.reconciled else None
@@ -276,3 +277,42 @@ def items_to_tell(
 def told(session: Session, *, keys: list[str]) -> None:
     if keys:
         session.exec(update(PayrollItem).where(PayrollItem.key.in_(keys)).values(notified=True))
+
+
+def reissue_order(session: Session, *, reissue: Reissue, ring: KeyRing) -> PaymentOrder | None:
+    """The transfer that re-issues a refused month into the household's account now (None:
+    this re-issue was decided already)."""
+    item = session.get(PayrollItem, (reissue.recipient_no, reissue.month))
+    if item is None or item.status != ItemStatus.reissuing or item.reissue_key != reissue.key:
+        return None
+    household = session.get(RecipientRecord, reissue.recipient_no)
+    payee = open_payee(household, ring=ring)
+    return PaymentOrder(
+        case_no=household.case_no,
+        key=reissue.key,
+        payee_name=payee.account.holder,
+        payee_id_number=payee.id_number,
+        amount=item.amount,
+        purpose=f"{household.assistance_type}:{item.month}:reissue",
+        account=payee.account,
+        recipient_no=reissue.recipient_no,
+        month=item.month,
+    )
+
+
+def record_reissue(
+    session: Session, *, outcome: ReissueOutcome, at: datetime
+) -> tuple[PayrollItem, RecipientRecord] | None:
+    """The bank's answer to a re-issue (recorded once); the item and its household."""
+    item = session.exec(select(PayrollItem).where(PayrollItem.reissue_key == outcome.key)).first()
+    if item is None or item.status != ItemStatus.reissuing:
+        return None
+    household = session.get(RecipientRecord, item.recipient_no)
+    if outcome.transfer_id:
+        item.status, item.transfer_id = ItemStatus.paid, outcome.transfer_id
+        item.account, item.reason = household.bank_account, ""
+    else:
+        item.status, item.reason = ItemStatus.refused, outcome.reason[:300]
+    item.decided_at = at
+    session.add(item)
+    return item, household

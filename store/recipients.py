@@ -8,7 +8,7 @@ retries it (keyed by the case), and a second look finds what the first wrote.
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -17,15 +17,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select, update
 
-from domain.cases import Actor, BankAccount, CaseStart, account_holder
-from domain.errors import NotFound
+from domain.cases import Actor, AuditEntry, BankAccount, CaseStart, account_holder, check_holder
+from domain.contracts import Reissue
+from domain.errors import NotFound, WrongStage
 from domain.months import Month
-from domain.payroll import ItemStatus
+from domain.payroll import ItemStatus, reissue_key
 from domain.recipients import STANDING_CLAIM, RecipientView, register
 from domain.sealing import NONCE_BYTES, KeyRing, Sealed
 from domain.townships import DISTRICT_CODE
 from store.evidence import append_entry
-from store.tables import HouseholdClaim, PayrollItem, RecipientCounter, RecipientRecord
+from store.records import last_seq, start_of
+from store.tables import CaseRecord, HouseholdClaim, PayrollItem, RecipientCounter, RecipientRecord
 
 VIEW = TypeAdapter(RecipientView)
 TYPE_CODES = {"dibao": "DB", "tekun": "TK"}
@@ -156,3 +158,68 @@ def recipient(session: Session, *, recipient_no: str) -> RecipientRecord:
     if row is None:
         raise NotFound(f"no recipient household {recipient_no} in your jurisdiction")
     return row
+
+
+def record_bank_account(
+    session: Session,
+    *,
+    recipient_no: str,
+    account: BankAccount,
+    actor: Actor,
+    at: datetime,
+    ring: KeyRing,
+) -> tuple[RecipientView, list[Reissue]]:
+    """The household's corrected account (held by one of its members): its next payments go
+    there, and each month the bank refused is re-issued into it, once. Refused while a
+    re-issue is under way (it goes where it was sent)."""
+    row = session.exec(
+        select(RecipientRecord)
+        .where(RecipientRecord.recipient_no == recipient_no)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound(f"no recipient household {recipient_no} in your jurisdiction")
+    refused = session.exec(
+        select(PayrollItem).where(
+            PayrollItem.recipient_no == recipient_no,
+            PayrollItem.status.in_([ItemStatus.refused, ItemStatus.reissuing]),
+        )
+    ).all()
+    if under_way := [i.month for i in refused if i.status == ItemStatus.reissuing]:
+        raise WrongStage(
+            f"the re-issue of household {recipient_no}'s payment for {', '.join(under_way)} "
+            "is under way; if the bank refuses it, a corrected account can be recorded then"
+        )
+    start = start_of(session.get(CaseRecord, row.case_no), ring=ring)
+    people = [start.applicant, *start.household]
+    check_holder(people, account, field="holder")
+    payee = replace(
+        open_payee(row, ring=ring),
+        account=account,
+        id_number=account_holder(people, account).id_number,
+    )
+    view = view_of(row)
+    view.bank_account, view.version = account.masked, view.version + 1
+    write_view(session, view, payee=seal_payee(payee, recipient_no=recipient_no, ring=ring))
+    append_entry(
+        session,
+        AuditEntry(
+            case_no=recipient_no,
+            seq=last_seq(session, case_no=recipient_no) + 1,
+            at=at,
+            actor=actor,
+            action="bank_account_recorded",
+            from_stage=view.status,
+            to_stage=view.status,
+            note=account.masked
+            + (f"; re-issuing {', '.join(i.month for i in refused)}" if refused else ""),
+        ),
+    )
+    reissues = []
+    for item in refused:
+        item.reissues += 1
+        item.reissue_key = reissue_key(recipient_no, Month.parse(item.month), item.reissues)
+        item.status = ItemStatus.reissuing
+        session.add(item)
+        reissues.append(Reissue(recipient_no, item.month, item.reissue_key))
+    return view, reissues

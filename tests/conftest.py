@@ -28,7 +28,8 @@ from settings import Settings
 from simulators.app import create_app as create_simulators
 from store.db import get_engine, session_scope
 from store.migrate import upgrade
-from store.tables import CaseCounter
+from store.recipients import TYPE_CODES
+from store.tables import CaseCounter, RecipientCounter
 from tests.support import CONVERTER, serve
 from worker import create_worker
 from workflows.search import ALL_KEYS
@@ -115,6 +116,14 @@ def fresh_database(database: str) -> str:
     with session_scope(database, writes=True) as session:
         year = local_date(datetime.now(UTC)).year
         session.add(CaseCounter(year=year, last=random.randrange(10**5, 9 * 10**5)))
+        # Households' numbers likewise: the bank simulator is shared, and pays a household's
+        # month once (its line's key is made of the number).
+        for kind in TYPE_CODES:
+            session.add(
+                RecipientCounter(
+                    assistance_type=kind, year=year, last=random.randrange(10**5, 9 * 10**5)
+                )
+            )
     return database
 
 

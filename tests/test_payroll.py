@@ -13,16 +13,18 @@ from sqlmodel import select
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from domain.cases import Applicant, BankAccount, HouseholdMember
+from domain.cases import Applicant, AuditEntry, BankAccount, HouseholdMember, initial_view
 from domain.contracts import PayrollMonth
+from domain.errors import WrongStage
 from domain.months import Month
-from domain.payroll import ItemStatus, payroll_workflow_id
+from domain.payroll import ItemStatus, payroll_workflow_id, reissue_workflow_id
 from store.db import session_scope
-from store.recipients import register_household
+from store.recipients import record_bank_account, register_household
+from store.records import write_new_case
 from store.tables import PayrollBatch, PayrollItem, PayrollRecord, StaffNotification
 from tests.conftest import fresh_database, running_stack
-from tests.support import OFFICER, RING, case_start, id_number
-from workflows.payroll import PayrollWorkflow
+from tests.support import ASSISTANT, OFFICER, RING, case_start, id_number
+from workflows.payroll import PayrollWorkflow, ReissueWorkflow
 
 TOWNSHIPS = {"370305001": "370305001001", "370305002": "370305002001", "370305100": "370305100201"}
 
@@ -53,6 +55,13 @@ def households(database_url: str, count: int, *, closed: int = 0) -> list[str]:
                 household=[HouseholdMember(name=f"{name}之子", id_number=id_number("20100101"),
                                            relation="子女")],
             )  # fmt: skip
+            accepted = AuditEntry(
+                case_no=start.case_no, seq=0, at=start.accepted_at, actor=ASSISTANT,
+                action="accepted", from_stage=None, to_stage="survey",
+            )  # fmt: skip
+            write_new_case(
+                session, view=initial_view(start), start=start, entry=accepted, ring=RING
+            )
             account_no = ("0009" if n < closed else "6217") + f"{n:012d}"
             numbers.append(
                 register_household(
@@ -141,3 +150,46 @@ async def test_the_month_of_approval_is_paid_by_the_approval_not_again_by_the_pa
         batches = session.exec(select(PayrollBatch)).all()
     assert len(items) == 3 and all(i.key.endswith(":first-payment") for i in items)
     assert batches == []
+
+
+async def test_a_refused_month_is_reissued_once_into_the_corrected_account(
+    own_stack, dev_env, simulator_url
+):
+    stack = own_stack
+    url = stack.settings.database_url
+    refused, *_ = households(url, 3, closed=1)
+    month = Month.at(datetime.now(UTC)).plus(1)
+    queue = stack.settings.task_queue
+    await dev_env.client.execute_workflow(
+        PayrollWorkflow.run,
+        PayrollMonth(str(month), OFFICER.user_id),
+        id=f"{payroll_workflow_id(month)}-{uuid.uuid4().hex[:6]}",
+        task_queue=queue,
+    )
+    corrected = BankAccount(bank="齐商银行", account_no="6217000000000099", holder="户主0")
+    with session_scope(url, writes=True) as session:
+        view, [reissue] = record_bank_account(
+            session, recipient_no=refused, account=corrected, actor=ASSISTANT,
+            at=datetime.now(UTC), ring=RING,
+        )  # fmt: skip
+    assert view.bank_account == "****0099" and reissue.month == str(month)
+    with pytest.raises(WrongStage, match="under way"), session_scope(url, writes=True) as session:
+        record_bank_account(
+            session, recipient_no=refused, account=corrected, actor=ASSISTANT,
+            at=datetime.now(UTC), ring=RING,
+        )  # fmt: skip
+
+    for attempt in ("", "-again"):  # a second run finds it decided and pays nothing
+        await dev_env.client.execute_workflow(
+            ReissueWorkflow.run, reissue, id=reissue_workflow_id(reissue.key) + attempt,
+            task_queue=queue,
+        )  # fmt: skip
+    with session_scope(url) as session:
+        item = session.get(PayrollItem, (refused, str(month)))
+    assert item.status == ItemStatus.paid and item.account == "****0099"
+    async with httpx.AsyncClient(base_url=simulator_url) as bank:
+        paid = (await bank.get("/payment/transfers", params={"recipient_no": refused})).json()
+        assert [(t["month"], t["idempotency_key"]) for t in paid] == [(str(month), reissue.key)]
+        assert paid[0]["transfer_id"] == item.transfer_id
+        texts = (await bank.get("/sms/messages", params={"template": "monthly_paid"})).json()
+        assert len([t for t in texts if refused in t["text"]]) == 1

@@ -14,11 +14,21 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from domain.contracts import Activity, BatchOutcome, BatchRef, PayrollMonth, TownshipMonth
+    from domain.contracts import (
+        Activity,
+        BatchOutcome,
+        BatchRef,
+        PaymentOrder,
+        PaymentReceipt,
+        PayrollMonth,
+        Reissue,
+        ReissueOutcome,
+        TownshipMonth,
+    )
     from domain.months import Month
     from domain.payroll import payroll_workflow_id
 
@@ -82,3 +92,25 @@ class TownshipPayrollWorkflow:
             await workflow.execute_activity(Activity.tell_batch, batch, **STEP)
             outcomes.append(outcome)
         return outcomes
+
+
+@workflow.defn
+class ReissueWorkflow:
+    """A refused month of a household paid again, once, into the account a caseworker
+    corrected (its workflow id is its key: a second start is refused)."""
+
+    @workflow.run
+    async def run(self, reissue: Reissue) -> None:
+        order = await workflow.execute_activity(
+            Activity.reissue_order, reissue, result_type=PaymentOrder | None, **STEP
+        )
+        if order is None:  # decided already
+            return
+        try:
+            receipt = await workflow.execute_activity(
+                Activity.make_payment, order, result_type=PaymentReceipt, **STEP
+            )
+            outcome = ReissueOutcome(reissue.key, transfer_id=receipt.transfer_id)
+        except ActivityError as refused:  # for good: a closed account, a name that differs
+            outcome = ReissueOutcome(reissue.key, reason=str(refused.cause))
+        await workflow.execute_activity(Activity.record_reissue, outcome, **STEP)
