@@ -15,7 +15,13 @@ from sqlmodel import Session, delete, func, select
 from domain.cases import CLOSED_STAGES, Actor, AuditEntry, CaseStart, CaseView, Stage
 from domain.contracts import StaffNotice, Transition
 from domain.emergency import CLOSED as EMERGENCY_CLOSED
-from domain.emergency import EmergencyStart, EmergencyView, release_key, settlement_key
+from domain.emergency import (
+    EmergencyStage,
+    EmergencyStart,
+    EmergencyView,
+    release_key,
+    settlement_key,
+)
 from domain.errors import Conflict, NotFound
 from domain.evidence import content_of, entry_hash
 from domain.halting import (
@@ -31,6 +37,7 @@ from domain.sealing import KeyRing
 from store import reserve
 from store.evidence import advance_head, previous_hash
 from store.hashed_ids import claim_rows, look_up
+from store.jurisdiction import TABLES, CaseKindName
 from store.sealed import open_start, seal_start
 from store.tables import (
     AuditEntryRecord,
@@ -146,6 +153,13 @@ def write_new_case(
         start=seal_start(accepted, case_no=start.case_no, ring=ring),
     )
     _append(session, entry)
+
+
+def record_of(
+    session: Session, *, kind: CaseKindName, case_no: str
+) -> CaseRecord | EmergencyRecord | None:
+    """The record of the case of this kind and number (None: there is none)."""
+    return session.get(TABLES[kind], case_no)
 
 
 def start_of(
@@ -321,6 +335,19 @@ def audit_trail(session: Session, *, case_no: str) -> list[AuditEntryRecord]:
     """Who did what, when, from which stage to which (留痕), in order."""
     query = select(AuditEntryRecord).where(AuditEntryRecord.case_no == case_no)
     return list(session.exec(query.order_by(AuditEntryRecord.seq)))
+
+
+def waiting_for_funds(session: Session, *, township: str) -> list[EmergencyView]:
+    """The township's emergencies waiting for funds, the earliest request first."""
+    rows = session.exec(
+        select(EmergencyRecord)
+        .where(
+            EmergencyRecord.township == township,
+            EmergencyRecord.stage == EmergencyStage.awaiting_funds,
+        )
+        .order_by(EmergencyRecord.requested_at)
+    )
+    return [view_of(row) for row in rows]
 
 
 def record_staff_notice(session: Session, notice: StaffNotice) -> None:
