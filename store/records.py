@@ -40,6 +40,7 @@ from store.hashed_ids import claim_rows, look_up
 from store.jurisdiction import TABLES, CaseKindName
 from store.sealed import open_start, seal_start
 from store.tables import (
+    NOT_IN_VIEW,
     AuditEntryRecord,
     CaseCounter,
     CaseHead,
@@ -368,12 +369,9 @@ def _write_view(
     start: str | None,
 ) -> None:
     table, adapter = _PROJECTIONS[type(view)]
-    fields = {k: v for k, v in adapter.dump_python(view).items() if k in table.model_fields}
     row = table(
-        **fields,
+        **{name: getattr(view, name) for name in table.model_fields if name not in NOT_IN_VIEW},
         applicant_id_number=applicant_id_number,
-        overdue=view.overdue,
-        longest_stage=view.longest_stage,
         view=adapter.dump_json(view).decode(),
         start=start,
     )
