@@ -7,7 +7,7 @@ on, and its ``current`` query returns the same view, so a read needs no round tr
 worker (and works while none runs)."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -132,20 +132,12 @@ def _read(
         return CaseRead(view_of(row), None)
     role, applicant = user.role, start.applicant
     family = Family(
-        applicant=Applicant(
-            name=applicant.name,
+        applicant=replace(
+            applicant,
             id_number=id_number_for(role, applicant.id_number),
             phone=phone_for(role, applicant.phone),
         ),
-        household=[
-            HouseholdMember(
-                name=m.name,
-                id_number=id_number_for(role, m.id_number),
-                relation=m.relation,
-                monthly_income=m.monthly_income,
-            )
-            for m in start.household
-        ],
+        household=[replace(m, id_number=id_number_for(role, m.id_number)) for m in start.household],
     )
     return CaseRead(view_of(row), family)
 
