@@ -9,7 +9,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from temporalio.exceptions import ApplicationError
 
 from domain.errors import (
     CaseError,
@@ -31,7 +30,6 @@ STATUS: dict[type[CaseError], int] = {
     InvalidData: 422,
     Unavailable: 503,
 }
-_BY_NAME = {kind.__name__: kind for kind in STATUS}
 
 
 def refusal_answer(error: CaseError) -> JSONResponse:
@@ -40,17 +38,6 @@ def refusal_answer(error: CaseError) -> JSONResponse:
         loc = where if where[0] in ("header", "query", "path") else ["body", *where]
         return invalid_answer([{"loc": loc, "msg": error.message}])
     return JSONResponse({"detail": error.message}, status_code=STATUS[type(error)])
-
-
-def from_workflow(failure: BaseException | None) -> CaseError | None:
-    """The refusal a workflow sent back as an ``ApplicationError`` of a known type, if it is one."""
-    if not isinstance(failure, ApplicationError) or failure.type not in _BY_NAME:
-        return None
-    kind = _BY_NAME[failure.type]
-    if kind is InvalidData:
-        field = failure.details[0]["field"] if failure.details else "body"
-        return InvalidData(field, failure.message)
-    return kind(failure.message)
 
 
 def records_unavailable_answer() -> JSONResponse:

@@ -15,8 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import anyio
 import structlog
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Session, delete
+from sqlalchemy.exc import OperationalError
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,13 +25,12 @@ from api.errors import invalid_answer, records_unavailable_answer
 from api.identity import ProviderUnavailable, TokenRefused, TokenVerifier, UnusableClaims
 from domain.privacy import redact
 from settings import Settings
+from store import idempotency
 from store.db import Database
-from store.tables import IdempotencyRecord
+from store.idempotency import Answered, Claim
 
 log = structlog.get_logger()
 
-RETENTION = timedelta(hours=24)
-"""How long an answer is kept for a retry."""
 MAX_KEY_LENGTH = 200
 NEVER_KEPT = ("/codec/",)
 """Answers that must not be stored (decrypted case data), of calls that change nothing."""
@@ -74,13 +72,17 @@ class IdempotencyMiddleware:
         claim = dict(user_id=user_id, key=key)
         now = datetime.now(UTC)
         try:
-            earlier = await self.db.write(
-                _claim, **claim, fingerprint=_fingerprint(scope, body), now=now, hold=self.hold
+            found = await self.db.write(
+                idempotency.claim,
+                **claim,
+                fingerprint=_fingerprint(scope, body),
+                now=now,
+                hold=self.hold,
             )
         except OperationalError as error:  # outside the app: its handlers do not see this
             log.error("idempotency.claim_failed", path=scope["path"], error=str(error.orig))
             return await records_unavailable_answer()(scope, receive, send)
-        if earlier is not None:
+        if (earlier := _earlier(found)) is not None:
             headers = {"Idempotent-Replayed": "true"} if earlier.replayed else None
             answer = Response(earlier.body, earlier.status_code, headers, "application/json")
             return await answer(scope, receive, send)
@@ -98,7 +100,9 @@ class IdempotencyMiddleware:
                 text = b"".join(m.get("body", b"") for m in answer[1:]).decode(errors="replace")
                 # Kept a day in a table: never with a number of the family's in full.
                 try:
-                    await self.db.write(_settle, **claim, status_code=status, body=redact(text))
+                    await self.db.write(
+                        idempotency.settle, **claim, status_code=status, body=redact(text)
+                    )
                 except OperationalError as error:
                     # The request took effect: its answer goes out all the same. The claim
                     # expires after the hold; a retry then runs again, and intake's duplicate
@@ -126,52 +130,18 @@ def _fingerprint(scope: Scope, body: bytes) -> str:
     return digest.hexdigest()
 
 
-def _claim(
-    session: Session, *, user_id: str, key: str, fingerprint: str, now: datetime, hold: timedelta
-) -> Earlier | None:
-    """Claim the key for this request (None), or what answers the request instead."""
-    session.exec(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - RETENTION))
-    record = session.get(IdempotencyRecord, (user_id, key))
-    if record is None:
-        session.add(
-            IdempotencyRecord(
-                user_id=user_id,
-                key=key,
-                fingerprint=fingerprint,
-                created_at=now,
-                claimed_until=now + hold,
-            )
-        )
-        try:
-            session.flush()
-        except IntegrityError:  # a twin claimed it between our read and our insert
-            session.rollback()
-            return _in_flight()
-        return None
-    if record.fingerprint != fingerprint:
+def _earlier(found: Claim | Answered) -> Earlier | None:
+    """What answers the request instead of running it (None: it runs)."""
+    if isinstance(found, Answered):
+        return Earlier(found.status_code, found.body, replayed=True)
+    if found is Claim.in_flight:
+        return _in_flight()
+    if found is Claim.other_request:
         reused = _invalid_key(
             "this Idempotency-Key was used for a different request; use a new key for a new request"
         )
         return Earlier(422, reused.body.decode())
-    if record.status_code is not None:
-        return Earlier(record.status_code, record.body or "", replayed=True)
-    if record.claimed_until and record.claimed_until > now:
-        return _in_flight()
-    record.claimed_until = now + hold  # the request that claimed it died: run it again
-    session.add(record)
     return None
-
-
-def _settle(session: Session, *, user_id: str, key: str, status_code: int, body: str) -> None:
-    """Keep the answer of a request that took effect; free the key after any other outcome."""
-    record = session.get(IdempotencyRecord, (user_id, key))
-    if record is None:
-        return
-    if 200 <= status_code < 300:
-        record.status_code, record.body, record.claimed_until = status_code, body, None
-        session.add(record)
-    else:
-        session.delete(record)
 
 
 def _in_flight() -> Earlier:

@@ -26,7 +26,7 @@ from api.errors import (
 from api.idempotency import IdempotencyMiddleware
 from api.identity import TokenVerifier
 from api.operations import observe
-from api.permissions import HEALTH, CaseVillages, PermittedRoute, permit
+from api.permissions import HEALTH, KnownCases, PermittedRoute, permit
 from api.routes import (
     applications,
     calendar,
@@ -111,7 +111,7 @@ def create_app(
     app.state.settings = settings
     # One verifier for every token the API reads: the routes' and the idempotency middleware's.
     app.state.verifier = verifier = TokenVerifier.from_settings(settings)
-    app.state.case_villages = CaseVillages()
+    app.state.known_cases = KnownCases()
     # The last added runs first: CORS of the codec routes answers even a refused request;
     # the body is bounded before anything reads it.
     app.add_middleware(IdempotencyMiddleware, settings=settings, verifier=verifier)

@@ -5,17 +5,31 @@ refused (422 naming them) and text must be real text, not blank.
 """
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationInfo,
+)
 
+from api.published import published
 from api.spreadsheet import FORMULA_STARTS, starts_like_formula
 from domain.calendar import local_date
-from domain.cases import AssistanceType, Channel, Stage, VerificationReport
-from domain.emergency import Cause, EmergencyStage
+from domain.cases import AssistanceType, CaseView, Channel
+from domain.emergency import Cause, EmergencyView
 from domain.identity import normalize_id_number, normalize_phone
+from domain.intake import ApplicationIntake, EmergencyIntake
+from store.pages import Paged
+
+T = TypeVar("T")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -157,6 +171,10 @@ class ApplicationCreate(Body):
         default=None, description="where an approval is paid; it can also be recorded later"
     )
 
+    def intake(self) -> ApplicationIntake:
+        """The application as the domain takes it in."""
+        return _APPLICATION.validate_python(self.model_dump())
+
 
 class SurveyCreate(Body):
     investigators: Annotated[list[Name], Field(min_length=1, max_length=10)]
@@ -210,76 +228,27 @@ class WithdrawalCreate(Body):
     reason: Text
 
 
-class CasePublic(BaseModel):
-    """A case: its stage, deadlines (Asia/Shanghai dates) and one timestamp per stage (UTC)."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    case_no: str
-    assistance_type: AssistanceType
-    stage: Stage
-    township: str
-    village: str
-    channel: Channel
-    applicant_name: str
-    household_size: int
-    assignee: str
-    conflict_of_interest: bool
-    accepted_at: datetime
-    survey_due: date
-    decision_due: date
-    provisional: bool = Field(
-        description="a deadline falls in a year whose holidays are not yet published"
-    )
-    paused_from: Stage | None
-    pending_documents: list[str]
-    verification: VerificationReport | None
-    surveyed_at: datetime | None
-    reviewed_at: datetime | None
-    notice_started_at: datetime | None
-    notice_ends_at: datetime | None
-    decided_at: datetime | None
-    closed_at: datetime | None
-    refusal_notice_due: date | None
-    refusal_notified_at: datetime | None
-    first_payment_at: datetime | None
-    monthly_amount: Decimal | None
-    objections: int
-    survey_overdue: bool
-    decision_overdue: bool
-    refusal_notice_overdue: bool
-    overdue: bool
-    bank_account: str | None = Field(description="masked: the last four digits")
-    payment_attempt: int
-    awaiting_bank_account: bool
-    stage_since: datetime | None
-    visited_on: date | None
-    paused_working_days: int
-    original_decision_due: date | None = Field(
-        description="at acceptance, kept beside any moved one"
-    )
-    extended_working_days: int = Field(
-        description="added by a supervisor or a district officer (extend-deadline); never "
-        "counted as on time"
-    )
-    verification_refused: bool
-    notice_refused: bool
-    payments: list["PaymentPublic"] = Field(description="every transfer of the first payment")
-    halted_from: str | None = Field(
-        description="halted by the case engine: the stage it was at (see supervision)"
-    )
-    reconciled_at: datetime | None = Field(
-        description="a halted case's payments reconciled with the bank"
-    )
+ApplicationPublic = published(
+    CaseView,
+    name="ApplicationPublic",
+    doc="An application: its stage, deadlines (Asia/Shanghai dates) and one timestamp per stage "
+    "(UTC).",
+    withheld={"version", "stage_hours", "assigned_at"},
+    properties=["overdue"],
+)
 
 
 class ApplicantPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     name: str
     id_number: str
     phone: str
 
 
 class MemberPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     name: str
     relation: str
     id_number: str
@@ -290,27 +259,41 @@ class FamilyPublic(BaseModel):
     the case with the family (村协理员, 镇助理员, 镇分管领导, 区民政局), masked
     (``370305********1234``, ``138****5678``) to everyone else."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     applicant: ApplicantPublic
     household: list[MemberPublic]
 
 
-class CaseDetail(CasePublic):
-    """One case, read on its own: with the family."""
+class ApplicationDetail(ApplicationPublic):
+    """One application, read on its own: with the family."""
 
     family: FamilyPublic | None = Field(
         description="null for a case accepted before intakes were kept with the case"
     )
 
 
-class CaseListItem(CasePublic):
+class ApplicationListItem(ApplicationPublic):
     applicant_id_number: str = Field(description="masked: region code and last four")
 
 
-class CasePage(BaseModel):
-    items: list[CaseListItem]
+class Page(BaseModel, Generic[T]):
+    """One page of a list, and how many there are in all."""
+
+    items: list[T]
     total: int
     page: int
     page_size: int
+
+    @classmethod
+    def of(cls, paged: Paged, item: Callable[[Any], T]) -> "Page[T]":
+        """The page the store read, each item as ``item`` publishes it."""
+        return cls(
+            items=[item(i) for i in paged.items],
+            total=paged.total,
+            page=paged.page,
+            page_size=paged.page_size,
+        )
 
 
 class AuditEntryPublic(BaseModel):
@@ -342,6 +325,8 @@ class VillagePublic(Body):
 
 
 class TownshipPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     code: str
     name: str
     area: Literal["urban", "rural"]
@@ -366,6 +351,8 @@ class CalendarYearPut(Body):
 
 
 class CalendarYearPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     year: int
     source: Literal["entered", "package", "unpublished"]
     holidays: list[date]
@@ -400,6 +387,14 @@ class EmergencyCreate(Body):
     requested_amount: Amount
     situation: Text
 
+    def intake(self) -> EmergencyIntake:
+        """The request as the domain takes it in."""
+        return _EMERGENCY.validate_python(self.model_dump())
+
+
+_APPLICATION = TypeAdapter(ApplicationIntake)
+_EMERGENCY = TypeAdapter(EmergencyIntake)
+
 
 class ApprovalCreate(Body):
     amount: Amount
@@ -417,66 +412,13 @@ class RejectionCreate(Body):
     reasons: Text
 
 
-class PaymentPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    attempt: int
-    amount: Decimal
-    account: str
-    status: Literal["settled", "refused"]
-    at: datetime
-    transfer_id: str | None
-    reason: str
-
-
-class EmergencyPublic(BaseModel):
-    """An emergency case; ``pay_by`` is 24 hours after the request, holidays included."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    case_no: str
-    stage: EmergencyStage
-    township: str
-    village: str
-    channel: Channel
-    cause: Cause
-    applicant_name: str
-    household_size: int
-    assignee: str
-    requested_at: datetime
-    pay_by: datetime
-    requested_amount: Decimal
-    bank_account: str = Field(description="masked: the last four digits")
-    approved_amount: Decimal | None
-    approved_by: str | None
-    approved_at: datetime | None
-    exception_reason: str | None
-    waiting_for_funds_since: datetime | None
-    paid_at: datetime | None
-    payments: list[PaymentPublic]
-    follow_up_due: date | None
-    extended_working_days: int = Field(
-        default=0,
-        description="added to the follow-up's time by a supervisor or a district officer "
-        "(extend-deadline)",
-    )
-    surveyed_at: datetime | None
-    reviewed_at: datetime | None
-    found_eligible: bool | None
-    confirmed_at: datetime | None
-    rejected_at: datetime | None
-    closed_at: datetime | None
-    payout_overdue: bool
-    follow_up_overdue: bool
-    overdue: bool
-    stage_since: datetime | None
-    notice_refused: bool
-    halted_from: str | None = Field(
-        description="halted by the case engine: the stage it was at (see supervision)"
-    )
-    reconciled_at: datetime | None = Field(
-        description="a halted case's payments reconciled with the bank"
-    )
+EmergencyPublic = published(
+    EmergencyView,
+    name="EmergencyPublic",
+    doc="An emergency case; ``pay_by`` is 24 hours after the request, holidays included.",
+    withheld={"payment_attempt", "version", "stage_hours", "assigned_at", "hold_round"},
+    properties=["overdue"],
+)
 
 
 class EmergencyDetail(EmergencyPublic):
@@ -489,13 +431,6 @@ class EmergencyDetail(EmergencyPublic):
 
 class EmergencyListItem(EmergencyPublic):
     applicant_id_number: str = Field(description="masked: region code and last four")
-
-
-class EmergencyPage(BaseModel):
-    items: list[EmergencyListItem]
-    total: int
-    page: int
-    page_size: int
 
 
 class ReservePublic(BaseModel):
@@ -523,13 +458,6 @@ class ReserveEntryPublic(BaseModel):
     at: datetime
     balance_after: Decimal
     held_after: Decimal
-
-
-class ReserveLedgerPage(BaseModel):
-    items: list[ReserveEntryPublic]
-    total: int
-    page: int
-    page_size: int
 
 
 class TopUpCreate(Body):

@@ -5,7 +5,7 @@ touches. A route declares exactly one, as its user parameter: ``user: Actor = pe
 Every router makes its routes with ``PermittedRoute``, which refuses a route that declares
 none and writes each into the OpenAPI schema as the operation's ``x-permission``.
 
-The roles are those of DESIGN.md "Who uses it"; the README's table is this file's.
+The roles are those of the README's table, which is this file's.
 """
 
 import re
@@ -18,14 +18,13 @@ from typing import Any
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from sqlmodel import Session, select
 
-from api.deps import signed_in
+from api.deps import CaseNo, signed_in
 from domain.cases import Actor, Role
 from domain.errors import NotFound
 from domain.townships import covers, jurisdiction_level
 from store.db import Database
-from store.tables import CaseRecord, EmergencyRecord
+from store.jurisdiction import CaseRef, case_ref
 
 
 class Scope(StrEnum):
@@ -173,13 +172,14 @@ async def _check_jurisdiction(scope: Scope, request: Request, user: Actor) -> No
     if scope is Scope.case:
         case_no = request.path_params["case_no"]
         if _CASE_NO.fullmatch(case_no):
-            villages: CaseVillages = request.app.state.case_villages
-            if (village := villages.get(case_no)) is None:
+            known: KnownCases = request.app.state.known_cases
+            if (case := known.get(case_no)) is None:
                 database = Database(request.app.state.settings.database_url)
-                village = await database.read(_village_of, case_no=case_no)
-                villages.keep(case_no, village)
-            if village is None or not covers(user.jurisdiction, village):
+                case = await database.read(case_ref, case_no=case_no)
+                known.keep(case_no, case)
+            if case is None or not covers(user.jurisdiction, case.village):
                 raise NotFound(f"no case {case_no} in your jurisdiction")
+            request.state.case = case
     elif scope is Scope.township:
         code = request.path_params["code"]
         if _TOWNSHIP.fullmatch(code) and not covers(user.jurisdiction, code):
@@ -200,36 +200,39 @@ async def _check_jurisdiction(scope: Scope, request: Request, user: Actor) -> No
         )
 
 
-class CaseVillages:
-    """The village of each case seen lately: set at intake and never changed, so the check of
-    a case's jurisdiction reads it once, not on every request about the case. Only cases that
-    exist are kept; past ``size`` (~100 bytes each) the least lately asked for go first."""
+class KnownCases:
+    """The cases seen lately, each with its kind and village: set at intake and never changed,
+    so the check of a case's jurisdiction reads them once, not on every request about the
+    case. Only cases that exist are kept; past ``size`` (~200 bytes each) the least lately
+    asked for go first."""
 
     def __init__(self, size: int = 100_000) -> None:
         self.size = size
-        self._villages: OrderedDict[str, str] = OrderedDict()
+        self._cases: OrderedDict[str, CaseRef] = OrderedDict()
 
-    def get(self, case_no: str) -> str | None:
-        village = self._villages.get(case_no)
-        if village is not None:
-            self._villages.move_to_end(case_no)
-        return village
+    def get(self, case_no: str) -> CaseRef | None:
+        case = self._cases.get(case_no)
+        if case is not None:
+            self._cases.move_to_end(case_no)
+        return case
 
-    def keep(self, case_no: str, village: str | None) -> None:
-        if village is None:
+    def keep(self, case_no: str, case: CaseRef | None) -> None:
+        if case is None:
             return
-        self._villages[case_no] = village
-        if len(self._villages) > self.size:
-            self._villages.popitem(last=False)
+        self._cases[case_no] = case
+        if len(self._cases) > self.size:
+            self._cases.popitem(last=False)
 
 
-def _village_of(session: Session, *, case_no: str) -> str | None:
-    """The village of the application or emergency with this number."""
-    for table in (CaseRecord, EmergencyRecord):
-        village = session.exec(select(table.village).where(table.case_no == case_no)).first()
-        if village is not None:
-            return village
-    return None
+def permitted_case(request: Request, case_no: CaseNo) -> CaseRef:
+    """The case the route's permission (of ``Scope.case``) found in the user's jurisdiction
+    (a malformed number is refused first, 422, as the path's)."""
+    return request.state.case
+
+
+PERMITTED_CASE: Any = Depends(permitted_case)
+"""A route's case, as its permission checked it: ``case: CaseRef = PERMITTED_CASE``, declared
+after the permission (``PermittedRoute`` checks), which finds it first."""
 
 
 class PermittedRoute(APIRoute):
@@ -250,6 +253,12 @@ class PermittedRoute(APIRoute):
         needs = {Scope.case: "{case_no}", Scope.township: "{code}"}.get(permission.scope)
         if needs and needs not in path:
             raise RuntimeError(f"{where}: a {permission.scope} permission needs {needs}")
+        calls = [d.call for d in self.dependant.dependencies]
+        if permitted_case in calls and (
+            permission.scope is not Scope.case
+            or not any(hasattr(c, "permission") for c in calls[: calls.index(permitted_case)])
+        ):
+            raise RuntimeError(f"{where}: its case comes from a case permission declared before it")
         self.openapi_extra = (self.openapi_extra or {}) | {"x-permission": permission.openapi()}
 
 

@@ -33,13 +33,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from api.routes.compliance import build_report  # noqa: E402
-from api.routes.supervision import stuck_rows  # noqa: E402
 from domain.calendar import SHANGHAI, local_date  # noqa: E402
 from domain.cases import Actor, Role  # noqa: E402
 from domain.policy import Policy  # noqa: E402
 from domain.supervision import Thresholds  # noqa: E402
 from domain.townships import DISTRICT_CODE, SEED_TOWNSHIPS  # noqa: E402
+from services.compliance import build_report  # noqa: E402
+from services.supervision import stuck_rows  # noqa: E402
 from store.calendar import load_calendar  # noqa: E402
 from store.db import get_engine, session_scope  # noqa: E402
 from store.figures import district_figures  # noqa: E402

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Literal
 
 from domain.deadlines import Deadlines
 from domain.errors import InvalidData
@@ -124,6 +125,9 @@ class BankAccount:
         return f"****{self.account_no[-4:]}"
 
 
+PaymentStatus = Literal["settled", "refused"]
+
+
 @dataclass(frozen=True)
 class PaymentAttempt:
     """One transfer to the family, as the case shows it (the account masked)."""
@@ -131,7 +135,7 @@ class PaymentAttempt:
     attempt: int
     amount: Decimal
     account: str
-    status: str  # settled | refused
+    status: PaymentStatus
     at: datetime
     transfer_id: str | None = None
     reason: str = ""
@@ -306,6 +310,7 @@ class CaseView:
     survey_due: date
     decision_due: date
     provisional: bool
+    """A deadline falls in a year whose holidays are not yet published."""
     assignee: str
     """The caseworker responsible: who accepted the case, or who last acted on it."""
     conflict_of_interest: bool = False

@@ -175,6 +175,7 @@ class EmergencyView:
     pay_by: datetime
     requested_amount: Decimal
     bank_account: str
+    """Masked: the last four digits."""
     payment_attempt: int = 1
     """A new attempt after a refused transfer and a corrected account (its key says which)."""
     approved_amount: Decimal | None = None

@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from domain.compliance import DECIDED, ApplicationFacts, EmergencyFacts, Period, ReserveFacts
 from domain.reserve import EntryKind
 from domain.townships import jurisdiction_level
+from store.jurisdiction import within
 from store.tables import CaseRecord, EmergencyRecord, ReserveEntry, TownshipReserve, TownshipRow
 
 
@@ -62,18 +63,10 @@ def _select(facts, *columns):
     return select(*(c.label(name) for name, c in zip(facts._fields, columns, strict=True)))
 
 
-def _within(query, table, *, jurisdiction: str, township: str | None):
-    """The rows of the jurisdiction by exact code, as ``api.cases.in_jurisdiction`` does."""
-    level = jurisdiction_level(jurisdiction)
-    if level == "township":
-        query = query.where(table.township == jurisdiction)
-    elif level == "village":
-        query = query.where(table.village == jurisdiction)
-    elif level != "district":
-        raise ValueError(f"not a jurisdiction: {jurisdiction!r}")
-    if township is not None:
-        query = query.where(table.township == township)
-    return query
+def _of(query, table, *, jurisdiction: str, township: str | None):
+    """The rows of the jurisdiction (``store.jurisdiction``), of one township if named."""
+    query = within(query, table, jurisdiction=jurisdiction)
+    return query if township is None else query.where(table.township == township)
 
 
 def application_facts(
@@ -113,7 +106,7 @@ def application_facts(
             and_(c.accepted_at < as_of, or_(c.closed_at.is_(None), c.closed_at > as_of)),
         )
     )
-    query = _within(query, c, jurisdiction=jurisdiction, township=township)
+    query = _of(query, c, jurisdiction=jurisdiction, township=township)
     if assistance_type is not None:
         query = query.where(c.assistance_type == assistance_type)
     return _stream(session, query, ApplicationFacts)
@@ -147,7 +140,7 @@ def emergency_facts(
             and_(e.requested_at < as_of, or_(e.closed_at.is_(None), e.closed_at > as_of)),
         )
     )
-    query = _within(query, e, jurisdiction=jurisdiction, township=township)
+    query = _of(query, e, jurisdiction=jurisdiction, township=township)
     return _stream(session, query, EmergencyFacts)
 
 

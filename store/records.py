@@ -15,7 +15,13 @@ from sqlmodel import Session, delete, func, select
 from domain.cases import CLOSED_STAGES, Actor, AuditEntry, CaseStart, CaseView, Stage
 from domain.contracts import StaffNotice, Transition
 from domain.emergency import CLOSED as EMERGENCY_CLOSED
-from domain.emergency import EmergencyStart, EmergencyView, release_key, settlement_key
+from domain.emergency import (
+    EmergencyStage,
+    EmergencyStart,
+    EmergencyView,
+    release_key,
+    settlement_key,
+)
 from domain.errors import Conflict, NotFound
 from domain.halting import (
     BankTransfer,
@@ -31,8 +37,10 @@ from domain.sealing import KeyRing
 from store import reserve
 from store.evidence import append_entry
 from store.hashed_ids import claim_rows, look_up
+from store.jurisdiction import TABLES, CaseKindName
 from store.sealed import open_start, seal_start
 from store.tables import (
+    NOT_IN_VIEW,
     AuditEntryRecord,
     CaseCounter,
     CaseHead,
@@ -146,6 +154,13 @@ def write_new_case(
         start=seal_start(accepted, case_no=start.case_no, ring=ring),
     )
     append_entry(session, entry)
+
+
+def record_of(
+    session: Session, *, kind: CaseKindName, case_no: str
+) -> CaseRecord | EmergencyRecord | None:
+    """The record of the case of this kind and number (None: there is none)."""
+    return session.get(TABLES[kind], case_no)
 
 
 def start_of(
@@ -359,6 +374,19 @@ def audit_trail(session: Session, *, case_no: str) -> list[AuditEntryRecord]:
     return list(session.exec(query.order_by(AuditEntryRecord.seq)))
 
 
+def waiting_for_funds(session: Session, *, township: str) -> list[EmergencyView]:
+    """The township's emergencies waiting for funds, the earliest request first."""
+    rows = session.exec(
+        select(EmergencyRecord)
+        .where(
+            EmergencyRecord.township == township,
+            EmergencyRecord.stage == EmergencyStage.awaiting_funds,
+        )
+        .order_by(EmergencyRecord.requested_at)
+    )
+    return [view_of(row) for row in rows]
+
+
 def record_staff_notice(session: Session, notice: StaffNotice) -> None:
     if session.get(StaffNotification, notice.key) is None:
         session.add(StaffNotification(**asdict(notice)))
@@ -377,12 +405,9 @@ def _write_view(
     start: str | None,
 ) -> None:
     table, adapter = _PROJECTIONS[type(view)]
-    fields = {k: v for k, v in adapter.dump_python(view).items() if k in table.model_fields}
     row = table(
-        **fields,
+        **{name: getattr(view, name) for name in table.model_fields if name not in NOT_IN_VIEW},
         applicant_id_number=applicant_id_number,
-        overdue=view.overdue,
-        longest_stage=view.longest_stage,
         view=adapter.dump_json(view).decode(),
         start=start,
     )

@@ -21,7 +21,7 @@ Why no interleaving can over-spend a reserve:
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import exists, func, update
+from sqlalchemy import exists, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -32,12 +32,11 @@ from domain.errors import Conflict, InvalidData, NotFound
 from domain.reserve import DEFAULT_MINIMUM, EntryKind, ReserveState, to_fen, to_yuan
 from domain.sealing import KeyRing
 from store.hashed_ids import look_up, payout_rows
+from store.pages import Paged, paged
 from store.tables import EmergencyPayout, ReserveEntry, TownshipReserve, TownshipRow
 
 SYSTEM_USER = "system"
 """``by_user`` of the entries the payment process writes (hold, settle, release)."""
-
-MAX_LEDGER_PAGE = 500
 
 
 def reserve_of(session: Session, *, township: str) -> ReserveState:
@@ -259,26 +258,11 @@ def released(session: Session, *, hold: str) -> bool:
     )
 
 
-def ledger(
-    session: Session, *, township: str, offset: int = 0, limit: int = 50
-) -> tuple[list[ReserveEntry], int]:
-    """A page of the township's ledger, newest entry first, and how many entries it has."""
-    if offset < 0:
-        raise InvalidData("offset", "offset must be zero or more")
-    if not 1 <= limit <= MAX_LEDGER_PAGE:
-        raise InvalidData("limit", f"limit must be from 1 to {MAX_LEDGER_PAGE}")
+def ledger(session: Session, *, township: str, page: int = 1, page_size: int = 50) -> Paged:
+    """A page of the township's ledger (``ReserveEntry``), newest entry first."""
     reserve_of(session, township=township)
-    total = session.exec(
-        select(func.count()).select_from(ReserveEntry).where(ReserveEntry.township == township)
-    ).one()
-    entries = session.exec(
-        select(ReserveEntry)
-        .where(ReserveEntry.township == township)
-        .order_by(ReserveEntry.id.desc())
-        .offset(offset)
-        .limit(limit)
-    ).all()
-    return list(entries), total
+    query = select(ReserveEntry).where(ReserveEntry.township == township)
+    return paged(session, query, order_by=(ReserveEntry.id.desc(),), page=page, page_size=page_size)
 
 
 def recent_payout(

@@ -9,6 +9,7 @@ from sqlmodel import Session, delete, select, update
 from domain.cases import Stage
 from domain.emergency import EmergencyStage
 from domain.supervision import OpenCase, application_deadlines, emergency_deadlines
+from store.jurisdiction import within
 from store.records import live
 from store.tables import ActivityRetry, CaseRecord, EmergencyRecord
 
@@ -16,30 +17,27 @@ HALTED = [Stage.halted.value]
 
 
 def open_cases(
-    session: Session, *, township: str | None, village: str | None, kind: str | None
+    session: Session, *, jurisdiction: str, township: str | None, kind: str | None
 ) -> list[OpenCase]:
-    """Every case still waiting for something, of one township or village (or all), with
-    what supervision needs of it. Reads only the columns it needs."""
+    """Every case of the jurisdiction still waiting for something (of one township, if
+    named), with what supervision needs of it. Reads only the columns it needs."""
     retrying: dict[str, list[str]] = {}
     for case_no, activity in session.exec(select(ActivityRetry.case_no, ActivityRetry.activity)):
         retrying.setdefault(case_no, []).append(activity)
     cases: list[OpenCase] = []
+
+    def where(query, table):
+        query = within(query, table, jurisdiction=jurisdiction)
+        return query if township is None else query.where(table.township == township)
+
     if kind in (None, "application"):
-        cases += _applications(session, township=township, village=village, retrying=retrying)
+        cases += _applications(session, where=where, retrying=retrying)
     if kind in (None, "emergency"):
-        cases += _emergencies(session, township=township, village=village, retrying=retrying)
+        cases += _emergencies(session, where=where, retrying=retrying)
     return cases
 
 
-def _place(query, table, township: str | None, village: str | None):
-    if township:
-        query = query.where(table.township == township)
-    if village:
-        query = query.where(table.village == village)
-    return query
-
-
-def _applications(session: Session, *, township, village, retrying) -> list[OpenCase]:
+def _applications(session: Session, *, where, retrying) -> list[OpenCase]:
     r = CaseRecord
     query = select(
         r.case_no, r.assistance_type, r.township, r.village, r.stage, r.stage_since,
@@ -49,7 +47,7 @@ def _applications(session: Session, *, township, village, retrying) -> list[Open
         r.halted_from, r.reconciled_at.is_not(None),
     ).where(or_(live(r), r.stage.in_(HALTED)))  # fmt: skip
     cases = []
-    for row in session.exec(_place(query, r, township, village)):
+    for row in session.exec(where(query, r)):
         (case_no, kind, town, place, stage, since, accepted, assignee, survey_due, surveyed,
          decision_due, refusal_due, refusal_sent, verification, sms, account, problem,
          has_start, assigned, halted_from, reconciled) = row  # fmt: skip
@@ -82,7 +80,7 @@ def _applications(session: Session, *, township, village, retrying) -> list[Open
     return cases
 
 
-def _emergencies(session: Session, *, township, village, retrying) -> list[OpenCase]:
+def _emergencies(session: Session, *, where, retrying) -> list[OpenCase]:
     r = EmergencyRecord
     query = select(
         r.case_no, r.cause, r.township, r.village, r.stage, r.stage_since, r.requested_at,
@@ -91,7 +89,7 @@ def _emergencies(session: Session, *, township, village, retrying) -> list[OpenC
         r.reconciled_at.is_not(None),
     ).where(or_(live(r), r.stage.in_(HALTED)))  # fmt: skip
     cases = []
-    for row in session.exec(_place(query, r, township, village)):
+    for row in session.exec(where(query, r)):
         (case_no, cause, town, place, stage, since, requested, assignee, pay_by, follow_up_due,
          reviewed, sms, problem, has_start, assigned, halted_from, reconciled) = row  # fmt: skip
         refusals = ["payment"] if stage == EmergencyStage.awaiting_account else []

@@ -72,6 +72,13 @@ class CaseRecord(SQLModel, table=True):
     reconciled_at: datetime | None = Field(default=None, sa_column=_utc())
 
 
+NOT_IN_VIEW = frozenset({"applicant_id_number", "view", "start", "engine_problem"})
+"""The columns of ``case_record`` and ``emergency_record`` that are no field of the case's view
+(``CaseView``, ``EmergencyView``): the applicant's masked ID number, the view itself as JSON,
+the sealed intake, and what the engine's watch found. Every other column is the view's field
+(or property) of its name and type (``tests/test_records.py``)."""
+
+
 class AuditEntryRecord(SQLModel, table=True):
     """The audit trail (留痕): append-only, one row per (case, seq)."""
 

@@ -24,7 +24,7 @@ import pytest
 from sqlmodel import select
 
 from api.main import create_app
-from api.routes.compliance import COLUMNS, build_report, report_clock
+from api.routes.compliance import COLUMNS, report_clock
 from api.spreadsheet import csv_bytes
 from api.tokens import issue_token
 from domain.calendar import SHANGHAI, WorkingCalendar, WorkingDayIndex, YearCalendar
@@ -57,6 +57,7 @@ from domain.compliance import (
 from domain.emergency import ApprovalRecord
 from domain.policy import Policy
 from domain.townships import DISTRICT_CODE as DISTRICT
+from services.compliance import build_report
 from settings import Settings
 from store import reserve
 from store.calendar import publish_year

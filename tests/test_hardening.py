@@ -504,12 +504,18 @@ async def test_a_case_whose_workflow_the_engine_stopped_is_never_shown_as_open(s
                 "operator"
             )
 
-        # An action finds out at once ...
+        # An action is refused at once, and says what comes next; a request writes nothing
+        # to the records (the watch does) ...
         refused = await http.post(f"/applications/{first}/withdrawal", json={"reason": "x"})
-        assert refused.status_code == 409 and "halted" in refused.json()["detail"]
-        # ... and the worker's watch finds the rest.
+        assert refused.status_code == 409, refused.text
+        assert "stopped" in refused.json()["detail"]
+        assert "the watch marks it halted" in refused.json()["detail"]
+        assert (await http.get(f"/applications/{first}")).json()["stage"] == "survey"
+        # ... and the worker's watch halts them both.
+        marked: set[str] = set()
         for _ in range(50):
-            if second in await mark_halted_cases(dev_env.client, db, since=since):
+            marked |= set(await mark_halted_cases(dev_env.client, db, since=since))
+            if marked >= {first, second}:
                 break
             await asyncio.sleep(0.1)
         for case_no in (first, second):

@@ -16,13 +16,14 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from api.permissions import CaseVillages
+from api.permissions import KnownCases
 from domain.calendar import local_date
 from domain.cases import Actor, Role
 from domain.policy import Policy
 from domain.supervision import Thresholds
 from settings import Settings
 from store.db import session_scope
+from store.jurisdiction import CaseRef
 from store.tables import StaffNotification
 from tests.conftest import Stack, fresh_database, running_stack
 from tests.test_api import application
@@ -361,14 +362,18 @@ async def test_supervision_and_compliance_reports_hold_only_the_asked_townships_
         assert all(code.startswith(within) for code in reserves), who
 
 
-def test_the_villages_of_cases_kept_for_the_jurisdiction_check_are_bounded():
-    villages = CaseVillages(size=2)
-    villages.keep("370305-2026-000001", "370305001001")
-    villages.keep("370305-2026-000002", None)  # no such case: asked again next time
-    villages.keep("370305-2026-000003", "370305002001")
-    assert villages.get("370305-2026-000002") is None
-    assert villages.get("370305-2026-000001") == "370305001001"  # used lately: stays
-    villages.keep("370305-2026-000004", "370305003001")
-    assert villages.get("370305-2026-000003") is None  # the least lately used went
-    assert villages.get("370305-2026-000001") == "370305001001"
-    assert villages.get("370305-2026-000004") == "370305003001"
+def test_the_cases_kept_for_the_jurisdiction_check_are_bounded():
+    known = KnownCases(size=2)
+
+    def case(n: int, village: str) -> CaseRef:
+        return CaseRef(f"370305-2026-00000{n}", "application", village)
+
+    known.keep("370305-2026-000001", case(1, "370305001001"))
+    known.keep("370305-2026-000002", None)  # no such case: asked again next time
+    known.keep("370305-2026-000003", case(3, "370305002001"))
+    assert known.get("370305-2026-000002") is None
+    assert known.get("370305-2026-000001") == case(1, "370305001001")  # used lately: stays
+    known.keep("370305-2026-000004", case(4, "370305003001"))
+    assert known.get("370305-2026-000003") is None  # the least lately used went
+    assert known.get("370305-2026-000001") == case(1, "370305001001")
+    assert known.get("370305-2026-000004") == case(4, "370305003001")

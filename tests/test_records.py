@@ -3,6 +3,10 @@
 accepted at intake is kept sealed."""
 
 import base64
+import dataclasses
+import enum
+import types
+import typing
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -14,9 +18,9 @@ from alembic import command
 from sqlmodel import select
 
 import store.hashed_ids
-from domain.cases import AuditEntry, Stage, initial_view
+from domain.cases import AuditEntry, CaseView, Stage, initial_view
 from domain.contracts import Transition
-from domain.emergency import Emergency
+from domain.emergency import Emergency, EmergencyView
 from domain.sealing import KeyRing, Unsealable
 from domain.townships import DISTRICT_CODE
 from settings import Settings
@@ -33,6 +37,7 @@ from store.records import (
 )
 from store.reserve import recent_payout
 from store.tables import (
+    NOT_IN_VIEW,
     AuditEntryRecord,
     CaseRecord,
     EmergencyPayout,
@@ -83,6 +88,40 @@ def accepted(url: str):
             ring=RING,
         )
     return start, view
+
+
+def _kind(hint: object) -> tuple[object, bool]:
+    """A type as a column holds it: an enum as its text; and whether None is allowed."""
+    args = typing.get_args(hint)
+    nullable = typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args
+    if nullable:
+        [hint] = [a for a in args if a is not type(None)]
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        hint = str
+    return hint, nullable
+
+
+@pytest.mark.parametrize(
+    ("table", "view"), [(CaseRecord, CaseView), (EmergencyRecord, EmergencyView)]
+)
+def test_every_column_of_a_case_record_is_its_view_field_of_that_name_and_type(table, view):
+    """A case's record is its view, column for column (a list filters and sorts what the case
+    says), but for the few columns ``store.tables.NOT_IN_VIEW`` names, which the view has not."""
+    fields = typing.get_type_hints(view)
+    properties = {
+        name: typing.get_type_hints(member.fget)["return"]
+        for name, member in vars(view).items()
+        if isinstance(member, property)
+    }
+    for name, column in table.model_fields.items():
+        if name in NOT_IN_VIEW:
+            assert name not in fields and name not in properties, f"{name} is the view's"
+            continue
+        assert name in fields or name in properties, (
+            f"{table.__tablename__}.{name}: not in the view"
+        )
+        assert _kind(column.annotation) == _kind(fields.get(name) or properties[name]), name
+    assert {f.name for f in dataclasses.fields(view)} & NOT_IN_VIEW == set()
 
 
 def test_a_second_open_application_for_a_household_member_is_refused(url):

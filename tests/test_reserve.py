@@ -50,9 +50,9 @@ def state(url: str, township: str = TOWNSHIP) -> ReserveState:
 def entries(url: str, township: str = TOWNSHIP) -> list[ReserveEntry]:
     """The whole ledger, oldest first."""
     with session_scope(url) as session:
-        page, total = reserve.ledger(session, township=township, limit=500)
-    assert len(page) == total
-    return page[::-1]
+        page = reserve.ledger(session, township=township, page_size=500)
+    assert len(page.items) == page.total
+    return page.items[::-1]
 
 
 def payouts(url: str) -> list[tuple[str, str, str, str]]:
@@ -204,8 +204,8 @@ def test_top_up_hold_settle_release_move_the_money_and_a_repeated_key_changes_no
     assert payouts(url) == recorded(("m1", "C-1", "fire"), ("m2", "C-1", "fire"))
     # The newest entry first, a page at a time.
     with session_scope(url) as session:
-        page, total = reserve.ledger(session, township=TOWNSHIP, offset=1, limit=2)
-    assert total == 6 and [e.key for e in page] == ["s1", "h2"]
+        page = reserve.ledger(session, township=TOWNSHIP, page=2, page_size=2)
+    assert page.total == 6 and [e.key for e in page.items] == ["h2", "h1"]
 
 
 def test_a_key_names_one_entry_for_good(url):

@@ -14,12 +14,12 @@ from temporalio import workflow
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.problems import mark_engine_problems
-from api.intake import _accept
 from api.main import create_app
 from api.models import ApplicationCreate
 from domain.calendar import local_date
 from domain.cases import Actor, Role
 from domain.supervision import NO_WORKFLOW
+from services.intake import accept
 from store import reserve
 from store.db import Database, get_engine, session_scope
 from store.tables import ActivityRetry, CaseRecord
@@ -242,11 +242,11 @@ async def test_a_workflow_whose_task_keeps_failing_is_found(dev_env, api_setting
 
 async def test_a_record_whose_workflow_never_started_is_found_and_started(stack, dev_env):
     db = Database(stack.settings.database_url)
-    body = ApplicationCreate.model_validate(application())
+    intake = ApplicationCreate.model_validate(application()).intake()
     accepted_at = datetime.now(UTC) - timedelta(minutes=5)  # the API died right after the record
     start = await db.write(
-        _accept, body=body, user=ASSISTANT, accepted_at=accepted_at, policy=stack.settings.policy,
-        ring=stack.settings.key_ring(),
+        accept, application=intake, user=ASSISTANT, accepted_at=accepted_at,
+        policy=stack.settings.policy, ring=stack.settings.key_ring(),
     )  # fmt: skip
     # What was accepted is kept sealed: the raw row holds no ID number, phone or account.
     with get_engine(stack.settings.database_url).connect() as connection:

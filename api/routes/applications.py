@@ -3,32 +3,21 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from sqlmodel import func, select
 
-from api.cases import (
-    APPLICATIONS,
-    CaseNo,
-    audit_trail_for,
-    case_detail,
-    case_in_jurisdiction,
-    declare_action,
-    in_jurisdiction,
-    list_item,
-)
-from api.deps import DatabaseDep, IdempotencyKey, SessionDep, SettingsDep, TemporalDep
-from api.intake import accept_application
+from api.cases import declare_action
+from api.deps import DatabaseDep, IdempotencyKey, SettingsDep, TemporalDep
 from api.models import (
     ApplicationCreate,
+    ApplicationDetail,
+    ApplicationListItem,
+    ApplicationPublic,
     AuditEntryPublic,
     BankAccountIn,
-    CaseDetail,
-    CaseListItem,
-    CasePage,
-    CasePublic,
     DecisionCreate,
     DocumentsReceiptCreate,
     DocumentsRequestCreate,
     ObjectionCreate,
+    Page,
     ReviewCreate,
     SurveyCreate,
     WithdrawalCreate,
@@ -39,6 +28,7 @@ from api.permissions import (
     DECIDE,
     LIST_CASES,
     OBJECT,
+    PERMITTED_CASE,
     READ_CASE,
     REVIEW,
     SURVEY,
@@ -60,17 +50,15 @@ from domain.cases import (
     SurveyRecord,
     WithdrawalRecord,
 )
-from store.tables import CaseRecord
+from services import cases, intake
+from services.cases import APPLICATIONS
+from store.jurisdiction import CaseRef
 from workflows.application import ApplicationWorkflow
 
 router = APIRouter(prefix="/applications", tags=["applications"], route_class=PermittedRoute)
 
 
-def _public(view) -> CasePublic:
-    return CasePublic.model_validate(view, from_attributes=True)
-
-
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=CasePublic)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ApplicationPublic)
 async def create_application(
     body: ApplicationCreate,
     db: DatabaseDep,
@@ -78,15 +66,17 @@ async def create_application(
     settings: SettingsDep,
     user: Actor = permit(ACCEPT_APPLICATION),
     _key: IdempotencyKey = None,  # honoured by the idempotency middleware
-) -> CasePublic:
+) -> ApplicationPublic:
     """一门受理: accept an application and start its case. Deadlines count from today."""
-    view = await accept_application(db=db, client=client, settings=settings, user=user, body=body)
-    return _public(view)
+    view = await intake.accept_application(
+        db=db, client=client, settings=settings, user=user, application=body.intake()
+    )
+    return ApplicationPublic.of(view)
 
 
-@router.get("", response_model=CasePage)
-def list_applications(
-    session: SessionDep,
+@router.get("", response_model=Page[ApplicationListItem])
+async def list_applications(
+    db: DatabaseDep,
     user: Actor = permit(LIST_CASES),
     stage: Stage | None = None,
     township: Annotated[str | None, Query(pattern=r"^\d{9}$")] = None,
@@ -94,49 +84,52 @@ def list_applications(
     overdue: bool | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> CasePage:
+) -> Page[ApplicationListItem]:
     """Cases in your jurisdiction, oldest deadline first (from the case records)."""
-    query = in_jurisdiction(select(CaseRecord), CaseRecord, user=user)
-    if stage is not None:
-        query = query.where(CaseRecord.stage == stage)
-    if township is not None:
-        query = query.where(CaseRecord.township == township)
-    if assistance_type is not None:
-        query = query.where(CaseRecord.assistance_type == assistance_type)
-    if overdue is not None:
-        query = query.where(CaseRecord.overdue == overdue)
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = session.exec(
-        query.order_by(CaseRecord.decision_due, CaseRecord.case_no)
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    ).all()
-    return CasePage(
-        items=[list_item(CaseListItem, r) for r in rows],
-        total=total,
+    listed = await cases.listing(
+        db=db,
+        kind=APPLICATIONS,
+        user=user,
+        equal={
+            "stage": stage,
+            "township": township,
+            "assistance_type": assistance_type,
+            "overdue": overdue,
+        },
         page=page,
         page_size=page_size,
     )
+    return Page[ApplicationListItem].of(
+        listed, lambda c: ApplicationListItem.of(c.view, applicant_id_number=c.applicant_id_number)
+    )
 
 
-@router.get("/{case_no}", response_model=CaseDetail)
+@router.get("/{case_no}", response_model=ApplicationDetail)
 async def get_application(
-    case_no: CaseNo, db: DatabaseDep, settings: SettingsDep, user: Actor = permit(READ_CASE)
-) -> CaseDetail:
-    row = await db.read(case_in_jurisdiction, kind=APPLICATIONS, case_no=case_no, user=user)
-    return case_detail(CaseDetail, row, user=user, ring=settings.key_ring())
+    db: DatabaseDep,
+    settings: SettingsDep,
+    user: Actor = permit(READ_CASE),
+    case: CaseRef = PERMITTED_CASE,
+) -> ApplicationDetail:
+    read = await cases.read(
+        db=db, kind=APPLICATIONS, case=case, user=user, ring=settings.key_ring()
+    )
+    return ApplicationDetail.of(read.view, family=read.family)
 
 
 @router.get("/{case_no}/audit-trail", response_model=list[AuditEntryPublic])
-def get_audit_trail(case_no: CaseNo, session: SessionDep, user: Actor = permit(READ_CASE)) -> list:
+async def get_audit_trail(
+    db: DatabaseDep, user: Actor = permit(READ_CASE), case: CaseRef = PERMITTED_CASE
+) -> list[AuditEntryPublic]:
     """Who did what, when, from which stage to which (留痕)."""
-    return audit_trail_for(session, kind=APPLICATIONS, case_no=case_no, user=user)
+    entries = await cases.trail(db=db, kind=APPLICATIONS, case=case, user=user)
+    return [AuditEntryPublic.model_validate(e) for e in entries]
 
 
 def _action(path: str, body, record, update, permission: Permission, doc: str) -> None:
     declare_action(
         router, APPLICATIONS, path, body=body, record=record, update=update,
-        permission=permission, answer=CasePublic, doc=doc,
+        permission=permission, answer=ApplicationPublic, doc=doc,
     )  # fmt: skip
 
 

@@ -3,34 +3,26 @@
 For the overseeing office (auditor), and supervisors, district officers and the admin, each
 within their jurisdiction. JSON by default; ``Accept: text/csv`` gives the same numbers as a
 CSV that Excel opens (UTF-8 with a BOM; written by ``api.spreadsheet``, which no name can
-turn into a formula). The counting is ``domain.compliance``'s, the reading
-``store.compliance``'s; what each number means is in ``domain.compliance``.
+turn into a formula). The report is ``services.compliance``'s (the counting
+``domain.compliance``'s, the reading ``store.compliance``'s); what each number means is in
+``domain.compliance``.
 """
 
 from dataclasses import asdict
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlmodel import Session
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import DatabaseDep, SettingsDep
 from api.permissions import SUPERVISE, PermittedRoute, permit
 from api.spreadsheet import csv_bytes
 from domain.cases import Actor, AssistanceType
-from domain.compliance import ComplianceReport, Period, compliance_report
-from domain.errors import InvalidData
-from domain.policy import Policy
-from store.calendar import load_calendar
-from store.compliance import application_facts, emergency_facts, reserve_facts, township_names
+from domain.compliance import ComplianceReport
+from services import compliance
+from services.compliance import Kind
 
 router = APIRouter(prefix="/audit", tags=["audit"], route_class=PermittedRoute)
-
-EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
-MAX_SPAN_DAYS = 3 * 366
-"""A report covers at most about three years: enough for any audit, bounded in cost."""
-
-Kind = Literal["application", "emergency"]
 
 
 def report_clock() -> datetime:
@@ -39,46 +31,14 @@ def report_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def build_report(
-    session: Session,
-    *,
-    user: Actor,
-    first: date,
-    last: date,
-    now: datetime,
-    policy: Policy,
-    township: str | None = None,
-    assistance_type: str | None = None,
-    kind: Kind | None = None,
-) -> ComplianceReport:
-    """Read and count: the route's work, and what ``bench/compliance.py`` times."""
-    period = Period(first, last, now)
-    where = {"jurisdiction": user.jurisdiction, "township": township, "period": period}
-    applications = emergencies = reserves = None
-    if kind != "emergency":
-        applications = application_facts(session, assistance_type=assistance_type, **where)
-    if kind != "application":
-        emergencies = emergency_facts(session, **where)
-        reserves = reserve_facts(session, **where)
-    return compliance_report(
-        period=period,
-        calendar=load_calendar(session),
-        decision_working_days=policy.decision_working_days,
-        applications=applications,
-        emergencies=emergencies,
-        reserves=reserves,
-        names=township_names(session),
-    )
-
-
 @router.get(
     "/compliance",
     response_model=ComplianceReport,
     responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV on request"}},
 )
-def get_compliance(
+async def get_compliance(
     request: Request,
-    session: SessionDep,
+    db: DatabaseDep,
     settings: SettingsDep,
     first: Annotated[date, Query(alias="from", description="first day, Asia/Shanghai")],
     last: Annotated[date, Query(alias="to", description="last day, included")],
@@ -95,16 +55,8 @@ def get_compliance(
     each; surveys and written refusals on time; emergencies paid within 24 hours and followed
     up in time; the cases open and late at the end of the period; the days each township's
     reserve was below its minimum. ``assistance_type`` filters the applications only."""
-    if not EARLIEST <= first <= LATEST:
-        raise InvalidData("query.from", f"from must be between {EARLIEST} and {LATEST}")
-    if not EARLIEST <= last <= LATEST:
-        raise InvalidData("query.to", f"to must be between {EARLIEST} and {LATEST}")
-    if last < first:
-        raise InvalidData("query.to", "to must be on or after from")
-    if (last - first).days > MAX_SPAN_DAYS:
-        raise InvalidData("query.to", "a report covers at most three years")
-    report = build_report(
-        session,
+    report = await compliance.report(
+        db=db,
         user=user,
         first=first,
         last=last,

@@ -4,20 +4,9 @@ request from the township's reserve (先行救助), and the procedure is complet
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from sqlmodel import func, select
 
-from api.cases import (
-    EMERGENCIES,
-    CaseNo,
-    audit_trail_for,
-    case_detail,
-    case_in_jurisdiction,
-    declare_action,
-    in_jurisdiction,
-    list_item,
-)
-from api.deps import DatabaseDep, IdempotencyKey, SessionDep, SettingsDep, TemporalDep
-from api.intake import accept_emergency
+from api.cases import declare_action
+from api.deps import DatabaseDep, IdempotencyKey, SettingsDep, TemporalDep
 from api.models import (
     ApprovalCreate,
     AuditEntryPublic,
@@ -26,9 +15,9 @@ from api.models import (
     EmergencyCreate,
     EmergencyDetail,
     EmergencyListItem,
-    EmergencyPage,
     EmergencyPublic,
     ExceptionApprovalCreate,
+    Page,
     RejectionCreate,
     ReviewCreate,
     SurveyCreate,
@@ -38,6 +27,7 @@ from api.permissions import (
     CASEWORK,
     DECIDE,
     LIST_CASES,
+    PERMITTED_CASE,
     READ_CASE,
     REQUEST_EMERGENCY,
     REVIEW,
@@ -61,14 +51,12 @@ from domain.emergency import (
     ExceptionApproval,
     RejectionRecord,
 )
-from store.tables import EmergencyRecord
+from services import cases, intake
+from services.cases import EMERGENCIES
+from store.jurisdiction import CaseRef
 from workflows.emergency import EmergencyWorkflow
 
 router = APIRouter(prefix="/emergencies", tags=["emergencies"], route_class=PermittedRoute)
-
-
-def _public(view) -> EmergencyPublic:
-    return EmergencyPublic.model_validate(view, from_attributes=True)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=EmergencyPublic)
@@ -81,14 +69,15 @@ async def request_emergency(
     _key: IdempotencyKey = None,  # honoured by the idempotency middleware
 ) -> EmergencyPublic:
     """急难: a family in an urgent crisis. ``pay_by`` in the answer is 24 hours from now."""
-    return _public(
-        await accept_emergency(db=db, client=client, settings=settings, user=user, body=body)
+    view = await intake.accept_emergency(
+        db=db, client=client, settings=settings, user=user, request=body.intake()
     )
+    return EmergencyPublic.of(view)
 
 
-@router.get("", response_model=EmergencyPage)
-def list_emergencies(
-    session: SessionDep,
+@router.get("", response_model=Page[EmergencyListItem])
+async def list_emergencies(
+    db: DatabaseDep,
     user: Actor = permit(LIST_CASES),
     stage: EmergencyStage | None = None,
     township: Annotated[str | None, Query(pattern=r"^\d{9}$")] = None,
@@ -96,43 +85,39 @@ def list_emergencies(
     overdue: bool | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> EmergencyPage:
+) -> Page[EmergencyListItem]:
     """Emergencies in your jurisdiction, the most pressing payout first (from the case records)."""
-    query = in_jurisdiction(select(EmergencyRecord), EmergencyRecord, user=user)
-    for column, value in (
-        (EmergencyRecord.stage, stage),
-        (EmergencyRecord.township, township),
-        (EmergencyRecord.cause, cause),
-        (EmergencyRecord.overdue, overdue),
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = session.exec(
-        query.order_by(EmergencyRecord.pay_by, EmergencyRecord.case_no)
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    ).all()
-    return EmergencyPage(
-        items=[list_item(EmergencyListItem, r) for r in rows],
-        total=total,
+    listed = await cases.listing(
+        db=db,
+        kind=EMERGENCIES,
+        user=user,
+        equal={"stage": stage, "township": township, "cause": cause, "overdue": overdue},
         page=page,
         page_size=page_size,
+    )
+    return Page[EmergencyListItem].of(
+        listed, lambda c: EmergencyListItem.of(c.view, applicant_id_number=c.applicant_id_number)
     )
 
 
 @router.get("/{case_no}", response_model=EmergencyDetail)
 async def get_emergency(
-    case_no: CaseNo, db: DatabaseDep, settings: SettingsDep, user: Actor = permit(READ_CASE)
+    db: DatabaseDep,
+    settings: SettingsDep,
+    user: Actor = permit(READ_CASE),
+    case: CaseRef = PERMITTED_CASE,
 ) -> EmergencyDetail:
-    row = await db.read(case_in_jurisdiction, kind=EMERGENCIES, case_no=case_no, user=user)
-    return case_detail(EmergencyDetail, row, user=user, ring=settings.key_ring())
+    read = await cases.read(db=db, kind=EMERGENCIES, case=case, user=user, ring=settings.key_ring())
+    return EmergencyDetail.of(read.view, family=read.family)
 
 
 @router.get("/{case_no}/audit-trail", response_model=list[AuditEntryPublic])
-def get_audit_trail(case_no: CaseNo, session: SessionDep, user: Actor = permit(READ_CASE)) -> list:
+async def get_audit_trail(
+    db: DatabaseDep, user: Actor = permit(READ_CASE), case: CaseRef = PERMITTED_CASE
+) -> list[AuditEntryPublic]:
     """Who did what, when, from which stage to which (留痕)."""
-    return audit_trail_for(session, kind=EMERGENCIES, case_no=case_no, user=user)
+    entries = await cases.trail(db=db, kind=EMERGENCIES, case=case, user=user)
+    return [AuditEntryPublic.model_validate(e) for e in entries]
 
 
 def _action(path: str, body, record, update, permission: Permission, doc: str) -> None:

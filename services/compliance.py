@@ -1,0 +1,90 @@
+"""Whether the deadlines were kept, for any period and township: the counting is
+``domain.compliance``'s, the reading ``store.compliance``'s; what each number means is in
+``domain.compliance``."""
+
+from datetime import date, datetime
+from typing import Literal
+
+from sqlmodel import Session
+
+from domain.cases import Actor
+from domain.compliance import ComplianceReport, Period, compliance_report
+from domain.errors import InvalidData
+from domain.policy import Policy
+from store.calendar import load_calendar
+from store.compliance import application_facts, emergency_facts, reserve_facts, township_names
+from store.db import Database
+
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
+MAX_SPAN_DAYS = 3 * 366
+"""A report covers at most about three years: enough for any audit, bounded in cost."""
+
+Kind = Literal["application", "emergency"]
+
+
+async def report(
+    *,
+    db: Database,
+    user: Actor,
+    first: date,
+    last: date,
+    now: datetime,
+    policy: Policy,
+    township: str | None = None,
+    assistance_type: str | None = None,
+    kind: Kind | None = None,
+) -> ComplianceReport:
+    """The report of the days ``first`` to ``last`` (Asia/Shanghai) as it stands at ``now``,
+    of the user's jurisdiction (of one township, if named); ``assistance_type`` filters the
+    applications only."""
+    if not EARLIEST <= first <= LATEST:
+        raise InvalidData("query.from", f"from must be between {EARLIEST} and {LATEST}")
+    if not EARLIEST <= last <= LATEST:
+        raise InvalidData("query.to", f"to must be between {EARLIEST} and {LATEST}")
+    if last < first:
+        raise InvalidData("query.to", "to must be on or after from")
+    if (last - first).days > MAX_SPAN_DAYS:
+        raise InvalidData("query.to", "a report covers at most three years")
+    return await db.read(
+        build_report,
+        user=user,
+        first=first,
+        last=last,
+        now=now,
+        policy=policy,
+        township=township,
+        assistance_type=assistance_type,
+        kind=kind,
+    )
+
+
+def build_report(
+    session: Session,
+    *,
+    user: Actor,
+    first: date,
+    last: date,
+    now: datetime,
+    policy: Policy,
+    township: str | None = None,
+    assistance_type: str | None = None,
+    kind: Kind | None = None,
+) -> ComplianceReport:
+    """Read and count, in one transaction: the report's work, and what the audit bench times."""
+    period = Period(first, last, now)
+    where = {"jurisdiction": user.jurisdiction, "township": township, "period": period}
+    applications = emergencies = reserves = None
+    if kind != "emergency":
+        applications = application_facts(session, assistance_type=assistance_type, **where)
+    if kind != "application":
+        emergencies = emergency_facts(session, **where)
+        reserves = reserve_facts(session, **where)
+    return compliance_report(
+        period=period,
+        calendar=load_calendar(session),
+        decision_working_days=policy.decision_working_days,
+        applications=applications,
+        emergencies=emergencies,
+        reserves=reserves,
+        names=township_names(session),
+    )

@@ -1,0 +1,256 @@
+"""一门受理: intake of an application and of an emergency request. Each checks what it can
+(``domain.intake``), then in one short transaction claims the household, numbers the case and
+writes its first record, and only then starts the case's workflow."""
+
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from sqlmodel import Session
+from temporalio.client import Client
+
+from domain.calendar import local_date
+from domain.cases import (
+    Actor,
+    AuditEntry,
+    CaseStart,
+    CaseView,
+    Stage,
+    check_holder,
+    initial_view,
+)
+from domain.deadlines import DeadlineFacts, compute_deadlines
+from domain.emergency import Emergency, EmergencyStart, EmergencyView
+from domain.errors import Conflict
+from domain.identity import mask_id_number
+from domain.intake import (
+    ApplicationIntake,
+    EmergencyIntake,
+    check_channel,
+    check_expense,
+    check_lives_within,
+    check_place,
+    check_requested_amount,
+    check_residence,
+)
+from domain.policy import Policy
+from domain.sealing import KeyRing
+from domain.townships import DISTRICT_CODE, Village
+from services.cases import APPLICATIONS, EMERGENCIES, start_workflow
+from settings import Settings
+from store import townships
+from store.calendar import load_calendar
+from store.db import Database
+from store.records import DuplicateApplication, claim_household, write_new_case
+from store.reserve import recent_payout
+
+log = structlog.get_logger()
+
+EMERGENCY = "emergency"
+"""The household claim of an open emergency: one at a time per family."""
+
+
+async def accept_application(
+    *, db: Database, client: Client, settings: Settings, user: Actor, application: ApplicationIntake
+) -> CaseView:
+    """一门受理 of an application: its deadlines count from now."""
+    check_lives_within(user, application.village, who="applicant")
+    check_channel(user, application.channel)
+    check_expense(application.assistance_type, application.expense)
+    start = await db.write(
+        accept,
+        application=application,
+        user=user,
+        accepted_at=datetime.now(UTC),
+        policy=settings.policy,
+        ring=settings.key_ring(),
+    )
+    await start_workflow(
+        db=db,
+        client=client,
+        kind=APPLICATIONS,
+        case_no=start.case_no,
+        start=start,
+        task_queue=settings.task_queue,
+    )
+    log.info(
+        "case.accepted",
+        case_no=start.case_no,
+        assistance_type=application.assistance_type,
+        township=application.township,
+        applicant=mask_id_number(start.applicant.id_number),
+        user=user.user_id,
+    )
+    return initial_view(start)
+
+
+def accept(
+    session: Session,
+    *,
+    application: ApplicationIntake,
+    user: Actor,
+    accepted_at: datetime,
+    policy: Policy,
+    ring: KeyRing,
+) -> CaseStart:
+    """The application's first record and its household's claim, in one transaction; what
+    its workflow starts from."""
+    accepted_on = local_date(accepted_at)
+    village = _place(session, township=application.township, village=application.village)
+    hukou = application.hukou_township
+    check_residence(
+        application,
+        hukou_in_district=hukou is None or townships.township_name(session, hukou) is not None,
+        accepted_on=accepted_on,
+        years=policy.residence_years,
+    )
+    applicant, household = application.applicant, application.household
+    if application.bank_account:
+        check_holder([applicant, *household], application.bank_account)
+    case_no = _claim(
+        session,
+        kind=application.assistance_type,
+        id_numbers=[applicant.id_number, *(m.id_number for m in household)],
+        year=accepted_on.year,
+        what=f"{application.assistance_type} application",
+        ring=ring,
+    )
+    start = CaseStart(
+        case_no=case_no,
+        assistance_type=application.assistance_type,
+        township=application.township,
+        village=application.village,
+        area=village.area,
+        channel=application.channel,
+        applicant=applicant,
+        household=household,
+        reason=application.reason,
+        accepted_at=accepted_at,
+        accepted_by=user,
+        policy=policy,
+        deadlines=compute_deadlines(
+            load_calendar(session), DeadlineFacts(accepted_on=accepted_on, policy=policy)
+        ),
+        hukou_township=hukou or application.township,
+        resident_since=application.resident_since,
+        expense=application.expense,
+        conflict_of_interest=application.conflict_of_interest,
+        bank_account=application.bank_account,
+    )
+    note, conflict = application.reason, application.conflict_of_interest
+    if conflict:
+        note += f" | 近亲属备案: {conflict.relation} of {conflict.position}"
+    entry = AuditEntry(
+        case_no=case_no, seq=0, at=accepted_at, actor=user, action="accepted",
+        from_stage=None, to_stage=Stage.survey, note=note,
+    )  # fmt: skip
+    write_new_case(session, view=initial_view(start), start=start, entry=entry, ring=ring)
+    return start
+
+
+async def accept_emergency(
+    *, db: Database, client: Client, settings: Settings, user: Actor, request: EmergencyIntake
+) -> EmergencyView:
+    """急难: the 24 hours to payment count from now, holidays included."""
+    check_lives_within(user, request.village, who="family")
+    start = await db.write(
+        _request,
+        request=request,
+        user=user,
+        requested_at=datetime.now(UTC),
+        policy=settings.policy,
+        ring=settings.key_ring(),
+    )
+    await start_workflow(
+        db=db,
+        client=client,
+        kind=EMERGENCIES,
+        case_no=start.case_no,
+        start=start,
+        task_queue=settings.task_queue,
+    )
+    log.info(
+        "case.emergency_requested",
+        case_no=start.case_no,
+        cause=request.cause,
+        township=request.township,
+        applicant=mask_id_number(start.applicant.id_number),
+        user=user.user_id,
+    )
+    return Emergency.requested(start).view
+
+
+def _request(
+    session: Session,
+    *,
+    request: EmergencyIntake,
+    user: Actor,
+    requested_at: datetime,
+    policy: Policy,
+    ring: KeyRing,
+) -> EmergencyStart:
+    _place(session, township=request.township, village=request.village)
+    applicant, household = request.applicant, request.household
+    members = [applicant.id_number, *(m.id_number for m in household)]
+    check_holder([applicant, *household], request.bank_account)
+    check_requested_amount(request.requested_amount, policy)
+    case_no = _claim(
+        session,
+        kind=EMERGENCY,
+        id_numbers=members,
+        year=local_date(requested_at).year,
+        what="emergency request",
+        ring=ring,
+    )
+    since = requested_at - timedelta(days=policy.emergency_repeat_days)
+    start = EmergencyStart(
+        case_no=case_no,
+        township=request.township,
+        village=request.village,
+        channel=request.channel,
+        cause=request.cause,
+        applicant=applicant,
+        household=household,
+        bank_account=request.bank_account,
+        requested_amount=request.requested_amount,
+        situation=request.situation,
+        requested_at=requested_at,
+        requested_by=user,
+        policy=policy,
+        recent_payout=recent_payout(session, id_numbers=members, since=since, ring=ring),
+    )
+    view = Emergency.requested(start).view
+    entry = AuditEntry(
+        case_no=case_no, seq=0, at=requested_at, actor=user, action="requested",
+        from_stage=None, to_stage=view.stage, note=f"{request.cause}: {request.situation}",
+    )  # fmt: skip
+    write_new_case(session, view=view, start=start, entry=entry, ring=ring)
+    return start
+
+
+def _place(session: Session, *, township: str, village: str) -> Village:
+    """The village where the family lives, once it is one of the township's."""
+    found = townships.village(session, village)
+    check_place(
+        township=township,
+        village=village,
+        township_name=townships.township_name(session, township),
+        village_township=found[1] if found else None,
+    )
+    return found[0]
+
+
+def _claim(
+    session: Session, *, kind: str, id_numbers: list[str], year: int, what: str, ring: KeyRing
+) -> str:
+    try:
+        return claim_household(
+            session,
+            assistance_type=kind,
+            id_numbers=id_numbers,
+            district=DISTRICT_CODE,
+            year=year,
+            ring=ring,
+        )
+    except DuplicateApplication as duplicate:
+        which = f"case {duplicate.case_no}" if duplicate.case_no else "it is being accepted now"
+        raise Conflict(f"this household already has an open {what}: {which}") from None
