@@ -12,6 +12,7 @@ import asyncio
 import json
 import sys
 import tempfile
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
+from sqlmodel import select
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.testing import WorkflowEnvironment
 
@@ -39,6 +41,7 @@ from domain.cases import (
     SurveyRecord,
     WithdrawalRecord,
 )
+from domain.contracts import PayrollMonth
 from domain.emergency import (
     ApprovalRecord,
     EmergencyStage,
@@ -46,12 +49,16 @@ from domain.emergency import (
     RejectionRecord,
     release_key,
 )
+from domain.months import Month
+from domain.payroll import payroll_workflow_id, reissue_workflow_id
 from settings import Settings
 from simulators.app import create_app
 from store import reserve
 from store.calendar import packaged_years, publish_year
 from store.db import session_scope
 from store.migrate import upgrade
+from store.recipients import record_bank_account
+from store.tables import PayrollItem
 from tests.conftest import TEMPORAL, TEST_SERVER, register_search_attributes
 from tests.support import (
     APPROVER,
@@ -59,15 +66,18 @@ from tests.support import (
     CONVERTER,
     COORDINATOR,
     OFFICER,
+    RING,
     SUPERVISOR,
     serve,
 )
 from tests.test_application_workflow import start_case, survey, wait_for_stage
 from tests.test_emergency_workflow import request, until
 from tests.test_emergency_workflow import reserve_now as reserve_state
+from tests.test_payroll import households
 from worker import create_worker
 from workflows.application import ApplicationWorkflow as W
 from workflows.emergency import EmergencyWorkflow as E
+from workflows.payroll import PayrollWorkflow, ReissueWorkflow
 from workflows.search import ALL_KEYS
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -353,6 +363,54 @@ async def emergency_extended_then_moved_by_the_calendar(env, handle) -> None:
     await follow_up(env, handle)
 
 
+async def start_payroll(env, settings, *, closed: int = 1) -> object:
+    """Four households in the register (``closed`` of them paid into closed accounts), then
+    next month's payroll, in batches of two."""
+    households(env.database_url, 4, closed=closed)
+    month = Month.at(await env.get_current_time()).plus(1)
+    return await env.client.start_workflow(
+        PayrollWorkflow.run,
+        PayrollMonth(str(month), OFFICER.user_id, batch_size=2),
+        id=f"{payroll_workflow_id(month)}-{uuid.uuid4().hex[:6]}",
+        task_queue=settings.task_queue,
+    )
+
+
+async def payroll_of_a_month(env, handle) -> None:
+    """A township's share: a child history of its own, recorded beside the month's."""
+    await handle.result()
+    month = Month.at(await env.get_current_time()).plus(1)
+    env.more_histories["township"] = f"{payroll_workflow_id(month)}-370305001"
+
+
+async def start_reissue(env, settings) -> object:
+    """A household the bank refused, its account corrected: the re-issue."""
+    payroll = await start_payroll(env, settings, closed=4)
+    await payroll.result()
+    month = Month.at(await env.get_current_time()).plus(1)
+    with session_scope(env.database_url, writes=True) as session:
+        [refused] = session.exec(
+            select(PayrollItem.recipient_no).where(
+                PayrollItem.month == str(month), PayrollItem.township == "370305001"
+            )
+        ).all()[:1]
+        _, [reissue] = record_bank_account(
+            session, recipient_no=refused, account=BankAccount(
+                bank="齐商银行", account_no="6217000000000001", holder="户主0"
+            ), actor=ASSISTANT, at=datetime.now(UTC), ring=RING,
+        )  # fmt: skip
+    return await env.client.start_workflow(
+        ReissueWorkflow.run,
+        reissue,
+        id=reissue_workflow_id(reissue.key),
+        task_queue=settings.task_queue,
+    )
+
+
+async def nothing_more(env, handle) -> None:
+    await handle.result()
+
+
 CLOSED = BankAccount(bank="齐商银行", account_no="0001112222", holder="张三")
 GOOD = BankAccount(bank="齐商银行", account_no="6223000099998888", holder="张三")
 GOOD_EMERGENCY = BankAccount(bank="齐商银行", account_no="6223000066667777", holder="王五")
@@ -414,6 +472,10 @@ SCENARIOS = {
         request,
         {},
     ),
+}
+SCENARIOS |= {
+    "payroll_of_a_month": (payroll_of_a_month, start_payroll, {}),
+    "reissued_into_a_corrected_account": (nothing_more, start_reissue, {}),
 }
 SUGGEST_CONTINUE_AS_NEW_AFTER = {"carried_over_after_many_pauses": 60}
 """Scenarios that need a dev server suggesting continue-as-new early (events); the others run
@@ -485,6 +547,7 @@ async def main(names: list[str]) -> None:
                 env = await environment(name)
                 env.database_url = database_url  # for the scenarios that look at the reserve
                 env.simulator_url, env.halted_runs = sims, []  # … and those that halt a case
+                env.more_histories = {}  # other workflows' histories, by the file's suffix
                 settings = Settings(
                     database_url=database_url,
                     payment_url=f"{sims}/payment",
@@ -503,12 +566,19 @@ async def main(names: list[str]) -> None:
                         for r in env.halted_runs
                     ]
                     runs = halted + await every_run(env, handle)
+                    more = {
+                        suffix: await env.client.get_workflow_handle(id).fetch_history()
+                        for suffix, id in env.more_histories.items()
+                    }
                 await external.close()
                 await env.shutdown()
                 for number, history in enumerate(runs, 1):
                     file = f"{name}.json" if len(runs) == 1 else f"{name}-run{number}.json"
                     (HISTORIES / file).write_text(anonymous(history.to_json()))
                     print(f"recorded {file}: {len(history.events)} events")
+                for suffix, history in more.items():
+                    (HISTORIES / f"{name}-{suffix}.json").write_text(anonymous(history.to_json()))
+                    print(f"recorded {name}-{suffix}.json: {len(history.events)} events")
 
 
 if __name__ == "__main__":

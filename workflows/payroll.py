@@ -54,7 +54,7 @@ class PayrollWorkflow:
             workflow.execute_child_workflow(
                 TownshipPayrollWorkflow.run,
                 TownshipMonth(start.month, township, start.batch_size),
-                id=f"{workflow.info().workflow_id}-{township}",
+                id=f"{payroll_workflow_id(Month.parse(start.month))}-{township}",
             )
             for township in townships
         ]
