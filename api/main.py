@@ -35,7 +35,9 @@ from api.routes import (
     emergencies,
     evidence,
     notifications,
+    payrolls,
     policy,
+    recipients,
     reserves,
     supervision,
     townships,
@@ -122,6 +124,8 @@ def create_app(
     for module in (
         applications,
         emergencies,
+        recipients,
+        payrolls,
         reserves,
         townships,
         calendar,

@@ -27,6 +27,7 @@ from domain.cases import AssistanceType, CaseView, Channel
 from domain.emergency import Cause, EmergencyView
 from domain.identity import normalize_id_number, normalize_phone
 from domain.intake import ApplicationIntake, EmergencyIntake
+from domain.recipients import RecipientView
 from store.pages import Paged
 
 T = TypeVar("T")
@@ -463,3 +464,96 @@ class ReserveEntryPublic(BaseModel):
 class TopUpCreate(Body):
     amount: Amount
     note: Text
+
+
+# ---- the register of recipient households and the monthly payroll ---------------------------
+
+RecipientPublic = published(
+    RecipientView,
+    name="RecipientPublic",
+    doc="A recipient household (建档立卡): its amount, status, and the course of decisions on "
+    "its benefit, each from a month on; the bank account masked.",
+    withheld={"version"},
+)
+
+
+class MonthPaymentPublic(BaseModel):
+    """A month's payment of the household: paid (its transfer), refused by the bank (its
+    reason), or not yet answered."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    month: str
+    amount: Decimal
+    status: Literal["pending", "paid", "refused", "reissuing"]
+    account: str = Field(description="the account it was sent to, masked")
+    transfer_id: str | None
+    reason: str
+    decided_at: datetime | None
+
+
+class RecipientDetail(RecipientPublic):
+    """One household, read on its own: its members as its role may see them, its payments."""
+
+    family: FamilyPublic | None = Field(
+        description="the household as the approving case accepted it"
+    )
+    payments: list[MonthPaymentPublic] = Field(description="by month, the newest first")
+
+
+class PayrollCreate(Body):
+    month: Annotated[str, Field(max_length=20, description="YYYY-MM: this month, or the next")]
+
+
+class PayrollPublic(BaseModel):
+    """A month's payroll of the district."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    month: str
+    status: Literal["running", "completed"]
+    started_at: datetime
+    started_by: str = Field(description="the district officer, or 'schedule'")
+    completed_at: datetime | None = None
+
+
+class Payrolls(BaseModel):
+    items: list[PayrollPublic]
+    next_run: datetime | None = Field(description="when the Schedule runs the next payroll")
+
+
+class CountAndAmount(BaseModel):
+    count: int
+    amount: Decimal
+
+
+class TownshipPayrollPublic(BaseModel):
+    """A township's share of the month: its households' items by status; ``difference`` is the
+    bank's batch totals less what the register recorded paid (0.00: reconciled to the fen)."""
+
+    township: str
+    households: int
+    total: Decimal
+    paid: CountAndAmount
+    refused: CountAndAmount
+    pending: CountAndAmount
+    difference: Decimal
+    unreconciled_batches: list[str]
+
+
+class PayrollDetail(PayrollPublic):
+    reconciled: bool = Field(description="every batch's totals agree with the register's")
+    townships: list[TownshipPayrollPublic]
+
+
+class PayrollItemPublic(BaseModel):
+    recipient_no: str
+    township: str
+    village: str
+    applicant_name: str
+    month: str
+    amount: Decimal
+    status: Literal["pending", "paid", "refused", "reissuing"]
+    account: str = Field(description="masked")
+    transfer_id: str | None
+    reason: str

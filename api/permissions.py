@@ -25,6 +25,7 @@ from domain.errors import NotFound
 from domain.townships import covers, jurisdiction_level
 from store.db import Database
 from store.jurisdiction import CaseRef, case_ref
+from store.recipients import village_of_recipient
 
 
 class Scope(StrEnum):
@@ -34,6 +35,9 @@ class Scope(StrEnum):
     """The case in the path (``{case_no}``) lies in your jurisdiction; else 404."""
     township = "township"
     """The township in the path (``{code}``) lies in your jurisdiction; else 404."""
+    recipient = "recipient"
+    """The recipient household in the path (``{recipient_no}``) lies in your jurisdiction;
+    else 404."""
     rows = "rows"
     """A list, count or report of your jurisdiction's cases only; a ``township`` filter that
     does not meet your jurisdiction is 404."""
@@ -128,6 +132,18 @@ READ_RESERVE = _permission(
 )
 TOP_UP = _permission("top up a township's reserve", {R.district_officer}, Scope.township)
 
+LIST_RECIPIENTS = _permission("list recipient households", CASE_READERS, Scope.rows)
+READ_RECIPIENT = _permission("read a recipient household", CASE_READERS, Scope.recipient)
+RECIPIENT_CASEWORK = _permission(
+    "keep a recipient household's file (its bank account)",
+    {R.township_assistant, R.district_officer},
+    Scope.recipient,
+)
+START_PAYROLL = _permission("start a month's payroll", {R.district_officer}, Scope.district)
+READ_PAYROLLS = _permission(
+    "read the monthly payrolls", CASE_READERS - {R.village_coordinator}, Scope.rows
+)
+
 SUPERVISE = _permission("read the supervision and compliance reports", OVERSIGHT, Scope.rows)
 VERIFY_AUDIT_TRAIL = _permission("verify the audit trail", OVERSIGHT, Scope.district)
 READ_TIMELINE = _permission("read a case's timeline", OVERSIGHT, Scope.case)
@@ -180,6 +196,13 @@ async def _check_jurisdiction(scope: Scope, request: Request, user: Actor) -> No
             if case is None or not covers(user.jurisdiction, case.village):
                 raise NotFound(f"no case {case_no} in your jurisdiction")
             request.state.case = case
+    elif scope is Scope.recipient:
+        recipient_no = request.path_params["recipient_no"]
+        if _CASE_NO.fullmatch(recipient_no):
+            database = Database(request.app.state.settings.database_url)
+            village = await database.read(village_of_recipient, recipient_no=recipient_no)
+            if village is None or not covers(user.jurisdiction, village):
+                raise NotFound(f"no recipient household {recipient_no} in your jurisdiction")
     elif scope is Scope.township:
         code = request.path_params["code"]
         if _TOWNSHIP.fullmatch(code) and not covers(user.jurisdiction, code):
@@ -250,7 +273,11 @@ class PermittedRoute(APIRoute):
                 f"not {len(declared)}"
             )
         [permission] = declared
-        needs = {Scope.case: "{case_no}", Scope.township: "{code}"}.get(permission.scope)
+        needs = {
+            Scope.case: "{case_no}",
+            Scope.township: "{code}",
+            Scope.recipient: "{recipient_no}",
+        }.get(permission.scope)
         if needs and needs not in path:
             raise RuntimeError(f"{where}: a {permission.scope} permission needs {needs}")
         calls = [d.call for d in self.dependant.dependencies]

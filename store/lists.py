@@ -1,6 +1,6 @@
 """The lists the API pages through, each within the reader's jurisdiction
 (``store.jurisdiction``) and through the one pager (``store.pages``): the cases of each kind,
-and the staff notifications."""
+the staff notifications, the register of recipient households, a month's payroll items."""
 
 from typing import Any
 
@@ -8,7 +8,13 @@ from sqlmodel import Session, select
 
 from store.jurisdiction import TABLES, CaseKindName, within
 from store.pages import Paged, paged
-from store.tables import CaseRecord, EmergencyRecord, StaffNotification
+from store.tables import (
+    CaseRecord,
+    EmergencyRecord,
+    PayrollItem,
+    RecipientRecord,
+    StaffNotification,
+)
 
 CASE_ORDER: dict[CaseKindName, tuple[Any, ...]] = {
     "application": (CaseRecord.decision_due, CaseRecord.case_no),
@@ -45,3 +51,43 @@ def notifications(
         query = query.where(StaffNotification.assignee == assignee)
     newest = (StaffNotification.at.desc(), StaffNotification.key)
     return paged(session, query, order_by=newest, page=1, page_size=limit).items
+
+
+def recipients(
+    session: Session, *, jurisdiction: str, equal: dict[str, Any], page: int, page_size: int
+) -> Paged[RecipientRecord]:
+    """A page of the register: the households of the jurisdiction, by number."""
+    query = within(select(RecipientRecord), RecipientRecord, jurisdiction=jurisdiction)
+    for column, value in equal.items():
+        if value is not None:
+            query = query.where(getattr(RecipientRecord, column) == value)
+    return paged(
+        session, query, order_by=(RecipientRecord.recipient_no,), page=page, page_size=page_size
+    )
+
+
+def payroll_items(
+    session: Session,
+    *,
+    month: str,
+    jurisdiction: str,
+    township: str | None,
+    status: str | None,
+    page: int,
+    page_size: int,
+) -> Paged[tuple[PayrollItem, RecipientRecord]]:
+    """A page of a month's items of the jurisdiction, each with its household, by number."""
+    query = within(
+        select(PayrollItem, RecipientRecord)
+        .join(RecipientRecord, RecipientRecord.recipient_no == PayrollItem.recipient_no)
+        .where(PayrollItem.month == month),
+        RecipientRecord,
+        jurisdiction=jurisdiction,
+    )
+    if township is not None:
+        query = query.where(PayrollItem.township == township)
+    if status is not None:
+        query = query.where(PayrollItem.status == status)
+    return paged(
+        session, query, order_by=(PayrollItem.recipient_no,), page=page, page_size=page_size
+    )

@@ -15,6 +15,7 @@ from domain.contracts import PaymentOrder, Reissue, ReissueOutcome
 from domain.months import Month
 from domain.payroll import BatchTotals, ItemStatus, PayrollStatus, batch_key, item_key
 from domain.sealing import KeyRing
+from store.jurisdiction import within
 from store.recipients import VIEW, open_payee
 from store.tables import (
     PayrollBatch,
@@ -316,3 +317,82 @@ def record_reissue(
     item.decided_at = at
     session.add(item)
     return item, household
+
+
+@dataclass(frozen=True)
+class Figures:
+    """A township's share of a month's payroll, by the items' status: counts and amounts."""
+
+    township: str
+    households: int
+    total: Decimal
+    paid: tuple[int, Decimal]
+    refused: tuple[int, Decimal]
+    pending: tuple[int, Decimal]
+    """Not yet answered by the bank (or re-issued, under way)."""
+    difference: Decimal
+    """The bank's batch totals less the items recorded paid (0: reconciled to the fen)."""
+    unreconciled_batches: list[str]
+
+
+def payrolls(session: Session) -> list[PayrollRecord]:
+    """Every month's payroll, the newest first."""
+    return list(session.exec(select(PayrollRecord).order_by(PayrollRecord.month.desc())))
+
+
+def figures(session: Session, *, month: Month, jurisdiction: str) -> list[Figures]:
+    """Each township of the jurisdiction with items this month: what its payroll paid."""
+    by_status = session.exec(
+        within(
+            select(
+                PayrollItem.township,
+                PayrollItem.status,
+                func.count(),
+                func.coalesce(func.sum(PayrollItem.amount_fen), 0),
+            ).where(PayrollItem.month == str(month)),
+            PayrollItem,
+            jurisdiction=jurisdiction,
+        ).group_by(PayrollItem.township, PayrollItem.status)
+    ).all()
+    batches = session.exec(
+        within(
+            select(PayrollBatch).where(
+                PayrollBatch.month == str(month), PayrollBatch.bank_paid_fen.is_not(None)
+            ),
+            PayrollBatch,
+            jurisdiction=jurisdiction,
+        )
+    ).all()
+    shares: dict[str, dict[str, tuple[int, int]]] = {}
+    for township, status, count, fen in by_status:
+        shares.setdefault(township, {})[status] = (count, fen)
+    return [
+        Figures(
+            township=township,
+            households=sum(c for c, _ in share.values()),
+            total=_yuan(sum(f for _, f in share.values())),
+            paid=_pair(share.get(ItemStatus.paid)),
+            refused=_pair(share.get(ItemStatus.refused)),
+            pending=_pair(share.get(ItemStatus.pending), share.get(ItemStatus.reissuing)),
+            difference=_yuan(
+                sum(
+                    b.bank_paid_fen - b.items_paid_fen
+                    for b in batches
+                    if b.township == township and b.reconciled_at is None
+                )
+            ),
+            unreconciled_batches=[
+                b.batch_key for b in batches if b.township == township and b.reconciled_at is None
+            ],
+        )
+        for township, share in sorted(shares.items())
+    ]
+
+
+def _yuan(fen: int) -> Decimal:
+    return Decimal(fen).scaleb(-2)
+
+
+def _pair(*counts: tuple[int, int] | None) -> tuple[int, Decimal]:
+    present = [c for c in counts if c]
+    return sum(c for c, _ in present), _yuan(sum(f for _, f in present))

@@ -223,3 +223,10 @@ def record_bank_account(
         session.add(item)
         reissues.append(Reissue(recipient_no, item.month, item.reissue_key))
     return view, reissues
+
+
+def village_of_recipient(session: Session, *, recipient_no: str) -> str | None:
+    """The village of the household (None: there is none)."""
+    return session.exec(
+        select(RecipientRecord.village).where(RecipientRecord.recipient_no == recipient_no)
+    ).first()

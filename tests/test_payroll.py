@@ -3,6 +3,9 @@ approval enters them), the payroll workflow and its township children on the dev
 bank's batch interface and the SMS platform of the simulators. Each test has a database of
 its own; the bank is shared, so each test's households are numbered afresh."""
 
+import asyncio
+import csv
+import io
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -10,10 +13,16 @@ from decimal import Decimal
 import httpx
 import pytest
 from sqlmodel import select
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from domain.cases import Applicant, AuditEntry, BankAccount, HouseholdMember, initial_view
+from domain.cases import (
+    Actor,
+    Applicant,
+    AuditEntry,
+    BankAccount,
+    HouseholdMember,
+    Role,
+    initial_view,
+)
 from domain.contracts import PayrollMonth
 from domain.errors import WrongStage
 from domain.months import Month
@@ -27,6 +36,8 @@ from tests.support import ASSISTANT, OFFICER, RING, case_start, id_number
 from workflows.payroll import PayrollWorkflow, ReissueWorkflow
 
 TOWNSHIPS = {"370305001": "370305001001", "370305002": "370305002001", "370305100": "370305100201"}
+HOME = "370305001"
+AUDITOR = Actor("u-auditor", "孙审计", Role.auditor, "370305")
 
 
 @pytest.fixture
@@ -84,7 +95,11 @@ async def test_next_months_payroll_pays_each_household_once_and_reconciles_with_
     stack = own_stack
     numbers = households(stack.settings.database_url, 12, closed=2)
     month = Month.at(datetime.now(UTC)).plus(1)
-    run = dict(id=payroll_workflow_id(month), task_queue=stack.settings.task_queue)
+    # Not the month's own id (``payroll-<month>``): that one is the API's test's, below.
+    run = dict(
+        id=f"{payroll_workflow_id(month)}-{uuid.uuid4().hex[:6]}",
+        task_queue=stack.settings.task_queue,
+    )
     await dev_env.client.execute_workflow(
         PayrollWorkflow.run, PayrollMonth(str(month), OFFICER.user_id, batch_size=3), **run
     )
@@ -122,15 +137,6 @@ async def test_next_months_payroll_pays_each_household_once_and_reconciles_with_
         texts = (await bank.get("/sms/messages", params={"template": "monthly_paid"})).json()
         mine = [t for t in texts if any(n in t["text"] for n in numbers)]
         assert len(mine) == 10 and f"{month.year}年{month.month}月" in mine[0]["text"]
-
-    # The month has run: it is not run again.
-    with pytest.raises(WorkflowAlreadyStartedError):
-        await dev_env.client.start_workflow(
-            PayrollWorkflow.run,
-            PayrollMonth(str(month), OFFICER.user_id),
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-            **run,
-        )
 
 
 async def test_the_month_of_approval_is_paid_by_the_approval_not_again_by_the_payroll(
@@ -193,3 +199,137 @@ async def test_a_refused_month_is_reissued_once_into_the_corrected_account(
         assert paid[0]["transfer_id"] == item.transfer_id
         texts = (await bank.get("/sms/messages", params={"template": "monthly_paid"})).json()
         assert len([t for t in texts if refused in t["text"]]) == 1
+
+
+# ---- over HTTP: the register and the payroll as their users see them --------------------------
+
+
+def assistant_of(township: str) -> Actor:
+    return Actor(f"u-assistant-{township}", "陈助理", Role.township_assistant, township)
+
+
+async def test_a_district_officer_runs_next_months_payroll_and_reads_it_by_township(
+    own_stack, simulator_url
+):
+    stack = own_stack
+    numbers = households(stack.settings.database_url, 6, closed=1)
+    now = datetime.now(UTC)
+    month = Month.at(now).plus(1)
+    async with stack.client(OFFICER) as officer, stack.client(assistant_of(HOME)) as assistant:
+        for bad in ("2026-13", "1900-05", "12/2026", str(Month.at(now).plus(2))):
+            refused = await officer.post("/payrolls", json={"month": bad}, headers=key())
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["detail"][0]["loc"] == ["body", "month"]
+        refused = await assistant.post("/payrolls", json={"month": str(month)}, headers=key())
+        assert refused.status_code == 403
+
+        started = await officer.post("/payrolls", json={"month": str(month)}, headers=key())
+        assert started.status_code == 202, started.text
+        assert started.json()["month"] == str(month)
+        assert started.json()["status"] == "running"
+        again = await officer.post("/payrolls", json={"month": str(month)}, headers=key())
+        assert again.status_code == 409 and str(month) in again.json()["detail"]
+
+        async def completed() -> dict:
+            return (await officer.get(f"/payrolls/{month}")).json()
+
+        done = await eventually(completed, lambda p: p.get("status") == "completed")
+        assert done["reconciled"] is True
+        shares = {t["township"]: t for t in done["townships"]}
+        assert set(shares) == set(TOWNSHIPS)
+        assert sum(t["paid"]["count"] for t in shares.values()) == 5
+        assert sum(t["refused"]["count"] for t in shares.values()) == 1
+        assert all(t["difference"] == "0.00" for t in shares.values())
+        months = (await officer.get("/payrolls")).json()
+        assert [p["month"] for p in months["items"]] == [str(month)]
+
+        # A township's assistant reads its own township's share only.
+        mine = (await assistant.get(f"/payrolls/{month}")).json()
+        assert [t["township"] for t in mine["townships"]] == [HOME]
+        listed = (await assistant.get(f"/payrolls/{month}/items")).json()
+        assert {i["township"] for i in listed["items"]} == {HOME} and listed["total"] == 2
+        as_csv = await officer.get(
+            f"/payrolls/{month}/items", params={"status": "refused"},
+            headers={"Accept": "text/csv"},
+        )  # fmt: skip
+        assert as_csv.content.startswith("\ufeff".encode())
+        rows = list(csv.reader(io.StringIO(as_csv.content.decode("utf-8-sig"))))
+        assert rows[0][0] == "recipient_no [救助档案号]" and len(rows) == 2
+        assert rows[1][0] == numbers[0] and rows[1][6] == "refused"
+        assert (await officer.get("/payrolls/2026-13")).status_code == 422
+        assert (await officer.get(f"/payrolls/{month.plus(-30)}")).status_code == 404
+
+
+async def test_a_household_is_read_in_its_jurisdiction_and_its_refused_month_reissued(
+    own_stack, dev_env, simulator_url
+):
+    stack = own_stack
+    [refused, paid] = households(stack.settings.database_url, 2, closed=1)
+    month = Month.at(datetime.now(UTC)).plus(1)
+    await dev_env.client.execute_workflow(
+        PayrollWorkflow.run,
+        PayrollMonth(str(month), OFFICER.user_id),
+        id=f"{payroll_workflow_id(month)}-{uuid.uuid4().hex[:6]}",
+        task_queue=stack.settings.task_queue,
+    )
+    away = assistant_of("370305002")
+    async with (
+        stack.client(assistant_of(HOME)) as assistant,
+        stack.client(away) as elsewhere,
+        stack.client(AUDITOR) as auditor,
+    ):
+        listed = (await assistant.get("/recipients")).json()
+        assert [r["recipient_no"] for r in listed["items"]] == [refused]
+        assert (await elsewhere.get(f"/recipients/{refused}")).status_code == 404
+        assert (await elsewhere.get(f"/recipients/{refused}/audit-trail")).status_code == 404
+
+        household = (await assistant.get(f"/recipients/{refused}")).json()
+        assert household["status"] == "active" and household["start_month"] == str(month.plus(-1))
+        assert household["family"]["applicant"]["id_number"].count("*") == 0  # a caseworker
+        masked = (await auditor.get(f"/recipients/{refused}")).json()["family"]["applicant"]
+        assert "*" in masked["id_number"] and "*" in masked["phone"]
+        [this_month, first] = household["payments"]
+        assert (this_month["month"], this_month["status"]) == (str(month), "refused")
+        assert this_month["reason"].startswith("account_closed")
+        assert first["month"] == str(month.plus(-1))  # the approval's own payment
+
+        corrected = {"bank": "齐商银行", "account_no": "6217000000000077", "holder": "户主0"}
+        not_a_member = corrected | {"holder": "王某"}
+        answer = await assistant.post(
+            f"/recipients/{refused}/bank-account", json=not_a_member, headers=key()
+        )
+        assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["body", "holder"]
+        answer = await elsewhere.post(
+            f"/recipients/{refused}/bank-account", json=corrected, headers=key()
+        )
+        assert answer.status_code == 404
+        answer = await assistant.post(
+            f"/recipients/{refused}/bank-account", json=corrected, headers=key()
+        )
+        assert answer.status_code == 200 and answer.json()["bank_account"] == "****0077"
+
+        async def payments() -> list[dict]:
+            return (await assistant.get(f"/recipients/{refused}")).json()["payments"]
+
+        now_paid = await eventually(payments, lambda p: p[0]["status"] == "paid")
+        assert now_paid[0]["account"] == "****0077"
+        trail = (await assistant.get(f"/recipients/{refused}/audit-trail")).json()
+        assert [e["action"] for e in trail] == ["registered", "bank_account_recorded"]
+        assert trail[1]["user_id"] == assistant_of(HOME).user_id
+    async with httpx.AsyncClient(base_url=simulator_url) as bank:
+        made = (await bank.get("/payment/transfers", params={"recipient_no": refused})).json()
+        assert [t["month"] for t in made] == [str(month)]
+
+
+async def eventually(probe, predicate, timeout: float = 30):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await probe()
+        if predicate(value):
+            return value
+        assert asyncio.get_running_loop().time() < deadline, value
+        await asyncio.sleep(0.2)
+
+
+def key() -> dict[str, str]:
+    return {"Idempotency-Key": str(uuid.uuid4())}

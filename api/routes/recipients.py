@@ -1,0 +1,118 @@
+"""/recipients: the register of recipient households (建档立卡: 一户一案、一人一册) — each
+approved 低保 or 特困 household with its number, amount, status, payments and trail — and the
+caseworker's corrected bank account that re-issues a month the bank refused."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+
+from api.deps import DatabaseDep, IdempotencyKey, SettingsDep, TemporalDep
+from api.models import (
+    AuditEntryPublic,
+    BankAccountIn,
+    FamilyPublic,
+    MonthPaymentPublic,
+    Page,
+    RecipientDetail,
+    RecipientPublic,
+)
+from api.permissions import (
+    LIST_RECIPIENTS,
+    READ_RECIPIENT,
+    RECIPIENT_CASEWORK,
+    PermittedRoute,
+    permit,
+)
+from domain.cases import Actor, BankAccount
+from domain.recipients import RecipientStatus
+from services import recipients
+
+router = APIRouter(prefix="/recipients", tags=["recipients"], route_class=PermittedRoute)
+
+RecipientNo = Annotated[
+    str,
+    Path(
+        max_length=40,
+        pattern=r"^[0-9A-Za-z-]+$",
+        description="救助档案号, e.g. 370305-DB-2026-000001",
+    ),
+]
+
+
+@router.get("", response_model=Page[RecipientPublic])
+async def list_recipients(
+    db: DatabaseDep,
+    user: Actor = permit(LIST_RECIPIENTS),
+    township: Annotated[str | None, Query(pattern=r"^\d{9}$")] = None,
+    village: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
+    assistance_type: Literal["dibao", "tekun"] | None = None,
+    status: RecipientStatus | None = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[RecipientPublic]:
+    """The households of your jurisdiction, by number."""
+    listed = await recipients.listing(
+        db=db,
+        user=user,
+        equal={
+            "township": township,
+            "village": village,
+            "assistance_type": assistance_type,
+            "status": status,
+        },
+        page=page,
+        page_size=page_size,
+    )
+    return Page[RecipientPublic].of(listed, RecipientPublic.of)
+
+
+@router.get("/{recipient_no}", response_model=RecipientDetail)
+async def get_recipient(
+    recipient_no: RecipientNo,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    user: Actor = permit(READ_RECIPIENT),
+) -> RecipientDetail:
+    """The household: its members (numbers in full to the caseworkers, masked to the others),
+    its amount and status with the course of decisions, its payments by month."""
+    read = await recipients.read(
+        db=db, recipient_no=recipient_no, user=user, ring=settings.key_ring()
+    )
+    return RecipientDetail.of(
+        read.view,
+        family=FamilyPublic.model_validate(read.family) if read.family else None,
+        payments=[MonthPaymentPublic.model_validate(p) for p in read.payments],
+    )
+
+
+@router.get("/{recipient_no}/audit-trail", response_model=list[AuditEntryPublic])
+async def get_recipient_trail(
+    recipient_no: RecipientNo, db: DatabaseDep, user: Actor = permit(READ_RECIPIENT)
+) -> list[AuditEntryPublic]:
+    """Every change of the household, on a trail chained like a case's (留痕)."""
+    entries = await recipients.trail(db=db, recipient_no=recipient_no, user=user)
+    return [AuditEntryPublic.model_validate(e) for e in entries]
+
+
+@router.post("/{recipient_no}/bank-account", response_model=RecipientPublic)
+async def record_bank_account(
+    recipient_no: RecipientNo,
+    body: BankAccountIn,
+    db: DatabaseDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    user: Actor = permit(RECIPIENT_CASEWORK),
+    _key: IdempotencyKey = None,  # honoured by the idempotency middleware
+) -> RecipientPublic:
+    """The household's corrected bank account (held by a member): its next payments go there,
+    and each month the bank refused is re-issued into it, once."""
+    view = await recipients.record_bank_account(
+        db=db,
+        client=client,
+        recipient_no=recipient_no,
+        account=BankAccount(**body.model_dump()),
+        actor=user,
+        ring=settings.key_ring(),
+        task_queue=settings.task_queue,
+    )
+    return RecipientPublic.of(view)
