@@ -68,12 +68,12 @@ from tests.support import (
     OFFICER,
     RING,
     SUPERVISOR,
+    households,
     serve,
 )
 from tests.test_application_workflow import start_case, survey, wait_for_stage
 from tests.test_emergency_workflow import request, until
 from tests.test_emergency_workflow import reserve_now as reserve_state
-from tests.test_payroll import households
 from worker import create_worker
 from workflows.application import ApplicationWorkflow as W
 from workflows.emergency import EmergencyWorkflow as E

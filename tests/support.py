@@ -4,6 +4,7 @@ import random
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -19,11 +20,14 @@ from domain.cases import (
     Actor,
     Applicant,
     AssistanceType,
+    AuditEntry,
     BankAccount,
     CaseStart,
     Channel,
     HouseholdMember,
     Role,
+    Stage,
+    initial_view,
 )
 from domain.deadlines import DeadlineFacts, compute_deadlines
 from domain.emergency import Cause, EmergencyStart
@@ -32,6 +36,8 @@ from domain.policy import Policy
 from settings import Settings
 from store.calendar import load_calendar
 from store.db import Database, session_scope
+from store.recipients import register_household
+from store.records import write_new_case
 from workflows.client import data_converter
 
 RING = Settings().key_ring()
@@ -200,3 +206,53 @@ async def watch_halted_now(client: Client, settings: Settings) -> list[str]:
         )
     finally:
         await bank.close()
+
+
+def households(
+    database_url: str,
+    count: int,
+    *,
+    closed: int = 0,
+    villages: tuple[str, ...] = ("370305001001", "370305002001", "370305100201"),
+) -> list[str]:
+    """``count`` households entered in the register as their approvals enter them (each with
+    its case), spread over ``villages``; the first ``closed`` paid into closed accounts. Their
+    numbers."""
+    numbers = []
+    with session_scope(database_url, writes=True) as session:
+        for n in range(count):
+            village = villages[n % len(villages)]
+            name = f"户主{n}"
+            start = case_start(
+                case_no=f"T-{uuid.uuid4().hex[:10]}",
+                database_url=database_url,
+                accepted_at=datetime.now(UTC),
+                township=village[:9],
+                village=village,
+                applicant=Applicant(name=name, id_number=id_number(), phone=f"137{n:08d}"),
+                household=[HouseholdMember(name=f"{name}之子", id_number=id_number("20100101"),
+                                           relation="子女")],
+            )  # fmt: skip
+            accepted = AuditEntry(
+                case_no=start.case_no, seq=0, at=start.accepted_at, actor=ASSISTANT,
+                action="accepted", from_stage=None, to_stage="survey",
+            )  # fmt: skip
+            # The case approved and paid, as a household's case is once it is in the register.
+            view = initial_view(start)
+            view.stage, view.monthly_amount = Stage.approved, Decimal("1000.00") + n
+            view.decided_at = view.closed_at = view.first_payment_at = start.accepted_at
+            write_new_case(session, view=view, start=start, entry=accepted, ring=RING)
+            account_no = ("0009" if n < closed else "6217") + f"{n:012d}"
+            numbers.append(
+                register_household(
+                    session,
+                    start=start,
+                    account=BankAccount(bank="齐商银行", account_no=account_no, holder=name),
+                    amount=Decimal("1000.00") + n,
+                    approved_by=OFFICER,
+                    approved_at=datetime.now(UTC),
+                    first_payment_key=f"{start.case_no}:first-payment",
+                    ring=RING,
+                )
+            )
+    return numbers

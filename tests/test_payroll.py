@@ -8,7 +8,6 @@ import csv
 import io
 import uuid
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import httpx
 import pytest
@@ -16,23 +15,18 @@ from sqlmodel import select
 
 from domain.cases import (
     Actor,
-    Applicant,
-    AuditEntry,
     BankAccount,
-    HouseholdMember,
     Role,
-    initial_view,
 )
 from domain.contracts import PayrollMonth
 from domain.errors import WrongStage
 from domain.months import Month
 from domain.payroll import ItemStatus, payroll_workflow_id, reissue_workflow_id
 from store.db import session_scope
-from store.recipients import record_bank_account, register_household
-from store.records import write_new_case
+from store.recipients import record_bank_account
 from store.tables import PayrollBatch, PayrollItem, PayrollRecord, StaffNotification
 from tests.conftest import fresh_database, running_stack
-from tests.support import ASSISTANT, OFFICER, RING, case_start, id_number
+from tests.support import ASSISTANT, OFFICER, RING, households
 from workflows.payroll import PayrollWorkflow, ReissueWorkflow
 
 TOWNSHIPS = {"370305001": "370305001001", "370305002": "370305002001", "370305100": "370305100201"}
@@ -46,47 +40,6 @@ async def own_stack(dev_env, api_settings, tmp_path):
     settings = api_settings.model_copy(update={"database_url": database})
     async with running_stack(dev_env.client, settings) as running:
         yield running
-
-
-def households(database_url: str, count: int, *, closed: int = 0) -> list[str]:
-    """``count`` households entered in the register as their approvals enter them, spread over
-    three townships; the first ``closed`` paid into closed accounts. Their numbers."""
-    numbers = []
-    with session_scope(database_url, writes=True) as session:
-        for n in range(count):
-            township = list(TOWNSHIPS)[n % 3]
-            name = f"户主{n}"
-            start = case_start(
-                case_no=f"T-{uuid.uuid4().hex[:10]}",
-                database_url=database_url,
-                accepted_at=datetime.now(UTC),
-                township=township,
-                village=TOWNSHIPS[township],
-                applicant=Applicant(name=name, id_number=id_number(), phone=f"137{n:08d}"),
-                household=[HouseholdMember(name=f"{name}之子", id_number=id_number("20100101"),
-                                           relation="子女")],
-            )  # fmt: skip
-            accepted = AuditEntry(
-                case_no=start.case_no, seq=0, at=start.accepted_at, actor=ASSISTANT,
-                action="accepted", from_stage=None, to_stage="survey",
-            )  # fmt: skip
-            write_new_case(
-                session, view=initial_view(start), start=start, entry=accepted, ring=RING
-            )
-            account_no = ("0009" if n < closed else "6217") + f"{n:012d}"
-            numbers.append(
-                register_household(
-                    session,
-                    start=start,
-                    account=BankAccount(bank="齐商银行", account_no=account_no, holder=name),
-                    amount=Decimal("1000.00") + n,
-                    approved_by=OFFICER,
-                    approved_at=datetime.now(UTC),
-                    first_payment_key=f"{start.case_no}:first-payment",
-                    ring=RING,
-                )
-            )
-    return numbers
 
 
 async def test_next_months_payroll_pays_each_household_once_and_reconciles_with_the_bank(

@@ -19,13 +19,15 @@ import pytest
 from api.permissions import KnownCases
 from domain.calendar import local_date
 from domain.cases import Actor, Role
+from domain.months import Month
 from domain.policy import Policy
 from domain.supervision import Thresholds
 from settings import Settings
 from store.db import session_scope
 from store.jurisdiction import CaseRef
-from store.tables import StaffNotification
+from store.tables import PayrollRecord, RecipientRecord, StaffNotification
 from tests.conftest import Stack, fresh_database, running_stack
+from tests.support import households
 from tests.test_api import application
 from tests.test_emergency_api import emergency
 
@@ -63,6 +65,14 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/emergencies/{case_no}/survey"): {VC, TA, DO},
     ("POST", "/emergencies/{case_no}/review"): {TA},
     ("POST", "/emergencies/{case_no}/decision"): {DO},
+    ("GET", "/recipients"): CASE_READERS,
+    ("GET", "/recipients/{recipient_no}"): CASE_READERS,
+    ("GET", "/recipients/{recipient_no}/audit-trail"): CASE_READERS,
+    ("POST", "/recipients/{recipient_no}/bank-account"): {TA, DO},
+    ("POST", "/payrolls"): {DO},
+    ("GET", "/payrolls"): CASE_READERS - {VC},
+    ("GET", "/payrolls/{month}"): CASE_READERS - {VC},
+    ("GET", "/payrolls/{month}/items"): CASE_READERS - {VC},
     ("GET", "/townships/{code}/reserve"): ALL - {VC},
     ("GET", "/townships/{code}/reserve/ledger"): ALL - {VC},
     ("POST", "/townships/{code}/reserve/top-ups"): {DO},
@@ -115,8 +125,16 @@ class World:
     applications: dict[str, str]
     """case number → village"""
     emergencies: dict[str, str]
+    recipients: dict[str, str]
+    """household number → village"""
+    month: str
+    """A month whose payroll has run."""
+    approved: dict[str, str]
+    """The households' applications: approved and paid, so in no report of open cases."""
 
     def cases(self, path: str) -> dict[str, str]:
+        if path.startswith("/recipients"):
+            return self.recipients
         return self.emergencies if path.startswith("/emergencies") else self.applications
 
     def case(self, village: str, path: str) -> str:
@@ -125,7 +143,7 @@ class World:
     def outside(self, who: Actor, path: str) -> list[tuple[str, str]]:
         """The villages of cases, or the township, in the path that lie outside the user's
         jurisdiction."""
-        if "{case_no}" in path:
+        if "{case_no}" in path or "{recipient_no}" in path:
             villages = set(self.cases(path).values())
             return [(v, v[:9]) for v in sorted(villages) if not v.startswith(who.jurisdiction)]
         if "{code}" in path:
@@ -163,10 +181,27 @@ async def world(dev_env, simulator_url, tmp_path_factory) -> AsyncIterator[World
                     created = await assistant.post("/emergencies", json=body)
                     assert created.status_code == 201, created.text
                     emergencies[created.json()["case_no"]] = village
+        recipients = {
+            number: village
+            for village in (HOME_VILLAGE, AWAY_VILLAGE)
+            for number in households(database, 1, villages=(village,))
+        }
+        month = str(Month.at(datetime.now(UTC)))
+        with session_scope(database, writes=True) as session:
+            approved = {  # each household's case, approved and paid
+                session.get(RecipientRecord, number).case_no: village
+                for number, village in recipients.items()
+            }
+            session.add(
+                PayrollRecord(
+                    month=month, status="completed", started_at=datetime.now(UTC),
+                    started_by="schedule", completed_at=datetime.now(UTC),
+                )
+            )  # fmt: skip
         # A notice of every case for every user (one who moved keeps old ones, say).
         users = [*HOME_ACTORS.values(), *AWAY_ACTORS.values()]
         with session_scope(database, writes=True) as session:
-            for case_no, village in (applications | emergencies).items():
+            for case_no, village in (applications | emergencies | approved).items():
                 for user in users:
                     session.add(
                         StaffNotification(
@@ -180,13 +215,15 @@ async def world(dev_env, simulator_url, tmp_path_factory) -> AsyncIterator[World
                             at=datetime.now(UTC),
                         )
                     )
-        yield World(stack, applications, emergencies)
+        yield World(stack, applications, emergencies, recipients, month, approved)
 
 
 def concrete(world: World, method: str, path: str, *, village: str, township: str):
     """The operation's path with real values, and the query it needs."""
     values = {
         "case_no": world.case(village, path) if "{case_no}" in path else "",
+        "recipient_no": world.case(village, path) if "{recipient_no}" in path else "",
+        "month": world.month,
         "code": township,
         "year": str(local_date(datetime.now(UTC)).year),
         "action": "escalate",
@@ -309,7 +346,7 @@ def another_township(who: Actor) -> str:
 async def test_lists_and_counts_hold_only_the_jurisdictions_cases(world):
     for who in readers(CASE_READERS):
         async with world.stack.client(who) as http:
-            for path, cases in (("/applications", world.applications),
+            for path, cases in (("/applications", world.applications | world.approved),
                                 ("/emergencies", world.emergencies)):  # fmt: skip
                 mine = {no for no, v in cases.items() if v.startswith(who.jurisdiction)}
                 page = (await http.get(path, params={"page_size": 200})).json()
@@ -319,10 +356,10 @@ async def test_lists_and_counts_hold_only_the_jurisdictions_cases(world):
                     refused = await http.get(path, params={"township": another_township(who)})
                     assert refused.status_code == 404, (who, path)
     for who in readers(ALL):
-        everything = world.applications | world.emergencies
+        everything = world.applications | world.emergencies | world.approved
         mine = {no for no, v in everything.items() if v.startswith(who.jurisdiction)}
         async with world.stack.client(who) as http:
-            notices = (await http.get("/notifications")).json()
+            notices = (await http.get("/notifications", params={"limit": 500})).json()
         assert {n["case_no"] for n in notices} == mine, who
 
 
