@@ -12,8 +12,6 @@ from domain.supervision import OpenCase, application_deadlines, emergency_deadli
 from store.records import live
 from store.tables import ActivityRetry, CaseRecord, EmergencyRecord
 
-HALTED = [Stage.halted.value]
-
 
 def open_cases(
     session: Session, *, township: str | None, village: str | None, kind: str | None
@@ -47,7 +45,7 @@ def _applications(session: Session, *, township, village, retrying) -> list[Open
         r.refusal_notice_due, r.refusal_notified_at, r.verification_refused, r.notice_refused,
         r.awaiting_bank_account, r.engine_problem, r.start.is_not(None), r.assigned_at,
         r.halted_from, r.reconciled_at.is_not(None),
-    ).where(or_(live(r), r.stage.in_(HALTED)))  # fmt: skip
+    ).where(or_(live(r), r.stage == Stage.halted.value))  # fmt: skip
     cases = []
     for row in session.exec(_place(query, r, township, village)):
         (case_no, kind, town, place, stage, since, accepted, assignee, survey_due, surveyed,
@@ -89,7 +87,7 @@ def _emergencies(session: Session, *, township, village, retrying) -> list[OpenC
         r.assignee, r.pay_by, r.follow_up_due, r.reviewed_at, r.notice_refused,
         r.engine_problem, r.start.is_not(None), r.assigned_at, r.halted_from,
         r.reconciled_at.is_not(None),
-    ).where(or_(live(r), r.stage.in_(HALTED)))  # fmt: skip
+    ).where(or_(live(r), r.stage == EmergencyStage.halted.value))  # fmt: skip
     cases = []
     for row in session.exec(_place(query, r, township, village)):
         (case_no, cause, town, place, stage, since, requested, assignee, pay_by, follow_up_due,
