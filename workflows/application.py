@@ -1,10 +1,8 @@
 """ApplicationWorkflow: one application for 低保, 特困 or 临时救助, from acceptance to outcome.
 
-The durable shell around ``domain.application``: each caseworker action is an Update whose
-validator asks the rules (a refusal is rejected before anything is written); the handler
-applies it and writes the case records before answering (``CaseWorkflow.apply``). The workflow
-is the source of truth for the case's stage; when its history grows long it continues as new,
-carrying the case.
+The durable shell around ``domain.application`` (``workflows.casework.CaseWorkflow``). The
+workflow is the source of truth for the case's stage; when its history grows long it continues
+as new, carrying the case.
 """
 
 import asyncio
@@ -54,18 +52,15 @@ class ApplicationWorkflow(CaseWorkflow):
         self._reverify_asked = False
         self._verification: asyncio.Task[None] | None = None
         self._acknowledgement: asyncio.Task[None] | None = None
-        self._pending: list[asyncio.Task[None]] = []
-        """The calls to external systems a continue-as-new leaves to the next run."""
         self._outcome: asyncio.Task[None] | None = None
 
     @workflow.run
     async def run(self, case: CaseStart | Application) -> CaseView:
         # Neither waits for the other, nor holds up the deadlines (the SMS system may be down).
         if self.case.view.verification is None and not self.case.verification_refused:
-            self._verify()
+            self._verification = self.call(self._verify_household())
         if not self.case.acknowledged:
-            self._acknowledgement = asyncio.create_task(self._acknowledge())
-            self._pending.append(self._acknowledgement)
+            self._acknowledgement = self.call(self._acknowledge())
         return await self.follow()
 
     # ---- caseworker actions ----------------------------------------------------------
@@ -144,8 +139,7 @@ class ApplicationWorkflow(CaseWorkflow):
         check(self.case.check_intervention, record)
 
     def _object(self, objection: ObjectionRecord, *, now: datetime) -> After | None:
-        """Back to survey; the new survey has a deadline of its own (``survey-deadline-after-
-        objection``: the cases before it had none)."""
+        """The new survey has a deadline of its own (``survey-deadline-after-objection``)."""
         self.case.record_objection(objection, now=now)
         if not workflow.patched("survey-deadline-after-objection"):
             return None
@@ -153,8 +147,7 @@ class ApplicationWorkflow(CaseWorkflow):
         return After(recount=True)
 
     def _decide(self, decision: DecisionRecord, *, now: datetime) -> After | None:
-        """Only a publicised proposal is approved: another goes to public notice first
-        (``publicise-before-approval``: the cases before it were approved at once)."""
+        """Only a publicised proposal is approved (``publicise-before-approval``)."""
         case = self.case
         if case.approval_needs_notice(decision) and workflow.patched("publicise-before-approval"):
             return case.propose_approval(decision, now=now)
@@ -165,7 +158,7 @@ class ApplicationWorkflow(CaseWorkflow):
     async def _before_events(self) -> None:
         if self._reverify_asked:  # a supervisor asked the platform again after a refusal
             self._reverify_asked = False
-            self._verify()
+            self._verification = self.call(self._verify_household())
 
     async def _after_events(self) -> list[asyncio.Task[None]] | None:
         case = self.case
@@ -175,7 +168,7 @@ class ApplicationWorkflow(CaseWorkflow):
         if outcome is not None and outcome.done() and case.next_moment(case.events()) is None:
             return None
         if not case.closed and workflow.info().is_continue_as_new_suggested():
-            await self.continue_as_new(self._pending)
+            await self.continue_as_new()
         # An outcome already delivered wakes nothing (a refusal whose SMS was refused still
         # waits for its deadline): waiting on it would spin.
         return [outcome] if outcome is not None and not outcome.done() else []
@@ -186,18 +179,15 @@ class ApplicationWorkflow(CaseWorkflow):
         if self._acknowledgement is not None:
             await self._acknowledgement
 
-    async def _recount(self) -> None:
-        await self._count_deadlines()
-
     async def _calendar_changed(self) -> None:
-        await self._count_deadlines(action="calendar_published")
+        await self._recount(action="calendar_published")
 
     def _reverify(self) -> None:
         self._reverify_asked = True  # the main loop asks the platform again
 
     # ---- the parts -------------------------------------------------------------------
 
-    async def _count_deadlines(self, *, action: str | None = None) -> None:
+    async def _recount(self, *, action: str | None = None) -> None:
         """Count the deadlines on the calendar in the database; with an ``action``, a move is
         written to the record."""
         deadlines = await workflow.execute_activity(
@@ -207,22 +197,14 @@ class ApplicationWorkflow(CaseWorkflow):
         if action and self.case.unwritten:
             await self.work.write()
 
-    def _verify(self) -> None:
-        self._verification = asyncio.create_task(self._verify_household())
-        self._pending.append(self._verification)
-
     async def _verify_household(self) -> None:
-        case = self.case
+        case, request = self.case, self.case.verification_request
         try:
             report = await workflow.execute_activity(
-                Activity.verify_household,
-                case.verification_request,
-                result_type=VerificationReport,
-                **EXTERNAL,
+                Activity.verify_household, request, result_type=VerificationReport, **EXTERNAL
             )
         except ActivityError as refused:
-            async with self.work.lock:
-                await self.work.alert(case.platform_refused(str(refused.cause)))
+            await self.work.locked_alert(case.platform_refused(str(refused.cause)))
             return
         await self.record(lambda: case.receive_verification(report, now=workflow.now()))
 
@@ -232,8 +214,7 @@ class ApplicationWorkflow(CaseWorkflow):
         self.case.acknowledged = True
 
     async def _deliver_outcome(self) -> None:
-        case, start = self.case, self.case.start
-        view = case.view
+        case, start, view = self.case, self.case.start, self.case.view
         if view.stage == Stage.approved and view.monthly_amount:
             receipt = await self._pay_first_amount()
             if receipt is None:
@@ -254,16 +235,14 @@ class ApplicationWorkflow(CaseWorkflow):
         after a refusal for a corrected one (the caseworker is told each time)."""
         case, work = self.case, self.work
         if case.account is None and workflow.patched("pay-into-bank-account"):
-            async with work.lock:
-                await work.alert(case.needs_bank_account(now=workflow.now()))
+            await work.locked_alert(case.needs_bank_account(now=workflow.now()))
             await workflow.wait_condition(lambda: case.account is not None)
         while True:
             view, purpose = case.view, f"{case.start.assistance_type.value}:first-payment"
             receipt = await work.pay(amount=view.monthly_amount, purpose=purpose)
             if not isinstance(receipt, str):
                 return receipt
-            async with work.lock:  # refused for good: on the record, before people
-                await work.alert(case.payment_refused(receipt, now=workflow.now()))
+            await work.locked_alert(case.payment_refused(receipt, now=workflow.now()))  # for good
             if not workflow.patched("retry-refused-payment"):
                 return None
             refused = view.payment_attempt

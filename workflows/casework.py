@@ -4,7 +4,7 @@ its reads. A workflow holds its rules (a ``domain.casework.CaseFile``) and one `
 around them (``workflows.dealings``: the records, staff, payments, SMS)."""
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.errors import check
 
 Message = TypeVar("Message")
+Result = TypeVar("Result")
 
 
 class CaseWorkflow:
@@ -36,6 +37,7 @@ class CaseWorkflow:
         self.work = Casework(case, search_attributes=search_attributes)
         self.alarm = Alarm()
         self._recount_asked = False
+        self._calls: list[asyncio.Task[Any]] = []
 
     @workflow.signal
     def calendar_published(self, published: CalendarPublished) -> None:
@@ -114,16 +116,23 @@ class CaseWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return case.view
 
-    async def continue_as_new(self, pending: list[asyncio.Task[Any]]) -> None:
+    def call(self, call: Coroutine[Any, Any, Result]) -> asyncio.Task[Result]:
+        """A call to an external system, beside the case's life (``continue_as_new`` leaves
+        it to the next run)."""
+        task = asyncio.create_task(call)
+        self._calls.append(task)
+        return task
+
+    async def continue_as_new(self) -> None:
         """Carry the case into a fresh run before its history grows too long for the server
         (which would terminate it): once no action is under way and everything is written.
-        The calls to external systems still ``pending`` are made again by the new run, under
+        The calls to external systems still under way are made again by the new run, under
         the same idempotency keys."""
         await workflow.wait_condition(
             lambda: workflow.all_handlers_finished() and not self.work.lock.locked()
         )
         self.alarm.cancel()
-        for task in pending:
+        for task in self._calls:
             task.cancel()
         workflow.logger.info("case %s continues as new", self.case.view.case_no)
         workflow.continue_as_new(self.case)

@@ -77,6 +77,11 @@ class Casework:
         await self.write()
         await self.notify_staff(alert)
 
+    async def locked_alert(self, alert: StaffAlert) -> None:
+        """``alert``, from outside the lock."""
+        async with self.lock:
+            await self.alert(alert)
+
     async def notify_staff(self, alert: StaffAlert) -> None:
         """In front of the caseworker, and of the township's and the district's leaders."""
         view = self.case.view

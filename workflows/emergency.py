@@ -70,7 +70,7 @@ class EmergencyWorkflow(CaseWorkflow):
 
     @workflow.run
     async def run(self, start: EmergencyStart | Emergency) -> EmergencyView:
-        return await self.follow()
+        return await self.follow()  # the payment starts once approved (``_after_events``)
 
     @workflow.signal
     def funds_offered(self) -> None:
@@ -96,15 +96,9 @@ class EmergencyWorkflow(CaseWorkflow):
         check(self.case.check_exception_approval, approval, now=workflow.now())
 
     def _check_raising(self, approval: ExceptionApproval) -> None:
-        """In the Update: 一事一议 only raises an amount for the cases that had that rule when
-        it was approved (``exception-only-raises``)."""
-        raises_only = workflow.patched("exception-only-raises")
-        check(
-            self.case.check_exception_approval,
-            approval,
-            now=workflow.now(),
-            raises_only=raises_only,
-        )
+        """In the Update: 一事一议 only raises an amount (``exception-only-raises``)."""
+        rule, now = self.case.check_exception_approval, workflow.now()
+        check(rule, approval, now=now, raises_only=workflow.patched("exception-only-raises"))
 
     @workflow.update
     async def reject(self, rejection: RejectionRecord) -> EmergencyView:
@@ -172,7 +166,6 @@ class EmergencyWorkflow(CaseWorkflow):
         self.case.set_follow_up_due(await self._follow_up_due())
 
     async def _calendar_changed(self) -> None:
-        """The follow-up's due date on the calendar now in force; a move is on the record."""
         case = self.case
         if case.view.follow_up_due is None or case.view.stage not in FOLLOWING_UP:
             return
@@ -181,9 +174,8 @@ class EmergencyWorkflow(CaseWorkflow):
             await self.work.write()
 
     async def _once_held(self) -> EmergencyView:
-        """An action that sends the case to payment answers with the case as recorded once the
-        reserve hold is placed or found short (``awaiting_funds``): never a stage it may not
-        reach. (``answer-once-held``: the cases before it answered at once.)"""
+        """The case as recorded once its reserve hold is placed or found short: never a stage
+        it may not reach (``answer-once-held``: the cases before it answered at once)."""
         if not workflow.patched("answer-once-held"):
             return self.case.view
         if self.case.view.stage == EmergencyStage.paying:
@@ -191,26 +183,20 @@ class EmergencyWorkflow(CaseWorkflow):
             await workflow.wait_condition(lambda: self._hold_known == key)
         return self.work.recorded
 
-    # ---- the parts -------------------------------------------------------------------
-
     async def _follow_up_due(self) -> date:
         """补办 is due this many working days after the payment (and any extension)."""
         case = self.case
         days = case.start.policy.follow_up_working_days + case.follow_up_extension
-        paid_on = local_date(case.view.paid_at or workflow.now())
+        after = WorkingDaysAfter(local_date(case.view.paid_at or workflow.now()), days)
         due = await workflow.execute_activity(
-            Activity.add_working_days,
-            WorkingDaysAfter(paid_on, days),
-            result_type=WorkingDay,
-            **QUICK,
+            Activity.add_working_days, after, result_type=WorkingDay, **QUICK
         )
         return due.day
 
     async def _pay(self) -> None:
         """Hold the approved amount on the reserve, transfer it, settle the hold; through a
         shortage of funds (wait for a top-up) and a refused account (wait for a corrected one)."""
-        case, work = self.case, self.work
-        view, start = case.view, case.start
+        case, work, view, start = self.case, self.work, self.case.view, self.case.start
         while True:
             # Cleared before looking, so that a top-up signalled from now on is never missed.
             self._funds_offered = False
@@ -225,8 +211,6 @@ class EmergencyWorkflow(CaseWorkflow):
                     self._hold_known = case.hold_key
                     await work.notify_staff(alert)
                 continue  # once more: a top-up may have come before the case showed as waiting
-            if outcome.held:
-                self._hold_known = case.hold_key
             if not outcome.held:
                 with suppress(TimeoutError):  # then look at the reserve again
                     await workflow.wait_condition(
@@ -235,6 +219,7 @@ class EmergencyWorkflow(CaseWorkflow):
                 if case.closed:  # cancelled by a supervisor while it waited
                     return
                 continue
+            self._hold_known = case.hold_key
             if view.stage == EmergencyStage.awaiting_funds:
                 await self.record(lambda: case.funds_held(now=workflow.now()))
             receipt = await work.pay(
@@ -249,12 +234,8 @@ class EmergencyWorkflow(CaseWorkflow):
                 if case.closed:
                     return
                 continue
-            settlement = ReserveSettlement(
-                hold_key=case.hold_key,
-                key=settlement_key(case.hold_key),
-                members=case.members,
-                cause=start.cause,
-            )
+            key = case.hold_key
+            settlement = ReserveSettlement(key, settlement_key(key), case.members, start.cause)
             await workflow.execute_activity(Activity.settle_reserve, settlement, **QUICK)
             await self.record(lambda: case.paid(receipt.transfer_id, now=workflow.now()))  # noqa: B023
             text = emergency_paid_text(view.case_no, view.approved_amount, case.account.masked)
