@@ -522,7 +522,8 @@ class Application(CaseFile):
 
     @property
     def waits_for_account(self) -> bool:
-        """Approved and not paid: no account was given, or the payment system refused it."""
+        """Approved and not paid: with no transfer under way, it waits for an account (none
+        was given, or the payment system refused the last)."""
         view = self.view
         return view.stage == Stage.approved and view.first_payment_at is None
 

@@ -123,6 +123,7 @@ class CaseFile:
 
     @property
     def closed(self) -> bool:
+        """No one acts on the case any more (its payment or its notice may still be due)."""
         return self.view.stage not in self.open_stages
 
     @property
@@ -258,12 +259,15 @@ class CaseFile:
                 self.require(*self.open_stages)
 
     def check_reverify(self) -> None:
+        """Whether the verification platform may be asked again: the kind says."""
         raise NotImplementedError
 
     def check_reopen(self, to_stage: str) -> None:
+        """Whether the case may go back to ``to_stage`` (容错纠错): the kind says."""
         raise NotImplementedError
 
     def check_cancel(self) -> None:
+        """A case opened in error is cancelled while it is open (a kind may say less)."""
         self.require(*self.open_stages)
 
     def intervene(self, record: InterventionRecord, *, now: datetime) -> After | None:
@@ -302,9 +306,11 @@ class CaseFile:
         return None
 
     def reverify(self, actor: Actor, *, now: datetime, reason: str) -> After | None:
+        """The verification platform is asked again: the kind's."""
         raise NotImplementedError
 
     def reopen(self, actor: Actor, to_stage: str, *, now: datetime, reason: str) -> After | None:
+        """Back to an earlier stage, the earlier steps kept on the record: the kind's."""
         raise NotImplementedError
 
     def cancel(self, actor: Actor, *, now: datetime, reason: str) -> None:
