@@ -204,7 +204,7 @@ async def emergency_paid_and_followed_up(env, handle) -> None:
     await follow_up(env, handle)
 
 
-async def follow_up(env, handle, *, eligible: bool = True) -> None:
+async def follow_up_survey(env, handle) -> None:
     await until(handle, env, lambda v: v.paid_at is not None)
     today = local_date(await env.get_current_time())
     await handle.execute_update(
@@ -214,6 +214,10 @@ async def follow_up(env, handle, *, eligible: bool = True) -> None:
             findings="属实", assessed_monthly_income=Decimal("300"),
         ),
     )  # fmt: skip
+
+
+async def follow_up(env, handle, *, eligible: bool = True) -> None:
+    await follow_up_survey(env, handle)
     outcome = "approve" if eligible else "refuse"
     await handle.execute_update(
         E.record_review, ReviewRecord(actor=ASSISTANT, recommendation=outcome, reasons="核实")
@@ -399,15 +403,7 @@ async def emergency_escalated_reopened_and_confirmed(env, handle) -> None:
     )
     await handle.execute_update(E.intervene, intervention(Intervention.retry_now))
     await handle.execute_update(E.approve, ApprovalRecord(actor=APPROVER, amount=Decimal("2000")))
-    await until(handle, env, lambda v: v.paid_at is not None)
-    today = local_date(await env.get_current_time())
-    await handle.execute_update(
-        E.record_survey,
-        SurveyRecord(
-            actor=COORDINATOR, investigators=["李协理", "周干事"], visited_on=today,
-            findings="属实", assessed_monthly_income=Decimal("300"),
-        ),
-    )  # fmt: skip
+    await follow_up_survey(env, handle)
     await handle.execute_update(
         E.intervene, intervention(Intervention.reopen, to_stage=EmergencyStage.paid)
     )
