@@ -15,6 +15,8 @@ from enum import StrEnum
 from domain.amounts import application_amount
 from domain.calendar import end_of_day, local_date
 from domain.cases import (
+    OPEN_STAGES,
+    PROCEDURE,
     SYSTEM,
     Actor,
     BankAccount,
@@ -24,30 +26,23 @@ from domain.cases import (
     DecisionRecord,
     DocumentsReceipt,
     DocumentsRequest,
-    Intervention,
-    InterventionRecord,
     ObjectionRecord,
     PaymentAttempt,
-    Person,
     ReviewRecord,
     Role,
     Stage,
     SurveyRecord,
     VerificationReport,
     WithdrawalRecord,
-    account_holder,
-    check_holder,
     initial_view,
 )
 from domain.casework import (
+    After,
     CaseFile,
     StaffAlert,
     TimedEvent,
-    check_extension,
-    check_intervention_basics,
-    check_survey_record,
-    survey_note,
 )
+from domain.contracts import VerificationRequest
 from domain.deadlines import DeadlineFacts, Deadlines, Pause
 from domain.errors import InvalidData, NotPermitted, WrongStage
 
@@ -58,10 +53,7 @@ WAITS_FOR = {
     Stage.decision: "the district's decision (审核确认)",
     Stage.awaiting_documents: "the applicant's supplementary documents (补正材料)",
 }
-OPEN_STAGES = tuple(WAITS_FOR)
 PAUSABLE = (Stage.survey, Stage.review, Stage.decision)
-ORDER = (Stage.survey, Stage.review, Stage.notice, Stage.decision)
-"""The stages in the order a case goes through them."""
 REOPENABLE = (Stage.review, Stage.notice, Stage.decision)
 
 
@@ -83,9 +75,6 @@ class Application(CaseFile):
     start: CaseStart
     deadlines: Deadlines
     pauses: list[Pause] = field(default_factory=list)
-    survey: SurveyRecord | None = None
-    review: ReviewRecord | None = None
-    """The proposal: the township's review, or the district's approval of a proposed refusal."""
     decision: DecisionRecord | None = None
     refused_on: date | None = None
     publicised: bool = False
@@ -103,15 +92,12 @@ class Application(CaseFile):
     from it (cases before this rule had none)."""
     verification_refused: bool = False
 
+    open_stages = OPEN_STAGES
     waits_for = WAITS_FOR
 
     @classmethod
     def accepted(cls, start: CaseStart) -> "Application":
         return cls(start=start, view=initial_view(start), deadlines=start.deadlines)
-
-    @property
-    def closed(self) -> bool:
-        return self.view.stage not in OPEN_STAGES
 
     @property
     def started_at(self) -> datetime:
@@ -126,24 +112,29 @@ class Application(CaseFile):
                 "this case is recorded as a conflict of interest (近亲属备案): "
                 "the district civil-affairs bureau must do the survey"
             )
-        since = local_date(self.start.accepted_at)
-        check_survey_record(survey, policy=self.start.policy, since=since, today=today)
+        self.check_survey_record(survey, today=today)
 
     def record_survey(self, survey: SurveyRecord, *, now: datetime) -> None:
         """The visit, not the day it is typed in, meets the survey-start deadline."""
-        self.survey = survey
-        self.view.surveyed_at = now
         self.view.assignee = survey.actor.user_id
         self.view.survey_overdue = survey.visited_on > self.deadlines.survey_due
         self.view.visited_on = survey.visited_on
-        self.step(
-            survey.actor,
-            "survey_recorded",
-            self.view.stage,
-            now,
-            note=survey_note(survey),
-        )
+        self.note_survey(survey, "survey_recorded", self.view.stage, now)
         self._survey_complete(survey.actor, now)
+
+    @property
+    def verification_request(self) -> VerificationRequest:
+        """家庭经济状况核对 of everyone in the household (a new attempt after a refusal)."""
+        start = self.start
+        return VerificationRequest(
+            case_no=start.case_no, members=self.people, attempt=self.verification_attempt
+        )
+
+    def platform_refused(self, reason: str) -> StaffAlert:
+        """The verification platform refused the request for good: a supervisor may ask it
+        again (reverify)."""
+        self.verification_refused = self.view.verification_refused = True
+        return StaffAlert("verification_refused", f"verification platform refused: {reason}")
 
     def receive_verification(self, report: VerificationReport, *, now: datetime) -> None:
         """家庭经济状况核对报告 from the platform."""
@@ -267,7 +258,7 @@ class Application(CaseFile):
             note=decision.reasons,
         )
 
-    def decide(self, decision: DecisionRecord, *, now: datetime) -> None:
+    def decide(self, decision: DecisionRecord, *, now: datetime) -> After | None:
         """Approve or refuse. A refusal's written-notice deadline is counted afterwards."""
         approve = decision.outcome == "approve"
         self.view.monthly_amount = (
@@ -280,6 +271,8 @@ class Application(CaseFile):
         else:
             self.refused_on = local_date(now)
             self.step(decision.actor, "refused", Stage.refused, now, note=decision.reasons)
+            return After(recount=True)
+        return None
 
     def _district_proposal(self, decision: DecisionRecord) -> ReviewRecord:
         amount = decision.amount
@@ -326,7 +319,7 @@ class Application(CaseFile):
     def check_documents_receipt(self, receipt: DocumentsReceipt) -> None:
         self.require(Stage.awaiting_documents)
 
-    def receive_documents(self, receipt: DocumentsReceipt, *, now: datetime) -> None:
+    def receive_documents(self, receipt: DocumentsReceipt, *, now: datetime) -> After:
         """The case resumes where it paused; its deadlines are counted again afterwards."""
         resumed = self.view.paused_from or Stage.survey
         self._end_pause(now)
@@ -334,6 +327,7 @@ class Application(CaseFile):
         self.view.pending_documents = []
         self.step(receipt.actor, "documents_received", resumed, now, note=receipt.note)
         self._survey_complete(receipt.actor, now)
+        return After(recount=True)  # the pause moves them
 
     def check_withdrawal(self, withdrawal: WithdrawalRecord) -> None:
         self.require(*OPEN_STAGES)
@@ -341,94 +335,59 @@ class Application(CaseFile):
             raise InvalidData("reason", "record why the application is withdrawn")
 
     def withdraw(self, withdrawal: WithdrawalRecord, *, now: datetime) -> None:
-        if self.view.stage == Stage.awaiting_documents:
-            self._end_pause(now)
-            self.view.paused_from, self.view.pending_documents = None, []
+        self._leave_pause(now)
         self.view.closed_at = now
         self.step(withdrawal.actor, "withdrawn", Stage.withdrawn, now, note=withdrawal.reason)
 
     def _end_pause(self, now: datetime) -> None:
         self.pauses[-1] = replace(self.pauses[-1], ended_on=local_date(now))
 
+    def _leave_pause(self, now: datetime) -> None:
+        """Closed while it waited for documents: the pause ends, nothing is pending."""
+        if self.view.stage == Stage.awaiting_documents:
+            self._end_pause(now)
+            self.view.paused_from, self.view.pending_documents = None, []
+
     # ---- 督办: a supervisor's interventions ---------------------------------------------
 
-    def check_intervention(self, record: InterventionRecord, *, capped: bool = True) -> None:
-        """``capped`` False: the rules before extensions had a cap (an intervention accepted
-        then, replayed by its workflow)."""
-        check_intervention_basics(record)
-        match record.action:
-            case Intervention.retry_now | Intervention.restart_orphan:
-                return
-            case Intervention.reverify:
-                if not self.verification_refused:
-                    raise WrongStage(
-                        f"case {self.view.case_no}'s verification was not refused: there is "
-                        "nothing to ask again"
-                    )
-                self.require(*OPEN_STAGES)
-            case Intervention.reopen:
-                self.require(*REOPENABLE)
-                earlier = ORDER[: ORDER.index(self.view.stage)]
-                if record.to_stage not in (Stage.survey, Stage.review) or (
-                    record.to_stage not in earlier
-                ):
-                    allowed = " or ".join(s for s in earlier if s in (Stage.survey, Stage.review))
-                    raise InvalidData(
-                        "to_stage", f"case {self.view.case_no} can go back to {allowed}"
-                    )
-            case Intervention.extend_deadline:
-                self.require(*OPEN_STAGES)
-                if capped:
-                    extended = self.view.extended_working_days
-                    check_extension(record, extended=extended, policy=self.start.policy)
-            case _:
-                self.require(*OPEN_STAGES)
+    def check_reverify(self) -> None:
+        if not self.verification_refused:
+            raise WrongStage(
+                f"case {self.view.case_no}'s verification was not refused: there is nothing to "
+                "ask again"
+            )
+        self.require(*OPEN_STAGES)
 
-    def intervene(self, record: InterventionRecord, *, now: datetime) -> StaffAlert | None:
-        """The intervention on the record; what it changes. Escalation returns the alert for
-        the district; reverification, reopening to survey and extension need the workflow to
-        ask the platform again or count the deadlines again (``needs_recount``)."""
-        view, actor = self.view, record.actor
-        match record.action:
-            case Intervention.reassign:
-                self.reassign(record, now=now)
-            case Intervention.escalate:
-                return self.escalate(record, now=now)
-            case Intervention.retry_now:
-                self.note_retry(record, now=now)
-            case Intervention.restart_orphan:
-                self.step(actor, "workflow_restarted", view.stage, now, note=record.reason)
-            case Intervention.reverify:
-                self.verification_refused = view.verification_refused = False
-                self.verification_attempt += 1
-                self.step(actor, "reverification_requested", view.stage, now, note=record.reason)
-            case Intervention.reopen:
-                to_stage = Stage(record.to_stage)
-                self.review, self.publicised = None, False
-                view.monthly_amount = view.notice_ends_at = None
-                if to_stage == Stage.survey:
-                    self.survey = None
-                    view.surveyed_at = view.visited_on = None
-                    self.resurvey_from = local_date(now)
-                self.step(actor, "reopened", to_stage, now, note=record.reason)
-            case Intervention.extend_deadline:
-                view.extended_working_days += record.working_days or 0
-                note = f"{record.working_days} working days: {record.reason}"
-                self.step(actor, "deadline_extended", view.stage, now, note=note)
-            case Intervention.cancel:
-                if view.stage == Stage.awaiting_documents:
-                    self._end_pause(now)
-                    view.paused_from, view.pending_documents = None, []
-                view.closed_at = now
-                self.step(actor, "cancelled", Stage.cancelled, now, note=record.reason)
-        return None
+    def check_reopen(self, to_stage: str) -> None:
+        self.require(*REOPENABLE)
+        earlier = PROCEDURE[: PROCEDURE.index(self.view.stage)]
+        if to_stage not in (Stage.survey, Stage.review) or to_stage not in earlier:
+            allowed = " or ".join(s for s in earlier if s in (Stage.survey, Stage.review))
+            raise InvalidData("to_stage", f"case {self.view.case_no} can go back to {allowed}")
 
-    @staticmethod
-    def needs_recount(record: InterventionRecord) -> bool:
-        """Whether the deadlines are counted again after this intervention."""
-        return record.action == Intervention.extend_deadline or (
-            record.action == Intervention.reopen and record.to_stage == Stage.survey
-        )
+    def reverify(self, actor: Actor, *, now: datetime, reason: str) -> After:
+        """The platform is asked again, under a new key."""
+        self.verification_refused = self.view.verification_refused = False
+        self.verification_attempt += 1
+        self.step(actor, "reverification_requested", self.view.stage, now, note=reason)
+        return After(reverify=True)
+
+    def reopen(self, actor: Actor, to_stage: str, *, now: datetime, reason: str) -> After:
+        """容错纠错: back to review or survey, the proposal gone; back to survey, the survey
+        too, and the deadlines are counted again."""
+        view, stage = self.view, Stage(to_stage)
+        self.review, self.publicised = None, False
+        view.monthly_amount = view.notice_ends_at = None
+        if stage == Stage.survey:
+            self.survey = None
+            view.surveyed_at = view.visited_on = None
+            self.resurvey_from = local_date(now)
+        self.step(actor, "reopened", stage, now, note=reason)
+        return After(recount=stage == Stage.survey)
+
+    def cancel(self, actor: Actor, *, now: datetime, reason: str) -> None:
+        self._leave_pause(now)
+        super().cancel(actor, now=now, reason=reason)
 
     # ---- deadlines ---------------------------------------------------------------------
 
@@ -548,31 +507,25 @@ class Application(CaseFile):
         return self.bank_account or self.start.bank_account
 
     @property
-    def payee(self) -> Person:
-        """Who the money is paid to: the member of the household who holds the account."""
-        people = [self.start.applicant, *self.start.household]
-        return account_holder(people, self.account) if self.account else self.start.applicant
-
-    @property
     def payment_key(self) -> str:
         return first_payment_key(self.view.case_no, self.view.payment_attempt)
 
-    def check_bank_account(self, record: BankAccountRecord) -> None:
-        """Recorded while the case is open, or once approved while it waits for an account (none
-        was given, or the payment system refused the last): never while a transfer is under
-        way, which goes to the account it was sent to."""
+    @property
+    def transfer_under_way(self) -> bool:
         view = self.view
-        if view.stage == Stage.approved and view.first_payment_at is None:
-            if self.account is not None and not view.awaiting_bank_account:
-                raise WrongStage(
-                    f"the transfer of case {view.case_no} to {self.account.masked} is under "
-                    "way; if the payment system refuses the account, a corrected one can be "
-                    "recorded then"
-                )
-        else:
-            self.require(*OPEN_STAGES)
-        people = [self.start.applicant, *self.start.household]
-        check_holder(people, record.account, field="holder")
+        return (
+            view.stage == Stage.approved
+            and view.first_payment_at is None
+            and self.account is not None
+            and not view.awaiting_bank_account
+        )
+
+    @property
+    def waits_for_account(self) -> bool:
+        """Approved and not paid: with no transfer under way, it waits for an account (none
+        was given, or the payment system refused the last)."""
+        view = self.view
+        return view.stage == Stage.approved and view.first_payment_at is None
 
     def record_bank_account(self, record: BankAccountRecord, *, now: datetime) -> None:
         """A new account; after a refused transfer, the payment is made again as a new attempt."""

@@ -44,16 +44,15 @@ class Stage(StrEnum):
     """A halted case closed by a supervisor, with reasons (its steps so far stay on the record)."""
 
 
-CLOSED_STAGES = frozenset(
-    {
-        Stage.approved,
-        Stage.refused,
-        Stage.withdrawn,
-        Stage.cancelled,
-        Stage.halted,
-        Stage.closed_by_supervisor,
-    }
-)
+PROCEDURE = (Stage.survey, Stage.review, Stage.notice, Stage.decision)
+"""The stages of the procedure, in the order an application goes through them."""
+OPEN_STAGES = (*PROCEDURE, Stage.awaiting_documents)
+"""Where an application waits for someone: the procedure, or the applicant's documents."""
+CLOSED_STAGES = frozenset(Stage).difference(OPEN_STAGES)
+"""Where no one acts on the application any more (its first payment or its written refusal
+may still be under way)."""
+DECIDED_STAGES = (Stage.approved, Stage.refused)
+"""The district decided (审核确认)."""
 
 
 class Role(StrEnum):

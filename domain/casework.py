@@ -7,13 +7,19 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from domain.calendar import local_date
 from domain.cases import (
     Actor,
     AuditEntry,
+    BankAccountRecord,
     Intervention,
     InterventionRecord,
+    Person,
+    ReviewRecord,
     Role,
     SurveyRecord,
+    account_holder,
+    check_holder,
 )
 from domain.errors import InvalidData, NotPermitted, WrongStage
 from domain.policy import Policy
@@ -40,12 +46,28 @@ class StaffAlert:
     """Makes the notice idempotent; the kind when absent (one notice per kind)."""
 
 
+@dataclass(frozen=True)
+class After:
+    """What follows a change besides writing it: the rules say so, the workflow does it."""
+
+    recount: bool = False
+    """The change moved the deadlines: they are counted again before the write."""
+    alert: StaffAlert | None = None
+    """Staff are told, once the change is written."""
+    reverify: bool = False
+    """The verification platform is asked again, once written (an application)."""
+    await_hold: bool = False
+    """The answer waits until the reserve hold is placed or found short (an emergency whose
+    payment is under way)."""
+
+
 @dataclass(kw_only=True)
 class CaseFile:
     """A case's view and its journal: each step moves the stage and waits to be written.
 
     ``view`` is the kind's view (``CaseView``, ``EmergencyView``): it has ``case_no``,
-    ``stage`` and ``version``.
+    ``stage`` and ``version``. A kind also has ``start`` (who asked: its ``applicant`` and
+    ``household``, and the ``policy``) and ``account`` (the bank account paid into, if any).
     """
 
     view: Any
@@ -53,9 +75,20 @@ class CaseFile:
     unwritten: list[AuditEntry] = field(default_factory=list)
     fired: list[str] = field(default_factory=list)
     """Keys of the timed events that have fired."""
+    survey: SurveyRecord | None = None
+    """The household survey (入户调查) of the present round."""
+    review: ReviewRecord | None = None
+    """The township's review (初审): for an application its proposal (or the district's
+    approval of a proposed refusal), for an emergency its follow-up's finding."""
 
+    open_stages: ClassVar[tuple[StrEnum, ...]] = ()
+    """Where the case waits for someone (``OPEN_STAGES``, ``emergency.OPEN``)."""
     waits_for: ClassVar[dict[str, str]] = {}
     """What each open stage waits for, in the words of a refusal."""
+    account_stages: ClassVar[tuple[StrEnum, ...] | None] = None
+    """Where a bank account may be recorded or corrected (None: wherever the case is open)."""
+    extendable: ClassVar[tuple[StrEnum, ...] | None] = None
+    """Where a supervisor may extend the case's deadline (None: wherever the case is open)."""
 
     def step(
         self, actor: Actor, action: str, to_stage: StrEnum, at: datetime, note: str = ""
@@ -88,6 +121,22 @@ class CaseFile:
         """When the case began (accepted, requested): the kind says."""
         return None
 
+    @property
+    def closed(self) -> bool:
+        """No one acts on the case any more (its payment or its notice may still be due)."""
+        return self.view.stage not in self.open_stages
+
+    @property
+    def people(self) -> list[Person]:
+        """The applicant and the household."""
+        return [self.start.applicant, *self.start.household]  # type: ignore[attr-defined]
+
+    @property
+    def payee(self) -> Person:
+        """Who the money is paid to: the member of the household who holds the account."""
+        account = self.account  # type: ignore[attr-defined]
+        return account_holder(self.people, account) if account else self.people[0]
+
     def take_unwritten(self) -> list[AuditEntry]:
         entries, self.unwritten = self.unwritten, []
         return entries
@@ -109,7 +158,7 @@ class CaseFile:
                 at=now,
                 actor=actor,
                 action="restarted",
-                from_stage="halted",
+                from_stage=type(self.view.stage).halted,  # type: ignore[attr-defined]
                 to_stage=self.view.stage,
                 note=reason,
             )
@@ -129,24 +178,155 @@ class CaseFile:
             f"this action needs stage {wanted}"
         )
 
-    def reassign(self, record: InterventionRecord, *, now: datetime) -> None:
-        self.view.assignee = (record.assignee or "").strip()
-        self.view.assigned_at = now
-        note = f"to {self.view.assignee}: {record.reason}"
-        self.step(record.actor, "reassigned", self.view.stage, now, note=note)
+    # ---- 入户调查 ---------------------------------------------------------------------------
 
-    def escalate(self, record: InterventionRecord, *, now: datetime) -> StaffAlert:
-        self.step(record.actor, "escalated", self.view.stage, now, note=record.reason)
-        return StaffAlert(
-            "escalated",
-            f"case {self.view.case_no} is escalated to the district by {record.actor.name}: "
-            f"{record.reason}",
-            key=f"escalated:{self.seq}",
+    def check_survey_record(self, survey: SurveyRecord, *, today: date) -> None:
+        """Whatever the case: enough named investigators, a visit between the case's start
+        (its acceptance or request) and today, an income that can be right."""
+        policy = self.start.policy  # type: ignore[attr-defined]
+        names = {n.strip() for n in survey.investigators if n.strip()}
+        if len(names) < policy.min_investigators:
+            raise InvalidData(
+                "investigators",
+                f"a household survey needs at least {policy.min_investigators} named investigators",
+            )
+        since = local_date(self.started_at)  # type: ignore[arg-type]
+        if not since <= survey.visited_on <= today:
+            raise InvalidData("visited_on", f"the visit date must be between {since} and today")
+        if survey.assessed_monthly_income < 0:
+            raise InvalidData("household_monthly_income", "income cannot be negative")
+
+    def note_survey(
+        self, survey: SurveyRecord, action: str, to_stage: StrEnum, now: datetime
+    ) -> None:
+        """The survey on the record: when, who, what was found."""
+        self.survey = survey
+        self.view.surveyed_at = now
+        note = (
+            f"visited {survey.visited_on}; investigators: {', '.join(survey.investigators)}; "
+            f"{survey.findings}"
         )
+        self.step(survey.actor, action, to_stage, now, note=note)
 
-    def note_retry(self, record: InterventionRecord, *, now: datetime) -> None:
-        """The external call waiting for its next attempt was made to run now (by the API)."""
-        self.step(record.actor, "retry_requested", self.view.stage, now, note=record.reason)
+    # ---- the bank account ---------------------------------------------------------------
+
+    @property
+    def transfer_under_way(self) -> bool:
+        """A transfer to the account on record is under way: the kind says when."""
+        return False
+
+    @property
+    def waits_for_account(self) -> bool:
+        """The case waits for a bank account to pay into, whatever its stage."""
+        return False
+
+    def check_bank_account(self, record: BankAccountRecord) -> None:
+        """Recorded where the kind allows it (``account_stages``) or while the case waits for
+        one, held by a member of the household; never while a transfer is under way, which
+        goes to the account it was sent to."""
+        if self.transfer_under_way:
+            account = self.account.masked  # type: ignore[attr-defined]
+            raise WrongStage(
+                f"the transfer of case {self.view.case_no} to {account} is under way; if the "
+                "payment system refuses the account, a corrected one can be recorded then"
+            )
+        if not self.waits_for_account:
+            self.require(*(self.account_stages or self.open_stages))
+        check_holder(self.people, record.account, field="holder")
+
+    # ---- 督办: a supervisor's interventions ---------------------------------------------
+
+    def check_intervention(self, record: InterventionRecord, *, capped: bool = True) -> None:
+        """Whatever the case: who may, with a reason, at which stage (the kind says where a
+        case may be reverified, reopened, cancelled). ``capped`` False: the rules before
+        extensions had a cap (an intervention accepted then, replayed by its workflow)."""
+        check_intervention_basics(record)
+        match record.action:
+            case Intervention.retry_now | Intervention.restart_orphan:
+                return
+            case Intervention.extend_deadline:
+                self.require(*(self.extendable or self.open_stages))
+                if capped:
+                    policy = self.start.policy  # type: ignore[attr-defined]
+                    check_extension(record, extended=self.extended, policy=policy)
+            case Intervention.reverify:
+                self.check_reverify()
+            case Intervention.reopen:
+                self.check_reopen(record.to_stage or "")
+            case Intervention.cancel:
+                self.check_cancel()
+            case _:  # reassign, escalate
+                self.require(*self.open_stages)
+
+    def check_reverify(self) -> None:
+        """Whether the verification platform may be asked again: the kind says."""
+        raise NotImplementedError
+
+    def check_reopen(self, to_stage: str) -> None:
+        """Whether the case may go back to ``to_stage`` (容错纠错): the kind says."""
+        raise NotImplementedError
+
+    def check_cancel(self) -> None:
+        """A case opened in error is cancelled while it is open (a kind may say less)."""
+        self.require(*self.open_stages)
+
+    def intervene(self, record: InterventionRecord, *, now: datetime) -> After | None:
+        """The intervention on the record, and what follows it: an escalation is put before
+        the district, an extension moves the deadlines (the kind's ``reverify`` and ``reopen``
+        say what they need)."""
+        view, actor = self.view, record.actor
+        match record.action:
+            case Intervention.reassign:
+                view.assignee = (record.assignee or "").strip()
+                view.assigned_at = now
+                note = f"to {view.assignee}: {record.reason}"
+                self.step(actor, "reassigned", view.stage, now, note=note)
+            case Intervention.escalate:
+                self.step(actor, "escalated", view.stage, now, note=record.reason)
+                message = (
+                    f"case {view.case_no} is escalated to the district by {actor.name}: "
+                    f"{record.reason}"
+                )
+                return After(alert=StaffAlert("escalated", message, key=f"escalated:{self.seq}"))
+            case Intervention.retry_now:  # the API made the waiting external call run now
+                self.step(actor, "retry_requested", view.stage, now, note=record.reason)
+            case Intervention.restart_orphan:
+                self.step(actor, "workflow_restarted", view.stage, now, note=record.reason)
+            case Intervention.extend_deadline:
+                self.extend(record.working_days or 0)
+                note = f"{record.working_days} working days: {record.reason}"
+                self.step(actor, "deadline_extended", view.stage, now, note=note)
+                return After(recount=True)
+            case Intervention.reverify:
+                return self.reverify(actor, now=now, reason=record.reason)
+            case Intervention.reopen:
+                return self.reopen(actor, record.to_stage or "", now=now, reason=record.reason)
+            case Intervention.cancel:
+                self.cancel(actor, now=now, reason=record.reason)
+        return None
+
+    def reverify(self, actor: Actor, *, now: datetime, reason: str) -> After | None:
+        """The verification platform is asked again: the kind's."""
+        raise NotImplementedError
+
+    def reopen(self, actor: Actor, to_stage: str, *, now: datetime, reason: str) -> After | None:
+        """Back to an earlier stage, the earlier steps kept on the record: the kind's."""
+        raise NotImplementedError
+
+    def cancel(self, actor: Actor, *, now: datetime, reason: str) -> None:
+        """Opened in error: closed by a supervisor, its steps so far on the record."""
+        self.view.closed_at = now
+        self.step(actor, "cancelled", type(self.view.stage).cancelled, now, note=reason)
+
+    @property
+    def extended(self) -> int:
+        """The working days every extension so far added to the case's deadline."""
+        return self.view.extended_working_days
+
+    def extend(self, working_days: int) -> None:
+        self.view.extended_working_days += working_days
+
+    # ---- timed events --------------------------------------------------------------------
 
     def due(self, events: list[TimedEvent], now: datetime) -> list[TimedEvent]:
         """The events whose moment has come and that have not fired; marks them fired."""
@@ -156,29 +336,6 @@ class CaseFile:
 
     def next_moment(self, events: list[TimedEvent]) -> datetime | None:
         return min((e.at for e in events if e.key not in self.fired), default=None)
-
-
-def check_survey_record(survey: SurveyRecord, *, policy: Policy, since: date, today: date) -> None:
-    """入户调查, whatever the case: enough named investigators, a visit between ``since`` (the
-    case's acceptance or request) and today, an income that can be right."""
-    names = {n.strip() for n in survey.investigators if n.strip()}
-    if len(names) < policy.min_investigators:
-        raise InvalidData(
-            "investigators",
-            f"a household survey needs at least {policy.min_investigators} named investigators",
-        )
-    if not since <= survey.visited_on <= today:
-        raise InvalidData("visited_on", f"the visit date must be between {since} and today")
-    if survey.assessed_monthly_income < 0:
-        raise InvalidData("household_monthly_income", "income cannot be negative")
-
-
-def survey_note(survey: SurveyRecord) -> str:
-    """The survey on the audit trail: when, who, what was found."""
-    return (
-        f"visited {survey.visited_on}; investigators: {', '.join(survey.investigators)}; "
-        f"{survey.findings}"
-    )
 
 
 def check_intervention_basics(record: InterventionRecord) -> None:

@@ -39,10 +39,11 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from domain.calendar import SHANGHAI, WorkingCalendar, WorkingDayIndex, end_of_day, local_date
+from domain.cases import DECIDED_STAGES, OPEN_STAGES, Stage
+from domain.emergency import EmergencyStage
 from domain.reserve import to_yuan
 
-DECIDED = ("approved", "refused")
-BREACH_STAGES = ("survey", "review", "notice", "decision", "awaiting_documents", "unknown")
+BREACH_STAGES = (*(s.value for s in OPEN_STAGES), "unknown")
 """The open stages of an application, in order: a breach's cause is one of them ("unknown":
 a record that does not say)."""
 
@@ -327,7 +328,9 @@ def application_compliance(
     rows: dict[tuple[str, str], tuple[ApplicationCompliance, _Spread]] = {}
 
     for r in records:
-        decided = r.decided_on is not None and first <= r.decided_on <= last and r.stage in DECIDED
+        decided = (
+            r.decided_on is not None and first <= r.decided_on <= last and r.stage in DECIDED_STAGES
+        )
         surveyed = r.visited_on is not None and first <= r.visited_on <= last
         is_open = r.accepted_on <= as_of_day and (r.closed_on is None or r.closed_on > as_of_day)
         if not (decided or surveyed or is_open):
@@ -348,7 +351,7 @@ def application_compliance(
             spread.elapsed.append(elapsed)
             spread.net.append(net)
             row.decided += 1
-            if r.stage == "approved":
+            if r.stage == Stage.approved:
                 row.approved += 1
             else:
                 row.refused += 1
@@ -371,7 +374,7 @@ def application_compliance(
             row.surveys_on_time += r.visited_on <= r.survey_due
         if is_open:
             row.open += 1
-            paused = r.stage == "awaiting_documents" and (
+            paused = r.stage == Stage.awaiting_documents and (
                 r.paused_since_on is None or r.paused_since_on <= as_of_day
             )
             row.open_late += not paused and r.decision_due < overdue_before
@@ -450,9 +453,9 @@ def emergency_compliance(
                     row.paid_on_time += 1
                 else:
                     row.paid_late += 1
-            elif r.stage == "rejected":
+            elif r.stage == EmergencyStage.rejected:
                 row.rejected += 1
-            elif r.stage == "cancelled":
+            elif r.stage == EmergencyStage.cancelled:
                 row.cancelled += 1
             elif r.pay_by < now:
                 row.unpaid_late += 1

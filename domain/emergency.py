@@ -24,24 +24,16 @@ from domain.cases import (
     Channel,
     DecisionRecord,
     HouseholdMember,
-    Intervention,
-    InterventionRecord,
     PaymentAttempt,
-    Person,
     ReviewRecord,
     Role,
     SurveyRecord,
-    account_holder,
-    check_holder,
 )
 from domain.casework import (
+    After,
     CaseFile,
     StaffAlert,
     TimedEvent,
-    check_extension,
-    check_intervention_basics,
-    check_survey_record,
-    survey_note,
 )
 from domain.errors import Conflict, InvalidData, NotPermitted, WrongStage
 from domain.policy import Policy
@@ -73,6 +65,25 @@ class EmergencyStage(StrEnum):
     closed_by_supervisor = "closed_by_supervisor"  # halted, then closed with reasons
 
 
+UNPAID = (
+    EmergencyStage.awaiting_approval,
+    EmergencyStage.awaiting_funds,
+    EmergencyStage.paying,
+    EmergencyStage.awaiting_account,
+)
+"""Before the money is in the family's account (先行救助), in the order of the procedure."""
+FOLLOWING_UP = (EmergencyStage.paid, EmergencyStage.follow_up)
+"""Paid, the follow-up (补办) not yet confirmed: its due date stands, and moves with the calendar."""
+OPEN = (*UNPAID, *FOLLOWING_UP)
+"""Where an emergency waits for someone or something."""
+CLOSED = frozenset(EmergencyStage).difference(OPEN)
+"""Where no one acts on the emergency any more."""
+CORRECTABLE = (
+    EmergencyStage.awaiting_approval,
+    EmergencyStage.awaiting_funds,
+    EmergencyStage.awaiting_account,
+)
+"""Where a bank account may be corrected: before a transfer is under way, or after a refusal."""
 WAITS_FOR = {
     EmergencyStage.awaiting_approval: "the approval (审批) of the township leader or the district",
     EmergencyStage.awaiting_funds: "a top-up of the township's emergency reserve (储备金)",
@@ -81,29 +92,6 @@ WAITS_FOR = {
     EmergencyStage.paid: "the follow-up household survey (补办入户调查)",
     EmergencyStage.follow_up: "the township review and the district's confirmation (补办审核确认)",
 }
-UNPAID = (
-    EmergencyStage.awaiting_approval,
-    EmergencyStage.awaiting_funds,
-    EmergencyStage.paying,
-    EmergencyStage.awaiting_account,
-)
-CLOSED = frozenset(
-    {
-        EmergencyStage.closed,
-        EmergencyStage.rejected,
-        EmergencyStage.cancelled,
-        EmergencyStage.halted,
-        EmergencyStage.closed_by_supervisor,
-    }
-)
-FOLLOWING_UP = (EmergencyStage.paid, EmergencyStage.follow_up)
-"""Paid, the follow-up (补办) not yet confirmed: its due date stands, and moves with the calendar."""
-CORRECTABLE = (
-    EmergencyStage.awaiting_approval,
-    EmergencyStage.awaiting_funds,
-    EmergencyStage.awaiting_account,
-)
-"""Where a bank account may be corrected: before a transfer is under way, or after a refusal."""
 
 
 class Event(StrEnum):
@@ -236,10 +224,11 @@ class Emergency(CaseFile):
     follow_up_extension: int = 0
     """Working days a supervisor or the district added to the follow-up's time (never hidden;
     the view shows it as ``extended_working_days``)."""
-    survey: SurveyRecord | None = None
-    review: ReviewRecord | None = None
 
+    open_stages = OPEN
     waits_for = WAITS_FOR
+    account_stages = CORRECTABLE
+    extendable = FOLLOWING_UP
 
     @classmethod
     def requested(cls, start: EmergencyStart) -> "Emergency":
@@ -262,21 +251,12 @@ class Emergency(CaseFile):
         return cls(view=view, start=start, account=start.bank_account)
 
     @property
-    def closed(self) -> bool:
-        return self.view.stage in CLOSED
-
-    @property
     def started_at(self) -> datetime:
         return self.start.requested_at
 
     @property
     def attempt(self) -> int:
         return self.view.payment_attempt
-
-    @property
-    def payee(self) -> Person:
-        """Who the money is paid to: the member of the household who holds the account."""
-        return account_holder([self.start.applicant, *self.start.household], self.account)
 
     @property
     def members(self) -> list[str]:
@@ -359,8 +339,9 @@ class Emergency(CaseFile):
         if not Decimal("0.01") <= amount <= ceiling:
             raise InvalidData("amount", f"an emergency payment is between ¥0.01 and ¥{ceiling}")
 
-    def approve(self, approval: ApprovalRecord | ExceptionApproval, *, now: datetime) -> None:
-        """The amount is approved; the workflow then holds it on the reserve."""
+    def approve(self, approval: ApprovalRecord | ExceptionApproval, *, now: datetime) -> After:
+        """The amount is approved; the workflow then holds it on the reserve, and answers once
+        the hold is placed or found short."""
         exception = isinstance(approval, ExceptionApproval)
         view = self.view
         view.approved_amount, view.approved_by, view.approved_at = (
@@ -374,6 +355,7 @@ class Emergency(CaseFile):
         )
         action = "exception_approved" if exception else "approved"
         self.step(approval.actor, action, EmergencyStage.paying, now, note=note)
+        return After(await_hold=True)
 
     def check_rejection(self, rejection: RejectionRecord) -> None:
         self.require(EmergencyStage.awaiting_approval)
@@ -409,12 +391,13 @@ class Emergency(CaseFile):
             SYSTEM, "reserve_held", EmergencyStage.paying, now, note=f"¥{self.view.approved_amount}"
         )
 
-    def paid(self, transfer_id: str, *, now: datetime) -> None:
+    def paid(self, transfer_id: str, *, now: datetime) -> After:
         """先行救助 done; the follow-up deadline is counted next (working days)."""
         view = self.view
         view.paid_at = now
         view.payments.append(self._attempt("settled", now, transfer_id=transfer_id))
         self.step(SYSTEM, "paid", EmergencyStage.paid, now, note=f"transfer {transfer_id}")
+        return After(recount=True)
 
     def set_follow_up_due(self, due: date) -> None:
         self.view.follow_up_due = due
@@ -434,17 +417,17 @@ class Emergency(CaseFile):
         note = f"follow-up due {due} (was {before})"
         self.step(SYSTEM, "calendar_published", view.stage, now, note=note)
 
-    def payment_refused(self, reason: str, *, now: datetime) -> StaffAlert:
+    def payment_refused(self, reason: str, *, now: datetime) -> After:
         """Refused for good (closed account, name mismatch): the hold is released by the
         workflow, and a caseworker must record a corrected account."""
         self.view.payments.append(self._attempt("refused", now, reason=reason))
         self.step(SYSTEM, "payment_refused", EmergencyStage.awaiting_account, now, note=reason)
-        return StaffAlert(
-            "payment_refused",
+        message = (
             f"the payment system refused the transfer to {self.account.masked}: {reason}; "
-            "record the family's corrected bank account",
-            key=f"payment_refused:{self.attempt}",
+            "record the family's corrected bank account"
         )
+        key = f"payment_refused:{self.attempt}"
+        return After(alert=StaffAlert("payment_refused", message, key=key))
 
     def _attempt(self, status: str, now: datetime, **details: str) -> PaymentAttempt:
         return PaymentAttempt(
@@ -456,17 +439,13 @@ class Emergency(CaseFile):
             **details,
         )
 
-    def check_bank_account(self, record: BankAccountRecord) -> None:
-        if self.view.stage == EmergencyStage.paying:
-            raise WrongStage(
-                f"the transfer of case {self.view.case_no} is under way; if the payment system "
-                "refuses the account, a corrected one can be recorded then"
-            )
-        self.require(*CORRECTABLE)
-        check_holder([self.start.applicant, *self.start.household], record.account, field="holder")
+    @property
+    def transfer_under_way(self) -> bool:
+        return self.view.stage == EmergencyStage.paying
 
-    def correct_bank_account(self, record: BankAccountRecord, *, now: datetime) -> None:
-        """A new account; after a refusal the payment starts again as a new attempt."""
+    def correct_bank_account(self, record: BankAccountRecord, *, now: datetime) -> After:
+        """A new account; after a refusal the payment starts again as a new attempt (answered
+        once its hold is placed or found short)."""
         self.account = record.account
         self.view.bank_account = record.account.masked
         refused = self.view.stage == EmergencyStage.awaiting_account
@@ -474,24 +453,16 @@ class Emergency(CaseFile):
             self.view.payment_attempt += 1
         to_stage = EmergencyStage.paying if refused else self.view.stage
         self.step(record.actor, "bank_account_corrected", to_stage, now, note=record.account.masked)
+        return After(await_hold=True)
 
     # ---- 补办: the follow-up -------------------------------------------------------------
 
     def check_survey(self, survey: SurveyRecord, *, today: date) -> None:
         self.require(EmergencyStage.paid)
-        since = local_date(self.start.requested_at)
-        check_survey_record(survey, policy=self.start.policy, since=since, today=today)
+        self.check_survey_record(survey, today=today)
 
     def record_survey(self, survey: SurveyRecord, *, now: datetime) -> None:
-        self.survey = survey
-        self.view.surveyed_at = now
-        self.step(
-            survey.actor,
-            "follow_up_survey_recorded",
-            EmergencyStage.follow_up,
-            now,
-            note=survey_note(survey),
-        )
+        self.note_survey(survey, "follow_up_survey_recorded", EmergencyStage.follow_up, now)
 
     def check_review(self, review: ReviewRecord) -> None:
         self.require(EmergencyStage.follow_up)
@@ -502,7 +473,7 @@ class Emergency(CaseFile):
         if not review.reasons.strip():
             raise InvalidData("reasons", "a review gives its reasons")
 
-    def record_review(self, review: ReviewRecord, *, now: datetime) -> StaffAlert | None:
+    def record_review(self, review: ReviewRecord, *, now: datetime) -> After | None:
         """The township's finding; a family found not eligible is put before the district
         (recovering the money is a human decision, never automatic)."""
         self.review = review
@@ -512,11 +483,11 @@ class Emergency(CaseFile):
         self.step(review.actor, action, EmergencyStage.follow_up, now, note=review.reasons)
         if eligible:
             return None
-        return StaffAlert(
-            "follow_up_found_ineligible",
+        message = (
             f"the follow-up found the family of case {self.view.case_no} not eligible "
-            f"(¥{self.view.approved_amount} paid): {review.reasons}; the district decides what follows",
+            f"(¥{self.view.approved_amount} paid): {review.reasons}; the district decides what follows"
         )
+        return After(alert=StaffAlert("follow_up_found_ineligible", message))
 
     def check_confirmation(self, decision: DecisionRecord) -> None:
         self.require(EmergencyStage.follow_up)
@@ -535,64 +506,33 @@ class Emergency(CaseFile):
 
     # ---- 督办: a supervisor's interventions ---------------------------------------------
 
-    def check_intervention(self, record: InterventionRecord, *, capped: bool = True) -> None:
-        """``capped`` False: the rules before extensions had a cap (an intervention accepted
-        then, replayed by its workflow)."""
-        check_intervention_basics(record)
-        match record.action:
-            case Intervention.retry_now | Intervention.restart_orphan:
-                return
-            case Intervention.reverify:
-                raise InvalidData("action", "an emergency is paid before any verification")
-            case Intervention.reopen:
-                self.require(EmergencyStage.follow_up)
-                if record.to_stage != EmergencyStage.paid:
-                    raise InvalidData(
-                        "to_stage", "the follow-up can go back to paid (survey again)"
-                    )
-            case Intervention.extend_deadline:
-                self.require(EmergencyStage.paid, EmergencyStage.follow_up)
-                if capped:
-                    extended = self.follow_up_extension
-                    check_extension(record, extended=extended, policy=self.start.policy)
-            case Intervention.cancel:
-                if self.view.stage == EmergencyStage.paying:
-                    raise WrongStage(f"the transfer of case {self.view.case_no} is under way")
-                self.require(*CORRECTABLE)
-            case _:
-                if self.closed:
-                    self.require(*WAITS_FOR)
+    def check_reverify(self) -> None:
+        raise InvalidData("action", "an emergency is paid before any verification")
 
-    def intervene(self, record: InterventionRecord, *, now: datetime) -> StaffAlert | None:
-        """What the intervention changes; escalation returns the alert for the district, an
-        extension needs the workflow to count the follow-up's due date again."""
-        view, actor = self.view, record.actor
-        match record.action:
-            case Intervention.reassign:
-                self.reassign(record, now=now)
-            case Intervention.escalate:
-                return self.escalate(record, now=now)
-            case Intervention.retry_now:
-                self.note_retry(record, now=now)
-            case Intervention.restart_orphan:
-                self.step(actor, "workflow_restarted", view.stage, now, note=record.reason)
-            case Intervention.reopen:
-                self.survey = self.review = None
-                view.surveyed_at = view.reviewed_at = view.found_eligible = None
-                self.step(actor, "reopened", EmergencyStage.paid, now, note=record.reason)
-            case Intervention.extend_deadline:
-                self.follow_up_extension += record.working_days or 0
-                view.extended_working_days = self.follow_up_extension
-                note = f"{record.working_days} working days: {record.reason}"
-                self.step(actor, "deadline_extended", view.stage, now, note=note)
-            case Intervention.cancel:
-                view.closed_at = now
-                self.step(actor, "cancelled", EmergencyStage.cancelled, now, note=record.reason)
-        return None
+    def check_reopen(self, to_stage: str) -> None:
+        self.require(EmergencyStage.follow_up)
+        if to_stage != EmergencyStage.paid:
+            raise InvalidData("to_stage", "the follow-up can go back to paid (survey again)")
 
-    @staticmethod
-    def needs_recount(record: InterventionRecord) -> bool:
-        return record.action == Intervention.extend_deadline
+    def check_cancel(self) -> None:
+        """Before its transfer, or after the bank refused it."""
+        if self.transfer_under_way:
+            raise WrongStage(f"the transfer of case {self.view.case_no} is under way")
+        self.require(*CORRECTABLE)
+
+    def reopen(self, actor: Actor, to_stage: str, *, now: datetime, reason: str) -> None:
+        """The follow-up is surveyed and reviewed again."""
+        self.survey = self.review = None
+        self.view.surveyed_at = self.view.reviewed_at = self.view.found_eligible = None
+        self.step(actor, "reopened", EmergencyStage.paid, now, note=reason)
+
+    @property
+    def extended(self) -> int:
+        return self.follow_up_extension
+
+    def extend(self, working_days: int) -> None:
+        self.follow_up_extension += working_days
+        self.view.extended_working_days = self.follow_up_extension
 
     # ---- timed events --------------------------------------------------------------------
 
@@ -606,11 +546,7 @@ class Emergency(CaseFile):
                     TimedEvent(Event.payout_reminder, at, f"{Event.payout_reminder}:{hours}h")
                 )
             events.append(TimedEvent(Event.payout_overdue, view.pay_by, Event.payout_overdue))
-        if (
-            view.follow_up_due
-            and view.stage in (EmergencyStage.paid, EmergencyStage.follow_up)
-            and (view.reviewed_at is None)
-        ):
+        if view.follow_up_due and view.stage in FOLLOWING_UP and view.reviewed_at is None:
             due = view.follow_up_due
             events.append(
                 TimedEvent(

@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from domain.application import first_payment_key
-from domain.cases import SYSTEM, Actor, AuditEntry, CaseView, PaymentAttempt, Stage
+from domain.cases import CLOSED_STAGES, SYSTEM, Actor, AuditEntry, CaseView, PaymentAttempt, Stage
 from domain.emergency import CLOSED as EMERGENCY_CLOSED
 from domain.emergency import EmergencyStage, EmergencyView, payment_key
 from domain.errors import InvalidData, WrongStage
@@ -22,10 +22,6 @@ from domain.errors import InvalidData, WrongStage
 View = CaseView | EmergencyView
 
 HALTED = frozenset({Stage.halted, EmergencyStage.halted})
-_OVER = frozenset(
-    {Stage.refused, Stage.withdrawn, Stage.cancelled, Stage.closed_by_supervisor}
-    | (EMERGENCY_CLOSED - HALTED)
-)
 
 
 def releases_claim(view: View) -> bool:
@@ -33,7 +29,8 @@ def releases_claim(view: View) -> bool:
     (an approval not yet paid, a halted case not yet closed)."""
     if view.stage == Stage.approved:
         return view.first_payment_at is not None  # type: ignore[union-attr]
-    return view.stage in _OVER
+    closed = EMERGENCY_CLOSED if isinstance(view, EmergencyView) else CLOSED_STAGES
+    return view.stage in closed - HALTED
 
 
 @dataclass(frozen=True)
@@ -70,7 +67,7 @@ def halt(view: View, *, status: str, at: datetime, seq: int) -> AuditEntry:
         actor=SYSTEM,
         action="case_halted",
         from_stage=view.stage,
-        to_stage="halted",
+        to_stage=type(view.stage).halted,  # type: ignore[union-attr]
         note=(
             f"the case engine reports the workflow {status}; its payments are reconciled with "
             "the bank, then a supervisor restarts or closes the case"
@@ -181,7 +178,7 @@ def close(view: View, *, actor: Actor, reason: str, at: datetime, seq: int) -> A
         at=at,
         actor=actor,
         action="closed_by_supervisor",
-        from_stage="halted",
+        from_stage=type(view.stage).halted,  # type: ignore[union-attr]
         to_stage=view.stage,
         note=reason,
     )

@@ -133,7 +133,7 @@ def stuck_reasons(
                 [*actions, Intervention.escalate],
             )
         )
-    if case.stage == "halted":
+    if case.stage == Stage.halted:
         found.append(_halted(case))
     elif case.engine_problem:
         actions = (

@@ -14,7 +14,8 @@ from sqlalchemy import Date, DateTime, and_, case, func, or_, type_coerce
 from sqlalchemy.types import UserDefinedType
 from sqlmodel import Session, select
 
-from domain.compliance import DECIDED, ApplicationFacts, EmergencyFacts, Period, ReserveFacts
+from domain.cases import DECIDED_STAGES, Stage
+from domain.compliance import ApplicationFacts, EmergencyFacts, Period, ReserveFacts
 from domain.reserve import EntryKind
 from domain.townships import jurisdiction_level
 from store.jurisdiction import within
@@ -89,7 +90,7 @@ def application_facts(
         _local_day(session, c.accepted_at),
         _local_day(session, c.decided_at),
         _local_day(session, c.closed_at),
-        case((c.stage == "awaiting_documents", _local_day(session, c.stage_since))),
+        case((c.stage == Stage.awaiting_documents.value, _local_day(session, c.stage_since))),
         c.survey_due,
         c.visited_on,
         c.decision_due,
@@ -101,7 +102,11 @@ def application_facts(
         c.provisional,
     ).where(
         or_(
-            and_(c.decided_at >= start, c.decided_at < end, c.stage.in_(DECIDED)),
+            and_(
+                c.decided_at >= start,
+                c.decided_at < end,
+                c.stage.in_([s.value for s in DECIDED_STAGES]),
+            ),
             c.visited_on.between(period.first, period.last),
             and_(c.accepted_at < as_of, or_(c.closed_at.is_(None), c.closed_at > as_of)),
         )

@@ -13,8 +13,6 @@ from store.jurisdiction import within
 from store.records import live
 from store.tables import ActivityRetry, CaseRecord, EmergencyRecord
 
-HALTED = [Stage.halted.value]
-
 
 def open_cases(
     session: Session, *, jurisdiction: str, township: str | None, kind: str | None
@@ -45,7 +43,7 @@ def _applications(session: Session, *, where, retrying) -> list[OpenCase]:
         r.refusal_notice_due, r.refusal_notified_at, r.verification_refused, r.notice_refused,
         r.awaiting_bank_account, r.engine_problem, r.start.is_not(None), r.assigned_at,
         r.halted_from, r.reconciled_at.is_not(None),
-    ).where(or_(live(r), r.stage.in_(HALTED)))  # fmt: skip
+    ).where(or_(live(r), r.stage == Stage.halted.value))  # fmt: skip
     cases = []
     for row in session.exec(where(query, r)):
         (case_no, kind, town, place, stage, since, accepted, assignee, survey_due, surveyed,
@@ -87,7 +85,7 @@ def _emergencies(session: Session, *, where, retrying) -> list[OpenCase]:
         r.assignee, r.pay_by, r.follow_up_due, r.reviewed_at, r.notice_refused,
         r.engine_problem, r.start.is_not(None), r.assigned_at, r.halted_from,
         r.reconciled_at.is_not(None),
-    ).where(or_(live(r), r.stage.in_(HALTED)))  # fmt: skip
+    ).where(or_(live(r), r.stage == EmergencyStage.halted.value))  # fmt: skip
     cases = []
     for row in session.exec(where(query, r)):
         (case_no, cause, town, place, stage, since, requested, assignee, pay_by, follow_up_due,

@@ -214,7 +214,7 @@ async def emergency_paid_and_followed_up(env, handle) -> None:
     await follow_up(env, handle)
 
 
-async def follow_up(env, handle, *, eligible: bool = True) -> None:
+async def follow_up_survey(env, handle) -> None:
     await until(handle, env, lambda v: v.paid_at is not None)
     today = local_date(await env.get_current_time())
     await handle.execute_update(
@@ -224,6 +224,10 @@ async def follow_up(env, handle, *, eligible: bool = True) -> None:
             findings="属实", assessed_monthly_income=Decimal("300"),
         ),
     )  # fmt: skip
+
+
+async def follow_up(env, handle, *, eligible: bool = True) -> None:
+    await follow_up_survey(env, handle)
     outcome = "approve" if eligible else "refuse"
     await handle.execute_update(
         E.record_review, ReviewRecord(actor=ASSISTANT, recommendation=outcome, reasons="核实")
@@ -411,6 +415,63 @@ async def nothing_more(env, handle) -> None:
     await handle.result()
 
 
+def intervention(action: Intervention, **details) -> InterventionRecord:
+    return InterventionRecord(actor=SUPERVISOR, action=action, reason="督办", **details)
+
+
+async def refused_by_the_verification_platform(env, settings, **overrides):
+    """A case whose first verification request the platform refuses for good."""
+    faults = f"{env.simulator_url}/_faults"
+    httpx.post(faults, json={"service": "verification", "fail_next": 1, "status": 422})
+    try:
+        handle = await start_case(env, settings, **overrides)
+        await until(handle, env, lambda v: v.verification_refused, query=W.current)
+    finally:
+        httpx.delete(faults)
+    return handle
+
+
+async def reverified_escalated_reopened_and_cancelled(env, handle) -> None:
+    """Every intervention on an application: the platform asked again, staff alerted, the
+    deadlines counted again (a reopening, a new calendar), the case cancelled."""
+    await handle.execute_update(W.intervene, intervention(Intervention.reverify))
+    await until(handle, env, lambda v: v.verification is not None, query=W.current)
+    await handle.execute_update(W.intervene, intervention(Intervention.retry_now))
+    await survey(handle, env)
+    await wait_for_stage(handle, Stage.review, env)
+    today = local_date(await env.get_current_time())
+    await handle.signal(W.calendar_published, CalendarPublished(years=[today.year]))
+    await handle.execute_update(W.intervene, intervention(Intervention.escalate))
+    await handle.execute_update(
+        W.intervene, intervention(Intervention.reassign, assignee="township-assistant-2")
+    )
+    await handle.execute_update(W.record_review, APPROVE)
+    await handle.execute_update(
+        W.intervene, intervention(Intervention.reopen, to_stage=Stage.survey)
+    )
+    await handle.execute_update(W.intervene, intervention(Intervention.cancel))
+
+
+async def emergency_escalated_reopened_and_confirmed(env, handle) -> None:
+    """Every intervention on an emergency but the extension: staff alerted, the follow-up
+    reopened and surveyed again."""
+    await handle.execute_update(E.intervene, intervention(Intervention.escalate))
+    await handle.execute_update(
+        E.intervene, intervention(Intervention.reassign, assignee="township-assistant-2")
+    )
+    await handle.execute_update(E.intervene, intervention(Intervention.retry_now))
+    await handle.execute_update(E.approve, ApprovalRecord(actor=APPROVER, amount=Decimal("2000")))
+    await follow_up_survey(env, handle)
+    await handle.execute_update(
+        E.intervene, intervention(Intervention.reopen, to_stage=EmergencyStage.paid)
+    )
+    await follow_up(env, handle)
+
+
+async def emergency_cancelled(env, handle) -> None:
+    await handle.execute_update(E.intervene, intervention(Intervention.cancel))
+
+
 CLOSED = BankAccount(bank="齐商银行", account_no="0001112222", holder="张三")
 GOOD = BankAccount(bank="齐商银行", account_no="6223000099998888", holder="张三")
 GOOD_EMERGENCY = BankAccount(bank="齐商银行", account_no="6223000066667777", holder="王五")
@@ -472,6 +533,17 @@ SCENARIOS = {
         request,
         {},
     ),
+    "reverified_escalated_reopened_and_cancelled": (
+        reverified_escalated_reopened_and_cancelled,
+        refused_by_the_verification_platform,
+        {},
+    ),
+    "emergency_escalated_reopened_and_confirmed": (
+        emergency_escalated_reopened_and_confirmed,
+        request,
+        {},
+    ),
+    "emergency_cancelled": (emergency_cancelled, request, {}),
 }
 SCENARIOS |= {
     "payroll_of_a_month": (payroll_of_a_month, start_payroll, {}),

@@ -16,6 +16,9 @@ import pytest
 from domain.calendar import SHANGHAI, end_of_day
 from domain.cases import SYSTEM, Actor, Intervention, InterventionRecord, Role
 from domain.emergency import (
+    CLOSED,
+    OPEN,
+    WAITS_FOR,
     ApprovalRecord,
     Cause,
     Emergency,
@@ -23,7 +26,7 @@ from domain.emergency import (
     ExceptionApproval,
     RejectionRecord,
 )
-from domain.errors import InvalidData
+from domain.errors import InvalidData, WrongStage
 from tests.support import APPROVER, OFFICER, emergency_start
 
 D = date
@@ -159,3 +162,25 @@ def test_a_missed_follow_up_moved_later_is_missed_no_more_and_moved_back_is_agai
     assert not case.view.follow_up_overdue
     case.follow_up_recounted(FOLLOW_UP_DUE, now=missed)
     assert case.view.follow_up_overdue
+
+
+# --- what a refusal says the case waits for ------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", list(EmergencyStage))
+def test_a_refusal_at_any_stage_says_what_the_case_waits_for_or_that_it_is_closed(stage):
+    """Every stage is open, and says what it waits for, or closed: never neither."""
+    case = requested()
+    case.view.stage = stage
+    rejection = RejectionRecord(actor=APPROVER, reasons="保险已赔付")
+    if stage == EmergencyStage.awaiting_approval:
+        case.check_rejection(rejection)
+        return
+    with pytest.raises(WrongStage) as refused:
+        case.check_rejection(rejection)
+    if stage in OPEN:
+        assert f"waiting for {WAITS_FOR[stage]}" in refused.value.message
+        assert not case.closed
+    else:
+        assert "(closed)" in refused.value.message
+        assert stage in CLOSED and case.closed

@@ -1,8 +1,9 @@
 """How a refusal from the rules leaves a workflow: as an ``ApplicationError`` of the refusal's
 type, which fails the Update (not the workflow task) and which the API maps to its status."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from temporalio.exceptions import ApplicationError
 
@@ -24,3 +25,9 @@ def refusing() -> Iterator[None]:
         yield
     except CaseError as refusal:
         raise as_failure(refusal) from None
+
+
+def check(rule: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """A rule's check, in a validator or an Update handler: its refusal fails the Update."""
+    with refusing():
+        rule(*args, **kwargs)
