@@ -39,7 +39,7 @@ def create_worker(
 ) -> tuple[Worker, ExternalActivities]:
     """The worker with the workflows, the activities or both (``settings.worker_runs``); close
     the returned activities after it."""
-    records = RecordActivities(database_url=settings.database_url)
+    records = RecordActivities(database_url=settings.database_url, ring=settings.key_ring())
     reserve = ReserveActivities(database_url=settings.database_url, ring=settings.key_ring())
     external = ExternalActivities(
         payment_url=settings.payment_url,
@@ -56,6 +56,7 @@ def create_worker(
     )
     activities = [
         records.record_transition,
+        records.register_household,
         records.notify_staff,
         records.compute_deadlines,
         records.add_working_days,

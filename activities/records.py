@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 from domain.contracts import (
     Activity,
     HoldOutcome,
+    Registration,
     ReserveHold,
     ReserveRelease,
     ReserveSettlement,
@@ -24,7 +25,7 @@ from domain.contracts import (
 from domain.deadlines import DeadlineFacts, Deadlines, compute_deadlines
 from domain.errors import CaseError
 from domain.sealing import KeyRing
-from store import reserve
+from store import recipients, reserve
 from store.calendar import load_calendar
 from store.db import Database
 from store.records import apply_transition, record_staff_notice, settle_hold
@@ -34,8 +35,19 @@ T = TypeVar("T")
 
 
 class RecordActivities:
-    def __init__(self, *, database_url: str) -> None:
+    def __init__(self, *, database_url: str, ring: KeyRing) -> None:
         self.db = Database(database_url)
+        self.ring = ring
+
+    @activity.defn(name=Activity.register_household)
+    async def register_household(self, registration: Registration) -> str:
+        """The approved household enters the register (once, whatever retries it): its
+        number, for the first payment to carry."""
+        number = await self.db.write(
+            recipients.register_case, registration=registration, ring=self.ring
+        )
+        log.info("recipient.registered", case_no=registration.start.case_no, recipient_no=number)
+        return number
 
     @activity.defn(name=Activity.record_transition)
     async def record_transition(self, transition: Transition) -> None:

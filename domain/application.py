@@ -45,6 +45,8 @@ from domain.casework import (
 from domain.contracts import VerificationRequest
 from domain.deadlines import DeadlineFacts, Deadlines, Pause
 from domain.errors import InvalidData, NotPermitted, WrongStage
+from domain.months import Month
+from domain.recipients import STANDING_TYPES
 
 WAITS_FOR = {
     Stage.survey: "the household survey (入户调查) and the economic-status verification report",
@@ -509,6 +511,18 @@ class Application(CaseFile):
     @property
     def payment_key(self) -> str:
         return first_payment_key(self.view.case_no, self.view.payment_attempt)
+
+    @property
+    def registers_household(self) -> bool:
+        """An approved 低保 or 特困 household enters the register before its first payment,
+        which is the payroll's item of the month of its approval."""
+        return self.view.stage == Stage.approved and self.start.assistance_type in STANDING_TYPES
+
+    @property
+    def payroll_month(self) -> str | None:
+        """The month the first payment pays, for a household in the register."""
+        decided = self.view.decided_at
+        return str(Month.at(decided)) if self.view.recipient_no and decided else None
 
     @property
     def transfer_under_way(self) -> bool:

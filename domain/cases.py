@@ -181,6 +181,8 @@ class CaseStart:
     conflict_of_interest: ConflictOfInterest | None = None
     bank_account: BankAccount | None = None
     """Where the approved amount is paid; a case approved without one waits for it."""
+    recipient_no: str | None = None
+    """临时救助 for a recipient household: the family's register number (建档号)."""
 
 
 @dataclass(frozen=True)
@@ -361,6 +363,9 @@ class CaseView:
     """The stage the case was at when the case engine halted its workflow."""
     reconciled_at: datetime | None = None
     """When a halted case's payments were reconciled with the bank."""
+    recipient_no: str | None = None
+    """The household's number in the register of recipients (建档号): the one its approval made
+    (低保, 特困), or the family's (临时救助 for a recipient household)."""
 
     @property
     def overdue(self) -> bool:
@@ -424,4 +429,5 @@ def initial_view(start: CaseStart) -> CaseView:
         bank_account=start.bank_account.masked if start.bank_account else None,
         stage_since=start.accepted_at,
         original_decision_due=start.deadlines.decision_due,
+        recipient_no=start.recipient_no,
     )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from domain.cases import AuditEntry, BankAccount, CaseView, Person
+from domain.cases import Actor, AuditEntry, BankAccount, CaseStart, CaseView, Person
 from domain.emergency import EmergencyView
 
 
@@ -29,6 +29,7 @@ class Activity:
     settle_batch = "settle_batch"
     tell_batch = "tell_batch"
     close_payroll = "close_payroll"
+    register_household = "register_household"
     reissue_order = "reissue_order"
     record_reissue = "record_reissue"
 
@@ -205,3 +206,16 @@ class ReissueOutcome:
     key: str
     transfer_id: str | None = None
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class Registration:
+    """An approved 低保 or 特困 household entering the register: what its case accepted, the
+    account its payments go to, the amount, who approved it and when."""
+
+    start: CaseStart
+    account: BankAccount
+    amount: Decimal
+    approved_by: Actor
+    approved_at: datetime
+    first_payment_key: str

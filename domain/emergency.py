@@ -119,6 +119,8 @@ class EmergencyStart:
     policy: Policy
     recent_payout: str | None = None
     """A case of the last ``emergency_repeat_days`` that paid this family, for any cause."""
+    recipient_no: str | None = None
+    """The family is a recipient household: its register number (建档号)."""
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,8 @@ class EmergencyView:
     """The stage the case was at when the case engine halted its workflow."""
     reconciled_at: datetime | None = None
     """When a halted case's payments were reconciled with the bank."""
+    recipient_no: str | None = None
+    """The family is a recipient household: its register number (建档号)."""
     hold_round: int = 0
     """A hold released when the case was reconciled is placed again under a new key when the
     case restarts (the transfer keeps its key: the bank pays it once)."""
@@ -247,6 +251,7 @@ class Emergency(CaseFile):
             requested_amount=start.requested_amount,
             bank_account=start.bank_account.masked,
             stage_since=start.requested_at,
+            recipient_no=start.recipient_no,
         )
         return cls(view=view, start=start, account=start.bank_account)
 

@@ -140,6 +140,12 @@ def register(
     return view, entry
 
 
+def claim_of(assistance_type: str) -> str:
+    """The household claim an application of this type takes: 低保 and 特困 share one (a person
+    has one standing benefit, applied for or held)."""
+    return STANDING_CLAIM if assistance_type in STANDING_TYPES else assistance_type
+
+
 def registered_by(stage: Stage, assistance_type: str) -> bool:
     """Whether a case at ``stage`` makes a recipient household."""
     return stage == Stage.approved and assistance_type in STANDING_TYPES

@@ -33,11 +33,12 @@ from domain.intake import (
     check_residence,
 )
 from domain.policy import Policy
+from domain.recipients import STANDING_TYPES, claim_of
 from domain.sealing import KeyRing
 from domain.townships import DISTRICT_CODE, Village
 from services.cases import APPLICATIONS, EMERGENCIES, start_workflow
 from settings import Settings
-from store import townships
+from store import recipients, townships
 from store.calendar import load_calendar
 from store.db import Database
 from store.records import DuplicateApplication, claim_household, write_new_case
@@ -106,10 +107,11 @@ def accept(
     applicant, household = application.applicant, application.household
     if application.bank_account:
         check_holder([applicant, *household], application.bank_account)
+    people = [applicant.id_number, *(m.id_number for m in household)]
     case_no = _claim(
         session,
-        kind=application.assistance_type,
-        id_numbers=[applicant.id_number, *(m.id_number for m in household)],
+        kind=claim_of(application.assistance_type),
+        id_numbers=people,
         year=accepted_on.year,
         what=f"{application.assistance_type} application",
         ring=ring,
@@ -135,6 +137,9 @@ def accept(
         expense=application.expense,
         conflict_of_interest=application.conflict_of_interest,
         bank_account=application.bank_account,
+        recipient_no=recipients.recipient_of_family(session, id_numbers=people, ring=ring)
+        if application.assistance_type not in STANDING_TYPES
+        else None,
     )
     note, conflict = application.reason, application.conflict_of_interest
     if conflict:
@@ -217,6 +222,7 @@ def _request(
         requested_by=user,
         policy=policy,
         recent_payout=recent_payout(session, id_numbers=members, since=since, ring=ring),
+        recipient_no=recipients.recipient_of_family(session, id_numbers=members, ring=ring),
     )
     view = Emergency.requested(start).view
     entry = AuditEntry(
@@ -252,5 +258,11 @@ def _claim(
             ring=ring,
         )
     except DuplicateApplication as duplicate:
+        if duplicate.case_no and recipients.is_recipient(session, duplicate.case_no):
+            raise Conflict(
+                f"a member of this household belongs to recipient household "
+                f"{duplicate.case_no}: a person holds one standing benefit (低保 or 特困) at a "
+                "time; a change of its benefit goes through its review"
+            ) from None
         which = f"case {duplicate.case_no}" if duplicate.case_no else "it is being accepted now"
         raise Conflict(f"this household already has an open {what}: {which}") from None

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select, update
 
 from domain.cases import Actor, AuditEntry, BankAccount, CaseStart, account_holder, check_holder
-from domain.contracts import Reissue
+from domain.contracts import Registration, Reissue
 from domain.errors import NotFound, WrongStage
 from domain.months import Month
 from domain.payroll import ItemStatus, reissue_key
@@ -26,6 +26,7 @@ from domain.recipients import STANDING_CLAIM, RecipientView, register
 from domain.sealing import NONCE_BYTES, KeyRing, Sealed
 from domain.townships import DISTRICT_CODE
 from store.evidence import append_entry
+from store.hashed_ids import look_up
 from store.records import last_seq, start_of
 from store.tables import CaseRecord, HouseholdClaim, PayrollItem, RecipientCounter, RecipientRecord
 
@@ -153,6 +154,11 @@ def view_of(row: RecipientRecord) -> RecipientView:
     return VIEW.validate_json(row.view)
 
 
+def is_recipient(session: Session, number: str) -> bool:
+    """Whether ``number`` is a household of the register (a claim's holder may be a case)."""
+    return session.get(RecipientRecord, number) is not None
+
+
 def recipient(session: Session, *, recipient_no: str) -> RecipientRecord:
     row = session.get(RecipientRecord, recipient_no)
     if row is None:
@@ -230,3 +236,29 @@ def village_of_recipient(session: Session, *, recipient_no: str) -> str | None:
     return session.exec(
         select(RecipientRecord.village).where(RecipientRecord.recipient_no == recipient_no)
     ).first()
+
+
+def register_case(session: Session, *, registration: Registration, ring: KeyRing) -> str:
+    """``register_household`` for the approved case the registration names."""
+    return register_household(
+        session,
+        start=registration.start,
+        account=registration.account,
+        amount=registration.amount,
+        approved_by=registration.approved_by,
+        approved_at=registration.approved_at,
+        first_payment_key=registration.first_payment_key,
+        ring=ring,
+    )
+
+
+def recipient_of_family(session: Session, *, id_numbers: list[str], ring: KeyRing) -> str | None:
+    """The register number of the recipient household one of these people belongs to (None:
+    none does; an application for 低保 or 特困 under way is no household yet)."""
+    holders = session.exec(
+        select(HouseholdClaim.case_no).where(
+            HouseholdClaim.assistance_type == STANDING_CLAIM,
+            HouseholdClaim.id_number_hash.in_(look_up(ring, id_numbers)),
+        )
+    ).all()
+    return next((h for h in holders if is_recipient(session, h)), None)

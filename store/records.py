@@ -10,8 +10,9 @@ from sqlalchemy import and_, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, delete, func, select
+from sqlmodel import Session, delete, func, select, update
 
+from domain.application import first_payment_key
 from domain.cases import CLOSED_STAGES, Actor, AuditEntry, CaseStart, CaseView, Stage
 from domain.contracts import StaffNotice, Transition
 from domain.emergency import CLOSED as EMERGENCY_CLOSED
@@ -32,6 +33,9 @@ from domain.halting import (
     releases_claim,
 )
 from domain.identity import mask_id_number
+from domain.months import Month
+from domain.payroll import ItemStatus
+from domain.recipients import STANDING_TYPES
 from domain.reserve import ReserveState
 from domain.sealing import KeyRing
 from store import reserve
@@ -47,6 +51,7 @@ from store.tables import (
     CaseRecord,
     EmergencyRecord,
     HouseholdClaim,
+    PayrollItem,
     StaffNotification,
 )
 
@@ -205,6 +210,32 @@ def apply_transition(session: Session, transition: Transition) -> None:
             append_entry(session, entry)
     if releases_claim(view):
         session.exec(delete(HouseholdClaim).where(HouseholdClaim.case_no == view.case_no))
+    if isinstance(view, CaseView) and view.assistance_type in STANDING_TYPES:
+        _first_month_paid(session, view)
+
+
+def _first_month_paid(session: Session, view: CaseView) -> None:
+    """The approval's first payment is its household's payroll item of that month: paid once
+    the transfer settles (under whichever attempt's key)."""
+    settled = [p for p in view.payments if p.status == "settled"]
+    if not (view.recipient_no and settled and view.decided_at):
+        return
+    paid = settled[-1]
+    session.exec(
+        update(PayrollItem)
+        .where(
+            PayrollItem.recipient_no == view.recipient_no,
+            PayrollItem.month == str(Month.at(view.decided_at)),
+            PayrollItem.status != ItemStatus.paid,
+        )
+        .values(
+            status=ItemStatus.paid,
+            transfer_id=paid.transfer_id,
+            decided_at=paid.at,
+            account=paid.account,
+            key=first_payment_key(view.case_no, paid.attempt),
+        )
+    )
 
 
 def halt_case(session: Session, *, case_no: str, status: str, at: datetime) -> bool:

@@ -415,6 +415,12 @@ async def nothing_more(env, handle) -> None:
     await handle.result()
 
 
+async def approved_and_registered(env, handle) -> None:
+    """An approved 低保 household enters the register before its first payment."""
+    await approve_it(env, handle)
+    await until(handle, env, lambda v: v.first_payment_at is not None, query=W.current)
+
+
 def intervention(action: Intervention, **details) -> InterventionRecord:
     return InterventionRecord(actor=SUPERVISOR, action=action, reason="督办", **details)
 
@@ -548,6 +554,7 @@ SCENARIOS = {
 SCENARIOS |= {
     "payroll_of_a_month": (payroll_of_a_month, start_payroll, {}),
     "reissued_into_a_corrected_account": (nothing_more, start_reissue, {}),
+    "approved_and_registered": (approved_and_registered, start_case, {}),
 }
 SUGGEST_CONTINUE_AS_NEW_AFTER = {"carried_over_after_many_pauses": 60}
 """Scenarios that need a dev server suggesting continue-as-new early (events); the others run

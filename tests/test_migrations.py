@@ -18,6 +18,7 @@ from api.main import create_app
 from domain.cases import AuditEntry, CaseView, Stage, initial_view
 from domain.evidence import content_of
 from domain.identity import mask_id_number
+from domain.recipients import STANDING_CLAIM
 from domain.townships import DISTRICT_CODE
 from store.db import get_engine, session_scope
 from store.evidence import verify
@@ -124,9 +125,10 @@ async def test_a_first_release_database_with_cases_upgrades_to_the_present(
                 "documents_requested",
             ]
             # The household's claim still refuses a second open application; its ID number is
-            # kept as a keyed hash from 0010 on.
+            # kept as a keyed hash from 0010 on, and from 0012 on it is the one standing claim
+            # of 低保 and 特困 together.
             found = open_case_for(
-                session, assistance_type="dibao", id_numbers=[id_number], ring=RING
+                session, assistance_type=STANDING_CLAIM, id_numbers=[id_number], ring=RING
             )
             assert found == view.case_no
         claims = session.exec(select(HouseholdClaim)).all()

@@ -27,6 +27,8 @@ from store.recipients import record_bank_account
 from store.tables import PayrollBatch, PayrollItem, PayrollRecord, StaffNotification
 from tests.conftest import fresh_database, running_stack
 from tests.support import ASSISTANT, OFFICER, RING, households
+from tests.test_api import application, wait_for
+from tests.test_supervision import to_decision
 from workflows.payroll import PayrollWorkflow, ReissueWorkflow
 
 TOWNSHIPS = {"370305001": "370305001001", "370305002": "370305002001", "370305100": "370305100201"}
@@ -286,3 +288,61 @@ async def eventually(probe, predicate, timeout: float = 30):
 
 def key() -> dict[str, str]:
     return {"Idempotency-Key": str(uuid.uuid4())}
+
+
+async def test_an_approved_household_enters_the_register_and_holds_one_standing_benefit(
+    own_stack, dev_env, simulator_url
+):
+    """From the window to the register: the approval registers the household before its
+    first payment, which is that month's payroll item; next month's payroll pays it once
+    more; a member cannot apply for 特困 meanwhile, and a 临时救助 says the family is a
+    recipient."""
+    stack = own_stack
+    body = application()
+    async with stack.client(ASSISTANT) as assistant, stack.client(OFFICER) as officer:
+        case_no = (await assistant.post("/applications", json=body)).json()["case_no"]
+        await to_decision(assistant, case_no)
+        decided = await officer.post(
+            f"/applications/{case_no}/decision", json={"outcome": "approve", "reasons": "符合"}
+        )
+        assert decided.status_code == 200, decided.text
+        case = await wait_for(officer, case_no, lambda c: c["first_payment_at"] is not None)
+        number = case["recipient_no"]
+        assert number and number.startswith("370305-DB-")
+        household = (await officer.get(f"/recipients/{number}")).json()
+        assert household["case_no"] == case_no and household["status"] == "active"
+        [first] = household["payments"]
+        assert first["status"] == "paid"
+        assert first["transfer_id"] == case["payments"][0]["transfer_id"]
+        this_month = Month.at(datetime.now(UTC))
+        assert first["month"] == household["start_month"] == str(this_month)
+
+        member = body["household"][0]
+        again = application(
+            assistance_type="tekun",
+            applicant={"name": member["name"], "id_number": member["id_number"],
+                       "phone": "13800000001"},
+            household=[],
+        )  # fmt: skip
+        refused = await assistant.post("/applications", json=again)
+        assert refused.status_code == 409 and number in refused.json()["detail"]
+        temporary = application(
+            assistance_type="temporary", expense="major_illness",
+            applicant=body["applicant"], household=[],
+        )  # fmt: skip
+        accepted = await assistant.post("/applications", json=temporary)
+        assert accepted.status_code == 201 and accepted.json()["recipient_no"] == number
+
+    month = this_month.plus(1)
+    await dev_env.client.execute_workflow(
+        PayrollWorkflow.run,
+        PayrollMonth(str(month), OFFICER.user_id),
+        id=f"{payroll_workflow_id(month)}-{uuid.uuid4().hex[:6]}",
+        task_queue=stack.settings.task_queue,
+    )
+    async with httpx.AsyncClient(base_url=simulator_url) as bank:
+        paid = (await bank.get("/payment/transfers", params={"recipient_no": number})).json()
+    assert [(t["month"], t["amount"]) for t in paid] == [
+        (str(this_month), case["monthly_amount"]),
+        (str(month), case["monthly_amount"]),
+    ]

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
         ApplicantNotice,
         PaymentOrder,
         PaymentReceipt,
+        Registration,
         StaffNotice,
         Transition,
     )
@@ -105,6 +106,8 @@ class Casework:
         retried through outages: its receipt, or the payment system's reason for refusing it for
         good (a closed account, a name that does not match)."""
         case = self.case
+        if getattr(case, "registers_household", False) and workflow.patched("register-household"):
+            await self._register(amount)
         order = PaymentOrder(
             case_no=case.view.case_no,
             key=case.payment_key,  # type: ignore[attr-defined]
@@ -113,6 +116,8 @@ class Casework:
             amount=amount,
             purpose=purpose,
             account=case.account,  # type: ignore[attr-defined]
+            recipient_no=getattr(case.view, "recipient_no", None),
+            month=getattr(case, "payroll_month", None),
         )
         try:
             return await workflow.execute_activity(
@@ -120,6 +125,25 @@ class Casework:
             )
         except ActivityError as refused:
             return str(refused.cause)
+
+    async def _register(self, amount: Decimal) -> None:
+        """An approved 低保 or 特困 household enters the register (建档立卡) before its first
+        payment, which is that month's payroll item (the activity is keyed by the case)."""
+        case, view = self.case, self.case.view
+        if view.recipient_no is None:
+            view.recipient_no = await workflow.execute_activity(
+                Activity.register_household,
+                Registration(
+                    start=case.start,  # type: ignore[attr-defined]
+                    account=case.account,  # type: ignore[attr-defined]
+                    amount=amount,
+                    approved_by=case.decision.actor,  # type: ignore[attr-defined]
+                    approved_at=view.decided_at or workflow.now(),
+                    first_payment_key=case.payment_key,  # type: ignore[attr-defined]
+                ),
+                result_type=str,
+                **QUICK,
+            )
 
     async def text(self, *, template: str, text: str) -> bool:
         """SMS the applicant (called outside the lock). False when the SMS system refused it."""

@@ -1,5 +1,7 @@
 """the register of recipient households (建档立卡) and the monthly payroll: households, their
-numbers, each month's payroll, its items (one per household and month) and its batches
+numbers, each month's payroll, its items (one per household and month) and its batches; the
+household claims of 低保 and 特困 applications become one ("standing": a person has one
+standing benefit, applied for or held)
 
 Revision ID: 0012
 Revises: 0011
@@ -87,7 +89,22 @@ def upgrade() -> None:
         sa.Column("reconciled_at", UTC, nullable=True),
     )
 
+    # One claim per person for 低保 and 特困 together. A person in an open application of each
+    # (which this rule now forbids) keeps the 低保 one's claim.
+    op.execute(
+        "DELETE FROM household_claim WHERE assistance_type = 'tekun' AND id_number_hash IN "
+        "(SELECT id_number_hash FROM household_claim WHERE assistance_type = 'dibao')"
+    )
+    op.execute(
+        "UPDATE household_claim SET assistance_type = 'standing' "
+        "WHERE assistance_type IN ('dibao', 'tekun')"
+    )
+
 
 def downgrade() -> None:
+    # Which of the two a standing claim was is not kept: they go back as 低保's.
+    op.execute(
+        "UPDATE household_claim SET assistance_type = 'dibao' WHERE assistance_type = 'standing'"
+    )
     for table in ("payroll_batch", "payroll_item", "payroll", "recipient_counter", "recipient"):
         op.drop_table(table)
