@@ -3,6 +3,7 @@ Pure: the records give each case's facts, the calendar its working days, the cal
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 
 from domain.calendar import WorkingDayIndex, end_of_day, local_date
@@ -18,6 +19,7 @@ class Reason(StrEnum):
     refused_by_external_system = "refused_by_external_system"
     engine_problem = "engine_problem"  # a failing workflow task, or no workflow at all
     waiting_for_funds = "waiting_for_funds"
+    not_reconciled = "not_reconciled"  # a payroll batch's totals differ from the bank's
 
 
 @dataclass(frozen=True)
@@ -273,3 +275,46 @@ def emergency_deadlines(
     if stage in (EmergencyStage.paid, EmergencyStage.follow_up) and follow_up_due and not reviewed:
         deadlines["follow-up"] = end_of_day(follow_up_due)
     return deadlines
+
+
+def refused_payment(
+    *, recipient_no: str, assistance_type: str, township: str, month: str, amount: Decimal,
+    reason: str, since: datetime,
+) -> Stuck:  # fmt: skip
+    """A household's monthly payment the bank refused: a caseworker records its corrected
+    account (``POST /recipients/{no}/bank-account``), and the month is re-issued once."""
+    return Stuck(
+        case_no=recipient_no,
+        kind="recipient",
+        type=assistance_type,
+        township=township,
+        stage="payment_refused",
+        since=since,
+        assignee="",
+        waits_for=f"a corrected bank account: a township assistant of {township}",
+        due=None,
+        reason=Reason.refused_by_external_system,
+        detail=f"the bank refused the {month} payment (¥{amount}): {reason}",
+        actions=[],
+    )
+
+
+def unreconciled_batch(
+    *, batch_key: str, township: str, month: str, difference: Decimal, since: datetime
+) -> Stuck:
+    """A payroll batch whose paid lines do not add up to the bank's totals, to the fen."""
+    return Stuck(
+        case_no=batch_key,
+        kind="payroll",
+        type="payroll",
+        township=township,
+        stage="not_reconciled",
+        since=since,
+        assignee="",
+        waits_for="the district: the register and the bank's batch to be reconciled by hand",
+        due=None,
+        reason=Reason.not_reconciled,
+        detail=f"the payroll of {month}: the bank paid ¥{difference} more than the register "
+        "records as paid (negative: less)",
+        actions=[],
+    )

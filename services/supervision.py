@@ -28,10 +28,11 @@ from store.db import Database
 from store.jurisdiction import CaseRef
 from store.pages import Paged, paged_list
 from store.records import start_of, view_of
-from store.supervision import clear_retry, open_cases
+from store.supervision import clear_retry, open_cases, payroll_problems
 
 ORDER = [
     Reason.engine_problem,
+    Reason.not_reconciled,
     Reason.overdue,
     Reason.refused_by_external_system,
     Reason.retrying,
@@ -129,6 +130,7 @@ def stuck_rows(
         for case in cases
         for row in stuck_reasons(case, now=now, index=index, thresholds=thresholds)
     ]
+    rows += payroll_problems(session, jurisdiction=user.jurisdiction, township=township, kind=kind)
     far = datetime.max.replace(tzinfo=UTC)
     return sorted(rows, key=lambda r: (ORDER.index(r.reason), r.due or far, r.since))
 

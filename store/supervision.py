@@ -1,17 +1,35 @@
 """What supervision reads and writes in the records: the open cases' facts, the external calls
-waiting for a retry, and the problems the case engine's watch found."""
+waiting for a retry, the problems the case engine's watch found, and the payroll's refused
+payments and unreconciled batches."""
 
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
 
 from sqlalchemy import or_
 from sqlmodel import Session, delete, select, update
 
 from domain.cases import Stage
 from domain.emergency import EmergencyStage
-from domain.supervision import OpenCase, application_deadlines, emergency_deadlines
+from domain.payroll import ItemStatus
+from domain.supervision import (
+    OpenCase,
+    Stuck,
+    application_deadlines,
+    emergency_deadlines,
+    refused_payment,
+    unreconciled_batch,
+)
+from domain.townships import jurisdiction_level
 from store.jurisdiction import within
 from store.records import live
-from store.tables import ActivityRetry, CaseRecord, EmergencyRecord
+from store.tables import (
+    ActivityRetry,
+    CaseRecord,
+    EmergencyRecord,
+    PayrollBatch,
+    PayrollItem,
+    RecipientRecord,
+)
 
 
 def open_cases(
@@ -133,3 +151,54 @@ def set_engine_problem(session: Session, *, case_no: str, problem: str | None) -
     """What the engine's watch found wrong with the case (None: nothing any more)."""
     for table in (CaseRecord, EmergencyRecord):
         session.exec(update(table).where(table.case_no == case_no).values(engine_problem=problem))
+
+
+def payroll_problems(
+    session: Session, *, jurisdiction: str, township: str | None, kind: str | None
+) -> list[Stuck]:
+    """What supervision lists of the payroll: each household's month the bank refused (until a
+    corrected account re-issues it), each batch whose totals differ from the bank's."""
+    rows: list[Stuck] = []
+    if kind in (None, "recipient"):
+        query = within(
+            select(PayrollItem, RecipientRecord.assistance_type)
+            .join(RecipientRecord, RecipientRecord.recipient_no == PayrollItem.recipient_no)
+            .where(PayrollItem.status == ItemStatus.refused),
+            RecipientRecord,
+            jurisdiction=jurisdiction,
+        )
+        if township is not None:
+            query = query.where(PayrollItem.township == township)
+        rows += [
+            refused_payment(
+                recipient_no=item.recipient_no,
+                assistance_type=kind_of,
+                township=item.township,
+                month=item.month,
+                amount=item.amount,
+                reason=item.reason,
+                since=item.decided_at or datetime.now(UTC),
+            )  # fmt: skip
+            for item, kind_of in session.exec(query)
+        ]
+    if kind in (None, "payroll") and jurisdiction_level(jurisdiction) != "village":
+        query = within(
+            select(PayrollBatch).where(
+                PayrollBatch.bank_paid_fen.is_not(None), PayrollBatch.reconciled_at.is_(None)
+            ),
+            PayrollBatch,
+            jurisdiction=jurisdiction,
+        )
+        if township is not None:
+            query = query.where(PayrollBatch.township == township)
+        rows += [
+            unreconciled_batch(
+                batch_key=b.batch_key,
+                township=b.township,
+                month=b.month,
+                difference=Decimal(b.bank_paid_fen - (b.items_paid_fen or 0)).scaleb(-2),
+                since=datetime.now(UTC),
+            )  # fmt: skip
+            for b in session.exec(query)
+        ]
+    return rows

@@ -8,6 +8,7 @@ import csv
 import io
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -23,10 +24,11 @@ from domain.errors import WrongStage
 from domain.months import Month
 from domain.payroll import ItemStatus, payroll_workflow_id, reissue_workflow_id
 from store.db import session_scope
+from store.payroll import reconcile_batch
 from store.recipients import record_bank_account
 from store.tables import PayrollBatch, PayrollItem, PayrollRecord, StaffNotification
 from tests.conftest import fresh_database, running_stack
-from tests.support import ASSISTANT, OFFICER, RING, households
+from tests.support import ASSISTANT, OFFICER, RING, SUPERVISOR, households
 from tests.test_api import application, wait_for
 from tests.test_supervision import to_decision
 from workflows.payroll import PayrollWorkflow, ReissueWorkflow
@@ -248,6 +250,12 @@ async def test_a_household_is_read_in_its_jurisdiction_and_its_refused_month_rei
         assert this_month["reason"].startswith("account_closed")
         assert first["month"] == str(month.plus(-1))  # the approval's own payment
 
+        async with stack.client(SUPERVISOR) as supervisor:
+            rows = (await supervisor.get("/supervision/stuck", params={"kind": "recipient"})).json()
+        [row] = [r for r in rows["items"] if r["case_no"] == refused]
+        assert row["reason"] == "refused_by_external_system" and str(month) in row["detail"]
+        assert "corrected bank account" in row["waits_for"]
+
         corrected = {"bank": "齐商银行", "account_no": "6217000000000077", "holder": "户主0"}
         not_a_member = corrected | {"holder": "王某"}
         answer = await assistant.post(
@@ -270,6 +278,9 @@ async def test_a_household_is_read_in_its_jurisdiction_and_its_refused_month_rei
         assert now_paid[0]["account"] == "****0077"
         trail = (await assistant.get(f"/recipients/{refused}/audit-trail")).json()
         assert [e["action"] for e in trail] == ["registered", "bank_account_recorded"]
+        async with stack.client(SUPERVISOR) as supervisor:
+            rows = (await supervisor.get("/supervision/stuck", params={"kind": "recipient"})).json()
+        assert refused not in [r["case_no"] for r in rows["items"]]
         assert trail[1]["user_id"] == assistant_of(HOME).user_id
     async with httpx.AsyncClient(base_url=simulator_url) as bank:
         made = (await bank.get("/payment/transfers", params={"recipient_no": refused})).json()
@@ -346,3 +357,34 @@ async def test_an_approved_household_enters_the_register_and_holds_one_standing_
         (str(this_month), case["monthly_amount"]),
         (str(month), case["monthly_amount"]),
     ]
+
+
+async def test_a_batch_whose_totals_differ_from_the_banks_is_reported(own_stack, dev_env):
+    """The register and the bank disagree about a batch (a line the bank says it paid is not
+    recorded paid): the month's figures and supervision both say so, to the fen."""
+    stack = own_stack
+    url = stack.settings.database_url
+    households(url, 3)
+    month = Month.at(datetime.now(UTC)).plus(1)
+    await dev_env.client.execute_workflow(
+        PayrollWorkflow.run,
+        PayrollMonth(str(month), OFFICER.user_id),
+        id=f"{payroll_workflow_id(month)}-{uuid.uuid4().hex[:6]}",
+        task_queue=stack.settings.task_queue,
+    )
+    with session_scope(url, writes=True) as session:
+        batch = session.exec(select(PayrollBatch).where(PayrollBatch.township == HOME)).one()
+        totals = reconcile_batch(
+            session, month=month, township=HOME, part=batch.part, bank_paid_count=1,
+            bank_paid_total=Decimal(batch.bank_paid_fen).scaleb(-2) + Decimal("0.01"),
+            at=datetime.now(UTC),
+        )  # fmt: skip
+    assert not totals.reconciled and totals.difference == Decimal("0.01")
+    async with stack.client(SUPERVISOR) as supervisor:
+        detail = (await supervisor.get(f"/payrolls/{month}")).json()
+        rows = (await supervisor.get("/supervision/stuck", params={"kind": "payroll"})).json()
+    assert detail["reconciled"] is False
+    [share] = [t for t in detail["townships"] if t["township"] == HOME]
+    assert share["difference"] == "0.01" and share["unreconciled_batches"] == [batch.batch_key]
+    [row] = rows["items"]
+    assert row["reason"] == "not_reconciled" and row["case_no"] == batch.batch_key

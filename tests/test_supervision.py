@@ -491,7 +491,12 @@ async def test_a_case_waiting_for_funds_and_deadlines_near_or_past_are_found(sta
 
 async def test_an_auditor_reads_and_changes_nothing(stack):
     """Every write endpoint the API has (read from its OpenAPI schema: a new one is covered)."""
-    values = {"case_no": "370305-2026-000001", "code": "370305001", "year": "2026"}
+    values = {
+        "case_no": "370305-2026-000001",
+        "code": "370305001",
+        "year": "2026",
+        "recipient_no": "370305-DB-2026-000001",
+    }
     values["action"] = "escalate"
     writes = [
         (method.upper(), path.format(**values))
