@@ -377,3 +377,57 @@ async def _reset_to_last_task(client: Client, workflow_id: str) -> None:
             request_id=str(uuid.uuid4()),
         )
     )
+
+
+async def test_a_payroll_killed_as_the_bank_takes_a_batch_pays_every_household_once(processes):
+    """The worker and the engine killed (SIGKILL) after the bank took a batch and before its
+    answer came back; started again, the payroll finishes: every household paid once for the
+    month, every batch reconciled to the fen."""
+    from datetime import UTC, datetime
+
+    from domain.months import Month
+    from tests.support import households
+
+    settings = processes.settings
+    numbers = households(settings.database_url, 9)
+    month = Month.at(datetime.now(UTC)).plus(1)
+    bank = httpx.AsyncClient(base_url=settings.payment_url.rsplit("/", 1)[0], timeout=30)
+    with serve(create_app(settings)) as url:
+        officer = httpx.AsyncClient(base_url=url, headers=_auth(settings, OFFICER), timeout=30)
+        async with officer, bank:
+            await bank.post(
+                "/_faults", json={"service": "payment", "delay_next": 1, "delay_seconds": 120}
+            )
+            started = await officer.post("/payrolls", json={"month": str(month)})
+            assert started.status_code == 202, started.text
+
+            async def paid() -> int:
+                found = 0
+                for number in numbers:
+                    made = await bank.get("/payment/transfers", params={"recipient_no": number})
+                    found += sum(t["month"] == str(month) for t in made.json())
+                return found
+
+            await _until(lambda: _at_least(paid, 1), 1)  # a batch taken, its answer held
+            processes.kill()
+            await bank.delete("/_faults")
+            processes.start()
+
+            async def completed() -> int:
+                answer = await officer.get(f"/payrolls/{month}")
+                return int(answer.status_code == 200 and answer.json()["status"] == "completed")
+
+            # The send lost with the worker is retried when its 30 s time-out ends.
+            await _until(completed, 1, timeout=120)
+            detail = (await officer.get(f"/payrolls/{month}")).json()
+            assert detail["reconciled"] is True
+            assert sum(t["paid"]["count"] for t in detail["townships"]) == len(numbers)
+            for number in numbers:
+                made = (
+                    await bank.get("/payment/transfers", params={"recipient_no": number})
+                ).json()
+                assert [t["month"] for t in made] == [str(month)], number
+
+
+async def _at_least(count, floor: int) -> int:
+    return int(await count() >= floor)

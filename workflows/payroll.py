@@ -38,6 +38,8 @@ STEP = dict(
     start_to_close_timeout=timedelta(seconds=60),
     retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)),
 )
+BANK = dict(STEP, start_to_close_timeout=timedelta(seconds=30))
+"""A batch sent or read: seconds, even of 20,000 lines."""
 
 
 @workflow.defn
@@ -85,9 +87,9 @@ class TownshipPayrollWorkflow:
         outcomes = []
         for part in parts:
             batch = BatchRef(share.month, share.township, part)
-            await workflow.execute_activity(Activity.send_batch, batch, **STEP)
+            await workflow.execute_activity(Activity.send_batch, batch, **BANK)
             outcome = await workflow.execute_activity(
-                Activity.settle_batch, batch, result_type=BatchOutcome, **STEP
+                Activity.settle_batch, batch, result_type=BatchOutcome, **BANK
             )
             await workflow.execute_activity(Activity.tell_batch, batch, **STEP)
             outcomes.append(outcome)
