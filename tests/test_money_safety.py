@@ -9,6 +9,7 @@ holds an answer after the transfer is made), each test on a database of its own.
 """
 
 import asyncio
+import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -223,9 +224,13 @@ async def test_an_approved_application_terminated_mid_payment_restarts_and_is_pa
         )
         await bank.delete("/_faults")
 
-        # An approval not yet paid keeps the family's claim; halted, it keeps it still.
+        # Approved, the household entered the register before its payment: halted, the family
+        # still holds its standing benefit, and a second application is refused naming it.
         duplicate = await assistant.post("/applications", json=body)
-        assert duplicate.status_code == 409 and case_no in duplicate.json()["detail"]
+        assert duplicate.status_code == 409
+        [recipient_no] = re.findall(r"\d{6}-DB-\d{4}-\d+", duplicate.json()["detail"])
+        registered = (await officer.get(f"/recipients/{recipient_no}")).json()
+        assert registered["case_no"] == case_no
         assert await watch_halted_now(dev_env.client, stack.settings) == [case_no]
         reconciled = (await officer.get(f"/applications/{case_no}")).json()
         assert reconciled["stage"] == "halted" and reconciled["halted_from"] == "approved"
