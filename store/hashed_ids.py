@@ -46,6 +46,8 @@ PAYOUTS = sa.table(
     "emergency_payout",
     *(sa.column(n, sa.String()) for n in ("id_number_hash", "case_no", "key_id")),
 )
+RECIPIENTS = sa.table("recipient", sa.column("recipient_no"), sa.column("case_no"))
+"""A claim's holder may be a recipient household (``store.recipients``): its case's intake."""
 TABLES = {"household_claim": CLAIMS, "emergency_payout": PAYOUTS}
 """Only the columns hashing touches: the same definitions serve the migration (0010)."""
 _KEYS = {"household_claim": ("assistance_type", "id_number_hash"), "emergency_payout": ("id_number_hash", "case_no")}  # fmt: skip
@@ -162,14 +164,22 @@ def rehash_batch(
     return changed, cases[-1]
 
 
-def _people(connection: sa.Connection, ring: KeyRing, cases: list[str]) -> dict[str, list[str]]:
-    """The ID numbers of each case's household, from its sealed intake (cases with none kept,
-    or sealed under a key not in the ring, are left out)."""
-    people = {}
+def _people(connection: sa.Connection, ring: KeyRing, holders: list[str]) -> dict[str, list[str]]:
+    """The ID numbers of each holder's household, from the sealed intake of its case — a
+    recipient household's is the case that approved it (cases with none kept, or sealed under
+    a key not in the ring, are left out)."""
+    case_of = {h: h for h in holders} | dict(
+        connection.execute(
+            sa.select(RECIPIENTS.c.recipient_no, RECIPIENTS.c.case_no).where(
+                RECIPIENTS.c.recipient_no.in_(holders)
+            )
+        ).all()
+    )
+    intake = {}
     for intakes in INTAKES:
         for case_no, start in connection.execute(
             sa.select(intakes.c.case_no, intakes.c.start).where(
-                intakes.c.case_no.in_(cases), intakes.c.start.is_not(None)
+                intakes.c.case_no.in_(set(case_of.values())), intakes.c.start.is_not(None)
             )
         ):
             try:
@@ -177,8 +187,8 @@ def _people(connection: sa.Connection, ring: KeyRing, cases: list[str]) -> dict[
             except Unsealable:
                 continue
             household = [accepted["applicant"], *accepted.get("household", [])]
-            people[case_no] = [p["id_number"] for p in household]
-    return people
+            intake[case_no] = [p["id_number"] for p in household]
+    return {h: intake[c] for h, c in case_of.items() if c in intake}
 
 
 # --- the migration (0010) ------------------------------------------------------------------------
