@@ -18,6 +18,7 @@ from activities.watch import watch_audit_trail, watch_halted_cases, watch_id_num
 from logs import configure_logging
 from settings import Settings, get_settings
 from store.db import Database
+from watches.payroll import watch_payroll
 from workflows.application import ApplicationWorkflow
 from workflows.client import connect, ensure_payroll_schedule
 from workflows.emergency import EmergencyWorkflow
@@ -139,6 +140,15 @@ async def main() -> None:
             asyncio.create_task(watch_audit_trail(db, every=every)),
             asyncio.create_task(watch_id_numbers(db, ring=settings.key_ring(), every=every)),
             asyncio.create_task(watch_engine(client, db, every=every)),
+            asyncio.create_task(
+                watch_payroll(
+                    client,
+                    db,
+                    ring=settings.key_ring(),
+                    task_queue=settings.task_queue,
+                    every=every,
+                )  # fmt: skip
+            ),
         ]
     )
     async with worker:

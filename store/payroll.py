@@ -280,6 +280,20 @@ def told(session: Session, *, keys: list[str]) -> None:
         session.exec(update(PayrollItem).where(PayrollItem.key.in_(keys)).values(notified=True))
 
 
+def reissues_under_way(session: Session, *, limit: int = 500) -> list[Reissue]:
+    """Months being re-issued (a corrected account recorded): their workflow may not have
+    started (the engine did not answer the caseworker's request)."""
+    return [
+        Reissue(i.recipient_no, i.month, i.reissue_key)
+        for i in session.exec(
+            select(PayrollItem)
+            .where(PayrollItem.status == ItemStatus.reissuing)
+            .order_by(PayrollItem.recipient_no, PayrollItem.month)
+            .limit(limit)
+        )
+    ]
+
+
 def reissue_order(session: Session, *, reissue: Reissue, ring: KeyRing) -> PaymentOrder | None:
     """The transfer that re-issues a refused month into the household's account now (None:
     this re-issue was decided already)."""

@@ -17,18 +17,35 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select, update
 
-from domain.cases import Actor, AuditEntry, BankAccount, CaseStart, account_holder, check_holder
+from domain.application import first_payment_key
+from domain.cases import (
+    Actor,
+    AuditEntry,
+    BankAccount,
+    CaseStart,
+    Role,
+    account_holder,
+    check_holder,
+)
 from domain.contracts import Registration, Reissue
 from domain.errors import NotFound, WrongStage
 from domain.months import Month
 from domain.payroll import ItemStatus, reissue_key
-from domain.recipients import STANDING_CLAIM, RecipientView, register
+from domain.recipients import STANDING_CLAIM, STANDING_TYPES, RecipientView, register
 from domain.sealing import NONCE_BYTES, KeyRing, Sealed
 from domain.townships import DISTRICT_CODE
 from store.evidence import append_entry
-from store.hashed_ids import look_up
-from store.records import last_seq, start_of
-from store.tables import CaseRecord, HouseholdClaim, PayrollItem, RecipientCounter, RecipientRecord
+from store.hashed_ids import claim_rows, look_up
+from store.records import last_seq, mark_registered, start_of
+from store.records import view_of as case_view_of
+from store.tables import (
+    AuditEntryRecord,
+    CaseRecord,
+    HouseholdClaim,
+    PayrollItem,
+    RecipientCounter,
+    RecipientRecord,
+)
 
 VIEW = TypeAdapter(RecipientView)
 TYPE_CODES = {"dibao": "DB", "tekun": "TK"}
@@ -262,3 +279,103 @@ def recipient_of_family(session: Session, *, id_numbers: list[str], ring: KeyRin
         )
     ).all()
     return next((h for h in holders if is_recipient(session, h)), None)
+
+
+def approved_unregistered(session: Session, *, after: str = "", limit: int = 200) -> list[str]:
+    """低保 and 特困 cases approved and paid before an approval entered its household in the
+    register (patch ``register-household``), numbered after ``after``: those with no household."""
+    registered = select(RecipientRecord.case_no).where(
+        RecipientRecord.case_no == CaseRecord.case_no
+    )
+    return list(
+        session.exec(
+            select(CaseRecord.case_no)
+            .where(
+                CaseRecord.assistance_type.in_(STANDING_TYPES),
+                CaseRecord.first_payment_at.is_not(None),
+                CaseRecord.case_no > after,
+                ~registered.exists(),
+            )
+            .order_by(CaseRecord.case_no)
+            .limit(limit)
+        )
+    )
+
+
+def register_approved(
+    session: Session,
+    *,
+    case_no: str,
+    account: BankAccount | None,
+    approved_by: Actor | None,
+    ring: KeyRing,
+) -> tuple[str | None, str]:
+    """The household of a case approved and paid before the register existed enters it now,
+    as an approval enters it: paid into ``account`` (the workflow's, when it can still be
+    read) or else the one accepted with the case if that is the account the bank paid, its
+    approval the month's payroll item, its members' standing claim held by it. The household's
+    number and "" — or None and why a person must look at the case."""
+    if known := recipient_of_case(session, case_no=case_no):
+        return known.recipient_no, ""
+    row = session.get(CaseRecord, case_no)
+    start = start_of(row, ring=ring) if row is not None else None
+    if start is None:
+        return None, "no intake kept with the case"
+    view = case_view_of(row)
+    settled = [p for p in view.payments if p.status == "settled"]
+    if not settled or view.decided_at is None or view.monthly_amount is None:
+        return None, "no settled payment of an approved amount on the case"
+    if account is None and start.bank_account and start.bank_account.masked == settled[-1].account:
+        account = start.bank_account
+    if account is None:
+        return None, "the account it was paid into is not kept in the records"
+    ids = [p.id_number for p in (start.applicant, *start.household)]
+    if (holder := recipient_of_family(session, id_numbers=ids, ring=ring)) or (
+        holder := _other_standing_case(session, id_numbers=ids, case_no=case_no, ring=ring)
+    ):
+        return None, f"a member of the household now belongs to {holder}"
+    approved_by = approved_by or _decided_by(session, case_no=case_no, district=start.township[:6])
+    recipient_no = register_household(
+        session, start=start, account=account, amount=view.monthly_amount,
+        approved_by=approved_by, approved_at=view.decided_at,
+        first_payment_key=first_payment_key(case_no, settled[-1].attempt), ring=ring,
+    )  # fmt: skip
+    held = set(
+        session.exec(
+            select(HouseholdClaim.id_number_hash).where(HouseholdClaim.case_no == recipient_no)
+        )
+    )
+    session.add_all(
+        HouseholdClaim(**claim)
+        for claim in claim_rows(
+            ring, assistance_type=STANDING_CLAIM, id_numbers=ids, case_no=recipient_no
+        )
+        if claim["id_number_hash"] not in held
+    )
+    mark_registered(session, case_no=case_no, recipient_no=recipient_no)
+    return recipient_no, ""
+
+
+def _other_standing_case(
+    session: Session, *, id_numbers: list[str], case_no: str, ring: KeyRing
+) -> str | None:
+    """An open 低保 or 特困 application of one of these people, other than ``case_no``."""
+    return session.exec(
+        select(HouseholdClaim.case_no).where(
+            HouseholdClaim.assistance_type == STANDING_CLAIM,
+            HouseholdClaim.id_number_hash.in_(look_up(ring, id_numbers)),
+            HouseholdClaim.case_no != case_no,
+        )
+    ).first()
+
+
+def _decided_by(session: Session, *, case_no: str, district: str) -> Actor:
+    """Who approved the case, from its trail."""
+    entry = session.exec(
+        select(AuditEntryRecord)
+        .where(AuditEntryRecord.case_no == case_no, AuditEntryRecord.to_stage == "approved")
+        .order_by(AuditEntryRecord.seq)
+    ).first()
+    if entry is None:
+        return Actor("records", "记录", Role.district_officer, district)
+    return Actor(entry.user_id, entry.user_name, Role(entry.role), district)

@@ -214,6 +214,17 @@ def apply_transition(session: Session, transition: Transition) -> None:
         _first_month_paid(session, view)
 
 
+def mark_registered(session: Session, *, case_no: str, recipient_no: str) -> None:
+    """A case approved before its household entered the register at approval (patch
+    ``register-household``) names its household now, and its paid approval is that month's
+    payroll item. The view's version stays: its closed workflow writes nothing more."""
+    row = session.get(CaseRecord, case_no)
+    view = view_of(row)
+    view.recipient_no = recipient_no
+    _write_view(session, view, applicant_id_number=row.applicant_id_number, start=row.start)
+    _first_month_paid(session, view)
+
+
 def _first_month_paid(session: Session, view: CaseView) -> None:
     """The approval's first payment is its household's payroll item of that month: paid once
     the transfer settles (under whichever attempt's key)."""
