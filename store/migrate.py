@@ -12,6 +12,7 @@ from domain.sealing import KeyRing
 from store.db import get_engine, session_scope
 from store.hashed_ids import TABLES as HASHED_TABLES
 from store.hashed_ids import rehash_batch
+from store.recipients import reseal_payees
 from store.sealed import reseal_starts
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -35,10 +36,13 @@ def upgrade(url: str, *, ring: KeyRing | None = None) -> None:
 
 
 def reseal(url: str, *, ring: KeyRing) -> int:
-    """Seal again, under the current key, every intake sealed under another (key rotation):
-    afterwards the case records need only the current key. The number of rows resealed."""
+    """Seal again, under the current key, every intake and every recipient household's payee
+    sealed under another (key rotation): afterwards the records need only the current key.
+    The number of rows resealed."""
     with get_engine(url).begin() as connection:
-        return reseal_starts(connection, ring=ring)
+        intakes = reseal_starts(connection, ring=ring)
+    with session_scope(url, writes=True) as session:
+        return intakes + reseal_payees(session, ring=ring)
 
 
 def rehash(url: str, *, ring: KeyRing) -> int:
@@ -71,6 +75,6 @@ if __name__ == "__main__":
     upgrade(settings.database_url, ring=settings.key_ring())
     if args.reseal:
         count = reseal(settings.database_url, ring=settings.key_ring())
-        print(f"resealed {count} intakes under key '{settings.encryption_key_id}'")
+        print(f"resealed {count} intakes and payees under key '{settings.encryption_key_id}'")
         count = rehash(settings.database_url, ring=settings.key_ring())
         print(f"re-hashed {count} ID numbers of the claim tables under the same key")

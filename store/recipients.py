@@ -32,7 +32,7 @@ from domain.errors import NotFound, WrongStage
 from domain.months import Month
 from domain.payroll import ItemStatus, reissue_key
 from domain.recipients import STANDING_CLAIM, STANDING_TYPES, RecipientView, register
-from domain.sealing import NONCE_BYTES, KeyRing, Sealed
+from domain.sealing import NONCE_BYTES, TEXT_PREFIX, KeyRing, Sealed
 from domain.townships import DISTRICT_CODE
 from store.evidence import append_entry
 from store.hashed_ids import claim_rows, look_up
@@ -74,6 +74,27 @@ def seal_payee(payee: Payee, *, recipient_no: str, ring: KeyRing) -> str:
 def open_payee(row: RecipientRecord, *, ring: KeyRing) -> Payee:
     data = json.loads(ring.open(Sealed.from_text(row.payee), purpose=_purpose(row.recipient_no)))
     return Payee(account=BankAccount(**data.pop("account")), **data)
+
+
+def reseal_payees(session: Session, *, ring: KeyRing, chunk: int = 1_000) -> int:
+    """Seal again under the current key every household's payee sealed under another (key
+    rotation), a chunk at a time; the number of households resealed."""
+    current, written, after = f"{TEXT_PREFIX}{ring.current}:", 0, ""
+    while rows := session.exec(
+        select(RecipientRecord)
+        .where(RecipientRecord.recipient_no > after)
+        .order_by(RecipientRecord.recipient_no)
+        .limit(chunk)
+    ).all():
+        after = rows[-1].recipient_no
+        for row in rows:
+            if not row.payee.startswith(current):
+                payee = open_payee(row, ring=ring)
+                row.payee = seal_payee(payee, recipient_no=row.recipient_no, ring=ring)
+                session.add(row)
+                written += 1
+        session.flush()
+    return written
 
 
 def next_recipient_no(session: Session, *, assistance_type: str, year: int) -> str:

@@ -27,6 +27,7 @@ from settings import Settings
 from store import reserve
 from store.db import get_engine, session_scope
 from store.migrate import alembic_config, rehash, reseal, upgrade
+from store.recipients import open_payee
 from store.records import (
     DuplicateApplication,
     apply_transition,
@@ -43,8 +44,9 @@ from store.tables import (
     EmergencyPayout,
     EmergencyRecord,
     HouseholdClaim,
+    RecipientRecord,
 )
-from tests.support import ASSISTANT, RING, case_start, emergency_start
+from tests.support import ASSISTANT, RING, case_start, emergency_start, households
 
 
 @pytest.fixture
@@ -298,7 +300,12 @@ def test_the_migration_seals_the_plain_intakes_and_goes_back(url):
 def test_after_a_rotation_reseal_leaves_nothing_under_the_old_key(url):
     application, _ = accepted(url)
     emergency = an_emergency(url)
-    assert reseal(url, ring=RING_B) == 2
+    [household] = households(url, 1)
+    assert reseal(url, ring=RING_B) == 4  # three intakes (one the household's case), its payee
+    with session_scope(url) as session:
+        row = session.get(RecipientRecord, household)
+    assert row.payee.startswith("aes-gcm:b:")
+    assert open_payee(row, ring=ONLY_B).account.account_no.endswith("000000000000")
     assert kept(url, "case_record", application.case_no).startswith("aes-gcm:b:")
     assert kept(url, "emergency_record", emergency.case_no).startswith("aes-gcm:b:")
     only_b = KeyRing({"b": base64.b64encode(b"b" * 32).decode()}, current="b")
