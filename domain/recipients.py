@@ -15,6 +15,19 @@ from enum import StrEnum
 from domain.cases import Actor, AuditEntry, Person, Stage
 from domain.months import Month
 
+TYPE_CODES = {"dibao": "DB", "tekun": "TK"}
+"""A household's type in its number (建档号: district-type-year-sequence)."""
+
+
+def recipient_number(*, district: str, assistance_type: str, year: int, seq: int) -> str:
+    return f"{district}-{TYPE_CODES[assistance_type]}-{year}-{seq:06d}"
+
+
+def is_recipient_number(number: str) -> bool:
+    """A household's number rather than a case's (both hold claims)."""
+    parts = number.split("-")
+    return len(parts) == 4 and parts[1] in TYPE_CODES.values()
+
 
 class RecipientStatus(StrEnum):
     active = "active"

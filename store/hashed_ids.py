@@ -26,6 +26,7 @@ import sqlalchemy as sa
 import structlog
 from sqlmodel import Session
 
+from domain.recipients import is_recipient_number
 from domain.sealing import KeyRing, Unsealable
 from store.sealed import TABLES as INTAKES
 from store.sealed import open_start
@@ -168,13 +169,15 @@ def _people(connection: sa.Connection, ring: KeyRing, holders: list[str]) -> dic
     """The ID numbers of each holder's household, from the sealed intake of its case — a
     recipient household's is the case that approved it (cases with none kept, or sealed under
     a key not in the ring, are left out)."""
-    case_of = {h: h for h in holders} | dict(
-        connection.execute(
-            sa.select(RECIPIENTS.c.recipient_no, RECIPIENTS.c.case_no).where(
-                RECIPIENTS.c.recipient_no.in_(holders)
-            )
-        ).all()
-    )
+    case_of = {h: h for h in holders}
+    if households := [h for h in holders if is_recipient_number(h)]:
+        case_of |= dict(
+            connection.execute(
+                sa.select(RECIPIENTS.c.recipient_no, RECIPIENTS.c.case_no).where(
+                    RECIPIENTS.c.recipient_no.in_(households)
+                )
+            ).all()
+        )
     intake = {}
     for intakes in INTAKES:
         for case_no, start in connection.execute(

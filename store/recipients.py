@@ -31,7 +31,13 @@ from domain.contracts import Registration, Reissue
 from domain.errors import NotFound, WrongStage
 from domain.months import Month
 from domain.payroll import ItemStatus, reissue_key
-from domain.recipients import STANDING_CLAIM, STANDING_TYPES, RecipientView, register
+from domain.recipients import (
+    STANDING_CLAIM,
+    STANDING_TYPES,
+    RecipientView,
+    recipient_number,
+    register,
+)
 from domain.sealing import NONCE_BYTES, TEXT_PREFIX, KeyRing, Sealed
 from domain.townships import DISTRICT_CODE
 from store.evidence import append_entry
@@ -48,7 +54,6 @@ from store.tables import (
 )
 
 VIEW = TypeAdapter(RecipientView)
-TYPE_CODES = {"dibao": "DB", "tekun": "TK"}
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,9 @@ def next_recipient_no(session: Session, *, assistance_type: str, year: int) -> s
         )
         .returning(RecipientCounter.last)
     ).scalar_one()
-    return f"{DISTRICT_CODE}-{TYPE_CODES[assistance_type]}-{year}-{last:06d}"
+    return recipient_number(
+        district=DISTRICT_CODE, assistance_type=assistance_type, year=year, seq=last
+    )
 
 
 def recipient_of_case(session: Session, *, case_no: str) -> RecipientRecord | None:

@@ -24,11 +24,11 @@ from api.tokens import issue_token
 from domain.calendar import local_date
 from domain.cases import Actor
 from domain.policy import Policy
+from domain.recipients import TYPE_CODES
 from settings import Settings
 from simulators.app import create_app as create_simulators
 from store.db import get_engine, session_scope
 from store.migrate import upgrade
-from store.recipients import TYPE_CODES
 from store.tables import CaseCounter, RecipientCounter
 from tests.support import CONVERTER, serve
 from worker import create_worker

@@ -11,7 +11,14 @@ from domain.cases import Person, Stage
 from domain.errors import InvalidData
 from domain.months import Month
 from domain.payroll import BatchTotals, check_month, item_key
-from domain.recipients import BenefitChange, RecipientStatus, register, registered_by
+from domain.recipients import (
+    BenefitChange,
+    RecipientStatus,
+    is_recipient_number,
+    recipient_number,
+    register,
+    registered_by,
+)
 from tests.support import OFFICER
 
 
@@ -96,3 +103,9 @@ def test_a_batch_is_reconciled_when_the_bank_and_the_register_agree_to_the_fen()
     assert agreed.reconciled and agreed.difference == 0
     short = BatchTotals("b", 3, Decimal("3240.00"), 3, Decimal("3239.99"))
     assert not short.reconciled and short.difference == Decimal("0.01")
+
+
+def test_a_households_number_is_told_from_a_cases():
+    number = recipient_number(district="370305", assistance_type="tekun", year=2026, seq=42)
+    assert number == "370305-TK-2026-000042" and is_recipient_number(number)
+    assert not is_recipient_number("370305-2026-000042")  # a case's
