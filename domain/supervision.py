@@ -20,6 +20,7 @@ class Reason(StrEnum):
     engine_problem = "engine_problem"  # a failing workflow task, or no workflow at all
     waiting_for_funds = "waiting_for_funds"
     not_reconciled = "not_reconciled"  # a payroll batch's totals differ from the bank's
+    not_registered = "not_registered"  # approved before the register, and not entered in it
 
 
 @dataclass(frozen=True)
@@ -316,5 +317,26 @@ def unreconciled_batch(
         reason=Reason.not_reconciled,
         detail=f"the payroll of {month}: the bank paid ¥{difference} more than the register "
         "records as paid (negative: less)",
+        actions=[],
+    )
+
+
+def not_registered(*, case_no: str, assistance_type: str, township: str, since: datetime) -> Stuck:
+    """A 低保 or 特困 case approved and paid before approvals entered households in the
+    register, which the worker could not enter (the account it was paid into is not kept, or a
+    member now belongs to another household): its monthly payments wait for a person."""
+    return Stuck(
+        case_no=case_no,
+        kind="application",
+        type=assistance_type,
+        township=township,
+        stage=Stage.approved,
+        since=since,
+        assignee="",
+        waits_for="the district: the household's entry in the register",
+        due=None,
+        reason=Reason.not_registered,
+        detail="approved and paid before the register of recipients; not in it, so no "
+        "monthly payroll pays it (the worker's log says why)",
         actions=[],
     )

@@ -35,6 +35,7 @@ ORDER = [
     Reason.not_reconciled,
     Reason.overdue,
     Reason.refused_by_external_system,
+    Reason.not_registered,
     Reason.retrying,
     Reason.waiting_for_funds,
     Reason.waiting_on_person,

@@ -309,21 +309,25 @@ def recipient_of_family(session: Session, *, id_numbers: list[str], ring: KeyRin
     return next((h for h in holders if is_recipient(session, h)), None)
 
 
-def approved_unregistered(session: Session, *, after: str = "", limit: int = 200) -> list[str]:
-    """低保 and 特困 cases approved and paid before an approval entered its household in the
-    register (patch ``register-household``), numbered after ``after``: those with no household."""
+def not_in_register() -> tuple:
+    """The conditions on ``case_record`` of a 低保 or 特困 case approved and paid whose household
+    is not in the register: approved before approvals entered it (patch ``register-household``)."""
     registered = select(RecipientRecord.case_no).where(
         RecipientRecord.case_no == CaseRecord.case_no
     )
+    return (
+        CaseRecord.assistance_type.in_(STANDING_TYPES),
+        CaseRecord.first_payment_at.is_not(None),
+        ~registered.exists(),
+    )
+
+
+def approved_unregistered(session: Session, *, after: str = "", limit: int = 200) -> list[str]:
+    """The numbers of those cases (``not_in_register``) after ``after``."""
     return list(
         session.exec(
             select(CaseRecord.case_no)
-            .where(
-                CaseRecord.assistance_type.in_(STANDING_TYPES),
-                CaseRecord.first_payment_at.is_not(None),
-                CaseRecord.case_no > after,
-                ~registered.exists(),
-            )
+            .where(*not_in_register(), CaseRecord.case_no > after)
             .order_by(CaseRecord.case_no)
             .limit(limit)
         )

@@ -16,11 +16,13 @@ from domain.supervision import (
     Stuck,
     application_deadlines,
     emergency_deadlines,
+    not_registered,
     refused_payment,
     unreconciled_batch,
 )
 from domain.townships import jurisdiction_level
 from store.jurisdiction import within
+from store.recipients import not_in_register
 from store.records import live
 from store.tables import (
     ActivityRetry,
@@ -200,5 +202,26 @@ def payroll_problems(
                 since=datetime.now(UTC),
             )  # fmt: skip
             for b in session.exec(query)
+        ]
+    if kind in (None, "application"):
+        rows += [
+            not_registered(
+                case_no=row.case_no,
+                assistance_type=row.assistance_type,
+                township=row.township,
+                since=row.first_payment_at,
+            )  # fmt: skip
+            for row in session.exec(
+                within(
+                    select(
+                        CaseRecord.case_no,
+                        CaseRecord.assistance_type,
+                        CaseRecord.township,
+                        CaseRecord.first_payment_at,
+                    ).where(*not_in_register()),
+                    CaseRecord,
+                    jurisdiction=jurisdiction,
+                ).where(*([CaseRecord.township == township] if township else []))
+            )
         ]
     return rows

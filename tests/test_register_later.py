@@ -29,7 +29,7 @@ from store.tables import (
     RecipientRecord,
 )
 from tests.conftest import fresh_database, running_stack
-from tests.support import ASSISTANT, OFFICER, RING, households
+from tests.support import ASSISTANT, OFFICER, RING, SUPERVISOR, households
 from tests.test_api import application, wait_for
 from tests.test_supervision import to_decision
 from watches.payroll import register_approved_cases, start_reissues
@@ -90,6 +90,14 @@ def as_before_the_register(url: str, case_no: str) -> None:
             session.exec(delete(table).where(column == number))
 
 
+async def not_registered(supervisor: httpx.AsyncClient) -> list[str]:
+    """What supervision lists as approved but not in the register."""
+    answer = await supervisor.get("/supervision/stuck", params={"kind": "application"})
+    assert answer.status_code == 200, answer.text
+    stuck = answer.json()
+    return [r["case_no"] for r in stuck["items"] if r["reason"] == "not_registered"]
+
+
 async def test_households_approved_before_the_register_are_entered_once(
     dev_env, api_settings, tmp_path, simulator_url
 ):
@@ -111,7 +119,10 @@ async def test_households_approved_before_the_register_are_entered_once(
     assert "not kept" in left[recorded_later]
 
     async with running_stack(dev_env.client, settings) as stack:
-        [late] = (await register_approved_cases(dev_env.client, db, ring=RING))[0]
+        async with stack.client(SUPERVISOR) as supervisor:
+            assert await not_registered(supervisor) == [recorded_later]
+            [late] = (await register_approved_cases(dev_env.client, db, ring=RING))[0]
+            assert await not_registered(supervisor) == []
         with session_scope(url) as session:
             households = {
                 r.case_no: r

@@ -18,8 +18,9 @@ from api.main import create_app
 from api.models import ApplicationCreate
 from domain.calendar import local_date
 from domain.cases import Actor, Role
-from domain.supervision import NO_WORKFLOW
+from domain.supervision import NO_WORKFLOW, Reason
 from services.intake import accept
+from services.supervision import ORDER
 from store import reserve
 from store.db import Database, get_engine, session_scope
 from store.tables import ActivityRetry, CaseRecord
@@ -512,3 +513,8 @@ async def test_an_auditor_reads_and_changes_nothing(stack):
         assert (await auditor.get("/audit/verify")).status_code == 200
         period = {"from": "2026-01-01", "to": "2026-12-31"}
         assert (await auditor.get("/audit/compliance", params=period)).status_code == 200
+
+
+def test_every_reason_a_case_is_stuck_has_its_place_in_the_order():
+    """The list is sorted by urgency: a reason left out of the order could not be listed."""
+    assert sorted(ORDER) == sorted(Reason) and len(ORDER) == len(Reason)
