@@ -11,13 +11,15 @@ from temporalio.worker import Worker
 import telemetry
 from activities.external import ExternalActivities
 from activities.payroll import PayrollActivities
-from activities.problems import watch_engine
 from activities.records import RecordActivities, ReserveActivities
-from activities.retries import RetryMarks
-from activities.watch import watch_audit_trail, watch_halted_cases, watch_id_numbers
+from activities.retry_marks import RetryMarks
 from logs import configure_logging
 from settings import Settings, get_settings
 from store.db import Database
+from watches.audit_trail import watch_audit_trail
+from watches.engine import watch_engine
+from watches.halted import watch_halted_cases
+from watches.id_numbers import watch_id_numbers
 from watches.payroll import watch_payroll
 from workflows.application import ApplicationWorkflow
 from workflows.client import connect, ensure_payroll_schedule

@@ -1,4 +1,5 @@
-"""Typed dependencies: settings, the database, the Temporal client, the signed-in user."""
+"""Typed dependencies: settings, the database, the Temporal client, the signed-in user, the
+probes' threads and the metrics."""
 
 from collections.abc import Iterator
 from typing import Annotated
@@ -9,6 +10,8 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from api.identity import ProviderUnavailable, TokenRefused, TokenVerifier, UnusableClaims
+from api.metrics import Metrics
+from api.probing import Probes
 from domain.cases import Actor
 from settings import Settings
 from store.db import Database, session_scope
@@ -49,6 +52,28 @@ def get_temporal(request: Request) -> Client:
 
 
 TemporalDep = Annotated[Client, Depends(get_temporal)]
+
+
+def get_temporal_if_reached(request: Request) -> Client | None:
+    """For the readiness probe, which says so rather than refusing."""
+    return request.app.state.temporal
+
+
+TemporalIfReachedDep = Annotated[Client | None, Depends(get_temporal_if_reached)]
+
+
+def get_probes(request: Request) -> Probes:
+    return request.app.state.probes
+
+
+ProbesDep = Annotated[Probes, Depends(get_probes)]
+
+
+def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics
+
+
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 CaseNo = Annotated[
     str,

@@ -25,8 +25,10 @@ from api.errors import (
 )
 from api.idempotency import IdempotencyMiddleware
 from api.identity import TokenVerifier
-from api.operations import observe
-from api.permissions import HEALTH, KnownCases, PermittedRoute, permit
+from api.metrics import Metrics
+from api.observed import observe
+from api.permissions import KnownCases, PermittedRoute
+from api.probing import Probes
 from api.routes import (
     applications,
     calendar,
@@ -34,9 +36,11 @@ from api.routes import (
     compliance,
     emergencies,
     evidence,
+    metrics,
     notifications,
     payrolls,
     policy,
+    probes,
     recipients,
     reserves,
     supervision,
@@ -114,6 +118,8 @@ def create_app(
     # One verifier for every token the API reads: the routes' and the idempotency middleware's.
     app.state.verifier = verifier = TokenVerifier.from_settings(settings)
     app.state.known_cases = KnownCases()
+    app.state.probes = Probes()
+    app.state.metrics = Metrics(settings.database_url, probes=app.state.probes)
     # The last added runs first: CORS of the codec routes answers even a refused request;
     # the body is bounded before anything reads it.
     app.add_middleware(IdempotencyMiddleware, settings=settings, verifier=verifier)
@@ -135,16 +141,13 @@ def create_app(
         compliance,
         evidence,
         codec,
+        probes,
+        metrics,
     ):
         app.include_router(module.router)
 
-    @app.get("/health", tags=["operations"])
-    async def health(_: None = permit(HEALTH)) -> dict[str, str]:
-        """The process answers; the same as /healthz."""
-        return {"status": "ok"}
-
     # Counts, times and traces every request: added last, it runs first.
-    observe(app, settings, tracer)
+    observe(app, app.state.metrics, tracer)
 
     @app.exception_handler(CaseError)
     async def refused(_request: Request, error: CaseError) -> JSONResponse:

@@ -5,7 +5,8 @@ touches. A route declares exactly one, as its user parameter: ``user: Actor = pe
 Every router makes its routes with ``PermittedRoute``, which refuses a route that declares
 none and writes each into the OpenAPI schema as the operation's ``x-permission``.
 
-The roles are those of the README's table, which is this file's.
+The roles are ``domain.cases.Role``; the README's table of what each role may do is written
+from this file, which is what the API enforces.
 """
 
 import re

@@ -17,7 +17,8 @@ def dibao_monthly_amount(
 
 
 def tekun_monthly_amount(*, policy: Policy, year: int, area: str) -> Decimal:
-    """特困 basic living standard: 1.5 × urban or 1.3 × rural 低保 standard (seed §2)."""
+    """特困 basic living standard: 1.5 × urban or 1.3 × rural 低保 standard (the policy's
+    ``tekun_urban_ratio`` and ``tekun_rural_ratio``)."""
     standard = policy.dibao_standard(year)
     if area == "urban":
         return (standard.urban * policy.tekun_urban_ratio).quantize(FEN, ROUND_HALF_UP)
@@ -26,7 +27,8 @@ def tekun_monthly_amount(*, policy: Policy, year: int, area: str) -> Decimal:
 
 def temporary_band(*, policy: Policy, year: int, expense: str) -> tuple[Decimal, Decimal]:
     """Expenditure-type 临时救助: 3–12 × (major illness) or 3–6 × (education) the monthly
-    urban 低保 standard (seed §5). Above the band is 一事一议."""
+    urban 低保 standard (the policy's ``major_illness_band`` and ``education_band``). Above the
+    band is 一事一议."""
     low, high = policy.major_illness_band if expense == "major_illness" else policy.education_band
     urban = policy.dibao_standard(year).urban
     return (urban * low).quantize(FEN), (urban * high).quantize(FEN)
@@ -51,7 +53,7 @@ def application_amount(
     line (naming ``field``, the choice that cannot stand), or a 临时救助 amount missing or
     outside its band (naming ``amount``). With ``exception`` (一事一议, a district officer's
     reason on the record) a 临时救助 amount may lie above the band, up to the payment ceiling,
-    never below it: 一事一议 only raises an amount (适度提高, seed §5).
+    never below it: 一事一议 only raises an amount (适度提高).
     """
     if assistance_type == "dibao":
         standard = policy.dibao_standard(year)
@@ -92,7 +94,7 @@ def application_amount(
 
 
 EXPENDITURE_CAUSES = ("major_illness", "education")
-"""支出型: the causes with a band of their own (seed §5); the others are urgent (急难型)."""
+"""支出型: the causes with a band of their own; the others are urgent (急难型)."""
 
 
 def emergency_band(*, policy: Policy, year: int, cause: str) -> tuple[Decimal, Decimal]:

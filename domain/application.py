@@ -91,7 +91,8 @@ class Application(CaseFile):
     """A supervisor may ask the platform again after a refusal (a new request, a new key)."""
     resurvey_from: date | None = None
     """The day an objection sent the case back to survey: the new survey's deadline counts
-    from it (cases before this rule had none)."""
+    from it (None for an objection recorded before patch
+    ``survey-deadline-after-objection``)."""
     verification_refused: bool = False
 
     open_stages = OPEN_STAGES

@@ -341,7 +341,8 @@ class CaseView:
     awaiting_bank_account: bool = False
     """Approved, and waiting for a bank account (none recorded, or the last one refused)."""
     stage_since: datetime | None = None
-    """When the case entered its present stage (None: at acceptance, for cases before this)."""
+    """When the case entered its present stage (None: since acceptance, for a case accepted
+    before migration 0005_supervision, which added it)."""
     stage_hours: dict[str, float] = field(default_factory=dict)
     """Hours each stage has held the case so far (the present one not yet counted)."""
     visited_on: date | None = None

@@ -239,7 +239,7 @@ class CaseFile:
     def check_intervention(self, record: InterventionRecord, *, capped: bool = True) -> None:
         """Whatever the case: who may, with a reason, at which stage (the kind says where a
         case may be reverified, reopened, cancelled). ``capped`` False: the rules before
-        extensions had a cap (an intervention accepted then, replayed by its workflow)."""
+        patch ``extension-cap`` (an intervention accepted then, replayed by its workflow)."""
         check_intervention_basics(record)
         match record.action:
             case Intervention.retry_now | Intervention.restart_orphan:

@@ -105,7 +105,8 @@ class PaymentOrder:
     amount: Decimal
     purpose: str
     account: BankAccount | None = None
-    """The family's account; cases accepted before accounts were recorded have none."""
+    """The family's account; None for an application approved before patch
+    ``pay-into-bank-account`` (paid without one)."""
     recipient_no: str | None = None
     """A recipient household's payment for ``month``: the bank lists it under the household."""
     month: str | None = None

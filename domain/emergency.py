@@ -320,9 +320,9 @@ class Emergency(CaseFile):
     def check_exception_approval(
         self, approval: ExceptionApproval, *, now: datetime, raises_only: bool = True
     ) -> None:
-        """一事一议 raises an amount (适度提高, seed §5): never below the cause's band.
-        ``raises_only`` False: the rules before that (an approval accepted then, replayed by
-        its workflow)."""
+        """一事一议 raises an amount (适度提高): never below the cause's band.
+        ``raises_only`` False: the rule before patch ``exception-only-raises`` (an approval
+        accepted then, replayed by its workflow)."""
         self.require(EmergencyStage.awaiting_approval)
         if approval.actor.role != Role.district_officer:
             raise NotPermitted("一事一议 is approved by a district officer")

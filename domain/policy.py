@@ -26,7 +26,7 @@ def _default_standards() -> dict[int, DibaoStandard]:
 @dataclass(frozen=True)
 class Policy:
     decision_working_days: int = 20
-    """审核确认 within this many working days of acceptance (seed §6)."""
+    """审核确认 within this many working days of acceptance."""
     survey_start_working_days: int = 3
     """入户调查 starts within this many working days of acceptance."""
     min_investigators: int = 2
@@ -40,12 +40,11 @@ class Policy:
     """人户分离: may apply where one has lived this many years."""
     tekun_urban_ratio: Decimal = Decimal("1.5")
     tekun_rural_ratio: Decimal = Decimal("1.3")
-    tekun_minor_age: int = 18
     major_illness_band: tuple[int, int] = (3, 12)
     education_band: tuple[int, int] = (3, 6)
     dibao_standards: dict[int, DibaoStandard] = field(default_factory=_default_standards)
 
-    # 急难型临时救助: emergency assistance paid before the full procedure (先行救助, seed §5–6)
+    # 急难型临时救助: emergency assistance paid before the full procedure (先行救助)
     emergency_payout_hours: int = 24
     """Paid within this many hours of the request, counted in hours, holidays included."""
     emergency_reminder_hours: tuple[int, ...] = (12, 20)
@@ -58,7 +57,7 @@ class Policy:
     payment_ceiling: Decimal = Decimal("100000")
     """No single payment above this, not even 一事一议: beyond it is a typing error."""
     reserve_minimum: Decimal = Decimal("50000")
-    """临时救助储备金: each township keeps at least this much (seed §5)."""
+    """临时救助储备金: each township keeps at least this much."""
     follow_up_working_days: int = 10
     """补办: survey and township review within this many working days of the payment."""
     emergency_repeat_days: int = 90

@@ -1,4 +1,4 @@
-"""The register of recipient households (建档立卡: 一户一案、一人一册, seed §7): an approved 低保 or
+"""The register of recipient households (建档立卡: 一户一案、一人一册): an approved 低保 or
 特困 household becomes a recipient with its own number, amount, status and trail, and is paid
 every month by the district's payroll (按月社会化发放) until a decision ends it.
 

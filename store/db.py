@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlmodel import Session, create_engine
 
 T = TypeVar("T")
@@ -89,3 +89,8 @@ class Database:
     def _run(self, work: Callable[..., T], writes: bool, kwargs: dict[str, Any]) -> T:
         with session_scope(self.url, writes=writes) as session:
             return work(session, **kwargs)
+
+
+def answers(session: Session) -> None:
+    """The cheapest statement the database must answer: the API's readiness probe."""
+    session.exec(text("SELECT 1"))

@@ -171,7 +171,8 @@ def record_of(
 def start_of(
     row: CaseRecord | EmergencyRecord, *, ring: KeyRing
 ) -> CaseStart | EmergencyStart | None:
-    """What was accepted, as the workflow's input (None for cases accepted before it was kept)."""
+    """What was accepted, as the workflow's input (None for a case accepted before
+    migration 0005_supervision added the column)."""
     if not row.start:
         return None
     kind = CaseStart if isinstance(row, CaseRecord) else EmergencyStart

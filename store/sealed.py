@@ -1,6 +1,7 @@
 """What was accepted at intake (the ``start`` column of ``case_record`` and ``emergency_record``:
 ID numbers, phones, the bank account) is kept sealed with the key ring, bound to its case
-number. A row written before sealing holds plain JSON and is read as it is, until sealed."""
+number. A row still plain (written before migration 0007_sealed_intake, which seals them) is
+read as it is."""
 
 import os
 from collections.abc import Callable

@@ -14,7 +14,6 @@ import uvicorn
 from temporalio.client import Client
 
 from activities.external import ExternalActivities
-from activities.watch import mark_halted_cases, reconcile_halted_cases
 from domain.calendar import local_date
 from domain.cases import (
     Actor,
@@ -38,6 +37,7 @@ from store.calendar import load_calendar
 from store.db import Database, session_scope
 from store.recipients import register_household
 from store.records import write_new_case
+from watches.halted import mark_halted_cases, reconcile_halted_cases
 from workflows.client import data_converter
 
 RING = Settings().key_ring()

@@ -16,7 +16,6 @@ from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
 import store.evidence
-from activities.watch import seal_audit_trail
 from api.main import create_app
 from domain.cases import SYSTEM, Actor, AuditEntry, Role, Stage, initial_view
 from domain.contracts import Transition
@@ -31,6 +30,7 @@ from tests.conftest import TEMPORAL, Stack
 from tests.support import ASSISTANT, CONVERTER, RING, case_start, serve
 from tests.test_api import application, survey, wait_for
 from tests.test_emergency_api import emergency
+from watches.audit_trail import seal_audit_trail
 from worker import create_worker
 from workflows.search import ALL_KEYS
 

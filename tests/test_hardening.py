@@ -15,7 +15,6 @@ import pytest
 from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
-from activities.watch import mark_halted_cases
 from api.main import create_app
 from domain.cases import Actor, Role
 from store.db import Database, session_scope
@@ -32,6 +31,7 @@ from tests.support import (
     watch_halted_now,
 )
 from tests.test_api import application, survey, wait_for
+from watches.halted import mark_halted_cases
 from worker import create_worker
 from workflows.client import application_workflow_id
 from workflows.search import ALL_KEYS

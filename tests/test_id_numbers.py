@@ -10,7 +10,6 @@ import hmac
 import sqlalchemy as sa
 from temporalio.client import Client
 
-from activities.watch import rehash_id_numbers
 from domain.sealing import KeyRing
 from settings import Settings
 from store.db import Database, get_engine
@@ -25,6 +24,7 @@ from tests.test_emergency_api import (
     paid_and_closed,
     phone,
 )
+from watches.id_numbers import rehash_id_numbers
 from workflows.client import data_converter
 
 TOWNSHIP, VILLAGE = "370305105", "370305105202"

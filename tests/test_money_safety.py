@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from activities.watch import mark_halted_cases
 from store.db import Database
 from tests.conftest import fresh_database, running_stack
 from tests.support import ASSISTANT, OFFICER, SUPERVISOR, watch_halted_now
@@ -34,6 +33,7 @@ from tests.test_emergency_api import (
     until,
 )
 from tests.test_supervision import intervene, to_decision
+from watches.halted import mark_halted_cases
 from workflows.client import application_workflow_id, emergency_workflow_id
 
 TOWNSHIP, VILLAGE = "370305106", "370305106201"  # 金山镇, 金山村

@@ -13,7 +13,6 @@ from pydantic import TypeAdapter
 from sqlmodel import delete, select
 from temporalio.client import Client
 
-from activities.watch import rehash_id_numbers
 from domain.cases import BankAccount, CaseView
 from domain.contracts import PayrollMonth
 from domain.months import Month
@@ -32,6 +31,7 @@ from tests.conftest import fresh_database, running_stack
 from tests.support import ASSISTANT, OFFICER, RING, SUPERVISOR, households
 from tests.test_api import application, wait_for
 from tests.test_supervision import to_decision
+from watches.id_numbers import rehash_id_numbers
 from watches.payroll import register_approved_cases, start_reissues
 from workflows.client import application_workflow_id, data_converter
 from workflows.payroll import PayrollWorkflow

@@ -13,7 +13,6 @@ from sqlmodel import select, update
 from temporalio import workflow
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from activities.problems import mark_engine_problems
 from api.main import create_app
 from api.models import ApplicationCreate
 from domain.calendar import local_date
@@ -30,6 +29,7 @@ from tests.test_api import application, survey, wait_for
 from tests.test_emergency_api import approver_of, assistant_of, key, until
 from tests.test_emergency_api import emergency as emergency_request
 from tests.test_reserve_under_load import emergency
+from watches.engine import mark_engine_problems
 
 SUPERVISOR = Actor(
     user_id="u-supervisor", name="钱督办", role=Role.supervisor, jurisdiction="370305"

@@ -60,7 +60,8 @@ _PURPOSE = b"temporal-payload"
 class EncryptionCodec(PayloadCodec):
     """Each payload, metadata and data, serialized and sealed under the ring's current key;
     the outer payload says ``binary/encrypted`` and names the key. Decoding passes plain
-    payloads through: histories recorded before encryption still replay.
+    payloads through: histories recorded before payloads were encrypted still replay
+    (``tests/test_replay.py`` keeps some).
 
     Runs outside the workflow sandbox (the SDK encodes and decodes around it), so the random
     nonce is drawn here."""

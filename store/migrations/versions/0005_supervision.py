@@ -58,7 +58,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("assigned_at", UTC, nullable=True))
         batch.add_column(sa.Column("engine_problem", sa.String(), nullable=True))
         batch.add_column(sa.Column("start", sa.String(), nullable=True))
-    # Before this, the original due date was the one in force (no deadline could be extended).
+    # Before this migration, the original due date was the one in force (no deadline could be
+    # extended).
     op.execute("UPDATE case_record SET original_decision_due = decision_due")
     op.create_table(
         "activity_retry",

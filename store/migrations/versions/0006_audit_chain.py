@@ -34,7 +34,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("hash", sa.String(), nullable=True))
     _fill_hashes(op.get_bind())
     # From now on an entry without its hash cannot be written, not even by a process still
-    # running the code of before (it fails and is retried by one running this code).
+    # running the code from before this migration (it fails and is retried by one running this
+    # code).
     with op.batch_alter_table("audit_entry") as batch:
         batch.alter_column("prev_hash", existing_type=sa.String(), nullable=False)
         batch.alter_column("hash", existing_type=sa.String(), nullable=False)

@@ -1,5 +1,5 @@
 """halted cases: the stage each was halted at, and when its payments were reconciled with the
-bank (cases halted before this are reconciled by the worker's watch like any other)
+bank (cases halted before this migration are reconciled by the worker's watch like any other)
 
 Revision ID: 0011
 Revises: 0010

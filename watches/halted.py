@@ -1,16 +1,12 @@
 """Cases whose workflow the engine stopped (terminated by an operator or by the server's
 limits, failed, timed out) are marked halted in the case records, so that no list shows them
-as open, and their payments are reconciled with the bank (``domain.halting``); the audit
-trail is sealed (``seal``); and after a key rotation the ID numbers' keyed hashes are brought
-to the current key (``store.hashed_ids``). Runs beside the worker; idempotent, so any number
-of workers may run it."""
+as open, and their payments are reconciled with the bank (``domain.halting``)."""
 
 import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import structlog
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio.client import Client, WorkflowExecutionStatus
 
@@ -18,9 +14,6 @@ from activities.external import ExternalActivities
 from domain.halting import payment_keys
 from domain.sealing import KeyRing
 from store.db import Database
-from store.evidence import SEAL_MARGIN, seal
-from store.hashed_ids import TABLES as HASHED_TABLES
-from store.hashed_ids import rehash_batch
 from store.records import halt_case, halted_unreconciled, live, reconcile_case, view_of
 from store.tables import CaseRecord, EmergencyRecord
 from workflows.client import CASE_WORKFLOWS, HALTED_STATUSES, case_no_of
@@ -115,51 +108,4 @@ async def watch_halted_cases(
             await reconcile_halted_cases(db, bank, ring=ring, now=now, after=reconcile_after)
         except Exception:  # the engine or the database is down: look again next time
             log.exception("watch.failed")
-        await asyncio.sleep(every.total_seconds())
-
-
-async def seal_audit_trail(db: Database, *, margin: timedelta = SEAL_MARGIN) -> int:
-    """Seal the audit trail up to the entries written less than ``margin`` ago, a batch per
-    transaction; how many seals were made."""
-    made = 0
-    while True:
-        try:
-            if await db.write(seal, now=datetime.now(UTC), margin=margin) is None:
-                return made
-        except IntegrityError:  # another worker made this seal: it carries on from there
-            return made
-        made += 1
-
-
-async def watch_audit_trail(db: Database, *, every: timedelta) -> None:
-    """Every ``every``, seal what is old enough."""
-    while True:
-        try:
-            if made := await seal_audit_trail(db):
-                log.info("audit.sealed", seals=made)
-        except Exception:  # the database is down: seal next time
-            log.exception("watch.seal_failed")
-        await asyncio.sleep(every.total_seconds())
-
-
-async def rehash_id_numbers(db: Database, *, ring: KeyRing) -> int:
-    """Re-hash under the current key the ID numbers kept under another (after a rotation), a
-    batch of cases per transaction; how many rows changed (0 when all are current)."""
-    changed = 0
-    for table in HASHED_TABLES:
-        after: str | None = ""
-        while after is not None:
-            done, after = await db.write(rehash_batch, ring=ring, table=table, after=after)
-            changed += done
-    return changed
-
-
-async def watch_id_numbers(db: Database, *, ring: KeyRing, every: timedelta) -> None:
-    """Every ``every``, re-hash what a rotation left under another key."""
-    while True:
-        try:
-            if changed := await rehash_id_numbers(db, ring=ring):
-                log.info("id_numbers.rehashed", rows=changed, key_id=ring.current)
-        except Exception:  # the database is down: next time
-            log.exception("watch.rehash_failed")
         await asyncio.sleep(every.total_seconds())
