@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlmodel import Session, select
+from sqlmodel import Session
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -22,8 +22,9 @@ from services.cases import Family
 from store import lists, recipients
 from store.db import Database
 from store.pages import Paged
+from store.payroll import payments_of
 from store.records import audit_trail, start_of
-from store.tables import AuditEntryRecord, CaseRecord, PayrollItem
+from store.tables import AuditEntryRecord, CaseRecord
 from workflows.payroll import ReissueWorkflow
 
 log = structlog.get_logger()
@@ -95,11 +96,7 @@ async def read(*, db: Database, recipient_no: str, user: Actor, ring: KeyRing) -
                     for m in start.household
                 ],
             )
-        items = session.exec(
-            select(PayrollItem)
-            .where(PayrollItem.recipient_no == recipient_no)
-            .order_by(PayrollItem.month.desc())
-        ).all()
+        items = payments_of(session, recipient_no=recipient_no)
         payments = [
             Payment(i.month, i.amount, i.status, i.account, i.transfer_id, i.reason, i.decided_at)
             for i in items

@@ -280,6 +280,17 @@ def told(session: Session, *, keys: list[str]) -> None:
         session.exec(update(PayrollItem).where(PayrollItem.key.in_(keys)).values(notified=True))
 
 
+def payments_of(session: Session, *, recipient_no: str) -> list[PayrollItem]:
+    """The household's items, one a month, the newest first."""
+    return list(
+        session.exec(
+            select(PayrollItem)
+            .where(PayrollItem.recipient_no == recipient_no)
+            .order_by(PayrollItem.month.desc())
+        )
+    )
+
+
 def reissues_under_way(session: Session, *, limit: int = 500) -> list[Reissue]:
     """Months being re-issued (a corrected account recorded): their workflow may not have
     started (the engine did not answer the caseworker's request)."""

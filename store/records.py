@@ -264,6 +264,24 @@ def halt_case(session: Session, *, case_no: str, status: str, at: datetime) -> b
     return True
 
 
+def live_among(session: Session, *, case_nos: list[str]) -> list[str]:
+    """Those of the cases whose record shows work left (``live``)."""
+    if not case_nos:
+        return []
+    return [
+        case_no
+        for table in (CaseRecord, EmergencyRecord)
+        for case_no in session.exec(
+            select(table.case_no).where(table.case_no.in_(case_nos), live(table))
+        )
+    ]
+
+
+def either_record(session: Session, *, case_no: str) -> CaseRecord | EmergencyRecord | None:
+    """The application's or emergency's record with this number."""
+    return session.get(CaseRecord, case_no) or session.get(EmergencyRecord, case_no)
+
+
 def live(table: type[CaseRecord] | type[EmergencyRecord]) -> Any:
     """Where a record's workflow still had something to do: an open stage, an approval not
     yet paid, a refusal not yet sent (a workflow that ends there ends abnormally)."""

@@ -225,3 +225,37 @@ def payroll_problems(
             )
         ]
     return rows
+
+
+def engine_problems(session: Session, *, prefix: str) -> dict[str, str]:
+    """The cases marked with an engine problem that starts with ``prefix``, and each one's."""
+    return {
+        case_no: problem
+        for table in (CaseRecord, EmergencyRecord)
+        for case_no, problem in session.exec(
+            select(table.case_no, table.engine_problem).where(
+                table.engine_problem.startswith(prefix)
+            )
+        )
+    }
+
+
+def never_written(
+    session: Session, *, accepted_between: tuple[datetime, datetime]
+) -> list[tuple[str, str]]:
+    """Cases accepted in the window whose record no workflow has written yet (version 0) and
+    that carry no engine problem: each one's number and kind."""
+    found = []
+    for kind, table, started in (
+        ("application", CaseRecord, CaseRecord.accepted_at),
+        ("emergency", EmergencyRecord, EmergencyRecord.requested_at),
+    ):
+        rows = session.exec(
+            select(table.case_no).where(
+                table.version == 0,
+                table.engine_problem.is_(None),
+                started.between(*accepted_between),
+            )
+        )
+        found += [(case_no, kind) for case_no in rows]
+    return found

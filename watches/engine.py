@@ -7,14 +7,12 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from sqlmodel import Session, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.supervision import NO_WORKFLOW
 from store.db import Database
-from store.supervision import set_engine_problem
-from store.tables import CaseRecord, EmergencyRecord
+from store.supervision import engine_problems, never_written, set_engine_problem
 from workflows.client import (
     CASE_WORKFLOWS,
     application_workflow_id,
@@ -23,6 +21,8 @@ from workflows.client import (
 )
 
 log = structlog.get_logger()
+
+WORKFLOW_IDS = {"application": application_workflow_id, "emergency": emergency_workflow_id}
 
 FAILING = "its workflow task keeps failing"
 ORPHAN_AFTER = timedelta(minutes=2)
@@ -38,7 +38,7 @@ async def mark_engine_problems(client: Client, db: Database, *, now: datetime) -
     async for execution in client.list_workflows(query):
         problems = execution.search_attributes.get("TemporalReportedProblems") or []
         failing[case_no_of(execution.id)] = f"{FAILING} ({', '.join(problems)})"
-    known = await db.read(_marked, prefix=FAILING)
+    known = await db.read(engine_problems, prefix=FAILING)
     for case_no in known.keys() - failing.keys():  # it recovered
         await db.write(set_engine_problem, case_no=case_no, problem=None)
     for case_no, problem in failing.items():
@@ -46,42 +46,15 @@ async def mark_engine_problems(client: Client, db: Database, *, now: datetime) -
             await db.write(set_engine_problem, case_no=case_no, problem=problem)
             log.warning("case.engine_problem", case_no=case_no, problem=problem)
 
-    for case_no, workflow_id in await db.read(_unwritten, now=now):
+    window = (now - ORPHAN_WINDOW, now - ORPHAN_AFTER)
+    for case_no, kind in await db.read(never_written, accepted_between=window):
+        workflow_id = WORKFLOW_IDS[kind](case_no)
         try:
             await client.get_workflow_handle(workflow_id).describe()
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 await db.write(set_engine_problem, case_no=case_no, problem=NO_WORKFLOW)
                 log.warning("case.no_workflow", case_no=case_no)
-
-
-def _marked(session: Session, *, prefix: str) -> dict[str, str]:
-    return {
-        case_no: problem
-        for table in (CaseRecord, EmergencyRecord)
-        for case_no, problem in session.exec(
-            select(table.case_no, table.engine_problem).where(
-                table.engine_problem.startswith(prefix)
-            )
-        )
-    }
-
-
-def _unwritten(session: Session, *, now: datetime) -> list[tuple[str, str]]:
-    """Records no workflow has written yet (version 0), a little while after intake."""
-    window = (now - ORPHAN_WINDOW, now - ORPHAN_AFTER)
-    found = []
-    for table, started, workflow_id in (
-        (CaseRecord, CaseRecord.accepted_at, application_workflow_id),
-        (EmergencyRecord, EmergencyRecord.requested_at, emergency_workflow_id),
-    ):
-        rows = session.exec(
-            select(table.case_no).where(
-                table.version == 0, table.engine_problem.is_(None), started.between(*window)
-            )
-        )
-        found += [(case_no, workflow_id(case_no)) for case_no in rows]
-    return found
 
 
 async def watch_engine(client: Client, db: Database, *, every: timedelta) -> None:

@@ -7,15 +7,20 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import structlog
-from sqlmodel import Session, select
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from activities.external import ExternalActivities
 from domain.halting import payment_keys
 from domain.sealing import KeyRing
 from store.db import Database
-from store.records import halt_case, halted_unreconciled, live, reconcile_case, view_of
-from store.tables import CaseRecord, EmergencyRecord
+from store.records import (
+    either_record,
+    halt_case,
+    halted_unreconciled,
+    live_among,
+    reconcile_case,
+    view_of,
+)
 from workflows.client import CASE_WORKFLOWS, HALTED_STATUSES, case_no_of
 
 _VISIBILITY_NAMES = {
@@ -38,7 +43,7 @@ async def mark_halted_cases(client: Client, db: Database, *, since: datetime) ->
         case_no_of(execution.id): execution async for execution in client.list_workflows(query)
     }
     halted = []
-    for case_no in await db.read(_live_among, case_nos=list(stopped)):
+    for case_no in await db.read(live_among, case_nos=list(stopped)):
         latest = await client.get_workflow_handle(stopped[case_no].id).describe()
         if latest.status not in HALTED_STATUSES:
             continue  # running again (reset, restarted), or ended as it should
@@ -53,18 +58,6 @@ async def mark_halted_cases(client: Client, db: Database, *, since: datetime) ->
     return halted
 
 
-def _live_among(session: Session, *, case_nos: list[str]) -> list[str]:
-    if not case_nos:
-        return []
-    return [
-        case_no
-        for table in (CaseRecord, EmergencyRecord)
-        for case_no in session.exec(
-            select(table.case_no).where(table.case_no.in_(case_nos), live(table))
-        )
-    ]
-
-
 async def reconcile_halted_cases(
     db: Database, bank: ExternalActivities, *, ring: KeyRing, now: datetime, after: timedelta
 ) -> list[str]:
@@ -73,7 +66,7 @@ async def reconcile_halted_cases(
     reconciled. A case whose bank cannot be asked now is tried again next time."""
     done = []
     for case_no in await db.read(halted_unreconciled, halted_before=now - after):
-        view = view_of(await db.read(_record, case_no=case_no))
+        view = view_of(await db.read(either_record, case_no=case_no))
         try:
             transfers = [t for key in payment_keys(view) for t in await bank.transfers_under(key)]
         except httpx.HTTPError as unreachable:
@@ -83,10 +76,6 @@ async def reconcile_halted_cases(
             log.info("case.reconciled", case_no=case_no, transfers=len(transfers))
             done.append(case_no)
     return done
-
-
-def _record(session: Session, *, case_no: str) -> CaseRecord | EmergencyRecord | None:
-    return session.get(CaseRecord, case_no) or session.get(EmergencyRecord, case_no)
 
 
 async def watch_halted_cases(
