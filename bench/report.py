@@ -1,12 +1,12 @@
 """The report printed at the end of a run, with the targets it is held to."""
 
-import math
 import os
 import platform
 
 from bench.drivers import ACTIONS, POLL_INTERVAL
 from bench.measure import Results
 from bench.mirrors import BARE_EXTRA_ACTIVITIES, BARE_UPDATE_ACTIVITIES
+from domain.compliance import percentile
 
 TARGET_P99_MS = 250.0
 TARGET_PAYOUT_P99_MS = 2000.0
@@ -15,14 +15,6 @@ TARGET_P99_RATIO = 1.5
 """All actions' p99 through the API, against the bare workflow's update p99 in the same run."""
 TARGET_WORKER_MB = 500.0
 TARGET_OPEN_CASES = 1000
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
 def verdict(ok: bool) -> str:
@@ -50,7 +42,10 @@ def print_report(results: Results, env: dict[str, str], command: str, started_lo
     api_open = results.with_open_cases["api"]
 
     def row(label: str, values: list[float]) -> str:
-        return f"    {label:<22} n={len(values):<5} p50 {percentile(values, 50):7.1f}   p99 {percentile(values, 99):7.1f}"
+        if not values:
+            return f"    {label:<22} n=0"
+        p50, p99 = percentile(values, 0.5), percentile(values, 0.99)
+        return f"    {label:<22} n={len(values):<5} p50 {p50:7.1f}   p99 {p99:7.1f}"
 
     print()
     print("=" * 78)
@@ -82,7 +77,7 @@ def print_report(results: Results, env: dict[str, str], command: str, started_lo
         print(f"  burst: {b.size} intakes sent at one moment (duplicates among them)")
         print(
             f"    all answered in {b.wall:.2f} s ({answered}); latency p50 "
-            f"{percentile(b.latencies, 50):.0f} ms, p99 {percentile(b.latencies, 99):.0f} ms; "
+            f"{percentile(b.latencies, 0.5):.0f} ms, p99 {percentile(b.latencies, 0.99):.0f} ms; "
             f"slowest /health meanwhile {b.slowest_health * 1000:.0f} ms"
         )
     print()
@@ -124,7 +119,7 @@ def print_report(results: Results, env: dict[str, str], command: str, started_lo
     print(row("all updates", minimal_updates))
     print(
         f"  ratios to the minimal baseline: throughput {api_rate / minimal_rate:.2f}, "
-        f"all-actions p99 {percentile(api_all, 99) / percentile(minimal_updates, 99):.2f}"
+        f"all-actions p99 {percentile(api_all, 0.99) / percentile(minimal_updates, 0.99):.2f}"
     )
     if results.emergencies:
         e, p, bp = results.emergencies, results.payouts, results.bare_payouts
@@ -145,7 +140,7 @@ def print_report(results: Results, env: dict[str, str], command: str, started_lo
     if results.open_cases:
         print(
             f"  open cases: {results.open_cases} intakes in {results.open_wall:.1f} s; intake latency p50 "
-            f"{percentile(results.open_intake, 50):.1f} ms, p99 {percentile(results.open_intake, 99):.1f} ms"
+            f"{percentile(results.open_intake, 0.5):.1f} ms, p99 {percentile(results.open_intake, 0.99):.1f} ms"
         )
         print(
             f"    open cases now: at least {results.open_cases} (waiting in survey for their household survey)"
@@ -167,34 +162,34 @@ def print_report(results: Results, env: dict[str, str], command: str, started_lo
             print(row("all actions", loaded_all))
             print(
                 f"    all-actions p99 with {results.open_cases:,} open / empty system: "
-                f"{percentile(loaded_all, 99):.1f} / {percentile(api_all, 99):.1f} = "
-                f"{percentile(loaded_all, 99) / percentile(api_all, 99):.2f} (target <= 2)"
+                f"{percentile(loaded_all, 0.99):.1f} / {percentile(api_all, 0.99):.1f} = "
+                f"{percentile(loaded_all, 0.99) / percentile(api_all, 0.99):.2f} (target <= 2)"
             )
     print()
     print("  targets")
-    worst_action = max(ACTIONS, key=lambda a: percentile(results.api.latencies[a], 99))
-    worst_p99 = percentile(results.api.latencies[worst_action], 99)
+    worst_action = max(ACTIONS, key=lambda a: percentile(results.api.latencies[a], 0.99))
+    worst_p99 = percentile(results.api.latencies[worst_action], 0.99)
     note = "" if c == 10 else f" (target is for C=10; measured at C={c})"
     print(
         f"    action p99 < {TARGET_P99_MS:.0f} ms at 10 caseworkers: worst action {worst_action} "
-        f"p99 {worst_p99:.1f} ms, all actions p99 {percentile(api_all, 99):.1f} ms"
+        f"p99 {worst_p99:.1f} ms, all actions p99 {percentile(api_all, 0.99):.1f} ms"
         f"  {verdict(worst_p99 < TARGET_P99_MS)}{note}"
     )
     print(
-        f"      (the engine alone, same machine: bare updates p99 {percentile(bare_updates, 99):.1f} ms)"
+        f"      (the engine alone, same machine: bare updates p99 {percentile(bare_updates, 0.99):.1f} ms)"
     )
     print(
         f"    throughput >= {TARGET_RATIO} x bare: {api_rate:.2f} / {bare_rate:.2f} = {ratio:.2f}"
         f"  {verdict(ratio >= TARGET_RATIO)}"
     )
-    p99_ratio = percentile(api_all, 99) / percentile(bare_updates, 99)
+    p99_ratio = percentile(api_all, 0.99) / percentile(bare_updates, 0.99)
     print(
         f"    all-actions p99 <= {TARGET_P99_RATIO} x the bare updates' p99: "
-        f"{percentile(api_all, 99):.1f} / {percentile(bare_updates, 99):.1f} = {p99_ratio:.2f}"
+        f"{percentile(api_all, 0.99):.1f} / {percentile(bare_updates, 0.99):.1f} = {p99_ratio:.2f}"
         f"  {verdict(p99_ratio <= TARGET_P99_RATIO)}"
     )
     if results.emergencies:
-        payout_p99 = percentile(results.payouts, 99)
+        payout_p99 = percentile(results.payouts, 0.99)
         print(
             f"    emergency approval → settled payment p99 < {TARGET_PAYOUT_P99_MS:.0f} ms: "
             f"{payout_p99:.1f} ms  {verdict(payout_p99 < TARGET_PAYOUT_P99_MS)}"
