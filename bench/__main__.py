@@ -10,6 +10,7 @@ import traceback
 from pathlib import Path
 
 import bench
+from bench import payroll
 from bench.measure import measure
 from bench.report import print_report
 from bench.startup import configure_environment, verify_stack
@@ -52,6 +53,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--workers", type=int, default=1, help="worker processes on the task queue (default 1)"
     )
+    parser.add_argument(
+        "--payroll",
+        type=int,
+        default=0,
+        metavar="HOUSEHOLDS",
+        help="instead: one month's payroll of this many households (bench/payroll.py)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary var directory")
     args = parser.parse_args()
     if (
@@ -60,10 +68,11 @@ def parse_args() -> argparse.Namespace:
         or args.open_cases < 0
         or args.emergencies < 0
         or not 0 <= args.burst <= 500
+        or args.payroll < 0
     ):
         parser.error(
             "--cases and --concurrency must be at least 1, --open-cases at least 0, "
-            "--burst from 0 to 500"
+            "--burst from 0 to 500, --payroll at least 0"
         )
     return args
 
@@ -72,10 +81,13 @@ def main() -> int:
     args = parse_args()
     os.chdir(ROOT)  # the stack starts `python worker.py` and `python -m simulators` from here
     options = (
-        f"--cases {args.cases} --concurrency {args.concurrency} --open-cases {args.open_cases} "
+        f"--payroll {args.payroll}"
+        if args.payroll
+        else f"--cases {args.cases} --concurrency {args.concurrency} --open-cases {args.open_cases} "
         f"--burst {args.burst} --emergencies {args.emergencies}"
         + (f" --cases-when-loaded {args.cases_when_loaded}" if args.cases_when_loaded else "")
-        + (f" --workers {args.workers}" if args.workers != 1 else "")
+    ) + (
+        (f" --workers {args.workers}" if args.workers != 1 else "")
         + (f" --database-url {args.database_url}" if args.database_url else "")
     )
     command = f'make bench ARGS="{options}"   (or: .venv/bin/python -m bench {options})'
@@ -91,7 +103,10 @@ def main() -> int:
     try:
         stack.start()
         verify_stack(stack, settings)
-        results = asyncio.run(measure(stack, settings, args))
+        if args.payroll:
+            results = asyncio.run(payroll.run(stack, settings, args.payroll))
+        else:
+            results = asyncio.run(measure(stack, settings, args))
     except BaseException as error:
         failed = True
         if isinstance(error, KeyboardInterrupt):
@@ -107,7 +122,11 @@ def main() -> int:
             shutil.rmtree(var, ignore_errors=True)
     if failed:
         return 1
-    print_report(results, env, command, started_load)
+    if args.payroll:
+        database = env["JIUZHU_DATABASE_URL"].split("://")[0]
+        print("\n".join([*payroll.report(results, database=database), f"reproduce: {command}"]))
+    else:
+        print_report(results, env, command, started_load)
     return 0
 
 
