@@ -6,11 +6,16 @@ from dataclasses import dataclass, field
 
 from temporalio.worker import Worker
 
+from activities.external import ExternalActivities
+from activities.records import RecordActivities
 from bench.baselines import (
     BARE_ACTIONS,
+    Intake,
     complete_bare_case,
     complete_minimal_case,
+    complete_same_io_case,
     pay_bare_emergency,
+    plain_client,
 )
 from bench.burst import Burst, burst
 from bench.cases import Caseworkers, People
@@ -27,6 +32,7 @@ from bench.drivers import (
 )
 from bench.mirrors import BareCase, BareEmergency, MinimalCase, bench_step
 from bench.resources import Memory, cpu_snapshot, cpu_used, memory_of_stack
+from bench.same_io import SameIOCase
 from settings import Settings
 from stack import EmbeddedStack
 from workflows.client import connect
@@ -58,6 +64,10 @@ class Results:
     loaded: Tally | None = None
     """The actions of --cases-when-loaded cases, driven with the open cases waiting."""
     loaded_wall: float = 0.0
+    same_io_wall: float = 0.0
+    same_io: Tally | None = None
+    """The "bare, same I/O" mirror: the bare case's shape doing jiuzhu's records and HTTP calls."""
+    same_io_cpu: dict[str, float] = field(default_factory=dict)
 
 
 async def measure(stack: EmbeddedStack, settings: Settings, args: argparse.Namespace) -> Results:
@@ -106,6 +116,13 @@ async def measure(stack: EmbeddedStack, settings: Settings, args: argparse.Names
                 lambda i: complete_bare_case(client, task_queue, i, results.bare),
             )
             results.bare_cpu = cpu_used(before, cpu_snapshot(stack))
+
+            print(
+                f"  bare, same I/O: {args.cases} cases, {args.concurrency} drivers ...", flush=True
+            )
+            results.same_io_wall, results.same_io, results.same_io_cpu = await run_same_io(
+                stack, settings, people, args
+            )
 
             print(f"  minimal baseline: {args.cases} cases, {args.concurrency} drivers ...")
             await complete_minimal_case(client, task_queue, -1, Tally.of(BARE_ACTIONS))
@@ -165,3 +182,46 @@ async def measure(stack: EmbeddedStack, settings: Settings, args: argparse.Names
                 )
         results.with_open_cases = memory_of_stack(stack)
     return results
+
+
+async def run_same_io(
+    stack: EmbeddedStack, settings: Settings, people: People, args: argparse.Namespace
+) -> tuple[float, Tally, dict[str, float]]:
+    """The "bare, same I/O" mirror on a worker in the bench, with jiuzhu's own records and
+    external activities and a client without encryption: wall time, latencies, CPU."""
+    client = await plain_client(settings)
+    task_queue = f"bench-io-{uuid.uuid4().hex[:8]}"
+    records = RecordActivities(database_url=settings.database_url, ring=settings.key_ring())
+    external = ExternalActivities(
+        payment_url=settings.payment_url,
+        sms_url=settings.sms_url,
+        verification_url=settings.verification_url,
+    )
+    intake = Intake.of(settings, people)
+    tally = Tally.of(BARE_ACTIONS)
+    try:
+        async with Worker(
+            client,
+            task_queue=task_queue,
+            workflows=[SameIOCase],
+            activities=[
+                records.record_transition,
+                records.register_household,
+                external.verify_household,
+                external.notify_applicant,
+                external.make_payment,
+            ],
+        ):
+            warm_up = Tally.of(BARE_ACTIONS)
+            await complete_same_io_case(client, task_queue, intake, 0, warm_up)
+            before = cpu_snapshot(stack)
+            wall = await run_pool(
+                args.cases,
+                args.concurrency,
+                lambda i: complete_same_io_case(client, task_queue, intake, i, tally),
+            )
+            used = cpu_used(before, cpu_snapshot(stack))
+        await intake.check_paid()
+    finally:
+        await external.close()
+    return wall, tally, used

@@ -41,10 +41,11 @@ class BareEmergency:
 # What the real approved case runs, counted from workflows/application.py:
 #   in its 3 updates (survey, review, decision): 1 record_transition each;
 #   besides: verify_household, notify_applicant (accepted), record (verification report in),
-#   record (survey completed), record (notice ended), make_payment, notify_applicant (approved),
+#   record (survey completed), record (notice ended), register_household (a 低保 household
+#   enters the register before its first payment), make_payment, notify_applicant (approved),
 #   record (first payment made).
 BARE_UPDATE_ACTIVITIES = 3
-BARE_EXTRA_ACTIVITIES = 8
+BARE_EXTRA_ACTIVITIES = 9
 
 
 @activity.defn(name="bench_step")
@@ -75,6 +76,7 @@ class BareCase:
         self.stage = "decision"
         await self._step("record:notice_ended")
         await workflow.wait_condition(lambda: self.decided)
+        await self._step("register_household")
         await self._step("make_payment")
         await self._step("notify_applicant:approved")
         await self._step("record:first_payment_made")

@@ -13,6 +13,9 @@ TARGET_PAYOUT_P99_MS = 2000.0
 TARGET_RATIO = 0.8
 TARGET_P99_RATIO = 1.5
 """All actions' p99 through the API, against the bare workflow's update p99 in the same run."""
+TARGET_SAME_IO_RATIO = 0.85
+TARGET_SAME_IO_P99_RATIO = 1.3
+"""Against the mirror that does the same records writes and HTTP calls."""
 TARGET_WORKER_MB = 500.0
 TARGET_OPEN_CASES = 1000
 
@@ -110,7 +113,23 @@ def print_report(results: Results, env: dict[str, str], command: str, started_lo
         + ", ".join(f"{k} {v:.0f}" for k, v in per_case.items())
         + " (the bare worker runs in 'bench', with the drivers)"
     )
-    print(f"  throughput ratio API / bare: {ratio:.2f}")
+    io, io_rate = results.same_io, n / results.same_io_wall
+    io_updates = [v for name in ACTIONS[1:] for v in io.latencies[name]]
+    print(
+        "  bare, same I/O (the bare case, its activities jiuzhu's own: records written through "
+        "store/,\n    the same HTTP calls to the simulators; no API, no payload encryption, no "
+        "search attributes,\n    no casework layer; worker in the bench process)"
+    )
+    print(f"    wall time {results.same_io_wall:8.1f} s   {io_rate:6.2f} cases/s")
+    print("    latency (ms):")
+    print(row("intake write + start", io.latencies["start"]))
+    for name in ACTIONS[1:]:
+        print(row(f"update {name}", io.latencies[name]))
+    print(row("all updates", io_updates))
+    print(f"    polls (query) per case: {io.polls / n:.1f}")
+    print(cpu_line(results.same_io_cpu, results.same_io_wall))
+    per_case = {k: v / n * 1000 for k, v in results.same_io_cpu.items()}
+    print("    CPU ms per case: " + ", ".join(f"{k} {v:.0f}" for k, v in per_case.items()))
     minimal_rate = n / results.minimal_wall
     minimal_updates = [v for name in ACTIONS[1:] for v in results.minimal.latencies[name]]
     print("  minimal baseline (start + 3 updates, one no-op activity each, no polling)")
@@ -120,6 +139,20 @@ def print_report(results: Results, env: dict[str, str], command: str, started_lo
     print(
         f"  ratios to the minimal baseline: throughput {api_rate / minimal_rate:.2f}, "
         f"all-actions p99 {percentile(api_all, 0.99) / percentile(minimal_updates, 0.99):.2f}"
+    )
+    api_p99 = percentile(api_all, 0.99)
+    io_p99_ratio = api_p99 / percentile(io_updates, 0.99)
+    print("  jiuzhu through the API against each mirror:")
+    print(f"  throughput ratio API / bare same I/O: {api_rate / io_rate:.2f}")
+    print(f"  p99 ratio all actions / bare same I/O update p99: {io_p99_ratio:.2f}")
+    print(f"  throughput ratio API / bare: {ratio:.2f}")
+    print(
+        f"  p99 ratio all actions / bare update p99: {api_p99 / percentile(bare_updates, 0.99):.2f}"
+    )
+    print(f"  throughput ratio API / minimal: {api_rate / minimal_rate:.2f}")
+    print(
+        "  p99 ratio all actions / minimal update p99: "
+        f"{api_p99 / percentile(minimal_updates, 0.99):.2f}"
     )
     if results.emergencies:
         e, p, bp = results.emergencies, results.payouts, results.bare_payouts
@@ -181,6 +214,15 @@ def print_report(results: Results, env: dict[str, str], command: str, started_lo
     print(
         f"    throughput >= {TARGET_RATIO} x bare: {api_rate:.2f} / {bare_rate:.2f} = {ratio:.2f}"
         f"  {verdict(ratio >= TARGET_RATIO)}"
+    )
+    print(
+        f"    throughput >= {TARGET_SAME_IO_RATIO} x bare same I/O: {api_rate:.2f} / {io_rate:.2f}"
+        f" = {api_rate / io_rate:.2f}  {verdict(api_rate / io_rate >= TARGET_SAME_IO_RATIO)}"
+    )
+    print(
+        f"    all-actions p99 <= {TARGET_SAME_IO_P99_RATIO} x the bare same I/O updates' p99: "
+        f"{api_p99:.1f} / {percentile(io_updates, 0.99):.1f} = {io_p99_ratio:.2f}"
+        f"  {verdict(io_p99_ratio <= TARGET_SAME_IO_P99_RATIO)}"
     )
     p99_ratio = percentile(api_all, 0.99) / percentile(bare_updates, 0.99)
     print(
