@@ -21,7 +21,7 @@ test: $(INSTALLED)
 	$(PY) tests/run.py
 
 bench: $(INSTALLED)
-	$(PY) bench/bench.py $(ARGS)
+	$(PY) -m bench $(ARGS)
 
 # make token ROLE=township_assistant JURISDICTION=370305001 [SUB=..] [NAME=..]
 token: $(INSTALLED)

@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
-from bench.resources import memory_of
 from sqlalchemy import bindparam, insert, select, update
 
 from api.tokens import issue_token
+from bench.resources import memory_of
 from domain.cases import BankAccount, Role
 from domain.identity import check_digit
 from domain.months import Month
