@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import bindparam, func
+from sqlalchemy import bindparam, func, insert
 from sqlmodel import Session, select, update
 
 from domain.contracts import PaymentOrder, Reissue, ReissueOutcome
@@ -49,10 +49,19 @@ def close_payroll(session: Session, *, month: Month, at: datetime) -> None:
 
 def make_items(session: Session, *, month: Month, township: str, batch_size: int) -> list[int]:
     """An item for every household of the township paid in ``month`` that has none yet (the
-    month of its approval has one already), in new parts of at most ``batch_size``; the
+    month of its approval has one already), in new parts of at most ``batch_size``, each part
+    written as it fills (memory bounded by a page, whatever the township's size); the
     township's parts for the month whose bank answer is not yet recorded."""
     made = _existing(session, month=month, township=township)
-    fresh: list[PayrollItem] = []
+    part = 1 + (
+        session.exec(
+            select(func.max(PayrollBatch.part)).where(
+                PayrollBatch.month == str(month), PayrollBatch.township == township
+            )
+        ).one()
+        or 0
+    )
+    lines: list[dict] = []
     after = ""
     while rows := session.exec(
         select(RecipientRecord.recipient_no, RecipientRecord.view)
@@ -68,42 +77,16 @@ def make_items(session: Session, *, month: Month, township: str, batch_size: int
         for recipient_no, view in rows:
             if recipient_no in made:
                 continue
-            amount = VIEW.validate_json(view).amount_in(month)
-            if amount:
-                fresh.append(
-                    PayrollItem(
-                        recipient_no=recipient_no,
-                        month=str(month),
-                        township=township,
-                        amount_fen=int(amount * 100),
-                        status=ItemStatus.pending,
-                        key=item_key(recipient_no, month),
-                    )
-                )
-    first_part = 1 + (
-        session.exec(
-            select(func.max(PayrollBatch.part)).where(
-                PayrollBatch.month == str(month), PayrollBatch.township == township
-            )
-        ).one()
-        or 0
-    )
-    for n in range(0, len(fresh), batch_size):
-        part, lines = first_part + n // batch_size, fresh[n : n + batch_size]
-        for item in lines:
-            item.part = part
-        session.add_all(lines)
-        session.add(
-            PayrollBatch(
-                month=str(month),
-                township=township,
-                part=part,
-                batch_key=batch_key(township, month, part, [i.key for i in lines]),
-                items=len(lines),
-                total_fen=sum(i.amount_fen for i in lines),
-            )
-        )
-    session.flush()
+            if amount := VIEW.validate_json(view).amount_in(month):
+                lines.append(
+                    {"recipient_no": recipient_no, "amount_fen": int(amount * 100),
+                     "key": item_key(recipient_no, month)}
+                )  # fmt: skip
+            if len(lines) == batch_size:
+                _write_part(session, month=month, township=township, part=part, lines=lines)
+                part, lines = part + 1, []
+    if lines:
+        _write_part(session, month=month, township=township, part=part, lines=lines)
     return list(
         session.exec(
             select(PayrollBatch.part)
@@ -113,6 +96,26 @@ def make_items(session: Session, *, month: Month, township: str, batch_size: int
                 PayrollBatch.reconciled_at.is_(None),
             )
             .order_by(PayrollBatch.part)
+        )
+    )
+
+
+def _write_part(
+    session: Session, *, month: Month, township: str, part: int, lines: list[dict]
+) -> None:
+    """A batch and its pending items, in two statements (no ORM objects held)."""
+    common = {"month": str(month), "township": township, "part": part,
+              "status": ItemStatus.pending, "reason": "", "account": "", "reissues": 0,
+              "notified": False}  # fmt: skip
+    session.execute(insert(PayrollItem), [common | line for line in lines])
+    session.execute(
+        insert(PayrollBatch).values(
+            month=str(month),
+            township=township,
+            part=part,
+            batch_key=batch_key(township, month, part, [line["key"] for line in lines]),
+            items=len(lines),
+            total_fen=sum(line["amount_fen"] for line in lines),
         )
     )
 
