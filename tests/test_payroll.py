@@ -26,7 +26,13 @@ from domain.payroll import ItemStatus, payroll_workflow_id, reissue_workflow_id
 from store.db import session_scope
 from store.payroll import reconcile_batch
 from store.recipients import record_bank_account
-from store.tables import PayrollBatch, PayrollItem, PayrollRecord, StaffNotification
+from store.tables import (
+    PayrollBatch,
+    PayrollItem,
+    PayrollRecord,
+    StaffNotification,
+    TownshipRow,
+)
 from tests.conftest import fresh_database, running_stack
 from tests.support import ASSISTANT, OFFICER, RING, SUPERVISOR, households
 from tests.test_api import application, wait_for
@@ -94,6 +100,23 @@ async def test_next_months_payroll_pays_each_household_once_and_reconciles_with_
         texts = (await bank.get("/sms/messages", params={"template": "monthly_paid"})).json()
         mine = [t for t in texts if any(n in t["text"] for n in numbers)]
         assert len(mine) == 10 and f"{month.year}年{month.month}月" in mine[0]["text"]
+
+    # No history grows with the register: the month's holds a few events per township, a
+    # township's a few per batch (the households are rows, never events).
+    parent = await dev_env.client.get_workflow_handle(run["id"]).fetch_history()
+    children = [
+        e
+        for e in parent.events
+        if e.HasField("start_child_workflow_execution_initiated_event_attributes")
+    ]
+    with session_scope(stack.settings.database_url) as session:
+        assert len(children) == len(session.exec(select(TownshipRow)).all())
+    assert len(parent.events) <= 12 + 8 * len(children)
+    for township in TOWNSHIPS:
+        child = await dev_env.client.get_workflow_handle(
+            f"{payroll_workflow_id(month)}-{township}"
+        ).fetch_history()
+        assert len(child.events) <= 12 + 4 * 6 * 2  # two batches of four activities each
 
 
 async def test_the_month_of_approval_is_paid_by_the_approval_not_again_by_the_payroll(
