@@ -9,12 +9,9 @@ from typing import Any
 import structlog
 from sqlmodel import Session
 from temporalio.client import Client
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from domain.cases import Actor, BankAccount
-from domain.payroll import reissue_workflow_id
 from domain.privacy import for_role, id_number_for, phone_for
 from domain.recipients import RecipientView
 from domain.sealing import KeyRing
@@ -25,7 +22,7 @@ from store.pages import Paged
 from store.payroll import payments_of
 from store.records import audit_trail, start_of
 from store.tables import AuditEntryRecord, CaseRecord
-from workflows.payroll import ReissueWorkflow
+from workflows.client import start_reissue
 
 log = structlog.get_logger()
 
@@ -134,17 +131,10 @@ async def record_bank_account(
     )  # fmt: skip
     for reissue in reissues:
         try:
-            await client.start_workflow(
-                ReissueWorkflow.run,
-                reissue,
-                id=reissue_workflow_id(reissue.key),
-                task_queue=task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            )
-        except WorkflowAlreadyStartedError:
-            pass  # started already
+            started = await start_reissue(client, reissue, task_queue=task_queue)
         except RPCError:  # the worker's watch starts it when the engine answers
             log.warning("recipient.reissue_postponed", recipient_no=recipient_no)
         else:
-            log.info("recipient.reissue", recipient_no=recipient_no, month=reissue.month)
+            if started:
+                log.info("recipient.reissue", recipient_no=recipient_no, month=reissue.month)
     return view

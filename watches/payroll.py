@@ -9,20 +9,16 @@ from datetime import timedelta
 
 import structlog
 from temporalio.client import Client, WorkflowQueryFailedError
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from domain.application import Application
 from domain.cases import Actor, BankAccount
-from domain.payroll import reissue_workflow_id
 from domain.sealing import KeyRing
 from store.db import Database
 from store.payroll import reissues_under_way
 from store.recipients import approved_unregistered, register_approved
 from workflows.application import ApplicationWorkflow
-from workflows.client import application_workflow_id
-from workflows.payroll import ReissueWorkflow
+from workflows.client import application_workflow_id, start_reissue
 
 log = structlog.get_logger()
 
@@ -72,17 +68,7 @@ async def start_reissues(client: Client, db: Database, *, task_queue: str) -> in
     """The re-issues under way whose workflow is not running, started; how many."""
     started = 0
     for reissue in await db.read(reissues_under_way):
-        try:
-            await client.start_workflow(
-                ReissueWorkflow.run,
-                reissue,
-                id=reissue_workflow_id(reissue.key),
-                task_queue=task_queue,
-                # A run that failed or was terminated is run again; one that completed recorded
-                # its answer, so the item is no longer under way.
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-            )
-        except WorkflowAlreadyStartedError:
+        if not await start_reissue(client, reissue, task_queue=task_queue):
             continue
         started += 1
         log.info(

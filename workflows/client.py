@@ -18,6 +18,7 @@ from temporalio.client import (
     ScheduleSpec,
     WorkflowExecutionStatus,
 )
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
 from temporalio.converter import (
     CompositePayloadConverter,
@@ -27,11 +28,13 @@ from temporalio.converter import (
     JSONPlainPayloadConverter,
     PayloadCodec,
 )
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime
 
-from domain.contracts import PayrollMonth
+from domain.contracts import PayrollMonth, Reissue
+from domain.payroll import reissue_workflow_id
 from domain.sealing import NONCE_BYTES, KeyRing, Sealed
-from workflows.payroll import PayrollWorkflow
+from workflows.payroll import PayrollWorkflow, ReissueWorkflow
 
 
 class CasePayloadConverter(CompositePayloadConverter):
@@ -174,3 +177,20 @@ async def ensure_payroll_schedule(
     )
     with contextlib.suppress(ScheduleAlreadyRunningError):
         await client.create_schedule(PAYROLL_SCHEDULE, schedule)
+
+
+async def start_reissue(client: Client, reissue: Reissue, *, task_queue: str) -> bool:
+    """Start the re-issue's workflow, named by its key (the bank pays a key once): a run that
+    failed or was terminated is run again, one that completed has recorded its answer. False
+    when it runs or ran already."""
+    try:
+        await client.start_workflow(
+            ReissueWorkflow.run,
+            reissue,
+            id=reissue_workflow_id(reissue.key),
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        )
+    except WorkflowAlreadyStartedError:
+        return False
+    return True
