@@ -9,6 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from domain.cases import SYSTEM, AuditEntry
 from domain.errors import InvalidData
 from domain.months import Month
 
@@ -80,3 +81,30 @@ class BatchTotals:
     @property
     def reconciled(self) -> bool:
         return self.difference == 0 and self.bank_paid_count == self.items_paid_count
+
+
+def payment_line(
+    *,
+    recipient_no: str,
+    seq: int,
+    at: datetime,
+    standing: str,
+    month: str,
+    amount: Decimal,
+    paid: bool,
+    account: str,
+    transfer_id: str | None,
+    reason: str,
+) -> AuditEntry:
+    """A household's month on its trail: paid (into which account, by which transfer) or
+    refused by the bank (why). ``standing``: the household's status, which it does not move."""
+    note = (
+        f"{month}: ¥{amount} paid into {account} ({transfer_id})"
+        if paid
+        else f"{month}: ¥{amount} refused by the bank: {reason}"
+    )
+    return AuditEntry(
+        case_no=recipient_no, seq=seq, at=at, actor=SYSTEM,
+        action="month_paid" if paid else "month_refused",
+        from_stage=standing, to_stage=standing, note=note,
+    )  # fmt: skip

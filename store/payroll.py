@@ -11,10 +11,19 @@ from decimal import Decimal
 from sqlalchemy import bindparam, func, insert
 from sqlmodel import Session, select, update
 
+from domain.cases import AuditEntry
 from domain.contracts import PaymentOrder, Reissue, ReissueOutcome
 from domain.months import Month
-from domain.payroll import BatchTotals, ItemStatus, PayrollStatus, batch_key, item_key
+from domain.payroll import (
+    BatchTotals,
+    ItemStatus,
+    PayrollStatus,
+    batch_key,
+    item_key,
+    payment_line,
+)
 from domain.sealing import KeyRing
+from store.evidence import append_to_trails
 from store.jurisdiction import within
 from store.recipients import VIEW, open_payee
 from store.tables import (
@@ -213,7 +222,14 @@ class LineResult:
 
 
 def record_results(session: Session, *, results: list[LineResult], at: datetime) -> None:
-    """The bank's answer for each line (recorded once: an item decided stays as it was)."""
+    """The bank's answer for each line (recorded once: an item decided stays as it was), and
+    each on its household's trail."""
+    answers = {r.item_key: r for r in results}
+    deciding = session.exec(
+        select(PayrollItem, RecipientRecord.status)
+        .join(RecipientRecord, RecipientRecord.recipient_no == PayrollItem.recipient_no)
+        .where(PayrollItem.key.in_(list(answers)), PayrollItem.status == ItemStatus.pending)
+    ).all()
     for status in (ItemStatus.paid, ItemStatus.refused):
         chosen = [r for r in results if r.status == status]
         if chosen:
@@ -225,6 +241,18 @@ def record_results(session: Session, *, results: list[LineResult], at: datetime)
                 ),
                 [{"k": r.item_key, "t": r.transfer_id, "r": r.reason[:300]} for r in chosen],
             )
+    lines = {item.recipient_no: (item, standing) for item, standing in deciding}
+
+    def line(recipient_no: str, seq: int) -> AuditEntry:
+        item, standing = lines[recipient_no]
+        answer = answers[item.key]
+        return payment_line(
+            recipient_no=recipient_no, seq=seq, at=at, standing=standing, month=item.month,
+            amount=item.amount, paid=answer.status == ItemStatus.paid, account=item.account,
+            transfer_id=answer.transfer_id, reason=answer.reason[:300],
+        )  # fmt: skip
+
+    append_to_trails(session, list(lines), line)
 
 
 def reconcile_batch(
@@ -344,6 +372,22 @@ def record_reissue(
         item.status, item.reason = ItemStatus.refused, outcome.reason[:300]
     item.decided_at = at
     session.add(item)
+    append_to_trails(
+        session,
+        [item.recipient_no],
+        lambda recipient_no, seq: payment_line(
+            recipient_no=recipient_no,
+            seq=seq,
+            at=at,
+            standing=household.status,
+            month=item.month,
+            amount=item.amount,
+            paid=item.status == ItemStatus.paid,
+            account=item.account,
+            transfer_id=item.transfer_id,
+            reason=item.reason,
+        ),  # fmt: skip
+    )
     return item, household
 
 

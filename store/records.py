@@ -34,12 +34,12 @@ from domain.halting import (
 )
 from domain.identity import mask_id_number
 from domain.months import Month
-from domain.payroll import ItemStatus
+from domain.payroll import ItemStatus, payment_line
 from domain.recipients import STANDING_TYPES
 from domain.reserve import ReserveState
 from domain.sealing import KeyRing
 from store import reserve
-from store.evidence import append_entry
+from store.evidence import append_entry, append_to_trails
 from store.hashed_ids import claim_rows, look_up
 from store.jurisdiction import TABLES, CaseKindName
 from store.sealed import open_start, seal_start
@@ -52,6 +52,7 @@ from store.tables import (
     EmergencyRecord,
     HouseholdClaim,
     PayrollItem,
+    RecipientRecord,
     StaffNotification,
 )
 
@@ -233,11 +234,12 @@ def _first_month_paid(session: Session, view: CaseView) -> None:
     if not (view.recipient_no and settled and view.decided_at):
         return
     paid = settled[-1]
-    session.exec(
+    month = str(Month.at(view.decided_at))
+    made = session.exec(
         update(PayrollItem)
         .where(
             PayrollItem.recipient_no == view.recipient_no,
-            PayrollItem.month == str(Month.at(view.decided_at)),
+            PayrollItem.month == month,
             PayrollItem.status != ItemStatus.paid,
         )
         .values(
@@ -248,6 +250,24 @@ def _first_month_paid(session: Session, view: CaseView) -> None:
             key=first_payment_key(view.case_no, paid.attempt),
         )
     )
+    if made.rowcount:  # once: the item was not paid before
+        household = session.get(RecipientRecord, view.recipient_no)
+        append_to_trails(
+            session,
+            [view.recipient_no],
+            lambda recipient_no, seq: payment_line(
+                recipient_no=recipient_no,
+                seq=seq,
+                at=paid.at,
+                standing=household.status,
+                month=month,
+                amount=paid.amount,
+                paid=True,
+                account=paid.account,
+                transfer_id=paid.transfer_id,
+                reason="",
+            ),  # fmt: skip
+        )
 
 
 def halt_case(session: Session, *, case_no: str, status: str, at: datetime) -> bool:

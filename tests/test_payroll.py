@@ -299,12 +299,19 @@ async def test_a_household_is_read_in_its_jurisdiction_and_its_refused_month_rei
 
         now_paid = await eventually(payments, lambda p: p[0]["status"] == "paid")
         assert now_paid[0]["account"] == "****0077"
+        # Each month the bank answered is a line on the household's trail, chained like a case's.
         trail = (await assistant.get(f"/recipients/{refused}/audit-trail")).json()
-        assert [e["action"] for e in trail] == ["registered", "bank_account_recorded"]
+        assert [e["action"] for e in trail] == [
+            "registered", "month_refused", "bank_account_recorded", "month_paid",
+        ]  # fmt: skip
+        assert "account_closed" in trail[1]["note"] and str(month) in trail[1]["note"]
+        assert "****0077" in trail[3]["note"] and now_paid[0]["transfer_id"] in trail[3]["note"]
         async with stack.client(SUPERVISOR) as supervisor:
             rows = (await supervisor.get("/supervision/stuck", params={"kind": "recipient"})).json()
         assert refused not in [r["case_no"] for r in rows["items"]]
-        assert trail[1]["user_id"] == assistant_of(HOME).user_id
+        assert trail[2]["user_id"] == assistant_of(HOME).user_id
+        checked = (await auditor.get("/audit/verify")).json()
+        assert checked["ok"] and checked["mismatches"] == [], checked
     async with httpx.AsyncClient(base_url=simulator_url) as bank:
         made = (await bank.get("/payment/transfers", params={"recipient_no": refused})).json()
         assert [t["month"] for t in made] == [str(month)]
@@ -379,6 +386,17 @@ async def test_an_approved_household_enters_the_register_and_holds_one_standing_
     assert [(t["month"], t["amount"]) for t in paid] == [
         (str(this_month), case["monthly_amount"]),
         (str(month), case["monthly_amount"]),
+    ]
+    async with stack.client(OFFICER) as officer:
+        trail = (await officer.get(f"/recipients/{number}/audit-trail")).json()
+    assert [(e["action"], e["note"][:7]) for e in trail] == [
+        ("registered", trail[0]["note"][:7]),
+        ("month_paid", str(this_month)),
+        ("month_paid", str(month)),
+    ]
+    assert [t["transfer_id"] in e["note"] for t, e in zip(paid, trail[1:], strict=True)] == [
+        True,
+        True,
     ]
 
 
