@@ -75,6 +75,16 @@ class Processes:
                 process.kill()
 
 
+async def engine_ready(http: httpx.AsyncClient, timeout: float = 60) -> None:
+    """The API reaches the dev server it was started beside (it connects in the background:
+    on a loaded machine its first attempt may come before the server listens)."""
+    for _ in range(int(timeout * 4)):
+        if (await http.get("/readyz")).status_code == 200:
+            return
+        await asyncio.sleep(0.25)
+    raise AssertionError("the API never reached its database and the case engine")
+
+
 @pytest.fixture
 def processes(tmp_path, settings) -> Iterator[Processes]:
     """A deployment of its own: dev server, worker, database and external systems."""
@@ -103,6 +113,7 @@ async def test_a_case_survives_killing_the_worker_and_the_server(processes):
             base_url=url, headers=_auth(settings, COORDINATOR), timeout=30
         )
         async with assistant, officer, coordinator:
+            await engine_ready(assistant)
             case_no = (await assistant.post("/applications", json=application())).json()["case_no"]
             assert (
                 await coordinator.post(f"/applications/{case_no}/survey", json=survey())
@@ -165,6 +176,7 @@ async def test_an_emergency_is_paid_once_when_the_worker_dies_after_the_bank_too
         assistant = httpx.AsyncClient(base_url=url, headers=_auth(settings, ASSISTANT), timeout=30)
         approver = httpx.AsyncClient(base_url=url, headers=_auth(settings, APPROVER), timeout=30)
         async with assistant, approver:
+            await engine_ready(assistant)
             body = emergency(1) | {"township": "370305001", "village": "370305001002"}
             case_no = (await assistant.post("/emergencies", json=body)).json()["case_no"]
             before = (await approver.get("/townships/370305001/reserve")).json()
@@ -395,6 +407,7 @@ async def test_a_payroll_killed_as_the_bank_takes_a_batch_pays_every_household_o
     with serve(create_app(settings)) as url:
         officer = httpx.AsyncClient(base_url=url, headers=_auth(settings, OFFICER), timeout=30)
         async with officer, bank:
+            await engine_ready(officer)
             await bank.post(
                 "/_faults", json={"service": "payment", "delay_next": 1, "delay_seconds": 120}
             )
