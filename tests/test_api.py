@@ -1,85 +1,43 @@
 """The HTTP API end to end: real HTTP, a real worker, the Temporal dev server, a real database."""
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import httpx
 import pytest
 
 from api.main import create_app
-from domain.calendar import local_date
 from domain.cases import Actor, Role
 from domain.policy import Policy
 from store.calendar import packaged_years
-from tests.conftest import Stack, fresh_database, running_stack
-from tests.support import ASSISTANT, COORDINATOR, OFFICER, id_number, serve
-from tests.test_emergency_api import (
+from tests.helpers.actors import (
+    ASSISTANT,
+    COORDINATOR,
+    OFFICER,
     approver_of,
     assistant_of,
     coordinator_of,
+)
+from tests.helpers.api import (
+    application,
     emergency,
     key,
+    shanghai_today,
+    survey,
     trail,
     until,
+    wait_for,
 )
+from tests.helpers.people import id_number
+from tests.helpers.servers import serve
+from tests.helpers.stack import Stack, fresh_database, running_stack
 from worker import create_worker
 
 OTHER_TOWNSHIP = Actor(
     user_id="u-xuegong", name="雪宫助理", role=Role.township_assistant, jurisdiction="370305002"
 )
 ADMIN = Actor(user_id="u-admin", name="管理员", role=Role.admin, jurisdiction="370305")
-
-
-def application(**overrides) -> dict:
-    body = {
-        "assistance_type": "dibao",
-        "township": "370305001",
-        "village": "370305001001",
-        "channel": "walk_in",
-        "applicant": {"name": "张三", "id_number": id_number(), "phone": "13800000000"},
-        "household": [
-            {
-                "name": "李四",
-                "id_number": id_number("19820202"),
-                "relation": "spouse",
-                "monthly_income": "400.00",
-            }
-        ],
-        "reason": "失业，无稳定收入",
-    }
-    body |= overrides
-    holder = body["applicant"]["name"]  # the payment system pays only the account's holder
-    body.setdefault(
-        "bank_account", {"bank": "齐商银行", "account_no": "6223000011112222", "holder": holder}
-    )
-    return body
-
-
-def shanghai_today() -> date:
-    """Dates are the district's: after 16:00 UTC it is already tomorrow in Asia/Shanghai."""
-    return local_date(datetime.now(UTC))
-
-
-def survey(today: date | None = None) -> dict:
-    return {
-        "investigators": ["李协理", "周干事"],
-        "visited_on": str(today or shanghai_today()),
-        "findings": "两居室，无车辆",
-        "assessed_monthly_income": "400.00",
-    }
-
-
-async def wait_for(client: httpx.AsyncClient, case_no: str, predicate, timeout: float = 20) -> dict:
-    """Poll the case until ``predicate`` holds (the worker moves cases asynchronously)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        case = (await client.get(f"/applications/{case_no}")).json()
-        if predicate(case):
-            return case
-        assert asyncio.get_running_loop().time() < deadline, case
-        await asyncio.sleep(0.1)
 
 
 async def test_a_case_goes_from_the_window_to_its_first_payment_over_http(stack, simulator_url):
@@ -265,7 +223,8 @@ async def test_publishing_a_years_holidays_moves_provisional_deadlines(
     dev_env, long_deadline_settings
 ):
     from api.main import create_app
-    from tests.conftest import Stack, serve
+    from tests.helpers.servers import serve
+    from tests.helpers.stack import Stack
     from worker import create_worker
 
     worker, external = create_worker(dev_env.client, long_deadline_settings)

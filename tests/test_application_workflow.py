@@ -1,14 +1,13 @@
 """ApplicationWorkflow on the time-skipping test server: timers run by skipping time."""
 
 import asyncio
-import uuid
 from datetime import timedelta
 from decimal import Decimal
 
 import httpx
 import pytest
 from sqlmodel import select
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 
 from domain.calendar import local_date
 from domain.cases import (
@@ -23,8 +22,9 @@ from domain.cases import (
     SurveyRecord,
 )
 from store.db import session_scope
-from store.tables import AuditEntryRecord, CaseRecord, StaffNotification
-from tests.support import ASSISTANT, COORDINATOR, OFFICER, case_start
+from store.tables import CaseRecord, StaffNotification
+from tests.helpers.actors import ASSISTANT, COORDINATOR, OFFICER
+from tests.helpers.workflows import audit, start_case, survey, wait_for_stage
 from worker import create_worker
 from workflows.application import ApplicationWorkflow
 
@@ -35,54 +35,6 @@ async def running(time_env, settings):
     async with worker:
         yield time_env, settings
     await external.close()
-
-
-async def start_case(env, settings, **overrides) -> WorkflowHandle:
-    start = case_start(
-        case_no=f"T-{uuid.uuid4().hex[:8]}",
-        database_url=settings.database_url,
-        accepted_at=await env.get_current_time(),
-        **overrides,
-    )
-    return await env.client.start_workflow(
-        ApplicationWorkflow.run,
-        start,
-        id=f"application-{start.case_no}",
-        task_queue=settings.task_queue,
-    )
-
-
-async def survey(handle, env, income="300"):
-    today = local_date(await env.get_current_time())
-    return await handle.execute_update(
-        ApplicationWorkflow.record_survey,
-        SurveyRecord(
-            actor=COORDINATOR,
-            investigators=["李协理", "周干事"],
-            visited_on=today,
-            findings="two rooms, no vehicle",
-            assessed_monthly_income=Decimal(income),
-        ),
-    )
-
-
-async def wait_for_stage(handle, stage: Stage, env) -> None:
-    for _ in range(100):
-        if (await handle.query(ApplicationWorkflow.current)).stage == stage:
-            return
-        await env.sleep(timedelta(seconds=1))
-    raise AssertionError(f"never reached {stage}")
-
-
-def audit(database_url, case_no) -> list[AuditEntryRecord]:
-    with session_scope(database_url) as session:
-        return list(
-            session.exec(
-                select(AuditEntryRecord)
-                .where(AuditEntryRecord.case_no == case_no)
-                .order_by(AuditEntryRecord.seq)
-            )
-        )
 
 
 async def test_a_dibao_case_runs_from_survey_to_first_payment(running, simulator_url):

@@ -10,7 +10,7 @@ from decimal import Decimal
 import httpx
 import pytest
 from sqlmodel import select
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 
 from domain.calendar import local_date
 from domain.cases import (
@@ -24,15 +24,15 @@ from domain.cases import (
 from domain.emergency import (
     ApprovalRecord,
     EmergencyStage,
-    EmergencyView,
     ExceptionApproval,
     RejectionRecord,
 )
 from store import reserve
 from store.db import session_scope
 from store.tables import EmergencyPayout, ReserveEntry, StaffNotification
-from tests.support import APPROVER, ASSISTANT, COORDINATOR, OFFICER, emergency_start, id_number
-from tests.test_application_workflow import audit
+from tests.helpers.actors import APPROVER, ASSISTANT, COORDINATOR, OFFICER
+from tests.helpers.people import id_number
+from tests.helpers.workflows import audit, request, reserve_now, until
 from worker import create_worker
 from workflows.emergency import EmergencyWorkflow
 
@@ -45,34 +45,6 @@ async def running(time_env, settings):
     async with worker:
         yield time_env, settings
     await external.close()
-
-
-async def request(env, settings, **overrides) -> WorkflowHandle:
-    start = emergency_start(
-        case_no=f"E-{uuid.uuid4().hex[:8]}", requested_at=await env.get_current_time(), **overrides
-    )
-    return await env.client.start_workflow(
-        EmergencyWorkflow.run,
-        start,
-        id=f"emergency-{start.case_no}",
-        task_queue=settings.task_queue,
-    )
-
-
-async def until(
-    handle, env, predicate, *, query=EmergencyWorkflow.current, step=timedelta(seconds=1), tries=100
-) -> EmergencyView:
-    for _ in range(tries):
-        view = await handle.query(query)
-        if predicate(view):
-            return view
-        await env.sleep(step)
-    raise AssertionError(f"never happened: {view}")
-
-
-def reserve_now(database_url: str, township: str = TOWNSHIP) -> reserve.ReserveState:
-    with session_scope(database_url) as session:
-        return reserve.reserve_of(session, township=township)
 
 
 def ledger_kinds(database_url: str, case_no: str) -> list[str]:

@@ -20,18 +20,11 @@ from api.main import create_app
 from domain.cases import Actor, Role
 from store.db import Database, session_scope
 from store.tables import CaseRecord, IdempotencyRecord
-from tests.conftest import TEMPORAL, Stack
-from tests.support import (
-    ASSISTANT,
-    CONVERTER,
-    COORDINATOR,
-    OFFICER,
-    SUPERVISOR,
-    id_number,
-    serve,
-    watch_halted_now,
-)
-from tests.test_api import application, survey, wait_for
+from tests.helpers.actors import ASSISTANT, COORDINATOR, OFFICER, SUPERVISOR
+from tests.helpers.api import application, survey, wait_for
+from tests.helpers.people import id_number
+from tests.helpers.servers import serve
+from tests.helpers.stack import CONVERTER, TEMPORAL, Stack, watch_halted_now
 from worker import create_worker
 from workflows.client import application_workflow_id
 from workflows.search import ALL_KEYS

@@ -14,17 +14,10 @@ from activities.watch import rehash_id_numbers
 from domain.sealing import KeyRing
 from settings import Settings
 from store.db import Database, get_engine
-from tests.conftest import running_stack
-from tests.support import ASSISTANT
-from tests.test_api import application
-from tests.test_emergency_api import (
-    approver_of,
-    assistant_of,
-    emergency,
-    key,
-    paid_and_closed,
-    phone,
-)
+from tests.helpers.actors import ASSISTANT, approver_of, assistant_of
+from tests.helpers.api import application, emergency, key, paid_and_closed
+from tests.helpers.people import phone
+from tests.helpers.stack import running_stack
 from workflows.client import data_converter
 
 TOWNSHIP, VILLAGE = "370305105", "370305105202"

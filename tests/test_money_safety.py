@@ -17,23 +17,23 @@ import pytest
 
 from activities.watch import mark_halted_cases
 from store.db import Database
-from tests.conftest import fresh_database, running_stack
-from tests.support import ASSISTANT, OFFICER, SUPERVISOR, watch_halted_now
-from tests.test_api import application, wait_for
-from tests.test_emergency_api import (
-    approver_of,
-    assistant_of,
+from tests.helpers.actors import ASSISTANT, OFFICER, SUPERVISOR, approver_of, assistant_of
+from tests.helpers.api import (
+    application,
     emergency,
     eventually,
+    intervene,
     key,
     ledger_of,
     notices,
     reserve_of,
+    to_decision,
     trail,
     transfers,
     until,
+    wait_for,
 )
-from tests.test_supervision import intervene, to_decision
+from tests.helpers.stack import fresh_database, running_stack, watch_halted_now
 from workflows.client import application_workflow_id, emergency_workflow_id
 
 TOWNSHIP, VILLAGE = "370305106", "370305106201"  # 金山镇, 金山村

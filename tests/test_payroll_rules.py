@@ -12,7 +12,7 @@ from domain.errors import InvalidData
 from domain.months import Month
 from domain.payroll import BatchTotals, check_month, item_key
 from domain.recipients import BenefitChange, RecipientStatus, register, registered_by
-from tests.support import OFFICER
+from tests.helpers.actors import OFFICER
 
 
 def test_a_month_is_written_yyyy_mm_in_a_year_the_system_can_mean():

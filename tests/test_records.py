@@ -44,7 +44,9 @@ from store.tables import (
     EmergencyRecord,
     HouseholdClaim,
 )
-from tests.support import ASSISTANT, RING, case_start, emergency_start
+from tests.helpers.actors import ASSISTANT
+from tests.helpers.cases import case_start, emergency_start
+from tests.helpers.stack import RING
 
 
 @pytest.fixture

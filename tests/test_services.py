@@ -14,8 +14,9 @@ from services.intake import accept_application
 from store.db import Database, session_scope
 from store.records import open_case_for
 from store.tables import AuditEntryRecord, CaseCounter, CaseHead, CaseRecord
-from tests.support import ASSISTANT, RING
-from tests.test_api import application
+from tests.helpers.actors import ASSISTANT
+from tests.helpers.api import application
+from tests.helpers.stack import RING
 from workflows.client import application_workflow_id
 
 

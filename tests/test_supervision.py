@@ -23,12 +23,20 @@ from services.intake import accept
 from store import reserve
 from store.db import Database, get_engine, session_scope
 from store.tables import ActivityRetry, CaseRecord
-from tests.conftest import Stack
-from tests.support import ASSISTANT, OFFICER, serve
-from tests.test_api import application, survey, wait_for
-from tests.test_emergency_api import approver_of, assistant_of, key, until
-from tests.test_emergency_api import emergency as emergency_request
-from tests.test_reserve_under_load import emergency
+from tests.helpers.actors import ASSISTANT, OFFICER, approver_of, assistant_of
+from tests.helpers.api import (
+    application,
+    intervene,
+    key,
+    survey,
+    to_decision,
+    until,
+    wait_for,
+)
+from tests.helpers.api import emergency as emergency_request
+from tests.helpers.api import flood_emergency as emergency
+from tests.helpers.servers import serve
+from tests.helpers.stack import Stack
 
 SUPERVISOR = Actor(
     user_id="u-supervisor", name="钱督办", role=Role.supervisor, jurisdiction="370305"
@@ -57,20 +65,6 @@ async def eventually(check, timeout: float = 30):
             return result
         assert asyncio.get_running_loop().time() < deadline, "never happened"
         await asyncio.sleep(0.2)
-
-
-async def intervene(http: httpx.AsyncClient, case_no: str, action: str, **body) -> httpx.Response:
-    key = {"Idempotency-Key": str(uuid.uuid4())}
-    return await http.post(f"/supervision/cases/{case_no}/{action}", json=body, headers=key)
-
-
-async def to_decision(assistant: httpx.AsyncClient, case_no: str) -> None:
-    await assistant.post(f"/applications/{case_no}/survey", json=survey())
-    await wait_for(assistant, case_no, lambda c: c["stage"] == "review")
-    await assistant.post(
-        f"/applications/{case_no}/review", json={"recommendation": "approve", "reasons": "收入低"}
-    )
-    await wait_for(assistant, case_no, lambda c: c["stage"] == "decision")
 
 
 async def test_a_person_sitting_on_a_case_is_found_and_the_case_reassigned_and_escalated(stack):

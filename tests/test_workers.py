@@ -14,10 +14,10 @@ from temporalio.api.enums.v1 import EventType
 
 from api.main import create_app
 from settings import Settings
-from tests.conftest import Stack
-from tests.support import ASSISTANT, COORDINATOR, OFFICER, serve
-from tests.test_api import application, survey, wait_for
-from tests.test_emergency_api import eventually
+from tests.helpers.actors import ASSISTANT, COORDINATOR, OFFICER
+from tests.helpers.api import application, eventually, survey, wait_for
+from tests.helpers.servers import serve
+from tests.helpers.stack import Stack
 from worker import create_worker
 
 
