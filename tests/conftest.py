@@ -2,8 +2,9 @@
 
 import io
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
+import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
@@ -64,6 +65,22 @@ def simulator_url(tmp_path_factory) -> Iterator[str]:
     db = tmp_path_factory.mktemp("simulators") / "simulators.db"
     with serve(create_simulators(str(db))) as url:
         yield url
+
+
+@pytest.fixture
+def faults(simulator_url) -> Iterator[Callable[..., None]]:
+    """Arms a fault on the shared simulators (``POST /_faults``: ``faults(service="payment",
+    fail_next=3, status=503)``); whatever is armed is disarmed when the test ends, however it
+    ends, so that no other test meets it."""
+
+    def arm(**fault) -> None:
+        armed = httpx.post(f"{simulator_url}/_faults", json=fault)
+        assert armed.status_code == 204, armed.text
+
+    try:
+        yield arm
+    finally:
+        httpx.delete(f"{simulator_url}/_faults")
 
 
 @pytest.fixture
@@ -155,3 +172,4 @@ async def stack_on_each_database(dev_env, api_settings, each_database_url) -> As
     settings = api_settings.model_copy(update={"database_url": each_database_url})
     async with running_stack(dev_env.client, settings) as running:
         yield running
+

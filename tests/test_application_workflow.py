@@ -24,7 +24,7 @@ from domain.cases import (
 from store.db import session_scope
 from store.tables import CaseRecord, StaffNotification
 from tests.helpers.actors import ASSISTANT, COORDINATOR, OFFICER
-from tests.helpers.workflows import audit, start_case, survey, wait_for_stage
+from tests.helpers.workflows import activity_runs, audit, start_case, survey, wait_for_stage
 from worker import create_worker
 from workflows.application import ApplicationWorkflow
 
@@ -231,12 +231,10 @@ async def approve(handle, env) -> None:
     )
 
 
-async def test_a_payment_system_outage_is_retried_and_pays_once(running, simulator_url):
+async def test_a_payment_system_outage_is_retried_and_pays_once(running, simulator_url, faults):
     env, settings = running
     handle = await start_case(env, settings)
-    httpx.post(
-        f"{simulator_url}/_faults", json={"service": "payment", "fail_next": 3, "status": 503}
-    )
+    faults(service="payment", fail_next=3, status=503)
     await approve(handle, env)
     final = await handle.result()
     assert final.first_payment_at is not None
@@ -244,6 +242,9 @@ async def test_a_payment_system_outage_is_retried_and_pays_once(running, simulat
         f"{simulator_url}/payment/transfers", params={"case_no": final.case_no}
     ).json()
     assert len(transfers) == 1
+    # The three calls the outage answered failed, and the fourth paid.
+    [payment] = await activity_runs(handle, "make_payment")
+    assert payment.attempt == 4
 
 
 async def test_a_refused_payment_is_put_before_people_and_paid_once_into_a_corrected_account(

@@ -22,7 +22,7 @@ from domain.policy import Policy
 from simulators.app import create_app as create_simulators
 from stack import temporal_dev_server_command, wait_for_port
 from tests.helpers.actors import ASSISTANT, COORDINATOR, OFFICER, headers
-from tests.helpers.api import application, survey, wait_for
+from tests.helpers.api import application, eventually, survey, wait_for
 from tests.helpers.servers import free_port, serve
 from tests.helpers.stack import CONVERTER
 from workflows.client import emergency_workflow_id
@@ -169,15 +169,23 @@ async def test_an_emergency_is_paid_once_when_the_worker_dies_after_the_bank_too
             case_no = (await assistant.post("/emergencies", json=body)).json()["case_no"]
             before = (await approver.get("/townships/370305001/reserve")).json()
             # The payment system takes the transfer, then its answer is lost with the worker.
-            httpx.post(faults, json={"service": "payment", "delay_next": 1, "delay_seconds": 120})
+            armed = httpx.post(
+                faults, json={"service": "payment", "delay_next": 1, "delay_seconds": 120}
+            )
+            assert armed.status_code == 204, armed.text
             approved = await approver.post(
                 f"/emergencies/{case_no}/approval", json={"amount": "2000"}
             )
             assert approved.status_code == 200, approved.text
-            for _ in range(100):
-                if httpx.get(f"{payment}/transfers", params={"case_no": case_no}).json():
-                    break
-                await asyncio.sleep(0.1)
+
+            async def taken() -> list[dict]:
+                return httpx.get(f"{payment}/transfers", params={"case_no": case_no}).json()
+
+            await eventually(taken, bool, timeout=10)  # the bank has the transfer ...
+            waiting = (await approver.get(f"/emergencies/{case_no}")).json()
+            assert waiting["stage"] != "paid" and not [
+                p for p in waiting["payments"] if p["status"] == "settled"
+            ], waiting  # ... and the worker has not heard so: now it dies
             processes.kill()
             httpx.delete(faults)
             processes.start()

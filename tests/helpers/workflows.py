@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from sqlmodel import select
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 
 from domain.calendar import local_date
@@ -99,3 +100,23 @@ def audit(database_url, case_no) -> list[AuditEntryRecord]:
 def reserve_now(database_url: str, township: str = TOWNSHIP) -> reserve.ReserveState:
     with session_scope(database_url) as session:
         return reserve.reserve_of(session, township=township)
+
+
+async def activity_runs(handle, activity: str) -> list:
+    """How each run of ``activity`` ended, from the workflow's history: one
+    ``ActivityTaskStartedEventAttributes`` per scheduled call, with the attempt that ended it
+    (``attempt``), the failure of the attempt before (``last_failure``) and the worker that ran
+    it (``identity``)."""
+    history = await handle.fetch_history()
+    scheduled = {
+        e.event_id
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and e.activity_task_scheduled_event_attributes.activity_type.name == activity
+    }
+    return [
+        e.activity_task_started_event_attributes
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+        and e.activity_task_started_event_attributes.scheduled_event_id in scheduled
+    ]
