@@ -127,6 +127,15 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    """The seed of the random order (pytest-randomly), even with -q: the same order again."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if seed is not None and config.pluginmanager.hasplugin("randomly"):
+        terminalreporter.write_line(
+            f"tests ran in a random order; again in this order: --randomly-seed={seed}"
+        )
+
+
 def pytest_report_header(config) -> str:
     kind, why = e2e_database()
     return (
@@ -173,3 +182,17 @@ async def stack_on_each_database(dev_env, api_settings, each_database_url) -> As
     async with running_stack(dev_env.client, settings) as running:
         yield running
 
+
+@pytest.fixture
+def own_database_url(tmp_path) -> str:
+    """A fresh database of the test's own (SQLite), its case numbers of its own."""
+    return fresh_database(f"sqlite:///{tmp_path / 'own.db'}")
+
+
+@pytest.fixture
+async def own_stack(dev_env, api_settings, own_database_url) -> AsyncIterator[Stack]:
+    """The stack on a database of its own: its townships, calendar, reserves, claims and
+    cases are this test's, and no other test counts on what it changes there."""
+    settings = api_settings.model_copy(update={"database_url": own_database_url})
+    async with running_stack(dev_env.client, settings) as running:
+        yield running

@@ -1,7 +1,6 @@
 """The HTTP API end to end: real HTTP, a real worker, the Temporal dev server, a real database."""
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 
 import httpx
@@ -31,7 +30,7 @@ from tests.helpers.api import (
 )
 from tests.helpers.people import id_number
 from tests.helpers.servers import serve
-from tests.helpers.stack import Stack, fresh_database, running_stack
+from tests.helpers.stack import Stack
 from worker import create_worker
 
 OTHER_TOWNSHIP = Actor(
@@ -212,10 +211,14 @@ async def test_a_retried_request_with_the_same_idempotency_key_has_one_effect(st
 
 
 @pytest.fixture
-def long_deadline_settings(api_settings):
-    """A decision period long enough to reach a year whose holidays are not yet published."""
+def long_deadline_settings(api_settings, own_database_url):
+    """A decision period long enough to reach a year whose holidays are not yet published, on
+    a database of the test's own: the calendar it publishes moves no other test's deadlines."""
     return api_settings.model_copy(
-        update={"policy": Policy(notice_calendar_days=0, decision_working_days=400)}
+        update={
+            "database_url": own_database_url,
+            "policy": Policy(notice_calendar_days=0, decision_working_days=400),
+        }
     )
 
 
@@ -257,20 +260,10 @@ async def test_publishing_a_years_holidays_moves_provisional_deadlines(
     await external.close()
 
 
-@pytest.fixture
-async def stack_of_its_own(dev_env, api_settings, tmp_path) -> AsyncIterator[Stack]:
-    """The stack on a database of its own: a calendar published there moves only its cases,
-    and no other test counts on it."""
-    database = fresh_database(f"sqlite:///{tmp_path / 'jiuzhu.db'}")
-    settings = api_settings.model_copy(update={"database_url": database})
-    async with running_stack(dev_env.client, settings) as running:
-        yield running
-
-
-async def test_days_gone_by_cannot_be_rewritten_in_the_calendar(stack_of_its_own):
+async def test_days_gone_by_cannot_be_rewritten_in_the_calendar(own_stack):
     """Every December day made a holiday on 12-04 once turned a late survey into one on time."""
     last_year = shanghai_today().year - 1  # every day of it is gone by
-    async with stack_of_its_own.client(ADMIN) as admin:
+    async with own_stack.client(ADMIN) as admin:
         in_force = (await admin.get(f"/calendar/{last_year}")).json()
         holidays, workdays = set(in_force["holidays"]), set(in_force["workdays"])
         december = {str(date(last_year, 12, d)) for d in range(1, 32)}
@@ -299,13 +292,13 @@ async def test_days_gone_by_cannot_be_rewritten_in_the_calendar(stack_of_its_own
         assert (await admin.get(f"/calendar/{last_year}")).json() == in_force
 
 
-async def test_a_correction_of_a_day_to_come_moves_an_emergencys_follow_up(stack_of_its_own):
+async def test_a_correction_of_a_day_to_come_moves_an_emergencys_follow_up(own_stack):
     township, village = "370305001", "370305001001"
     async with (
-        stack_of_its_own.client(assistant_of(township)) as assistant,
-        stack_of_its_own.client(approver_of(township)) as approver,
-        stack_of_its_own.client(coordinator_of(village)) as coordinator,
-        stack_of_its_own.client(ADMIN) as admin,
+        own_stack.client(assistant_of(township)) as assistant,
+        own_stack.client(approver_of(township)) as approver,
+        own_stack.client(coordinator_of(village)) as coordinator,
+        own_stack.client(ADMIN) as admin,
     ):
         body = emergency(township, village)
         case_no = (await assistant.post("/emergencies", json=body, headers=key())).json()["case_no"]
@@ -401,8 +394,9 @@ async def test_lists_filter_and_page_within_the_jurisdiction(stack):
         ).status_code == 422
 
 
-async def test_townships_are_reference_data_the_admin_edits(stack):
-    async with stack.client(ASSISTANT) as assistant, stack.client(ADMIN) as admin:
+async def test_townships_are_reference_data_the_admin_edits(own_stack):
+    """On a database of its own: it rewrites a township's villages."""
+    async with own_stack.client(ASSISTANT) as assistant, own_stack.client(ADMIN) as admin:
         townships = (await assistant.get("/townships")).json()
         assert len(townships) == 12 and townships[0]["code"] == "370305001"
         assert townships[0]["name"] == "闻韶街道" and townships[0]["area"] == "urban"

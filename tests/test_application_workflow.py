@@ -248,14 +248,12 @@ async def test_a_payment_system_outage_is_retried_and_pays_once(running, simulat
 
 
 async def test_a_refused_payment_is_put_before_people_and_paid_once_into_a_corrected_account(
-    running, simulator_url
+    running, simulator_url, faults
 ):
     env, settings = running
     handle = await start_case(env, settings)
     closed = BankAccount(bank="齐商银行", account_no="0001112222", holder="张三")
-    httpx.post(
-        f"{simulator_url}/_faults", json={"service": "payment", "fail_next": 1, "status": 422}
-    )
+    faults(service="payment", fail_next=1, status=422)
     await approve(handle, env)
     for _ in range(50):
         view = await handle.query(ApplicationWorkflow.current)
@@ -318,7 +316,9 @@ async def test_an_approved_case_without_a_bank_account_waits_for_one(running, si
     assert len(transfers) == 1 and transfers[0]["account"]["account_no_masked"] == "****6666"
 
 
-async def test_a_refusal_whose_sms_is_refused_still_waits_for_its_deadline(running, simulator_url):
+async def test_a_refusal_whose_sms_is_refused_still_waits_for_its_deadline(
+    running, simulator_url, faults
+):
     env, settings = running
     handle = await start_case(env, settings)
     await survey(handle, env, income="5000")
@@ -327,7 +327,7 @@ async def test_a_refusal_whose_sms_is_refused_still_waits_for_its_deadline(runni
         ApplicationWorkflow.record_review,
         ReviewRecord(actor=ASSISTANT, recommendation="refuse", reasons="income above the line"),
     )
-    httpx.post(f"{simulator_url}/_faults", json={"service": "sms", "fail_next": 1, "status": 422})
+    faults(service="sms", fail_next=1, status=422)
     await handle.execute_update(
         ApplicationWorkflow.record_decision,
         DecisionRecord(actor=OFFICER, outcome="refuse", reasons="income above the line"),

@@ -33,19 +33,10 @@ from tests.helpers.api import (
     until,
     wait_for,
 )
-from tests.helpers.stack import fresh_database, running_stack, watch_halted_now
+from tests.helpers.stack import watch_halted_now
 from workflows.client import application_workflow_id, emergency_workflow_id
 
 TOWNSHIP, VILLAGE = "370305106", "370305106201"  # 金山镇, 金山村
-
-
-@pytest.fixture
-async def own_stack(dev_env, api_settings, tmp_path):
-    """The stack on a database of its own: its reserves, claims and cases are this test's."""
-    database = fresh_database(f"sqlite:///{tmp_path / 'jiuzhu.db'}")
-    settings = api_settings.model_copy(update={"database_url": database})
-    async with running_stack(dev_env.client, settings) as running:
-        yield running
 
 
 @pytest.fixture

@@ -9,6 +9,10 @@ from contextlib import contextmanager
 
 import uvicorn
 
+# Not the module's generator: pytest-randomly seeds it alike before every test, and these
+# numbers must differ between tests.
+_unseeded = random.SystemRandom()
+
 
 @contextmanager
 def serve(
@@ -39,7 +43,7 @@ def free_port() -> int:
     """A free loopback port below the kernel's ephemeral range, where the Temporal dev server
     and other processes pick their own random ports: none of them takes it from under us."""
     for _ in range(200):
-        port = random.randint(20000, 30000)
+        port = _unseeded.randint(20000, 30000)
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))

@@ -33,6 +33,11 @@ from worker import create_worker
 from workflows.client import data_converter
 from workflows.search import ALL_KEYS
 
+# Not the module's generator: pytest-randomly seeds it alike before every test, and these
+# numbers must differ between tests.
+_unseeded = random.SystemRandom()
+
+
 BIN = Path(sys.executable).parent
 TEMPORAL = BIN / "temporal"
 TEST_SERVER = BIN / "temporal-test-server"
@@ -124,13 +129,13 @@ def fresh_database(database: str) -> str:
     upgrade(database)
     with session_scope(database, writes=True) as session:
         year = local_date(datetime.now(UTC)).year
-        session.add(CaseCounter(year=year, last=random.randrange(10**5, 9 * 10**5)))
+        session.add(CaseCounter(year=year, last=_unseeded.randrange(10**5, 9 * 10**5)))
         # Households' numbers likewise: the bank simulator is shared, and pays a household's
         # month once (its line's key is made of the number).
         for kind in TYPE_CODES:
             session.add(
                 RecipientCounter(
-                    assistance_type=kind, year=year, last=random.randrange(10**5, 9 * 10**5)
+                    assistance_type=kind, year=year, last=_unseeded.randrange(10**5, 9 * 10**5)
                 )
             )
     return database
