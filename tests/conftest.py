@@ -14,6 +14,8 @@ from store.migrate import upgrade
 from tests.helpers.servers import serve
 from tests.helpers.stack import (
     CONVERTER,
+    POSTGRES,
+    REQUIRE_POSTGRES,
     TEMPORAL,
     TEST_SERVER,
     Stack,
@@ -32,6 +34,8 @@ from workflows.search import ALL_KEYS
 def postgres_url() -> Iterator[str]:
     """A fresh database on the local PostgreSQL server, dropped afterwards."""
     if why := postgres_reachable():
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"JIUZHU_TEST_REQUIRE_POSTGRES is set and no PostgreSQL answers: {why}")
         pytest.skip(f"no PostgreSQL to test against: {why}")
     with fresh_postgres("jiuzhu_test") as url:
         yield url
@@ -125,6 +129,17 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     )
     yield env
     await env.shutdown()
+
+
+def pytest_sessionstart(session) -> None:
+    """With JIUZHU_TEST_REQUIRE_POSTGRES, a PostgreSQL that does not answer stops the run
+    before any test: nothing of it is skipped or moved to SQLite without a sound."""
+    if REQUIRE_POSTGRES and (why := postgres_reachable()):
+        pytest.exit(
+            f"JIUZHU_TEST_REQUIRE_POSTGRES is set and no PostgreSQL answers at "
+            f"{POSTGRES.split('@')[-1]}: {why}",
+            returncode=3,
+        )
 
 
 def pytest_terminal_summary(terminalreporter, config) -> None:

@@ -91,6 +91,10 @@ POSTGRES = os.environ.get(
     "JIUZHU_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 
+REQUIRE_POSTGRES = os.environ.get("JIUZHU_TEST_REQUIRE_POSTGRES", "") not in ("", "0")
+"""Set (CI sets it): a PostgreSQL that does not answer fails the run, instead of skipping the
+PostgreSQL half of the records tests and running the end-to-end suite on SQLite."""
+
 
 def postgres_reachable() -> str | None:
     """None when the PostgreSQL server answers, else why not."""
