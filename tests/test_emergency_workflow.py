@@ -31,7 +31,7 @@ from store import reserve
 from store.db import session_scope
 from store.tables import EmergencyPayout, ReserveEntry, StaffNotification
 from tests.helpers.actors import APPROVER, ASSISTANT, COORDINATOR, OFFICER
-from tests.helpers.people import id_number
+from tests.helpers.people import id_number, phone
 from tests.helpers.workflows import audit, request, reserve_now, until
 from worker import create_worker
 from workflows.emergency import EmergencyWorkflow
@@ -188,14 +188,14 @@ async def test_a_second_payment_for_the_same_cause_within_90_days_needs_the_dist
 
 async def test_a_rejected_family_is_told_why(running, simulator_url):
     env, settings = running
-    family = Applicant(name="赵六", id_number=id_number(), phone="13900000003")
+    family = Applicant(name="赵六", id_number=id_number(), phone=phone())
     handle = await request(env, settings, applicant=family)
     await handle.execute_update(
         EmergencyWorkflow.reject, RejectionRecord(actor=APPROVER, reasons="已由保险全额赔付")
     )
     final = await handle.result()
     assert final.stage == EmergencyStage.rejected and final.closed_at is not None
-    sms = httpx.get(f"{simulator_url}/sms/messages", params={"phone": "13900000003"}).json()
+    sms = httpx.get(f"{simulator_url}/sms/messages", params={"phone": family.phone}).json()
     assert [m["template"] for m in sms] == ["emergency_rejected"]
     assert "已由保险全额赔付" in sms[0]["text"]
     assert transfers(simulator_url, final.case_no) == []

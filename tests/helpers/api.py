@@ -253,7 +253,7 @@ def flood_emergency(n: int, township: str = "370305101", village: str = "3703051
         "township": township,
         "village": village,
         "cause": "disaster",
-        "applicant": {"name": name, "id_number": id_number(), "phone": f"139{n:08d}"},
+        "applicant": {"name": name, "id_number": id_number(), "phone": phone()},
         "household": [],
         "bank_account": {"bank": "农商银行", "account_no": f"62210000{n:08d}", "holder": name},
         "requested_amount": "3000.00",
