@@ -2,96 +2,40 @@
 
 import io
 import logging
-import os
-import random
-import sys
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import pytest
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client
-from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.testing import WorkflowEnvironment
 
-from api.main import create_app
-from api.tokens import issue_token
-from domain.calendar import local_date
-from domain.cases import Actor
-from domain.policy import Policy
-from domain.recipients import TYPE_CODES
 from settings import Settings
 from simulators.app import create_app as create_simulators
-from store.db import get_engine, session_scope
 from store.migrate import upgrade
-from store.tables import CaseCounter, RecipientCounter
-from tests.support import CONVERTER, serve
-from worker import create_worker
-from workflows.search import ALL_KEYS
-
-BIN = Path(sys.executable).parent
-TEMPORAL = BIN / "temporal"
-TEST_SERVER = BIN / "temporal-test-server"
-
-
-async def register_search_attributes(client: Client) -> None:
-    await client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=client.namespace,
-            search_attributes={
-                key.name: IndexedValueType.ValueType(
-                    SearchAttributeIndexedValueType(key.indexed_value_type)
-                )
-                for key in ALL_KEYS
-            },
-        )
-    )
-
-
-POSTGRES = os.environ.get(
-    "JIUZHU_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+from tests.helpers.servers import serve
+from tests.helpers.stack import (
+    CONVERTER,
+    POSTGRES,
+    REQUIRE_POSTGRES,
+    TEMPORAL,
+    TEST_SERVER,
+    Stack,
+    e2e_database,
+    fresh_database,
+    fresh_postgres,
+    postgres_reachable,
+    register_search_attributes,
+    running_stack,
+    stack_settings,
 )
-
-
-def postgres_reachable() -> str | None:
-    """None when the PostgreSQL server answers, else why not."""
-    try:
-        import psycopg
-    except ImportError:
-        return "psycopg is not installed"
-    try:
-        psycopg.connect(POSTGRES.replace("+psycopg", ""), connect_timeout=3).close()
-    except psycopg.OperationalError as unreachable:
-        return str(unreachable).strip()
-    return None
-
-
-@contextmanager
-def fresh_postgres(prefix: str) -> Iterator[str]:
-    """A new database on the local PostgreSQL server, dropped afterwards."""
-    import psycopg
-
-    server = POSTGRES.rsplit("/", 1)[0]
-    admin = psycopg.connect(POSTGRES.replace("+psycopg", ""), autocommit=True, connect_timeout=3)
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"{server}/{name}"
-    finally:
-        get_engine(f"{server}/{name}").dispose()
-        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
-        admin.close()
+from workflows.search import ALL_KEYS
 
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh database on the local PostgreSQL server, dropped afterwards."""
     if why := postgres_reachable():
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"JIUZHU_TEST_REQUIRE_POSTGRES is set and no PostgreSQL answers: {why}")
         pytest.skip(f"no PostgreSQL to test against: {why}")
     with fresh_postgres("jiuzhu_test") as url:
         yield url
@@ -106,25 +50,6 @@ def each_database_url(request, tmp_path) -> str:
     else:
         database = request.getfixturevalue("postgres_url")
     return fresh_database(database)
-
-
-def fresh_database(database: str) -> str:
-    """``database`` migrated, its case numbers starting at a random point of this year: the
-    cases of the session's other databases share the one dev server, where a case's workflow
-    id is made of its number."""
-    upgrade(database)
-    with session_scope(database, writes=True) as session:
-        year = local_date(datetime.now(UTC)).year
-        session.add(CaseCounter(year=year, last=random.randrange(10**5, 9 * 10**5)))
-        # Households' numbers likewise: the bank simulator is shared, and pays a household's
-        # month once (its line's key is made of the number).
-        for kind in TYPE_CODES:
-            session.add(
-                RecipientCounter(
-                    assistance_type=kind, year=year, last=random.randrange(10**5, 9 * 10**5)
-                )
-            )
-    return database
 
 
 @pytest.fixture
@@ -147,6 +72,22 @@ def simulator_url(tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture
+def faults(simulator_url) -> Iterator[Callable[..., None]]:
+    """Arms a fault on the shared simulators (``POST /_faults``: ``faults(service="payment",
+    fail_next=3, status=503)``); whatever is armed is disarmed when the test ends, however it
+    ends, so that no other test meets it."""
+
+    def arm(**fault) -> None:
+        armed = httpx.post(f"{simulator_url}/_faults", json=fault)
+        assert armed.status_code == 204, armed.text
+
+    try:
+        yield arm
+    finally:
+        httpx.delete(f"{simulator_url}/_faults")
+
+
+@pytest.fixture
 def database_url(tmp_path) -> str:
     url = f"sqlite:///{tmp_path / 'jiuzhu.db'}"
     upgrade(url)
@@ -155,16 +96,8 @@ def database_url(tmp_path) -> str:
 
 @pytest.fixture
 def settings(database_url, simulator_url) -> Settings:
-    return Settings(
-        database_url=database_url,
-        payment_url=f"{simulator_url}/payment",
-        sms_url=f"{simulator_url}/sms",
-        verification_url=f"{simulator_url}/verification",
-        task_queue=f"test-{uuid.uuid4()}",
-        # A test's worker stops at once, its activities cancelled (tests/test_workers.py
-        # tries the grace period of a deployment).
-        worker_shutdown_grace_seconds=0,
-    )
+    """A stack's settings for the time-skipping server (``stack_settings``)."""
+    return stack_settings(database_url=database_url, simulator_url=simulator_url)
 
 
 @pytest.fixture
@@ -198,46 +131,24 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
-class Stack:
-    """A running API with a real worker behind it, and ways to call it as a user."""
-
-    def __init__(self, url: str, settings: Settings) -> None:
-        self.url = url
-        self.settings = settings
-
-    def headers(self, actor: Actor, idempotency_key: str | None = None) -> dict[str, str]:
-        token = issue_token(
-            secret=self.settings.jwt_secret,
-            sub=actor.user_id,
-            name=actor.name,
-            role=actor.role,
-            jurisdiction=actor.jurisdiction,
-            issuer=self.settings.token_issuer,
-            audience=self.settings.token_audience,
-        )
-        headers = {"Authorization": f"Bearer {token}"}
-        if idempotency_key:
-            headers["Idempotency-Key"] = idempotency_key
-        return headers
-
-    def client(self, actor: Actor | None = None) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            base_url=self.url, headers=self.headers(actor) if actor else None, timeout=30
+def pytest_sessionstart(session) -> None:
+    """With JIUZHU_TEST_REQUIRE_POSTGRES, a PostgreSQL that does not answer stops the run
+    before any test: nothing of it is skipped or moved to SQLite without a sound."""
+    if REQUIRE_POSTGRES and (why := postgres_reachable()):
+        pytest.exit(
+            f"JIUZHU_TEST_REQUIRE_POSTGRES is set and no PostgreSQL answers at "
+            f"{POSTGRES.split('@')[-1]}: {why}",
+            returncode=3,
         )
 
 
-E2E_DATABASE = os.environ.get("JIUZHU_TEST_E2E_DATABASE", "postgresql")
-"""The application database of the end-to-end suite (the API and worker over the dev server):
-PostgreSQL, as in production, when its server answers; SQLite otherwise or when set to it."""
-
-
-def e2e_database() -> tuple[str, str]:
-    """Which database the end-to-end suite uses, and why."""
-    if E2E_DATABASE == "sqlite":
-        return "sqlite", "JIUZHU_TEST_E2E_DATABASE=sqlite"
-    if why := postgres_reachable():
-        return "sqlite", f"no PostgreSQL answered at {POSTGRES.split('@')[-1]}: {why[:120]}"
-    return "postgresql", f"PostgreSQL at {POSTGRES.split('@')[-1]}"
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    """The seed of the random order (pytest-randomly), even with -q: the same order again."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if seed is not None and config.pluginmanager.hasplugin("randomly"):
+        terminalreporter.write_line(
+            f"tests ran in a random order; again in this order: --randomly-seed={seed}"
+        )
 
 
 def pytest_report_header(config) -> str:
@@ -262,25 +173,15 @@ def dev_database_url(tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture
-def api_settings(settings, dev_env, dev_database_url) -> Settings:
-    """Test settings with a notice period of zero days: the dev server's clock is real time."""
-    return settings.model_copy(
-        update={
-            "database_url": dev_database_url,
-            "temporal_address": dev_env.client.service_client.config.target_host,
-            "policy": Policy(notice_calendar_days=0),
-        }
+def api_settings(settings, simulator_url, dev_env, dev_database_url) -> Settings:
+    """The settings of a stack on the dev server (``stack_settings``), the ``settings``'
+    task queue."""
+    return stack_settings(
+        database_url=dev_database_url,
+        simulator_url=simulator_url,
+        temporal_address=dev_env.client.service_client.config.target_host,
+        task_queue=settings.task_queue,
     )
-
-
-@asynccontextmanager
-async def running_stack(client: Client, settings: Settings) -> AsyncIterator[Stack]:
-    """A worker on ``client`` and the API over HTTP, with ``settings``."""
-    worker, external = create_worker(client, settings)
-    async with worker:
-        with serve(create_app(settings)) as url:
-            yield Stack(url, settings)
-    await external.close()
 
 
 @pytest.fixture
@@ -293,5 +194,20 @@ async def stack(dev_env, api_settings) -> AsyncIterator[Stack]:
 async def stack_on_each_database(dev_env, api_settings, each_database_url) -> AsyncIterator[Stack]:
     """The stack on a fresh SQLite database, then on a fresh PostgreSQL one."""
     settings = api_settings.model_copy(update={"database_url": each_database_url})
+    async with running_stack(dev_env.client, settings) as running:
+        yield running
+
+
+@pytest.fixture
+def own_database_url(tmp_path) -> str:
+    """A fresh database of the test's own (SQLite), its case numbers of its own."""
+    return fresh_database(f"sqlite:///{tmp_path / 'own.db'}")
+
+
+@pytest.fixture
+async def own_stack(dev_env, api_settings, own_database_url) -> AsyncIterator[Stack]:
+    """The stack on a database of its own: its townships, calendar, reserves, claims and
+    cases are this test's, and no other test counts on what it changes there."""
+    settings = api_settings.model_copy(update={"database_url": own_database_url})
     async with running_stack(dev_env.client, settings) as running:
         yield running

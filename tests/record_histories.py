@@ -51,7 +51,6 @@ from domain.emergency import (
 )
 from domain.months import Month
 from domain.payroll import payroll_workflow_id, reissue_workflow_id
-from settings import Settings
 from simulators.app import create_app
 from store import reserve
 from store.calendar import packaged_years, publish_year
@@ -59,21 +58,19 @@ from store.db import session_scope
 from store.migrate import upgrade
 from store.recipients import record_bank_account
 from store.tables import PayrollItem
-from tests.conftest import TEMPORAL, TEST_SERVER, register_search_attributes
-from tests.support import (
-    APPROVER,
-    ASSISTANT,
+from tests.helpers.actors import APPROVER, ASSISTANT, COORDINATOR, OFFICER, SUPERVISOR
+from tests.helpers.cases import households
+from tests.helpers.servers import serve
+from tests.helpers.stack import (
     CONVERTER,
-    COORDINATOR,
-    OFFICER,
     RING,
-    SUPERVISOR,
-    households,
-    serve,
+    TEMPORAL,
+    TEST_SERVER,
+    register_search_attributes,
+    stack_settings,
 )
-from tests.test_application_workflow import start_case, survey, wait_for_stage
-from tests.test_emergency_workflow import request, until
-from tests.test_emergency_workflow import reserve_now as reserve_state
+from tests.helpers.workflows import request, start_case, survey, until, wait_for_stage
+from tests.helpers.workflows import reserve_now as reserve_state
 from worker import create_worker
 from workflows.application import ApplicationWorkflow as W
 from workflows.emergency import EmergencyWorkflow as E
@@ -627,12 +624,8 @@ async def main(names: list[str]) -> None:
                 env.database_url = database_url  # for the scenarios that look at the reserve
                 env.simulator_url, env.halted_runs = sims, []  # … and those that halt a case
                 env.more_histories = {}  # other workflows' histories, by the file's suffix
-                settings = Settings(
-                    database_url=database_url,
-                    payment_url=f"{sims}/payment",
-                    sms_url=f"{sims}/sms",
-                    verification_url=f"{sims}/verification",
-                    task_queue=f"histories-{name}",
+                settings = stack_settings(
+                    database_url=database_url, simulator_url=sims, task_queue=f"histories-{name}"
                 )
                 worker, external = create_worker(env.client, settings)
                 env.task_queue = settings.task_queue

@@ -1,85 +1,43 @@
 """The HTTP API end to end: real HTTP, a real worker, the Temporal dev server, a real database."""
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import httpx
 import pytest
 
 from api.main import create_app
-from domain.calendar import local_date
 from domain.cases import Actor, Role
 from domain.policy import Policy
 from store.calendar import packaged_years
-from tests.conftest import Stack, fresh_database, running_stack
-from tests.support import ASSISTANT, COORDINATOR, OFFICER, id_number, serve
-from tests.test_emergency_api import (
+from tests.helpers.actors import (
+    ASSISTANT,
+    COORDINATOR,
+    OFFICER,
     approver_of,
     assistant_of,
     coordinator_of,
+)
+from tests.helpers.api import (
+    application,
     emergency,
     key,
+    shanghai_today,
+    survey,
     trail,
     until,
+    wait_for,
 )
+from tests.helpers.people import id_number
+from tests.helpers.people import phone as unique_phone
+from tests.helpers.servers import serve
+from tests.helpers.stack import Stack
 from worker import create_worker
 
 OTHER_TOWNSHIP = Actor(
     user_id="u-xuegong", name="雪宫助理", role=Role.township_assistant, jurisdiction="370305002"
 )
 ADMIN = Actor(user_id="u-admin", name="管理员", role=Role.admin, jurisdiction="370305")
-
-
-def application(**overrides) -> dict:
-    body = {
-        "assistance_type": "dibao",
-        "township": "370305001",
-        "village": "370305001001",
-        "channel": "walk_in",
-        "applicant": {"name": "张三", "id_number": id_number(), "phone": "13800000000"},
-        "household": [
-            {
-                "name": "李四",
-                "id_number": id_number("19820202"),
-                "relation": "spouse",
-                "monthly_income": "400.00",
-            }
-        ],
-        "reason": "失业，无稳定收入",
-    }
-    body |= overrides
-    holder = body["applicant"]["name"]  # the payment system pays only the account's holder
-    body.setdefault(
-        "bank_account", {"bank": "齐商银行", "account_no": "6223000011112222", "holder": holder}
-    )
-    return body
-
-
-def shanghai_today() -> date:
-    """Dates are the district's: after 16:00 UTC it is already tomorrow in Asia/Shanghai."""
-    return local_date(datetime.now(UTC))
-
-
-def survey(today: date | None = None) -> dict:
-    return {
-        "investigators": ["李协理", "周干事"],
-        "visited_on": str(today or shanghai_today()),
-        "findings": "两居室，无车辆",
-        "assessed_monthly_income": "400.00",
-    }
-
-
-async def wait_for(client: httpx.AsyncClient, case_no: str, predicate, timeout: float = 20) -> dict:
-    """Poll the case until ``predicate`` holds (the worker moves cases asynchronously)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        case = (await client.get(f"/applications/{case_no}")).json()
-        if predicate(case):
-            return case
-        assert asyncio.get_running_loop().time() < deadline, case
-        await asyncio.sleep(0.1)
 
 
 async def test_a_case_goes_from_the_window_to_its_first_payment_over_http(stack, simulator_url):
@@ -139,7 +97,7 @@ async def test_a_case_goes_from_the_window_to_its_first_payment_over_http(stack,
 
 
 async def test_a_refusal_is_sent_in_writing_with_its_reasons(stack, simulator_url):
-    phone = "13900000001"
+    phone = unique_phone()  # the SMS simulator is shared: a number only this test uses
     async with stack.client(ASSISTANT) as assistant, stack.client(OFFICER) as officer:
         body = application(applicant={"name": "王五", "id_number": id_number(), "phone": phone})
         case_no = (await assistant.post("/applications", json=body)).json()["case_no"]
@@ -254,10 +212,14 @@ async def test_a_retried_request_with_the_same_idempotency_key_has_one_effect(st
 
 
 @pytest.fixture
-def long_deadline_settings(api_settings):
-    """A decision period long enough to reach a year whose holidays are not yet published."""
+def long_deadline_settings(api_settings, own_database_url):
+    """A decision period long enough to reach a year whose holidays are not yet published, on
+    a database of the test's own: the calendar it publishes moves no other test's deadlines."""
     return api_settings.model_copy(
-        update={"policy": Policy(notice_calendar_days=0, decision_working_days=400)}
+        update={
+            "database_url": own_database_url,
+            "policy": Policy(notice_calendar_days=0, decision_working_days=400),
+        }
     )
 
 
@@ -265,7 +227,8 @@ async def test_publishing_a_years_holidays_moves_provisional_deadlines(
     dev_env, long_deadline_settings
 ):
     from api.main import create_app
-    from tests.conftest import Stack, serve
+    from tests.helpers.servers import serve
+    from tests.helpers.stack import Stack
     from worker import create_worker
 
     worker, external = create_worker(dev_env.client, long_deadline_settings)
@@ -298,20 +261,10 @@ async def test_publishing_a_years_holidays_moves_provisional_deadlines(
     await external.close()
 
 
-@pytest.fixture
-async def stack_of_its_own(dev_env, api_settings, tmp_path) -> AsyncIterator[Stack]:
-    """The stack on a database of its own: a calendar published there moves only its cases,
-    and no other test counts on it."""
-    database = fresh_database(f"sqlite:///{tmp_path / 'jiuzhu.db'}")
-    settings = api_settings.model_copy(update={"database_url": database})
-    async with running_stack(dev_env.client, settings) as running:
-        yield running
-
-
-async def test_days_gone_by_cannot_be_rewritten_in_the_calendar(stack_of_its_own):
+async def test_days_gone_by_cannot_be_rewritten_in_the_calendar(own_stack):
     """Every December day made a holiday on 12-04 once turned a late survey into one on time."""
     last_year = shanghai_today().year - 1  # every day of it is gone by
-    async with stack_of_its_own.client(ADMIN) as admin:
+    async with own_stack.client(ADMIN) as admin:
         in_force = (await admin.get(f"/calendar/{last_year}")).json()
         holidays, workdays = set(in_force["holidays"]), set(in_force["workdays"])
         december = {str(date(last_year, 12, d)) for d in range(1, 32)}
@@ -340,13 +293,13 @@ async def test_days_gone_by_cannot_be_rewritten_in_the_calendar(stack_of_its_own
         assert (await admin.get(f"/calendar/{last_year}")).json() == in_force
 
 
-async def test_a_correction_of_a_day_to_come_moves_an_emergencys_follow_up(stack_of_its_own):
+async def test_a_correction_of_a_day_to_come_moves_an_emergencys_follow_up(own_stack):
     township, village = "370305001", "370305001001"
     async with (
-        stack_of_its_own.client(assistant_of(township)) as assistant,
-        stack_of_its_own.client(approver_of(township)) as approver,
-        stack_of_its_own.client(coordinator_of(village)) as coordinator,
-        stack_of_its_own.client(ADMIN) as admin,
+        own_stack.client(assistant_of(township)) as assistant,
+        own_stack.client(approver_of(township)) as approver,
+        own_stack.client(coordinator_of(village)) as coordinator,
+        own_stack.client(ADMIN) as admin,
     ):
         body = emergency(township, village)
         case_no = (await assistant.post("/emergencies", json=body, headers=key())).json()["case_no"]
@@ -442,8 +395,9 @@ async def test_lists_filter_and_page_within_the_jurisdiction(stack):
         ).status_code == 422
 
 
-async def test_townships_are_reference_data_the_admin_edits(stack):
-    async with stack.client(ASSISTANT) as assistant, stack.client(ADMIN) as admin:
+async def test_townships_are_reference_data_the_admin_edits(own_stack):
+    """On a database of its own: it rewrites a township's villages."""
+    async with own_stack.client(ASSISTANT) as assistant, own_stack.client(ADMIN) as admin:
         townships = (await assistant.get("/townships")).json()
         assert len(townships) == 12 and townships[0]["code"] == "370305001"
         assert townships[0]["name"] == "闻韶街道" and townships[0]["area"] == "urban"

@@ -52,7 +52,8 @@ from domain.deadlines import DeadlineFacts, Pause, compute_deadlines
 from domain.errors import InvalidData, NotPermitted, WrongStage
 from domain.policy import Policy
 from store.calendar import packaged_years
-from tests.support import ASSISTANT, COORDINATOR, OFFICER, id_number
+from tests.helpers.actors import ASSISTANT, COORDINATOR, OFFICER
+from tests.helpers.people import id_number
 
 D = date
 # Pinned to the years up to 2026 (as in test_domain), so 2027 stays unpublished.

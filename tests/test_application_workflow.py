@@ -1,14 +1,13 @@
 """ApplicationWorkflow on the time-skipping test server: timers run by skipping time."""
 
 import asyncio
-import uuid
 from datetime import timedelta
 from decimal import Decimal
 
 import httpx
 import pytest
 from sqlmodel import select
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 
 from domain.calendar import local_date
 from domain.cases import (
@@ -23,8 +22,9 @@ from domain.cases import (
     SurveyRecord,
 )
 from store.db import session_scope
-from store.tables import AuditEntryRecord, CaseRecord, StaffNotification
-from tests.support import ASSISTANT, COORDINATOR, OFFICER, case_start
+from store.tables import CaseRecord, StaffNotification
+from tests.helpers.actors import ASSISTANT, COORDINATOR, OFFICER
+from tests.helpers.workflows import activity_runs, audit, start_case, survey, wait_for_stage
 from worker import create_worker
 from workflows.application import ApplicationWorkflow
 
@@ -35,54 +35,6 @@ async def running(time_env, settings):
     async with worker:
         yield time_env, settings
     await external.close()
-
-
-async def start_case(env, settings, **overrides) -> WorkflowHandle:
-    start = case_start(
-        case_no=f"T-{uuid.uuid4().hex[:8]}",
-        database_url=settings.database_url,
-        accepted_at=await env.get_current_time(),
-        **overrides,
-    )
-    return await env.client.start_workflow(
-        ApplicationWorkflow.run,
-        start,
-        id=f"application-{start.case_no}",
-        task_queue=settings.task_queue,
-    )
-
-
-async def survey(handle, env, income="300"):
-    today = local_date(await env.get_current_time())
-    return await handle.execute_update(
-        ApplicationWorkflow.record_survey,
-        SurveyRecord(
-            actor=COORDINATOR,
-            investigators=["李协理", "周干事"],
-            visited_on=today,
-            findings="two rooms, no vehicle",
-            assessed_monthly_income=Decimal(income),
-        ),
-    )
-
-
-async def wait_for_stage(handle, stage: Stage, env) -> None:
-    for _ in range(100):
-        if (await handle.query(ApplicationWorkflow.current)).stage == stage:
-            return
-        await env.sleep(timedelta(seconds=1))
-    raise AssertionError(f"never reached {stage}")
-
-
-def audit(database_url, case_no) -> list[AuditEntryRecord]:
-    with session_scope(database_url) as session:
-        return list(
-            session.exec(
-                select(AuditEntryRecord)
-                .where(AuditEntryRecord.case_no == case_no)
-                .order_by(AuditEntryRecord.seq)
-            )
-        )
 
 
 async def test_a_dibao_case_runs_from_survey_to_first_payment(running, simulator_url):
@@ -279,12 +231,10 @@ async def approve(handle, env) -> None:
     )
 
 
-async def test_a_payment_system_outage_is_retried_and_pays_once(running, simulator_url):
+async def test_a_payment_system_outage_is_retried_and_pays_once(running, simulator_url, faults):
     env, settings = running
     handle = await start_case(env, settings)
-    httpx.post(
-        f"{simulator_url}/_faults", json={"service": "payment", "fail_next": 3, "status": 503}
-    )
+    faults(service="payment", fail_next=3, status=503)
     await approve(handle, env)
     final = await handle.result()
     assert final.first_payment_at is not None
@@ -292,17 +242,18 @@ async def test_a_payment_system_outage_is_retried_and_pays_once(running, simulat
         f"{simulator_url}/payment/transfers", params={"case_no": final.case_no}
     ).json()
     assert len(transfers) == 1
+    # The three calls the outage answered failed, and the fourth paid.
+    [payment] = await activity_runs(handle, "make_payment")
+    assert payment.attempt == 4
 
 
 async def test_a_refused_payment_is_put_before_people_and_paid_once_into_a_corrected_account(
-    running, simulator_url
+    running, simulator_url, faults
 ):
     env, settings = running
     handle = await start_case(env, settings)
     closed = BankAccount(bank="齐商银行", account_no="0001112222", holder="张三")
-    httpx.post(
-        f"{simulator_url}/_faults", json={"service": "payment", "fail_next": 1, "status": 422}
-    )
+    faults(service="payment", fail_next=1, status=422)
     await approve(handle, env)
     for _ in range(50):
         view = await handle.query(ApplicationWorkflow.current)
@@ -365,7 +316,9 @@ async def test_an_approved_case_without_a_bank_account_waits_for_one(running, si
     assert len(transfers) == 1 and transfers[0]["account"]["account_no_masked"] == "****6666"
 
 
-async def test_a_refusal_whose_sms_is_refused_still_waits_for_its_deadline(running, simulator_url):
+async def test_a_refusal_whose_sms_is_refused_still_waits_for_its_deadline(
+    running, simulator_url, faults
+):
     env, settings = running
     handle = await start_case(env, settings)
     await survey(handle, env, income="5000")
@@ -374,7 +327,7 @@ async def test_a_refusal_whose_sms_is_refused_still_waits_for_its_deadline(runni
         ApplicationWorkflow.record_review,
         ReviewRecord(actor=ASSISTANT, recommendation="refuse", reasons="income above the line"),
     )
-    httpx.post(f"{simulator_url}/_faults", json={"service": "sms", "fail_next": 1, "status": 422})
+    faults(service="sms", fail_next=1, status=422)
     await handle.execute_update(
         ApplicationWorkflow.record_decision,
         DecisionRecord(actor=OFFICER, outcome="refuse", reasons="income above the line"),

@@ -26,7 +26,6 @@ from sqlmodel import select
 from api.main import create_app
 from api.routes.compliance import COLUMNS, report_clock
 from api.spreadsheet import csv_bytes
-from api.tokens import issue_token
 from domain.calendar import SHANGHAI, WorkingCalendar, WorkingDayIndex, YearCalendar
 from domain.cases import (
     Actor,
@@ -58,15 +57,17 @@ from domain.emergency import ApprovalRecord
 from domain.policy import Policy
 from domain.townships import DISTRICT_CODE as DISTRICT
 from services.compliance import build_report
-from settings import Settings
 from store import reserve
 from store.calendar import publish_year
 from store.compliance import application_facts, emergency_facts, reserve_facts
 from store.db import session_scope
 from store.tables import CaseRecord, EmergencyRecord, TownshipRow
-from tests.support import APPROVER, ASSISTANT, COORDINATOR, OFFICER, RING, id_number, serve
-from tests.test_application_workflow import start_case, survey, wait_for_stage
-from tests.test_emergency_workflow import request, until
+from tests.helpers.actors import APPROVER, ASSISTANT, COORDINATOR, OFFICER
+from tests.helpers.actors import headers as bearer
+from tests.helpers.people import id_number
+from tests.helpers.servers import serve
+from tests.helpers.stack import RING
+from tests.helpers.workflows import request, start_case, survey, until, wait_for_stage
 from worker import create_worker
 from workflows.application import ApplicationWorkflow
 from workflows.emergency import EmergencyWorkflow
@@ -782,17 +783,6 @@ async def test_a_seeded_set_of_cases_is_reported_number_by_number_in_json_and_cs
 
 
 TOTAL = {"township": None, "township_name": None}
-
-
-def bearer(settings: Settings, actor: Actor) -> dict[str, str]:
-    token = issue_token(
-        secret=settings.jwt_secret,
-        sub=actor.user_id,
-        name=actor.name,
-        role=actor.role,
-        jurisdiction=actor.jurisdiction,
-    )
-    return {"Authorization": f"Bearer {token}"}
 
 
 def application_row(township: str | None, assistance_type: str | None, **numbers) -> dict:

@@ -21,8 +21,10 @@ from api.main import create_app
 from domain.policy import Policy
 from simulators.app import create_app as create_simulators
 from stack import temporal_dev_server_command, wait_for_port
-from tests.support import ASSISTANT, CONVERTER, COORDINATOR, OFFICER, free_port, serve
-from tests.test_api import application, survey, wait_for
+from tests.helpers.actors import ASSISTANT, COORDINATOR, OFFICER, headers
+from tests.helpers.api import application, eventually, survey, wait_for
+from tests.helpers.servers import free_port, serve
+from tests.helpers.stack import CONVERTER
 from workflows.client import emergency_workflow_id
 
 
@@ -107,10 +109,12 @@ async def test_a_case_survives_killing_the_worker_and_the_server(processes):
     # The API puts the policy into each case it accepts: a zero-day notice, the clock being real.
     settings = processes.settings.model_copy(update={"policy": Policy(notice_calendar_days=0)})
     with serve(create_app(settings)) as url:
-        assistant = httpx.AsyncClient(base_url=url, headers=_auth(settings, ASSISTANT), timeout=30)
-        officer = httpx.AsyncClient(base_url=url, headers=_auth(settings, OFFICER), timeout=30)
+        assistant = httpx.AsyncClient(
+            base_url=url, headers=headers(settings, ASSISTANT), timeout=30
+        )
+        officer = httpx.AsyncClient(base_url=url, headers=headers(settings, OFFICER), timeout=30)
         coordinator = httpx.AsyncClient(
-            base_url=url, headers=_auth(settings, COORDINATOR), timeout=30
+            base_url=url, headers=headers(settings, COORDINATOR), timeout=30
         )
         async with assistant, officer, coordinator:
             await engine_ready(assistant)
@@ -157,39 +161,43 @@ async def test_a_case_survives_killing_the_worker_and_the_server(processes):
     assert len(transfers) == 1
 
 
-def _auth(settings, actor) -> dict[str, str]:
-    from tests.conftest import Stack
-
-    return Stack("", settings).headers(actor)
-
-
 async def test_an_emergency_is_paid_once_when_the_worker_dies_after_the_bank_took_the_transfer(
     processes,
 ):
-    from tests.support import APPROVER
-    from tests.test_reserve_under_load import emergency
+    from tests.helpers.actors import APPROVER
+    from tests.helpers.api import flood_emergency as emergency
 
     settings = processes.settings
     payment = settings.payment_url
     faults = payment.rsplit("/", 1)[0] + "/_faults"
     with serve(create_app(settings)) as url:
-        assistant = httpx.AsyncClient(base_url=url, headers=_auth(settings, ASSISTANT), timeout=30)
-        approver = httpx.AsyncClient(base_url=url, headers=_auth(settings, APPROVER), timeout=30)
+        assistant = httpx.AsyncClient(
+            base_url=url, headers=headers(settings, ASSISTANT), timeout=30
+        )
+        approver = httpx.AsyncClient(base_url=url, headers=headers(settings, APPROVER), timeout=30)
         async with assistant, approver:
             await engine_ready(assistant)
             body = emergency(1) | {"township": "370305001", "village": "370305001002"}
             case_no = (await assistant.post("/emergencies", json=body)).json()["case_no"]
             before = (await approver.get("/townships/370305001/reserve")).json()
             # The payment system takes the transfer, then its answer is lost with the worker.
-            httpx.post(faults, json={"service": "payment", "delay_next": 1, "delay_seconds": 120})
+            armed = httpx.post(
+                faults, json={"service": "payment", "delay_next": 1, "delay_seconds": 120}
+            )
+            assert armed.status_code == 204, armed.text
             approved = await approver.post(
                 f"/emergencies/{case_no}/approval", json={"amount": "2000"}
             )
             assert approved.status_code == 200, approved.text
-            for _ in range(100):
-                if httpx.get(f"{payment}/transfers", params={"case_no": case_no}).json():
-                    break
-                await asyncio.sleep(0.1)
+
+            async def taken() -> list[dict]:
+                return httpx.get(f"{payment}/transfers", params={"case_no": case_no}).json()
+
+            await eventually(taken, bool, timeout=10)  # the bank has the transfer ...
+            waiting = (await approver.get(f"/emergencies/{case_no}")).json()
+            assert waiting["stage"] != "paid" and not [
+                p for p in waiting["payments"] if p["status"] == "settled"
+            ], waiting  # ... and the worker has not heard so: now it dies
             processes.kill()
             httpx.delete(faults)
             processes.start()
@@ -229,9 +237,8 @@ async def test_twenty_payments_through_terminations_resets_and_a_killed_worker_a
     reconciles them with the bank; a supervisor restarts three and closes two. Afterwards every
     transfer at the bank is matched by exactly one settlement in the ledger and one payment on
     one case, and no money is held for a case not waiting for it."""
-    from tests.support import SUPERVISOR
-    from tests.test_emergency_api import approver_of, assistant_of
-    from tests.test_reserve_under_load import emergency
+    from tests.helpers.actors import SUPERVISOR, approver_of, assistant_of
+    from tests.helpers.api import flood_emergency as emergency
 
     settings = processes.settings
     processes.worker_env = {
@@ -247,7 +254,7 @@ async def test_twenty_payments_through_terminations_resets_and_a_killed_worker_a
         people = [OFFICER, SUPERVISOR]
         people += [who(t) for t in townships for who in (assistant_of, approver_of)]
         clients = {
-            who.user_id: httpx.AsyncClient(base_url=url, headers=_auth(settings, who), timeout=60)
+            who.user_id: httpx.AsyncClient(base_url=url, headers=headers(settings, who), timeout=60)
             for who in people
         }
         officer, supervisor = clients[OFFICER.user_id], clients[SUPERVISOR.user_id]
@@ -398,14 +405,14 @@ async def test_a_payroll_killed_as_the_bank_takes_a_batch_pays_every_household_o
     from datetime import UTC, datetime
 
     from domain.months import Month
-    from tests.support import households
+    from tests.helpers.cases import households
 
     settings = processes.settings
     numbers = households(settings.database_url, 9)
     month = Month.at(datetime.now(UTC)).plus(1)
     bank = httpx.AsyncClient(base_url=settings.payment_url.rsplit("/", 1)[0], timeout=30)
     with serve(create_app(settings)) as url:
-        officer = httpx.AsyncClient(base_url=url, headers=_auth(settings, OFFICER), timeout=30)
+        officer = httpx.AsyncClient(base_url=url, headers=headers(settings, OFFICER), timeout=30)
         async with officer, bank:
             await engine_ready(officer)
             await bank.post(

@@ -27,7 +27,8 @@ from domain.emergency import (
     RejectionRecord,
 )
 from domain.errors import InvalidData, WrongStage
-from tests.support import APPROVER, OFFICER, emergency_start
+from tests.helpers.actors import APPROVER, OFFICER
+from tests.helpers.cases import emergency_start
 
 D = date
 REQUESTED = datetime(2026, 3, 2, 9, tzinfo=SHANGHAI)

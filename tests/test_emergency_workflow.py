@@ -10,7 +10,7 @@ from decimal import Decimal
 import httpx
 import pytest
 from sqlmodel import select
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 
 from domain.calendar import local_date
 from domain.cases import (
@@ -24,15 +24,15 @@ from domain.cases import (
 from domain.emergency import (
     ApprovalRecord,
     EmergencyStage,
-    EmergencyView,
     ExceptionApproval,
     RejectionRecord,
 )
 from store import reserve
 from store.db import session_scope
 from store.tables import EmergencyPayout, ReserveEntry, StaffNotification
-from tests.support import APPROVER, ASSISTANT, COORDINATOR, OFFICER, emergency_start, id_number
-from tests.test_application_workflow import audit
+from tests.helpers.actors import APPROVER, ASSISTANT, COORDINATOR, OFFICER
+from tests.helpers.people import id_number, phone
+from tests.helpers.workflows import audit, request, reserve_now, until
 from worker import create_worker
 from workflows.emergency import EmergencyWorkflow
 
@@ -45,34 +45,6 @@ async def running(time_env, settings):
     async with worker:
         yield time_env, settings
     await external.close()
-
-
-async def request(env, settings, **overrides) -> WorkflowHandle:
-    start = emergency_start(
-        case_no=f"E-{uuid.uuid4().hex[:8]}", requested_at=await env.get_current_time(), **overrides
-    )
-    return await env.client.start_workflow(
-        EmergencyWorkflow.run,
-        start,
-        id=f"emergency-{start.case_no}",
-        task_queue=settings.task_queue,
-    )
-
-
-async def until(
-    handle, env, predicate, *, query=EmergencyWorkflow.current, step=timedelta(seconds=1), tries=100
-) -> EmergencyView:
-    for _ in range(tries):
-        view = await handle.query(query)
-        if predicate(view):
-            return view
-        await env.sleep(step)
-    raise AssertionError(f"never happened: {view}")
-
-
-def reserve_now(database_url: str, township: str = TOWNSHIP) -> reserve.ReserveState:
-    with session_scope(database_url) as session:
-        return reserve.reserve_of(session, township=township)
 
 
 def ledger_kinds(database_url: str, case_no: str) -> list[str]:
@@ -216,14 +188,14 @@ async def test_a_second_payment_for_the_same_cause_within_90_days_needs_the_dist
 
 async def test_a_rejected_family_is_told_why(running, simulator_url):
     env, settings = running
-    family = Applicant(name="赵六", id_number=id_number(), phone="13900000003")
+    family = Applicant(name="赵六", id_number=id_number(), phone=phone())
     handle = await request(env, settings, applicant=family)
     await handle.execute_update(
         EmergencyWorkflow.reject, RejectionRecord(actor=APPROVER, reasons="已由保险全额赔付")
     )
     final = await handle.result()
     assert final.stage == EmergencyStage.rejected and final.closed_at is not None
-    sms = httpx.get(f"{simulator_url}/sms/messages", params={"phone": "13900000003"}).json()
+    sms = httpx.get(f"{simulator_url}/sms/messages", params={"phone": family.phone}).json()
     assert [m["template"] for m in sms] == ["emergency_rejected"]
     assert "已由保险全额赔付" in sms[0]["text"]
     assert transfers(simulator_url, final.case_no) == []

@@ -26,10 +26,11 @@ from store.migrate import alembic_config, upgrade
 from store.records import apply_transition, write_new_case
 from store.tables import AuditEntryRecord, AuditSeal, CaseHead
 from store.types import UTCDateTime
-from tests.conftest import TEMPORAL, Stack
-from tests.support import ASSISTANT, CONVERTER, RING, case_start, serve
-from tests.test_api import application, survey, wait_for
-from tests.test_emergency_api import emergency
+from tests.helpers.actors import ASSISTANT
+from tests.helpers.api import application, emergency, survey, wait_for
+from tests.helpers.cases import case_start
+from tests.helpers.servers import serve
+from tests.helpers.stack import CONVERTER, RING, TEMPORAL, Stack
 from watches.audit_trail import seal_audit_trail
 from worker import create_worker
 from workflows.search import ALL_KEYS

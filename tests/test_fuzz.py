@@ -40,9 +40,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from domain.calendar import local_date
 from domain.cases import Actor
-from domain.policy import Policy
 from domain.reserve import EntryKind
-from settings import Settings
 from store.db import session_scope
 from store.tables import (
     CaseRecord,
@@ -52,10 +50,7 @@ from store.tables import (
     ReserveEntry,
     TownshipReserve,
 )
-from tests.conftest import Stack, fresh_database, running_stack
-from tests.test_api import application
-from tests.test_emergency_api import emergency
-from tests.test_permissions import (
+from tests.helpers.actors import (
     AWAY_ACTORS,
     AWAY_VILLAGE,
     DO,
@@ -68,6 +63,8 @@ from tests.test_permissions import (
     TP,
     actor,
 )
+from tests.helpers.api import application, emergency
+from tests.helpers.stack import Stack, fresh_database, running_stack, stack_settings
 from workflows.application import ApplicationWorkflow
 from workflows.emergency import EmergencyWorkflow
 
@@ -115,14 +112,10 @@ async def world(dev_env, simulator_url, tmp_path_factory) -> AsyncIterator[World
     set_hypothesis_home_dir(tmp_path_factory.mktemp("hypothesis"))
     database = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'jiuzhu.db'}"
     fresh_database(database)  # case numbers no other test uses
-    settings = Settings(
+    settings = stack_settings(
         database_url=database,
+        simulator_url=simulator_url,
         temporal_address=dev_env.client.service_client.config.target_host,
-        payment_url=f"{simulator_url}/payment",
-        sms_url=f"{simulator_url}/sms",
-        verification_url=f"{simulator_url}/verification",
-        task_queue=f"test-{uuid.uuid4()}",
-        policy=Policy(notice_calendar_days=0),
     )
     async with running_stack(dev_env.client, settings) as stack:
         applications, emergencies = [], []

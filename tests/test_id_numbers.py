@@ -13,17 +13,10 @@ from temporalio.client import Client
 from domain.sealing import KeyRing
 from settings import Settings
 from store.db import Database, get_engine
-from tests.conftest import running_stack
-from tests.support import ASSISTANT
-from tests.test_api import application
-from tests.test_emergency_api import (
-    approver_of,
-    assistant_of,
-    emergency,
-    key,
-    paid_and_closed,
-    phone,
-)
+from tests.helpers.actors import ASSISTANT, approver_of, assistant_of
+from tests.helpers.api import application, emergency, key, paid_and_closed
+from tests.helpers.people import phone
+from tests.helpers.stack import running_stack
 from watches.id_numbers import rehash_id_numbers
 from workflows.client import data_converter
 

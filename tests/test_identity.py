@@ -27,9 +27,9 @@ from api.main import create_app
 from api.tokens import issue_token
 from domain.cases import LEVEL_OF_ROLE, Actor, Role
 from settings import Settings
-from tests.support import ASSISTANT, free_port, serve
-from tests.test_api import application
-from tests.test_emergency_api import assistant_of, emergency, key
+from tests.helpers.actors import ASSISTANT, assistant_of
+from tests.helpers.api import application, emergency, key
+from tests.helpers.servers import free_port, serve
 
 ISSUER = "https://sso.linzi.example/realms/civil-affairs"
 AUDIENCE = "jiuzhu"

@@ -21,7 +21,8 @@ from domain.intake import (
     check_residence,
 )
 from domain.policy import Policy
-from tests.support import ASSISTANT, COORDINATOR, OFFICER, id_number
+from tests.helpers.actors import ASSISTANT, COORDINATOR, OFFICER
+from tests.helpers.people import id_number
 
 HOME, AWAY = "370305001", "370305002"
 TODAY = date(2026, 3, 2)

@@ -10,9 +10,11 @@ import structlog
 from api.main import create_app
 from domain.identity import mask_id_number, mask_phone
 from logs import configure_logging
-from tests.conftest import Stack
-from tests.support import ASSISTANT, COORDINATOR, OFFICER, id_number, serve
-from tests.test_api import application, survey, wait_for
+from tests.helpers.actors import ASSISTANT, COORDINATOR, OFFICER
+from tests.helpers.api import application, survey, wait_for
+from tests.helpers.people import id_number
+from tests.helpers.servers import serve
+from tests.helpers.stack import Stack
 from worker import create_worker
 
 

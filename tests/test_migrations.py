@@ -26,8 +26,11 @@ from store.migrate import alembic_config, upgrade
 from store.records import audit_trail, next_case_no, open_case_for, view_of
 from store.reserve import recent_payout
 from store.tables import CaseRecord, HouseholdClaim, IdempotencyRecord
-from tests.conftest import Stack, fresh_postgres, postgres_reachable
-from tests.support import ASSISTANT, RING, case_start, id_number, serve
+from tests.helpers.actors import ASSISTANT
+from tests.helpers.cases import case_start
+from tests.helpers.people import id_number
+from tests.helpers.servers import serve
+from tests.helpers.stack import RING, Stack, fresh_postgres, postgres_reachable
 
 LATER_VIEW_FIELDS = {
     "bank_account", "payment_attempt", "awaiting_bank_account", "stage_since", "stage_hours",

@@ -16,36 +16,27 @@ import httpx
 import pytest
 
 from store.db import Database
-from tests.conftest import fresh_database, running_stack
-from tests.support import ASSISTANT, OFFICER, SUPERVISOR, watch_halted_now
-from tests.test_api import application, wait_for
-from tests.test_emergency_api import (
-    approver_of,
-    assistant_of,
+from tests.helpers.actors import ASSISTANT, OFFICER, SUPERVISOR, approver_of, assistant_of
+from tests.helpers.api import (
+    application,
     emergency,
     eventually,
+    intervene,
     key,
     ledger_of,
     notices,
     reserve_of,
+    to_decision,
     trail,
     transfers,
     until,
+    wait_for,
 )
-from tests.test_supervision import intervene, to_decision
+from tests.helpers.stack import watch_halted_now
 from watches.halted import mark_halted_cases
 from workflows.client import application_workflow_id, emergency_workflow_id
 
 TOWNSHIP, VILLAGE = "370305106", "370305106201"  # 金山镇, 金山村
-
-
-@pytest.fixture
-async def own_stack(dev_env, api_settings, tmp_path):
-    """The stack on a database of its own: its reserves, claims and cases are this test's."""
-    database = fresh_database(f"sqlite:///{tmp_path / 'jiuzhu.db'}")
-    settings = api_settings.model_copy(update={"database_url": database})
-    async with running_stack(dev_env.client, settings) as running:
-        yield running
 
 
 @pytest.fixture

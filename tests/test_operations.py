@@ -27,18 +27,11 @@ import telemetry
 from api.main import create_app
 from store.db import CONNECT_TIMEOUT_SECONDS, session_scope
 from store.tables import CaseRecord
-from tests.conftest import Stack, fresh_database, running_stack
-from tests.support import CONVERTER, free_port, serve
-from tests.test_api import ASSISTANT, application, survey
-from tests.test_emergency_api import (
-    account_no,
-    approver_of,
-    assistant_of,
-    emergency,
-    eventually,
-    key,
-    until,
-)
+from tests.helpers.actors import ASSISTANT, approver_of, assistant_of
+from tests.helpers.api import application, emergency, eventually, key, survey, until
+from tests.helpers.people import account_no
+from tests.helpers.servers import free_port, serve
+from tests.helpers.stack import CONVERTER, Stack, fresh_database, running_stack
 from worker import create_worker
 from workflows.client import connect
 

@@ -22,10 +22,11 @@ from domain.cases import LEVEL_OF_ROLE, Actor, CaseStart, Role
 from domain.identity import mask_id_number, mask_phone
 from domain.sealing import KeyConfigError, KeyRing, Unsealable
 from logs import configure_logging
-from tests.conftest import TEMPORAL, Stack, running_stack
-from tests.support import ASSISTANT, CONVERTER, id_number, serve
-from tests.test_api import application, wait_for
-from tests.test_emergency_api import approver_of, assistant_of, emergency, until
+from tests.helpers.actors import ASSISTANT, approver_of, assistant_of
+from tests.helpers.api import application, emergency, until, wait_for
+from tests.helpers.people import id_number
+from tests.helpers.servers import serve
+from tests.helpers.stack import CONVERTER, TEMPORAL, Stack, running_stack
 from workflows.client import ENCRYPTED, KEY_ID, EncryptionCodec, connect, data_converter
 
 SUPERVISOR = Actor(user_id="u-sup", name="督办员", role=Role.supervisor, jurisdiction="370305")

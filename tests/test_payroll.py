@@ -26,17 +26,11 @@ from domain.payroll import ItemStatus, payroll_workflow_id, reissue_workflow_id
 from store.db import session_scope
 from store.payroll import reconcile_batch
 from store.recipients import record_bank_account
-from store.tables import (
-    PayrollBatch,
-    PayrollItem,
-    PayrollRecord,
-    StaffNotification,
-    TownshipRow,
-)
-from tests.conftest import fresh_database, running_stack
-from tests.support import ASSISTANT, OFFICER, RING, SUPERVISOR, households
-from tests.test_api import application, wait_for
-from tests.test_supervision import to_decision
+from store.tables import PayrollBatch, PayrollItem, PayrollRecord, StaffNotification, TownshipRow
+from tests.helpers.actors import ASSISTANT, OFFICER, SUPERVISOR
+from tests.helpers.api import application, to_decision, wait_for
+from tests.helpers.cases import households
+from tests.helpers.stack import RING, fresh_database, running_stack
 from workflows.payroll import PayrollWorkflow, ReissueWorkflow
 
 TOWNSHIPS = {"370305001": "370305001001", "370305002": "370305002001", "370305100": "370305100201"}

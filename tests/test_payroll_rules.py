@@ -19,7 +19,7 @@ from domain.recipients import (
     register,
     registered_by,
 )
-from tests.support import OFFICER
+from tests.helpers.actors import OFFICER
 
 
 def test_a_month_is_written_yyyy_mm_in_a_year_the_system_can_mean():

@@ -8,7 +8,6 @@ everywhere."""
 import csv
 import io
 import itertools
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,23 +19,34 @@ from api.permissions import KnownCases
 from domain.calendar import local_date
 from domain.cases import Actor, Role
 from domain.months import Month
-from domain.policy import Policy
 from domain.supervision import Thresholds
-from settings import Settings
 from store.db import session_scope
 from store.jurisdiction import CaseRef
 from store.tables import PayrollRecord, RecipientRecord, StaffNotification
-from tests.conftest import Stack, fresh_database, running_stack
-from tests.support import households
-from tests.test_api import application
-from tests.test_emergency_api import emergency
+from tests.helpers.actors import (
+    ADM,
+    ALL,
+    AUD,
+    AWAY,
+    AWAY_ACTORS,
+    AWAY_VILLAGE,
+    DISTRICT,
+    DO,
+    HOME,
+    HOME_ACTORS,
+    HOME_VILLAGE,
+    MISPLACED,
+    NEIGHBOUR_VILLAGE,
+    SUP,
+    TA,
+    TP,
+    VC,
+    actor,
+)
+from tests.helpers.api import application, emergency
+from tests.helpers.cases import households
+from tests.helpers.stack import Stack, fresh_database, running_stack, stack_settings
 
-DISTRICT, HOME, AWAY = "370305", "370305001", "370305002"
-HOME_VILLAGE, NEIGHBOUR_VILLAGE, AWAY_VILLAGE = f"{HOME}001", f"{HOME}002", f"{AWAY}001"
-
-VC, TA, TP = Role.village_coordinator, Role.township_assistant, Role.township_approver
-DO, SUP, AUD, ADM = Role.district_officer, Role.supervisor, Role.auditor, Role.admin
-ALL = {VC, TA, TP, DO, SUP, AUD, ADM}
 CASE_READERS = {VC, TA, TP, DO, SUP, AUD}
 OVERSIGHT = {SUP, DO, AUD, ADM}
 PUBLIC = "public"
@@ -98,27 +108,6 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
 }
 
 
-def actor(role: Role, jurisdiction: str) -> Actor:
-    return Actor(f"u-{role}-{jurisdiction}", f"{role}@{jurisdiction}", role, jurisdiction)
-
-
-DISTRICT_ROLES = {DO, SUP, AUD, ADM}
-HOME_ACTORS = {
-    role: actor(role, DISTRICT if role in DISTRICT_ROLES else HOME_VILLAGE if role == VC else HOME)
-    for role in ALL
-}
-"""Each role at its level (``domain.cases.LEVEL_OF_ROLE``): the district, a township, a
-village."""
-AWAY_ACTORS = {TA: actor(TA, AWAY), TP: actor(TP, AWAY), VC: actor(VC, AWAY_VILLAGE)}
-"""The township and village roles of the other township: for them, the home one is outside."""
-MISPLACED = {role: actor(role, HOME) for role in DISTRICT_ROLES} | {
-    TA: actor(TA, DISTRICT),
-    TP: actor(TP, HOME_VILLAGE),
-    VC: actor(VC, HOME),
-}
-"""Each role with an account of another level than its own: refused everywhere (403)."""
-
-
 @dataclass
 class World:
     stack: Stack
@@ -157,14 +146,10 @@ async def world(dev_env, simulator_url, tmp_path_factory) -> AsyncIterator[World
     of township 001, in its neighbour village, in township 002) and two emergencies."""
     database = f"sqlite:///{tmp_path_factory.mktemp('permissions') / 'jiuzhu.db'}"
     fresh_database(database)  # case numbers no other test uses
-    settings = Settings(
+    settings = stack_settings(
         database_url=database,
+        simulator_url=simulator_url,
         temporal_address=dev_env.client.service_client.config.target_host,
-        payment_url=f"{simulator_url}/payment",
-        sms_url=f"{simulator_url}/sms",
-        verification_url=f"{simulator_url}/verification",
-        task_queue=f"test-{uuid.uuid4()}",
-        policy=Policy(notice_calendar_days=0),
         # Every open case is "due soon", so that supervision lists all of them.
         supervision=Thresholds(due_soon_working_days=30, due_soon_hours=48),
     )

@@ -10,8 +10,9 @@ from domain.cases import Actor, Role
 from domain.identity import mask_id_number, mask_phone
 from domain.privacy import FULL_VIEW_ROLES, redact, redact_value, sees_in_full
 from store.db import get_engine
-from tests.support import ASSISTANT, COORDINATOR, OFFICER, id_number
-from tests.test_api import application
+from tests.helpers.actors import ASSISTANT, COORDINATOR, OFFICER
+from tests.helpers.api import application
+from tests.helpers.people import id_number
 
 ID = "370305198001010015"
 PHONE = "13812345678"

@@ -46,7 +46,9 @@ from store.tables import (
     HouseholdClaim,
     RecipientRecord,
 )
-from tests.support import ASSISTANT, RING, case_start, emergency_start, households
+from tests.helpers.actors import ASSISTANT
+from tests.helpers.cases import case_start, emergency_start, households
+from tests.helpers.stack import RING
 
 
 @pytest.fixture

@@ -27,10 +27,10 @@ from store.tables import (
     PayrollItem,
     RecipientRecord,
 )
-from tests.conftest import fresh_database, running_stack
-from tests.support import ASSISTANT, OFFICER, RING, SUPERVISOR, households
-from tests.test_api import application, wait_for
-from tests.test_supervision import to_decision
+from tests.helpers.actors import ASSISTANT, OFFICER, SUPERVISOR
+from tests.helpers.api import application, to_decision, wait_for
+from tests.helpers.cases import households
+from tests.helpers.stack import RING, fresh_database, running_stack
 from watches.id_numbers import rehash_id_numbers
 from watches.payroll import register_approved_cases, start_reissues
 from workflows.client import application_workflow_id, data_converter

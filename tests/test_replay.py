@@ -8,7 +8,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from tests.support import CONVERTER
+from tests.helpers.stack import CONVERTER
 from worker import WORKFLOWS
 from workflows.client import ENCRYPTED
 

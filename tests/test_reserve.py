@@ -20,7 +20,7 @@ from store import reserve
 from store.db import get_engine, session_scope
 from store.migrate import alembic_config, upgrade
 from store.tables import EmergencyPayout, ReserveEntry, TownshipReserve, TownshipRow
-from tests.support import RING
+from tests.helpers.stack import RING
 
 TOWNSHIP = "370305001"  # 闻韶街道, seeded
 OTHER = "370305100"  # 齐都镇, seeded

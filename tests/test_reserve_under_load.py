@@ -9,26 +9,13 @@ from decimal import Decimal
 import httpx
 
 from domain.cases import Actor, Role
-from tests.support import OFFICER, id_number
+from tests.helpers.actors import OFFICER
+from tests.helpers.api import flood_emergency
 
 TOWNSHIP, VILLAGE = "370305101", "370305101201"  # 皇城镇, 皇城营村
 ASSISTANT = Actor(
     user_id="u-huangcheng", name="皇城助理", role=Role.township_assistant, jurisdiction=TOWNSHIP
 )
-
-
-def emergency(n: int) -> dict:
-    name = f"受灾户{n}"
-    return {
-        "township": TOWNSHIP,
-        "village": VILLAGE,
-        "cause": "disaster",
-        "applicant": {"name": name, "id_number": id_number(), "phone": f"139{n:08d}"},
-        "household": [],
-        "bank_account": {"bank": "农商银行", "account_no": f"62210000{n:08d}", "holder": name},
-        "requested_amount": "3000.00",
-        "situation": "暴雨冲毁房屋",
-    }
 
 
 async def wait_until(
@@ -50,7 +37,9 @@ async def test_approvals_beyond_the_reserve_wait_for_a_top_up_and_the_books_bala
     async with stack.client(ASSISTANT) as assistant, stack.client(OFFICER) as officer:
         start = (await officer.get(f"/townships/{TOWNSHIP}/reserve")).json()
         assert (start["balance"], start["held"]) == ("50000.00", "0.00")
-        requested = [await assistant.post("/emergencies", json=emergency(n)) for n in range(20)]
+        requested = [
+            await assistant.post("/emergencies", json=flood_emergency(n)) for n in range(20)
+        ]
         case_nos = [r.json()["case_no"] for r in requested]
 
         # 20 × ¥3,000 = ¥60,000 approved at once against ¥50,000: 16 fit.

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from simulators.app import create_app
-from tests.support import serve
+from tests.helpers.servers import serve
 
 ID_NUMBER = "110101199003071234"
 ACCOUNT_NO = "6217000010012345678"

@@ -10,9 +10,10 @@ from structlog.testing import capture_logs
 
 from settings import Settings
 from stack import EmbeddedStack, next_delay
-from tests.conftest import Stack
-from tests.support import ASSISTANT, free_port
-from tests.test_api import application
+from tests.helpers.actors import ASSISTANT
+from tests.helpers.api import application
+from tests.helpers.servers import free_port
+from tests.helpers.stack import Stack
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -14,10 +15,10 @@ from temporalio.api.enums.v1 import EventType
 
 from api.main import create_app
 from settings import Settings
-from tests.conftest import Stack
-from tests.support import ASSISTANT, COORDINATOR, OFFICER, serve
-from tests.test_api import application, survey, wait_for
-from tests.test_emergency_api import eventually
+from tests.helpers.actors import ASSISTANT, COORDINATOR, OFFICER
+from tests.helpers.api import application, eventually, survey, wait_for
+from tests.helpers.servers import serve
+from tests.helpers.stack import Stack
 from worker import create_worker
 
 
@@ -85,6 +86,7 @@ async def test_a_worker_stopped_mid_payment_finishes_it_and_the_next_one_goes_on
                         return answer.json()
 
                     await eventually(transfers, bool)  # the payment is under way
+                    stopped_at = datetime.now(UTC)
                     first.send_signal(signal.SIGTERM)
                     code = await asyncio.to_thread(first.wait, 30)
                     log = (tmp_path / "first.log").read_text()
@@ -122,6 +124,10 @@ async def test_a_worker_stopped_mid_payment_finishes_it_and_the_next_one_goes_on
             and e.activity_task_completed_event_attributes.scheduled_event_id in payments
         ]
         assert [s.attempt for s in started] == [1] and len(completed) == 1
+        # ... by that worker, which heard SIGTERM while the call was still waiting for the bank.
+        [done] = completed
+        assert started[0].identity.startswith(f"{first.pid}@"), started[0].identity
+        assert done.event_time.ToDatetime(tzinfo=UTC) > stopped_at
     finally:
         for process in (first, second):
             if process and process.poll() is None:

@@ -1,22 +1,12 @@
-"""Test plumbing: real servers on free loopback ports, and cases to put through them."""
+"""Cases as they are started: the start of an application and of an emergency (what intake
+hands the workflow), and households already in the register."""
 
-import random
-import socket
-import threading
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
-import uvicorn
-from temporalio.client import Client
-
-from activities.external import ExternalActivities
 from domain.calendar import local_date
 from domain.cases import (
-    Actor,
     Applicant,
     AssistanceType,
     AuditEntry,
@@ -24,91 +14,19 @@ from domain.cases import (
     CaseStart,
     Channel,
     HouseholdMember,
-    Role,
     Stage,
     initial_view,
 )
 from domain.deadlines import DeadlineFacts, compute_deadlines
 from domain.emergency import Cause, EmergencyStart
-from domain.identity import check_digit
 from domain.policy import Policy
-from settings import Settings
 from store.calendar import load_calendar
-from store.db import Database, session_scope
+from store.db import session_scope
 from store.recipients import register_household
 from store.records import write_new_case
-from watches.halted import mark_halted_cases, reconcile_halted_cases
-from workflows.client import data_converter
-
-RING = Settings().key_ring()
-CONVERTER = data_converter(RING)
-"""What the worker and the API use: payloads encrypted under the configured (default) key."""
-
-
-@contextmanager
-def serve(
-    app, *, host: str = "127.0.0.1", log_level: str = "warning", factory: bool = False
-) -> Iterator[str]:
-    """Serve an ASGI app (or, with ``factory``, what a factory makes, as ``uvicorn --factory``
-    does) over real HTTP on a free port, in a thread; yields its base URL."""
-    # Named TCP, not left to default (proto 0): only then does asyncio set TCP_NODELAY on each
-    # connection, without which every answer in two writes waits ~40 ms on a delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind((host, 0))
-    config = uvicorn.Config(app, log_level=log_level, lifespan="on", factory=factory)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        assert thread.is_alive(), "server failed to start"
-        time.sleep(0.01)
-    try:
-        yield f"http://{host}:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-
-
-def free_port() -> int:
-    """A free loopback port below the kernel's ephemeral range, where the Temporal dev server
-    and other processes pick their own random ports: none of them takes it from under us."""
-    for _ in range(200):
-        port = random.randint(20000, 30000)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
-
-
-_serial = iter(range(1, 10**6))
-
-
-def id_number(born: str = "19800101", region: str = "370305") -> str:
-    """A fresh, valid resident ID number (GB 11643 check digit) for a test person: never the
-    same twice in a session, whose cases share one database (after every 1,000 people of a
-    birth date, the next are born a day later)."""
-    serial = next(_serial)
-    day = datetime.strptime(born, "%Y%m%d") + timedelta(days=serial // 1000)
-    first17 = f"{region}{day:%Y%m%d}{serial % 1000:03d}"
-    return first17 + check_digit(first17)
-
-
-ASSISTANT = Actor(
-    user_id="u-assistant", name="王助理", role=Role.township_assistant, jurisdiction="370305001"
-)
-COORDINATOR = Actor(
-    user_id="u-coordinator",
-    name="李协理",
-    role=Role.village_coordinator,
-    jurisdiction="370305001001",
-)
-OFFICER = Actor(
-    user_id="u-officer", name="赵科长", role=Role.district_officer, jurisdiction="370305"
-)
+from tests.helpers.actors import ASSISTANT, OFFICER
+from tests.helpers.people import id_number
+from tests.helpers.stack import RING
 
 
 def case_start(
@@ -179,33 +97,6 @@ def emergency_start(
         "policy": policy or Policy(),
     }
     return EmergencyStart(**(fields | overrides))
-
-
-APPROVER = Actor(
-    user_id="u-approver", name="孙镇长", role=Role.township_approver, jurisdiction="370305001"
-)
-SUPERVISOR = Actor(
-    user_id="u-supervisor", name="周督办", role=Role.supervisor, jurisdiction="370305"
-)
-
-
-async def watch_halted_now(client: Client, settings: Settings) -> list[str]:
-    """One round of the worker's watch over cases whose workflow stopped, with no margin:
-    they are halted, then their payments reconciled with the bank; the cases reconciled."""
-    db = Database(settings.database_url)
-    now = datetime.now(UTC)
-    await mark_halted_cases(client, db, since=now - timedelta(days=1))
-    bank = ExternalActivities(
-        payment_url=settings.payment_url,
-        sms_url=settings.sms_url,
-        verification_url=settings.verification_url,
-    )
-    try:
-        return await reconcile_halted_cases(
-            db, bank, ring=settings.key_ring(), now=now, after=timedelta(0)
-        )
-    finally:
-        await bank.close()
 
 
 def households(
