@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from api.console import session, words
-from api.console.access import CHECKED_FORM, OPEN_CONSOLE, allowed
+from api.console.access import CHECKED_FORM, OPEN_CONSOLE, allowed, checked_form
 from api.console.pages import ConsoleRoute, error_page, render
 from api.identity import TokenRefused, UnusableClaims, actor_of
 from domain.cases import LEVEL_OF_ROLE, Actor, Role
@@ -30,13 +30,10 @@ async def sign_in_page(request: Request, _user: Actor | None = allowed(OPEN_CONS
 
 
 @router.post("/sign-in")
-async def sign_in(
-    request: Request,
-    _user: Actor | None = allowed(OPEN_CONSOLE),
-    form: dict[str, str] = CHECKED_FORM,
-) -> Response:
+async def sign_in(request: Request, _user: Actor | None = allowed(OPEN_CONSOLE)) -> Response:
     if _provider(request):
         return error_page(request, 403, PROVIDER)
+    form = await checked_form(request)
     role, jurisdiction = form.get("role", ""), form.get("jurisdiction", "").strip()
     name = form.get("name", "").strip()
     sub = f"{role}-{jurisdiction}"

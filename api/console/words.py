@@ -87,6 +87,7 @@ INTERVENTIONS = {
 STEPS = {
     "accepted": "受理",
     "requested": "提出申请",
+    "survey_recorded": "录入入户调查",
     "survey_completed": "完成入户调查",
     "verification_report_received": "收到核对报告",
     "verification_refused": "核对平台拒绝",
@@ -161,6 +162,8 @@ def refusal(error: CaseError) -> str:
 
 def problem(field: str, kind: str, message: str) -> str:
     """A field the form's check refused."""
+    if kind == "value_error" and message.endswith("must not be blank"):
+        kind = "missing"  # the API's own check of a blank text
     return f"{FIELDS.get(field, field)}：{PROBLEMS.get(kind, message)}"
 
 
@@ -213,7 +216,7 @@ def waits_for(*, stage: str, assignee: str, township: str, village: str, actions
     if stage == "halted":
         return "督办人员重新启动或关闭" if "restart" in actions else "与银行核对支付情况"
     return {
-        "survey": f"入户调查：{assignee}或{village}的村(社区)协理员",
+        "survey": f"入户调查：{assignee}或{village or '本村(社区)'}的协理员",
         "review": f"{township}的镇(街道)助理员",
         "notice": "公示期结束",
         "decision": "区民政局工作人员",
