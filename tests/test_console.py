@@ -19,6 +19,7 @@ from api.main import create_app
 from domain.cases import Actor, Role
 from tests.support import ASSISTANT, id_number
 from tests.test_api import application, survey
+from tests.test_emergency_api import emergency
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts" / "console"
@@ -187,6 +188,11 @@ async def test_what_the_console_refuses(stack, browser):
         created = await away.post("/applications", json=body)
         assert created.status_code == 201, created.text
         away_case = created.json()["case_no"]
+        requested = await assistant.post(
+            "/emergencies", json=emergency("370305001", "370305001001", amount="1760.00")
+        )
+        assert requested.status_code == 201, requested.text
+        emergency_no = requested.json()["case_no"]
 
     # Without a session, every page goes to sign-in, and so does a form.
     visitor = await (await browser.new_context()).new_page()
@@ -213,6 +219,11 @@ async def test_what_the_console_refuses(stack, browser):
     assert not alerts
     assert not await page.locator("form.action").count()  # an assistant does not supervise
     await look(page, "case-assistant")
+
+    await page.goto(f"{stack.url}/console/cases/{emergency_no}")
+    facts = await page.inner_text("dl.facts")
+    assert "急难型临时救助 · 火灾" in facts and "¥1,760.00" in facts
+    await look(page, "case-emergency")
 
     # A case of another township is not found; a page it may not open is refused.
     answer = await page.goto(f"{stack.url}/console/cases/{away_case}")
