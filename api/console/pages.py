@@ -3,6 +3,7 @@ text), the signed-in user and the form token in every page, and every refusal as
 Chinese rather than the API's JSON (``ConsoleRoute``)."""
 
 import uuid
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -83,7 +84,7 @@ class ConsoleRoute(PermittedRoute):
     """A console route: one declared permission, as every API route (``PermittedRoute``);
     what refuses it answers a page in Chinese, and no session sends the browser to sign in."""
 
-    def get_route_handler(self):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
 
         async def console_page(request: Request) -> Response:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
+from temporalio.client import Client
 
 from api.console import once, words
 from api.console.access import CHECKED_FORM, USE_CONSOLE, allowed
@@ -28,6 +29,7 @@ from domain.errors import CaseError, NotFound
 from domain.supervision import Reason
 from services import cases, supervision, townships
 from services.cases import APPLICATIONS, EMERGENCIES, KINDS
+from settings import Settings
 from store.db import Database
 from store.jurisdiction import CaseRef
 
@@ -143,7 +145,18 @@ async def intervene(
     return await _intervene(request, action, db, client, settings, user, case, form)
 
 
-async def _intervene(request, action, db, client, settings, user, case, form) -> Response:
+async def _intervene(
+    request: Request,
+    action: str,
+    db: Database,
+    client: Client,
+    settings: Settings,
+    user: Actor,
+    case: CaseRef,
+    form: dict[str, str],
+) -> Response:
+    """The form's action through ``services.supervision.intervene``, as the API's route takes
+    it; a refusal re-renders the case with the message next to the form."""
     fields = {"reason": form.get("reason", "")}
     try:
         if action == "extend-deadline":
@@ -194,7 +207,7 @@ async def _case(
     request: Request,
     *,
     db: Database,
-    settings,
+    settings: Settings,
     user: Actor,
     case: CaseRef,
     done: str = "",
