@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test bench token histories clean
+.PHONY: run test bench token histories clean browser
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,14 @@ $(INSTALLED): pyproject.toml
 run: $(INSTALLED)
 	$(PY) stack.py
 
-test: $(INSTALLED)
+# The console's browser tests drive Debian's chromium (and a CJK font for its screenshots):
+# installed with apt where missing, which needs root. No browser build is ever downloaded.
+browser:
+	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || \
+		(apt-get update -q && apt-get install -y -q chromium fonts-wqy-microhei)
+	@command -v chromium >/dev/null || echo "chromium is missing: as root, apt-get install chromium (the browser tests fail without it)"
+
+test: $(INSTALLED) browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) tests/run.py

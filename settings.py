@@ -4,6 +4,8 @@ The defaults run the embedded stack of ``make run`` on one machine; production p
 address at the real service (see README, "Configuration").
 """
 
+import hashlib
+import hmac
 from functools import lru_cache
 from typing import Literal
 
@@ -48,6 +50,13 @@ class Settings(BaseSettings):
     token_max_lifetime_hours: float = Field(default=12, gt=0)
     """A token whose ``exp`` is further from now (30 s of clock difference aside) is refused:
     a stolen token is of use for this long at most."""
+
+    # The web console (/console/): its session is a signed cookie
+    console_session_secret: str | None = None
+    """Signs the console's session cookie; unset, one derived from ``jwt_secret`` (the
+    embedded stack's). Set your own in production."""
+    console_session_hours: float = Field(default=12, gt=0)
+    """A console session ends this long after sign-in."""
 
     # Encryption of personal data: Temporal payloads and bank accounts in the case records.
     # AES-256-GCM keys by id (base64 of 32 bytes); the current one encrypts, every one decrypts,
@@ -111,6 +120,13 @@ class Settings(BaseSettings):
     def _keys_usable(self) -> "Settings":
         self.key_ring()  # a bad key stops the process at start, not at its first case
         return self
+
+    def console_secret(self) -> str:
+        """What signs the console's session cookie."""
+        if self.console_session_secret:
+            return self.console_session_secret
+        digest = hmac.new(self.jwt_secret.encode(), b"jiuzhu console session", hashlib.sha256)
+        return digest.hexdigest()
 
     def key_ring(self) -> KeyRing:
         """The encryption keys; ``KeyConfigError`` says what is wrong with them."""

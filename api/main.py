@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
 import telemetry
+from api import console
 from api.body import BoundedBody
 from api.errors import (
     UnexpectedErrors,
@@ -145,6 +146,7 @@ def create_app(
         metrics,
     ):
         app.include_router(module.router)
+    console.install(app)  # the web console, under /console/ (not in the OpenAPI schema)
 
     # Counts, times and traces every request: added last, it runs first.
     observe(app, app.state.metrics, tracer)

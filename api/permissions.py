@@ -167,17 +167,24 @@ def permit(permission: Permission) -> Any:
         return Depends(anyone)
 
     async def check(request: Request, user: Actor = Depends(signed_in)) -> Actor:
-        if user.role not in permission.roles:
-            allowed = ", ".join(sorted(permission.roles))
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                f"role '{user.role}' may not {permission.name}; allowed: {allowed}",
-            )
-        await _check_jurisdiction(permission.scope, request, user)
-        return user
+        return await authorize(permission, request, user)
 
     check.permission = permission  # type: ignore[attr-defined]
     return Depends(check)
+
+
+async def authorize(permission: Permission, request: Request, user: Actor) -> Actor:
+    """The user, once the permission's roles and jurisdiction rule allow the request (403 or
+    404 otherwise): what ``permit`` checks of a bearer token's user, and the console of its
+    session's."""
+    if user.role not in permission.roles:
+        allowed = ", ".join(sorted(permission.roles))
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"role '{user.role}' may not {permission.name}; allowed: {allowed}",
+        )
+    await _check_jurisdiction(permission.scope, request, user)
+    return user
 
 
 _CASE_NO = re.compile(r"[0-9A-Za-z-]{1,40}")

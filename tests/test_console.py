@@ -1,0 +1,264 @@
+"""The web console in a real browser (Debian's chromium, driven by Playwright) against the real
+stack: a supervisor finds a case whose verification the platform refused and moves it on;
+without a session nothing is shown; a form without its token is refused; a case of another
+township is not found; text from the records shows as text; every page fits a phone's width.
+A screenshot of every page, at both sizes, goes to test-artifacts/console/ (not committed)."""
+
+import asyncio
+import re
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+from api.main import create_app
+from domain.cases import Actor, Role
+from tests.support import ASSISTANT, id_number
+from tests.test_api import application, survey
+from tests.test_emergency_api import emergency
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).parent.parent / "test-artifacts" / "console"
+SIZES = {"desktop": (1280, 800), "phone": (390, 844)}
+AWAY_ASSISTANT = Actor(
+    user_id="u-away", name="孙助理", role=Role.township_assistant, jurisdiction="370305002"
+)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    assert Path(CHROMIUM).exists(), (
+        "the browser tests need Debian's chromium: as root, `apt-get install chromium` "
+        "(make test does it)"
+    )
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM)
+        yield launched
+        await launched.close()
+
+
+async def look(page: Page, name: str) -> None:
+    """The page at a desktop's and a phone's size: the body never scrolls sideways; a
+    screenshot of each."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for size, (width, height) in SIZES.items():
+        await page.set_viewport_size({"width": width, "height": height})
+        fits = await page.evaluate(
+            "document.body.scrollWidth <= window.innerWidth"
+            " && document.documentElement.scrollWidth <= window.innerWidth"
+        )
+        await page.screenshot(path=ARTIFACTS / f"{name}-{size}.png", full_page=True)
+        assert fits, f"{name} scrolls sideways at {width}×{height}"
+    await page.set_viewport_size({"width": 1280, "height": 800})
+
+
+async def sign_in(browser: Browser, url: str, role: str, jurisdiction: str, name: str) -> Page:
+    page = await (await browser.new_context()).new_page()
+    await page.goto(f"{url}/console/")
+    assert re.search(r"/console/sign-in\?next=/console/$", page.url)
+    await look(page, "sign-in")
+    await page.select_option("select[name=role]", role)
+    await page.fill("input[name=jurisdiction]", jurisdiction)
+    await page.fill("input[name=name]", name)
+    await page.click("form.card button[type=submit]")
+    await page.wait_for_url(f"{url}/console/")
+    assert name in await page.inner_text("header")
+    return page
+
+
+async def reload_until(page: Page, check, timeout: float = 30) -> None:
+    """Reload the page until ``check(page)`` holds (the worker moves cases on its own)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check(page):
+        assert asyncio.get_running_loop().time() < deadline, f"never happened on {page.url}"
+        await asyncio.sleep(0.3)
+        await page.reload()
+
+
+async def trail_of(page: Page) -> list[str]:
+    return await page.locator("ol.trail li").all_inner_texts()
+
+
+async def test_a_supervisor_finds_a_refused_verification_and_moves_the_case_on(
+    stack, simulator_url, browser
+):
+    httpx.post(
+        f"{simulator_url}/_faults", json={"service": "verification", "fail_next": 1, "status": 422}
+    )
+    async with stack.client(ASSISTANT) as assistant:
+        created = await assistant.post("/applications", json=application())
+        assert created.status_code == 201, created.text
+        case_no = created.json()["case_no"]
+
+        page = await sign_in(browser, stack.url, "supervisor", "370305", "钱督办")
+        assert "未按时推进的案件" in await page.inner_text("main")
+        await look(page, "home-supervisor")
+
+        # The stuck page, filtered by reason: the case is there, once the refusal is in.
+        async def listed(page: Page) -> bool:
+            while not await page.locator(f"a:text-is('{case_no}')").count():
+                following = page.locator("nav.pages a:text-is('下一页')")
+                if not await following.count():
+                    return False
+                await following.click()
+            return True
+
+        await page.click("nav >> text=超时与卡住的案件")
+        await page.select_option("select[name=reason]", "refused_by_external_system")
+        await page.click("form.filters button")
+        await reload_until(page, listed)
+        row = page.locator("tr", has=page.locator(f"a:text-is('{case_no}')"))
+        text = await row.inner_text()
+        assert "外部系统拒绝" in text and "入户调查" in text
+        await look(page, "stuck")
+
+        await row.locator(f"a:text-is('{case_no}')").click()
+        assert case_no in await page.inner_text("h1")
+        assert await page.inner_text("dd.stage") == "入户调查"
+        assert "核对平台拒绝" in await page.inner_text("dd.verification")
+        await look(page, "case")
+
+        # Reverify, with the form sent twice at once (a double click): done once.
+        form = page.locator("form#reverify")
+        await form.locator("textarea[name=reason]").fill("平台已修正数据")
+        statuses = await page.evaluate(
+            """async () => {
+                const form = document.querySelector('form#reverify');
+                const send = () => fetch(form.action, {method: 'POST', body: new FormData(form)});
+                const answers = await Promise.all([send(), send()]);
+                return answers.map(a => [a.status, a.url]);
+            }"""
+        )
+        assert all(s == 200 and s_url.endswith("?done=reverify") for s, s_url in statuses), statuses
+        await page.goto(f"{stack.url}/console/cases/{case_no}?done=reverify")
+        assert "已提交：重新核对" in await page.inner_text("main")
+
+        async def verified(page: Page) -> bool:
+            return "已收到" in await page.inner_text("dd.verification")
+
+        await reload_until(page, verified)
+        asked = [e for e in await trail_of(page) if "要求重新核对" in e]
+        assert len(asked) == 1, asked
+        assert "钱督办" in asked[0] and "平台已修正数据" in asked[0]
+        await look(page, "case-reverified")
+
+        # The case moves on: the survey is in, and the township's review is next.
+        surveyed = await assistant.post(f"/applications/{case_no}/survey", json=survey())
+        assert surveyed.status_code == 200, surveyed.text
+
+        async def reviewing(page: Page) -> bool:
+            return await page.inner_text("dd.stage") == "镇(街道)初审"
+
+        await reload_until(page, reviewing)
+
+        # A refusal shows next to its form, in Chinese; nothing is done.
+        form = page.locator("form#reverify")
+        await form.locator("textarea[name=reason]").fill("再核对一次")
+        await form.locator("button").click()
+        problem = await page.locator("form#reverify .problem").inner_text()
+        assert problem.startswith("案件当前状态不能进行此操作")
+        assert len([e for e in await trail_of(page) if "要求重新核对" in e]) == 1
+        await form.locator("textarea[name=reason]").fill("")
+        await form.locator("button").click()
+        assert await page.locator("form#reverify .problem").inner_text() == "原因：必须填写"
+        await look(page, "case-refused")
+
+        # Signing out ends the session: the console asks to sign in again.
+        await page.click("header button:text-is('退出')")
+        await page.wait_for_url(re.compile(r"/console/sign-in$"))
+        await page.goto(f"{stack.url}/console/cases/{case_no}")
+        assert "/console/sign-in" in page.url
+
+
+async def test_what_the_console_refuses(stack, browser):
+    xss = "<script>alert(1)</script>"
+    async with (
+        stack.client(ASSISTANT) as assistant,
+        stack.client(AWAY_ASSISTANT) as away,
+    ):
+        body = application(
+            applicant={"name": xss, "id_number": id_number(), "phone": "13800000000"}
+        )
+        home_case = (await assistant.post("/applications", json=body)).json()["case_no"]
+        body = application(township="370305002", village="370305002001")
+        created = await away.post("/applications", json=body)
+        assert created.status_code == 201, created.text
+        away_case = created.json()["case_no"]
+        requested = await assistant.post(
+            "/emergencies", json=emergency("370305001", "370305001001", amount="1760.00")
+        )
+        assert requested.status_code == 201, requested.text
+        emergency_no = requested.json()["case_no"]
+
+    # Without a session, every page goes to sign-in, and so does a form.
+    visitor = await (await browser.new_context()).new_page()
+    for path in ("/console/", "/console/stuck", f"/console/cases/{home_case}"):
+        await visitor.goto(f"{stack.url}{path}")
+        assert visitor.url == f"{stack.url}/console/sign-in?next={path}", path
+        assert await visitor.inner_text("h1") == "登录"
+    posted = await visitor.request.post(
+        f"{stack.url}/console/cases/{home_case}/escalate",
+        form={"reason": "x", "idempotency_key": str(uuid.uuid4())},
+        max_redirects=0,
+    )
+    assert posted.status == 303 and "/console/sign-in" in posted.headers["location"]
+
+    page = await sign_in(browser, stack.url, "township_assistant", "370305001", "王助理")
+    alerts = []
+    page.on("dialog", lambda dialog: alerts.append(dialog.message))
+
+    # The home page lists what waits; the name from the records shows as text, never runs.
+    assert xss in await page.inner_text("main")
+    await look(page, "home-assistant")
+    await page.goto(f"{stack.url}/console/cases/{home_case}")
+    assert await page.inner_text("dd.applicant") == f"{xss}（2人）"
+    assert not alerts
+    assert not await page.locator("form.action").count()  # an assistant does not supervise
+    await look(page, "case-assistant")
+
+    await page.goto(f"{stack.url}/console/cases/{emergency_no}")
+    facts = await page.inner_text("dl.facts")
+    assert "急难型临时救助 · 火灾" in facts and "¥1,760.00" in facts
+    await look(page, "case-emergency")
+
+    # A case of another township is not found; a page it may not open is refused.
+    answer = await page.goto(f"{stack.url}/console/cases/{away_case}")
+    assert answer.status == 404 and await page.inner_text("h1") == "未找到"
+    assert away_case not in await page.inner_text("main")
+    await look(page, "not-found")
+    answer = await page.goto(f"{stack.url}/console/stuck")
+    assert answer.status == 403 and await page.inner_text("h1") == "无权访问"
+    await look(page, "forbidden")
+
+    # A form without its token, or with another's, is refused: the session's user is signed
+    # in, but the post did not come from the console's own page.
+    supervisor = await sign_in(browser, stack.url, "supervisor", "370305", "钱督办")
+    for token in ({}, {"csrf": "forged"}):
+        refused = await supervisor.request.post(
+            f"{stack.url}/console/cases/{home_case}/escalate",
+            form={"reason": "绕过表单", "idempotency_key": str(uuid.uuid4())} | token,
+        )
+        assert refused.status == 403 and "表单已失效" in await refused.text()
+    await supervisor.goto(f"{stack.url}/console/cases/{home_case}")
+    assert "提请区级处理" not in "".join(await trail_of(supervisor))
+
+
+async def test_the_sign_in_of_the_embedded_stack_is_refused_beside_an_identity_provider(
+    settings,
+):
+    provider = settings.model_copy(update={"jwks_url": "http://127.0.0.1:9/jwks.json"})
+    transport = httpx.ASGITransport(app=create_app(provider))
+    async with httpx.AsyncClient(transport=transport, base_url="http://console") as http:
+        page = await http.get("/console/sign-in")
+        assert page.status_code == 403 and "统一身份认证" in page.text
+        assert 'name="role"' not in page.text
+        # Refused for being beside a provider (not only for its missing form token).
+        posted = await http.post(
+            "/console/sign-in", data={"role": "supervisor", "jurisdiction": "370305"}
+        )
+        assert posted.status_code == 403 and "统一身份认证" in posted.text
+        assert (await http.get("/console/")).headers["location"].startswith("/console/sign-in")
