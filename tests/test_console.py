@@ -17,9 +17,9 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from api.main import create_app
 from domain.cases import Actor, Role
-from tests.support import ASSISTANT, id_number
-from tests.test_api import application, survey
-from tests.test_emergency_api import emergency
+from tests.helpers.actors import ASSISTANT
+from tests.helpers.api import application, emergency, survey
+from tests.helpers.people import id_number
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts" / "console"
