@@ -17,7 +17,9 @@ from settings import Settings
 from store.db import Database, session_scope
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
+    """Like every dependency here but ``get_session``, ``async``: FastAPI runs a plain ``def``
+    dependency in a worker thread, a thread hop per request for nothing."""
     return request.app.state.settings
 
 
@@ -33,7 +35,7 @@ def get_session(settings: SettingsDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_database(settings: SettingsDep) -> Database:
+async def get_database(settings: SettingsDep) -> Database:
     """For ``async`` routes, and for every write: short transactions in worker threads."""
     return Database(settings.database_url)
 
@@ -41,7 +43,7 @@ def get_database(settings: SettingsDep) -> Database:
 DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
-def get_temporal(request: Request) -> Client:
+async def get_temporal(request: Request) -> Client:
     client = request.app.state.temporal
     if client is None:  # not reached yet (``api.main``): the operator sees it in /readyz
         raise HTTPException(
@@ -54,7 +56,7 @@ def get_temporal(request: Request) -> Client:
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 
 
-def get_temporal_if_reached(request: Request) -> Client | None:
+async def get_temporal_if_reached(request: Request) -> Client | None:
     """For the readiness probe, which says so rather than refusing."""
     return request.app.state.temporal
 
@@ -62,14 +64,14 @@ def get_temporal_if_reached(request: Request) -> Client | None:
 TemporalIfReachedDep = Annotated[Client | None, Depends(get_temporal_if_reached)]
 
 
-def get_probes(request: Request) -> Probes:
+async def get_probes(request: Request) -> Probes:
     return request.app.state.probes
 
 
 ProbesDep = Annotated[Probes, Depends(get_probes)]
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     return request.app.state.metrics
 
 

@@ -255,7 +255,7 @@ class KnownCases:
             self._cases.popitem(last=False)
 
 
-def permitted_case(request: Request, case_no: CaseNo) -> CaseRef:
+async def permitted_case(request: Request, case_no: CaseNo) -> CaseRef:
     """The case the route's permission (of ``Scope.case``) found in the user's jurisdiction
     (a malformed number is refused first, 422, as the path's)."""
     return request.state.case

@@ -31,7 +31,8 @@ it runs with a zero-day notice (JIUZHU_POLICY__NOTICE_CALENDAR_DAYS=0).
 
 The parts, one job each: ``startup`` (ports, environment, the stack checked), ``cases`` (the
 people and the bodies sent), ``drivers`` (caseworkers over HTTP), ``burst``, ``mirrors`` (the
-bare workflows, run in Temporal's sandbox) and ``baselines`` (their drivers), ``resources``
+bare workflows, run in Temporal's sandbox), ``same_io_worker`` (the "bare, same I/O"
+mirror's worker process) and ``baselines`` (their drivers), ``resources``
 (memory and CPU of the processes), ``measure`` (the runs in order), ``report``.
 ``audit.py``, ``evidence.py`` and ``payroll.py`` are benches of their own.
 """

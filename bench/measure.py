@@ -1,13 +1,13 @@
 """The runs, in order: the burst, the API, the mirrors, the emergencies, the open cases."""
 
 import argparse
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 
 from temporalio.worker import Worker
 
-from activities.external import ExternalActivities
-from activities.records import RecordActivities
+from bench import same_io_worker
 from bench.baselines import (
     BARE_ACTIONS,
     Intake,
@@ -32,7 +32,6 @@ from bench.drivers import (
 )
 from bench.mirrors import BareCase, BareEmergency, MinimalCase, bench_step
 from bench.resources import Memory, cpu_snapshot, cpu_used, memory_of_stack
-from bench.same_io import SameIOCase
 from settings import Settings
 from stack import EmbeddedStack
 from workflows.client import connect
@@ -187,41 +186,26 @@ async def measure(stack: EmbeddedStack, settings: Settings, args: argparse.Names
 async def run_same_io(
     stack: EmbeddedStack, settings: Settings, people: People, args: argparse.Namespace
 ) -> tuple[float, Tally, dict[str, float]]:
-    """The "bare, same I/O" mirror on a worker in the bench, with jiuzhu's own records and
-    external activities and a client without encryption: wall time, latencies, CPU."""
+    """The "bare, same I/O" mirror on a worker process of its own, with jiuzhu's own records
+    and external activities and a client without encryption: wall time, latencies, CPU."""
     client = await plain_client(settings)
     task_queue = f"bench-io-{uuid.uuid4().hex[:8]}"
-    records = RecordActivities(database_url=settings.database_url, ring=settings.key_ring())
-    external = ExternalActivities(
-        payment_url=settings.payment_url,
-        sms_url=settings.sms_url,
-        verification_url=settings.verification_url,
-    )
     intake = Intake.of(settings, people)
     tally = Tally.of(BARE_ACTIONS)
+    worker = await asyncio.to_thread(same_io_worker.start, task_queue)
     try:
-        async with Worker(
-            client,
-            task_queue=task_queue,
-            workflows=[SameIOCase],
-            activities=[
-                records.record_transition,
-                records.register_household,
-                external.verify_household,
-                external.notify_applicant,
-                external.make_payment,
-            ],
-        ):
-            warm_up = Tally.of(BARE_ACTIONS)
-            await complete_same_io_case(client, task_queue, intake, 0, warm_up)
-            before = cpu_snapshot(stack)
-            wall = await run_pool(
-                args.cases,
-                args.concurrency,
-                lambda i: complete_same_io_case(client, task_queue, intake, i, tally),
-            )
-            used = cpu_used(before, cpu_snapshot(stack))
-        await intake.check_paid()
+        warm_up = Tally.of(BARE_ACTIONS)
+        await complete_same_io_case(client, task_queue, intake, 0, warm_up)
+        more = [("io-worker", worker)]
+        before = cpu_snapshot(stack, more=more)
+        wall = await run_pool(
+            args.cases,
+            args.concurrency,
+            lambda i: complete_same_io_case(client, task_queue, intake, i, tally),
+        )
+        used = cpu_used(before, cpu_snapshot(stack, more=more))
     finally:
-        await external.close()
+        worker.terminate()
+        await asyncio.to_thread(worker.wait, 15)
+    await intake.check_paid()
     return wall, tally, used

@@ -118,7 +118,7 @@ def print_report(results: Results, env: dict[str, str], command: str, started_lo
     print(
         "  bare, same I/O (the bare case, its activities jiuzhu's own: records written through "
         "store/,\n    the same HTTP calls to the simulators; no API, no payload encryption, no "
-        "search attributes,\n    no casework layer; worker in the bench process)"
+        "search attributes,\n    no casework layer; its worker a process of its own, as jiuzhu's is)"
     )
     print(f"    wall time {results.same_io_wall:8.1f} s   {io_rate:6.2f} cases/s")
     print("    latency (ms):")

@@ -1,6 +1,7 @@
 """What the processes use: resident memory (now and peak) and CPU seconds."""
 
 import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,10 +39,13 @@ def memory_of_stack(stack: EmbeddedStack) -> dict[str, Memory]:
     return {name: memory_of(process.pid) for name, process in stack.processes}
 
 
-def cpu_snapshot(stack: EmbeddedStack) -> dict[str, float]:
-    """CPU seconds used so far by each part of the stack, by this process, and by the machine."""
+def cpu_snapshot(
+    stack: EmbeddedStack, *, more: list[tuple[str, subprocess.Popen]] = ()
+) -> dict[str, float]:
+    """CPU seconds used so far by each part of the stack (and ``more`` processes), by this
+    process, and by the machine."""
     seconds = {}
-    for name, process in [*stack.processes, ("bench", None)]:
+    for name, process in [*stack.processes, *more, ("bench", None)]:
         times = psutil.Process(process.pid if process else os.getpid()).cpu_times()
         seconds[name] = times.user + times.system
     machine = psutil.cpu_times()

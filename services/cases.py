@@ -18,6 +18,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
+from temporalio.common import TypedSearchAttributes
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -36,6 +37,7 @@ from store.tables import AuditEntryRecord, CaseRecord, EmergencyRecord
 from workflows.application import ApplicationWorkflow
 from workflows.client import HALTED_STATUSES, application_workflow_id, emergency_workflow_id
 from workflows.emergency import EmergencyWorkflow
+from workflows.search import application_at_start, emergency_at_start
 
 log = structlog.get_logger()
 
@@ -50,10 +52,14 @@ class CaseKind:
     name: CaseKindName
     workflow: type[ApplicationWorkflow] | type[EmergencyWorkflow]
     workflow_id: Callable[[str], str]
+    indexed: Callable[[Any], TypedSearchAttributes]
+    """The search attributes of a case as it starts (its workflow then makes no upsert)."""
 
 
-APPLICATIONS = CaseKind("application", ApplicationWorkflow, application_workflow_id)
-EMERGENCIES = CaseKind("emergency", EmergencyWorkflow, emergency_workflow_id)
+APPLICATIONS = CaseKind(
+    "application", ApplicationWorkflow, application_workflow_id, application_at_start
+)
+EMERGENCIES = CaseKind("emergency", EmergencyWorkflow, emergency_workflow_id, emergency_at_start)
 KINDS = {kind.name: kind for kind in (APPLICATIONS, EMERGENCIES)}
 
 
@@ -177,7 +183,13 @@ async def start_workflow(
     taken back and the caller is told to try again (``Unavailable``)."""
     workflow_id = kind.workflow_id(case_no)
     try:
-        await client.start_workflow(kind.workflow.run, start, id=workflow_id, task_queue=task_queue)
+        await client.start_workflow(
+            kind.workflow.run,
+            start,
+            id=workflow_id,
+            task_queue=task_queue,
+            search_attributes=kind.indexed(start),
+        )
     except Exception as failed:
         log.exception("case.start_failed", case_no=case_no)
         # A start whose answer was lost may still have taken effect; an existing workflow of

@@ -24,10 +24,11 @@ What shows what, to someone who changes the database by hand:
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from itertools import takewhile
+from typing import Any
 
-from sqlalchemy import exists
-from sqlalchemy import insert as sa_insert
+from sqlalchemy import exists, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
@@ -44,34 +45,34 @@ _STREAM = 5_000
 
 E = AuditEntryRecord
 H = CaseHead
+_APPEND = insert(E.__table__).returning(E.__table__.c.id)
+"""An entry's row, its id returned (the head needs it): on the table, no ORM bookkeeping."""
 NAMED = 100
 """At most this many problems are named in a verdict (the earliest); all are counted."""
 
 
 def previous_hash(session: Session, *, case_no: str, seq: int) -> str:
-    """The hash of the case's entry before ``seq``; ``GENESIS`` for its first. Entries added
-    to the session but not yet written are found too (the query flushes them)."""
+    """The hash of the case's entry before ``seq``; ``GENESIS`` for its first."""
     query = select(E.hash).where(E.case_no == case_no, E.seq < seq).order_by(E.seq.desc()).limit(1)
     return session.exec(query).first() or GENESIS
 
 
-def advance_head(session: Session, entry: AuditEntryRecord) -> None:
+def advance_head(session: Session, *, case_no: str, seq: int, hash: str, entry_id: int) -> None:
     """Make the entry (written, with its id) its case's head, unless the head is already at a
     later seq. One statement: the case's first entry creates the head."""
-    insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[session.get_bind().dialect.name]
-    statement = insert(H).values(
-        case_no=entry.case_no, seq=entry.seq, hash=entry.hash, entry_id=entry.id
-    )
-    session.exec(
-        statement.on_conflict_do_update(
-            index_elements=["case_no"],
-            set_={
-                "seq": statement.excluded.seq,
-                "hash": statement.excluded.hash,
-                "entry_id": statement.excluded.entry_id,
-            },
-            where=H.seq < statement.excluded.seq,
-        )
+    params = {"case_no": case_no, "seq": seq, "hash": hash, "entry_id": entry_id}
+    session.exec(_advance(session.get_bind().dialect.name), params=params)
+
+
+@cache
+def _advance(dialect: str) -> Any:
+    """``advance_head``'s statement, made once (on the table: no ORM bookkeeping)."""
+    heads = H.__table__
+    insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[dialect](heads)
+    return insert.on_conflict_do_update(
+        index_elements=["case_no"],
+        set_={name: insert.excluded[name] for name in ("seq", "hash", "entry_id")},
+        where=heads.c.seq < insert.excluded.seq,
     )
 
 
@@ -81,7 +82,7 @@ def append_to_trails(
     """One entry more at the end of each of many trails (a payroll part's lines), each
     ``entry_for(trail, seq)`` chained to its trail's head and made its head: a few statements
     for a chunk of trails, not three for each."""
-    insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[session.get_bind().dialect.name]
+    upsert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[session.get_bind().dialect.name]
     for n in range(0, len(trails), CHUNK):
         chunk = trails[n : n + CHUNK]
         heads = {
@@ -92,10 +93,8 @@ def append_to_trails(
             seq, prev_hash = heads.get(trail, (-1, GENESIS))
             content = content_of(entry_for(trail, seq + 1))
             rows.append(content | {"prev_hash": prev_hash, "hash": entry_hash(content, prev_hash)})
-        written = session.execute(
-            sa_insert(E).returning(E.id, E.case_no, E.seq, E.hash), rows
-        ).all()
-        statement = insert(H).values(
+        written = session.execute(insert(E).returning(E.id, E.case_no, E.seq, E.hash), rows).all()
+        statement = upsert(H).values(
             [
                 {"case_no": w.case_no, "seq": w.seq, "hash": w.hash, "entry_id": w.id}
                 for w in written
@@ -353,7 +352,7 @@ def append_entry(session: Session, entry: AuditEntry) -> None:
     appended in seq order, each in the transaction that writes its step."""
     content = content_of(entry)
     prev_hash = previous_hash(session, case_no=entry.case_no, seq=entry.seq)
-    record = AuditEntryRecord(**content, prev_hash=prev_hash, hash=entry_hash(content, prev_hash))
-    session.add(record)
-    session.flush()  # its id, for the head
-    advance_head(session, record)
+    hashed = entry_hash(content, prev_hash)
+    params = content | {"prev_hash": prev_hash, "hash": hashed}
+    entry_id = session.exec(_APPEND, params=params).scalar_one()
+    advance_head(session, case_no=entry.case_no, seq=entry.seq, hash=hashed, entry_id=entry_id)

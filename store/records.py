@@ -3,6 +3,7 @@ leaves the same rows as one that ran once."""
 
 from dataclasses import asdict
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -80,9 +81,8 @@ def next_case_no(session: Session, *, district: str, year: int) -> str:
     One statement that creates the year's counter or bumps it: two first cases of a year
     cannot both create it.
     """
-    insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[session.get_bind().dialect.name]
     statement = (
-        insert(CaseCounter)
+        _insert(session)(CaseCounter)
         .values(year=year, last=1)
         .on_conflict_do_update(index_elements=["year"], set_={"last": CaseCounter.last + 1})
         .returning(CaseCounter.last)
@@ -190,20 +190,16 @@ def discard_case(session: Session, *, case_no: str) -> None:
 
 
 def apply_transition(session: Session, transition: Transition) -> None:
+    """A step's write, in SQL statements without the ORM's unit of work (the hot path: one
+    a step): the projection unless a newer version is on record, the audit entries not yet
+    appended, the family's claim released once the case ends, the first month paid."""
     view = transition.view
-    row = session.get(_PROJECTIONS[type(view)][0], view.case_no)
-    if row is None or row.version < view.version:
-        _write_view(
-            session,
-            view,
-            applicant_id_number=row.applicant_id_number if row else "",
-            start=row.start if row else None,
-        )
-    written = set(
+    _write_newer(session, view)
+    seqs = [e.seq for e in transition.entries]
+    written = seqs and set(
         session.exec(
             select(AuditEntryRecord.seq).where(
-                AuditEntryRecord.case_no == view.case_no,
-                AuditEntryRecord.seq.in_([e.seq for e in transition.entries]),
+                AuditEntryRecord.case_no == view.case_no, AuditEntryRecord.seq.in_(seqs)
             )
         )
     )
@@ -485,11 +481,53 @@ def _write_view(
     applicant_id_number: str,
     start: str | None,
 ) -> None:
+    """The case's record as ``view``, whatever it was (one statement)."""
+    table, columns = _columns(view)
+    columns |= {"applicant_id_number": applicant_id_number, "start": start}
+    session.exec(_upsert(table, _dialect(session), newer_only=False), params=columns)
+
+
+def _write_newer(session: Session, view: CaseView | EmergencyView) -> None:
+    """The case's record as ``view`` unless as new a version is on record (a retried or late
+    write of an older one changes nothing); its masked ID number and sealed intake kept. One
+    statement, nothing read first."""
+    table, columns = _columns(view)
+    columns |= {"applicant_id_number": "", "start": None}  # for a record not yet written
+    session.exec(_upsert(table, _dialect(session), newer_only=True), params=columns)
+
+
+def _columns(view: CaseView | EmergencyView) -> tuple[type, dict[str, Any]]:
+    """The projection's table, and its columns from the view; a write clears what the engine's
+    watch had found (it looks again)."""
     table, adapter = _PROJECTIONS[type(view)]
-    row = table(
-        **{name: getattr(view, name) for name in table.model_fields if name not in NOT_IN_VIEW},
-        applicant_id_number=applicant_id_number,
-        view=adapter.dump_json(view).decode(),
-        start=start,
+    columns = {name: getattr(view, name) for name in table.model_fields if name not in NOT_IN_VIEW}
+    return table, columns | {"view": adapter.dump_json(view).decode(), "engine_problem": None}
+
+
+_KEPT = ("applicant_id_number", "start")
+"""What a later write of the view leaves as the intake wrote it."""
+
+
+@cache
+def _upsert(table: type, dialect: str, *, newer_only: bool) -> Any:
+    """The statement writing a case's record, every column a parameter: made once (on the
+    table, not the mapped class: no ORM bookkeeping, and its compiled form is cached)."""
+    columns = table.__table__
+    insert = _INSERTS[dialect](columns)
+    kept = _KEPT if newer_only else ()
+    return insert.on_conflict_do_update(
+        index_elements=["case_no"],
+        set_={c.name: insert.excluded[c.name] for c in columns.columns if c.name not in kept},
+        where=columns.c.version < insert.excluded.version if newer_only else None,
     )
-    session.merge(row)
+
+
+_INSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _insert(session: Session):
+    return _INSERTS[_dialect(session)]

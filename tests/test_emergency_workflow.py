@@ -252,7 +252,12 @@ async def test_without_funds_the_case_waits_and_a_top_up_pays_it(running, simula
     )
     waiting = await until(handle, env, lambda v: v.stage == EmergencyStage.awaiting_funds)
     assert waiting.waiting_for_funds_since is not None
-    assert notices(settings.database_url, waiting.case_no) == ["awaiting_funds"]
+    # The district's notice follows the records write the query saw.
+    for _ in range(10):
+        if found := notices(settings.database_url, waiting.case_no):
+            break
+        await env.sleep(timedelta(seconds=1))
+    assert found == ["awaiting_funds"]
     with session_scope(settings.database_url, writes=True) as session:
         reserve.top_up(
             session, township="370305002", amount=Decimal("10000"), key=str(uuid.uuid4()),

@@ -8,7 +8,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import SearchAttributePair
+from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from domain.cases import CalendarPublished, InterventionRecord
@@ -31,7 +31,7 @@ class CaseWorkflow:
     case: CaseFile
 
     def __init__(
-        self, case: CaseFile, *, search_attributes: Callable[[Any], list[SearchAttributePair]]
+        self, case: CaseFile, *, search_attributes: Callable[[Any], list[SearchAttributeUpdate]]
     ) -> None:
         self.case = case
         self.work = Casework(case, search_attributes=search_attributes)

@@ -8,7 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
@@ -46,7 +46,10 @@ class Casework:
     """
 
     def __init__(
-        self, case: CaseFile, *, search_attributes: Callable[[CaseView], list[SearchAttributePair]]
+        self,
+        case: CaseFile,
+        *,
+        search_attributes: Callable[[CaseView], list[SearchAttributeUpdate]],
     ) -> None:
         self.case = case
         self.recorded = replace(case.view)
@@ -57,7 +60,18 @@ class Casework:
         self._indexed = search_attributes(case.view)
 
     def index(self) -> None:
-        """Search attributes for the run: what Temporal indexes about the case (no personal data)."""
+        """Search attributes for the run: what Temporal indexes about the case (no personal
+        data). A case the API started with them (``workflows.search.application_at_start``)
+        makes no upsert: one visibility write less. Not behind ``workflow.patched``, whose
+        marker upserts a search attribute of its own: the start event says on replay too what
+        the start carried (none, for cases started before), and a continued run (which carries
+        its last run's) upserts as it always did."""
+        info = workflow.info()
+        given = info.typed_search_attributes
+        if info.continued_run_id is None and all(
+            given.get(p.key) == p.value for p in self._indexed
+        ):
+            return
         workflow.upsert_search_attributes(self._indexed)
 
     async def write(self) -> None:

@@ -1,10 +1,16 @@
 """Search attributes: what Temporal indexes about a case. No personal data, ever."""
 
-from temporalio.common import SearchAttributeKey, SearchAttributePair
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    SearchAttributeUpdate,
+    TypedSearchAttributes,
+)
 
+from domain.application import Application
 from domain.calendar import end_of_day
-from domain.cases import CaseView
-from domain.emergency import EmergencyView
+from domain.cases import CaseStart, CaseView
+from domain.emergency import Emergency, EmergencyStart, EmergencyView
 
 CASE_STAGE = SearchAttributeKey.for_keyword("CaseStage")
 CASE_TOWNSHIP = SearchAttributeKey.for_keyword("CaseTownship")
@@ -15,7 +21,7 @@ CASE_OVERDUE = SearchAttributeKey.for_bool("CaseOverdue")
 ALL_KEYS = (CASE_STAGE, CASE_TOWNSHIP, ASSISTANCE_TYPE, DECISION_DUE, CASE_OVERDUE)
 
 
-def case_search_attributes(view: CaseView) -> list[SearchAttributePair]:
+def case_search_attributes(view: CaseView) -> list[SearchAttributeUpdate]:
     return [
         CASE_STAGE.value_set(view.stage.value),
         CASE_TOWNSHIP.value_set(view.township),
@@ -25,7 +31,7 @@ def case_search_attributes(view: CaseView) -> list[SearchAttributePair]:
     ]
 
 
-def emergency_search_attributes(view: EmergencyView) -> list[SearchAttributePair]:
+def emergency_search_attributes(view: EmergencyView) -> list[SearchAttributeUpdate]:
     """The same keys for an emergency: its deadline is the 24-hour payout (``DecisionDue``)."""
     return [
         CASE_STAGE.value_set(view.stage.value),
@@ -34,3 +40,17 @@ def emergency_search_attributes(view: EmergencyView) -> list[SearchAttributePair
         DECISION_DUE.value_set(view.pay_by),
         CASE_OVERDUE.value_set(view.overdue),
     ]
+
+
+def application_at_start(start: CaseStart) -> TypedSearchAttributes:
+    """What an application's workflow indexes as it starts, for its start to carry."""
+    return _given(case_search_attributes(Application.accepted(start).view))
+
+
+def emergency_at_start(start: EmergencyStart) -> TypedSearchAttributes:
+    """What an emergency's workflow indexes as it starts, for its start to carry."""
+    return _given(emergency_search_attributes(Emergency.requested(start).view))
+
+
+def _given(updates: list[SearchAttributeUpdate]) -> TypedSearchAttributes:
+    return TypedSearchAttributes([SearchAttributePair(u.key, u.value) for u in updates])
