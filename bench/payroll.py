@@ -22,12 +22,13 @@ from bench.resources import memory_of
 from domain.cases import BankAccount, Role
 from domain.identity import check_digit
 from domain.months import Month
-from domain.payroll import ItemStatus
+from domain.payroll import ItemStatus, payment_line
 from domain.recipients import BenefitChange, RecipientStatus, RecipientView
 from domain.townships import SEED_TOWNSHIPS
 from settings import Settings
 from stack import EmbeddedStack
 from store.db import session_scope
+from store.evidence import append_to_trails
 from store.recipients import VIEW, Payee, open_payee, seal_payee
 from store.tables import PayrollBatch, PayrollItem, RecipientRecord
 
@@ -136,7 +137,8 @@ async def run(stack: EmbeddedStack, settings: Settings, households: int) -> Payr
 async def _floor(settings: Settings, month: Month, *, households: int) -> float:
     """The payroll's own work with nothing around it: the same households' lines posted to the
     bank in batches of the same size, their results read, and the same rows written (items,
-    batches, their outcomes), for another month so that the keys are new."""
+    batches, their outcomes, each household's line on its trail), for another month so that
+    the keys are new."""
     ring, size = settings.key_ring(), settings.payroll_batch_size
     bank = settings.payment_url.rstrip("/")
     began = time.monotonic()
@@ -198,6 +200,24 @@ async def _floor(settings: Settings, month: Month, *, households: int) -> float:
                         [{"k": r["item_key"], "s": r["status"], "t": r["transfer_id"]}
                          for r in results],
                     )  # fmt: skip
+                    # …and each household's line on its trail, as the payroll writes it.
+                    answers = {r["recipient_no"]: r for r in results}
+                    append_to_trails(
+                        session,
+                        list(answers),
+                        lambda number, seq, answers=answers: payment_line(
+                            recipient_no=number,
+                            seq=seq,
+                            at=datetime.now(UTC),
+                            standing="active",
+                            month=str(month),
+                            amount=Decimal("1000.00"),
+                            paid=answers[number]["status"] == "paid",
+                            account="****",
+                            transfer_id=answers[number]["transfer_id"],
+                            reason=answers[number].get("reason") or "",
+                        ),  # fmt: skip
+                    )
     return time.monotonic() - began
 
 
