@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     payroll_hour: int = Field(default=9, ge=0, le=23)
     payroll_batch_size: int = Field(default=5_000, ge=1, le=20_000)
     """Households per batch (代发文件) sent to the bank."""
+    payroll_townships_at_once: int = Field(default=4, ge=0, le=10_000)
+    """Townships whose payroll shares run at once (0: all of them)."""
 
     supervision: Thresholds = Field(default_factory=Thresholds)
     """When a case counts as not moving (督办): JIUZHU_SUPERVISION__DUE_SOON_WORKING_DAYS, …"""

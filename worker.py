@@ -109,6 +109,7 @@ async def main() -> None:
         day=settings.payroll_day,
         hour=settings.payroll_hour,
         batch_size=settings.payroll_batch_size,
+        townships_at_once=settings.payroll_townships_at_once,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

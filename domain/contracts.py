@@ -161,6 +161,9 @@ class PayrollMonth:
     """``YYYY-MM``; empty for the Schedule's run, which pays the month it runs in."""
     started_by: str
     batch_size: int = 5_000
+    townships_at_once: int = 0
+    """How many townships' shares run at once (0: all): what one worker holds in memory at
+    a time, whatever the district's size (patch ``payroll-in-waves``)."""
 
 
 @dataclass(frozen=True)

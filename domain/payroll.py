@@ -108,3 +108,10 @@ def payment_line(
         action="month_paid" if paid else "month_refused",
         from_stage=standing, to_stage=standing, note=note,
     )  # fmt: skip
+
+
+def waves(townships: list[str], size: int) -> list[list[str]]:
+    """The townships in groups of ``size`` run one after another (0: all in one group)."""
+    if size <= 0 or size >= len(townships):
+        return [townships]
+    return [townships[n : n + size] for n in range(0, len(townships), size)]

@@ -35,7 +35,14 @@ class Started:
 
 
 async def start(
-    *, db: Database, client: Client, month: str, actor: Actor, batch_size: int, task_queue: str
+    *,
+    db: Database,
+    client: Client,
+    month: str,
+    actor: Actor,
+    batch_size: int,
+    townships_at_once: int,
+    task_queue: str,
 ) -> Started:
     """The month's payroll, started now (once: a month that has run answers ``Conflict``)."""
     now = datetime.now(UTC)
@@ -48,7 +55,7 @@ async def start(
     try:
         await client.start_workflow(
             PayrollWorkflow.run,
-            PayrollMonth(str(chosen), actor.user_id, batch_size),
+            PayrollMonth(str(chosen), actor.user_id, batch_size, townships_at_once),
             id=payroll_workflow_id(chosen),
             task_queue=task_queue,
             # Again only after a run the engine stopped: it carries on, paying no one twice.

@@ -364,14 +364,14 @@ async def emergency_extended_then_moved_by_the_calendar(env, handle) -> None:
     await follow_up(env, handle)
 
 
-async def start_payroll(env, settings, *, closed: int = 1) -> object:
+async def start_payroll(env, settings, *, closed: int = 1, at_once: int = 0) -> object:
     """Four households in the register (``closed`` of them paid into closed accounts), then
-    next month's payroll, in batches of two."""
+    next month's payroll, in batches of two (``at_once`` townships at a time; 0: all)."""
     households(env.database_url, 4, closed=closed)
     month = Month.at(await env.get_current_time()).plus(1)
     return await env.client.start_workflow(
         PayrollWorkflow.run,
-        PayrollMonth(str(month), OFFICER.user_id, batch_size=2),
+        PayrollMonth(str(month), OFFICER.user_id, batch_size=2, townships_at_once=at_once),
         id=f"{payroll_workflow_id(month)}-{uuid.uuid4().hex[:6]}",
         task_queue=settings.task_queue,
     )
@@ -581,6 +581,7 @@ SCENARIOS = {
 }
 SCENARIOS |= {
     "payroll_of_a_month": (payroll_of_a_month, start_payroll, {}),
+    "payroll_in_waves_of_two_townships": (payroll_of_a_month, start_payroll, {"at_once": 2}),
     "reissued_into_a_corrected_account": (nothing_more, start_reissue, {}),
     "approved_and_registered": (approved_and_registered, start_case, {}),
     "approved_and_registered_indexed_at_start": (

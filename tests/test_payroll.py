@@ -58,7 +58,9 @@ async def test_next_months_payroll_pays_each_household_once_and_reconciles_with_
         task_queue=stack.settings.task_queue,
     )
     await dev_env.client.execute_workflow(
-        PayrollWorkflow.run, PayrollMonth(str(month), OFFICER.user_id, batch_size=3), **run
+        PayrollWorkflow.run,
+        PayrollMonth(str(month), OFFICER.user_id, batch_size=3, townships_at_once=2),
+        **run,
     )
 
     with session_scope(stack.settings.database_url) as session:

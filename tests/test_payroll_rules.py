@@ -10,7 +10,7 @@ import pytest
 from domain.cases import Person, Stage
 from domain.errors import InvalidData
 from domain.months import Month
-from domain.payroll import BatchTotals, check_month, item_key
+from domain.payroll import BatchTotals, check_month, item_key, waves
 from domain.recipients import (
     BenefitChange,
     RecipientStatus,
@@ -109,3 +109,9 @@ def test_a_households_number_is_told_from_a_cases():
     number = recipient_number(district="370305", assistance_type="tekun", year=2026, seq=42)
     assert number == "370305-TK-2026-000042" and is_recipient_number(number)
     assert not is_recipient_number("370305-2026-000042")  # a case's
+
+
+def test_townships_run_in_waves_of_the_size_asked():
+    townships = [f"3703051{n:02d}" for n in range(5)]
+    assert waves(townships, 2) == [townships[:2], townships[2:4], townships[4:]]
+    assert waves(townships, 0) == waves(townships, 5) == waves(townships, 9) == [townships]

@@ -156,7 +156,13 @@ PAYROLL_SCHEDULE = "payroll-monthly"
 
 
 async def ensure_payroll_schedule(
-    client: Client, *, task_queue: str, day: int, hour: int, batch_size: int
+    client: Client,
+    *,
+    task_queue: str,
+    day: int,
+    hour: int,
+    batch_size: int,
+    townships_at_once: int = 0,
 ) -> None:
     """The Schedule that starts each month's payroll on ``day`` at ``hour`` (Asia/Shanghai),
     created when it is missing (any number of workers may try: one creates it)."""
@@ -164,7 +170,12 @@ async def ensure_payroll_schedule(
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(
             PayrollWorkflow.run,
-            PayrollMonth(month="", started_by="schedule", batch_size=batch_size),
+            PayrollMonth(
+                month="",
+                started_by="schedule",
+                batch_size=batch_size,
+                townships_at_once=townships_at_once,
+            ),  # fmt: skip
             id="payroll-scheduled",
             task_queue=task_queue,
         ),

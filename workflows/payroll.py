@@ -10,6 +10,7 @@ point and started again, each household is paid once for the month.
 """
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 
 from temporalio import workflow
@@ -30,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
         TownshipMonth,
     )
     from domain.months import Month
-    from domain.payroll import payroll_workflow_id
+    from domain.payroll import payroll_workflow_id, waves
 
 # The records and the bank are retried until they answer (a payroll waits for an outage to
 # end); an attempt lost with a dead worker is retried when its time-out ends.
@@ -52,15 +53,18 @@ class PayrollWorkflow:
         townships = await workflow.execute_activity(
             Activity.open_payroll, start, result_type=list[str], **STEP
         )
-        shares = [
-            workflow.execute_child_workflow(
-                TownshipPayrollWorkflow.run,
-                TownshipMonth(start.month, township, start.batch_size),
-                id=f"{payroll_workflow_id(Month.parse(start.month))}-{township}",
-            )
-            for township in townships
-        ]
-        await asyncio.gather(*shares)
+        # In waves, so that a worker holds a few townships' work at a time, not the district's.
+        at_once = start.townships_at_once if workflow.patched("payroll-in-waves") else 0
+        for wave in waves(townships, at_once):
+            shares = [
+                workflow.execute_child_workflow(
+                    TownshipPayrollWorkflow.run,
+                    TownshipMonth(start.month, township, start.batch_size),
+                    id=f"{payroll_workflow_id(Month.parse(start.month))}-{township}",
+                )
+                for township in wave
+            ]
+            await asyncio.gather(*shares)
         await workflow.execute_activity(Activity.close_payroll, start.month, **STEP)
 
     async def _start_month(self, start: PayrollMonth) -> None:
@@ -68,7 +72,7 @@ class PayrollWorkflow:
         try:
             await workflow.start_child_workflow(
                 PayrollWorkflow.run,
-                PayrollMonth(str(month), start.started_by, start.batch_size),
+                replace(start, month=str(month)),
                 id=payroll_workflow_id(month),
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
                 parent_close_policy=ParentClosePolicy.ABANDON,

@@ -53,7 +53,8 @@ async def start_payroll(
     household paid in it, once, in batches per township. A month that has run is 409."""
     started = await payroll.start(
         db=db, client=client, month=body.month, actor=user,
-        batch_size=settings.payroll_batch_size, task_queue=settings.task_queue,
+        batch_size=settings.payroll_batch_size,
+        townships_at_once=settings.payroll_townships_at_once, task_queue=settings.task_queue,
     )  # fmt: skip
     return PayrollPublic.model_validate(started, from_attributes=True)
 
