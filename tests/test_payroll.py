@@ -30,20 +30,13 @@ from store.tables import PayrollBatch, PayrollItem, PayrollRecord, StaffNotifica
 from tests.helpers.actors import ASSISTANT, OFFICER, SUPERVISOR
 from tests.helpers.api import application, to_decision, wait_for
 from tests.helpers.cases import households
-from tests.helpers.stack import RING, fresh_database, running_stack
+from tests.helpers.stack import RING
+from tests.helpers.workflows import pay_month
 from workflows.payroll import PayrollWorkflow, ReissueWorkflow
 
 TOWNSHIPS = {"370305001": "370305001001", "370305002": "370305002001", "370305100": "370305100201"}
 HOME = "370305001"
 AUDITOR = Actor("u-auditor", "孙审计", Role.auditor, "370305")
-
-
-@pytest.fixture
-async def own_stack(dev_env, api_settings, tmp_path):
-    database = fresh_database(f"sqlite:///{tmp_path / 'jiuzhu.db'}")
-    settings = api_settings.model_copy(update={"database_url": database})
-    async with running_stack(dev_env.client, settings) as running:
-        yield running
 
 
 async def test_next_months_payroll_pays_each_household_once_and_reconciles_with_the_bank(
@@ -121,12 +114,7 @@ async def test_the_month_of_approval_is_paid_by_the_approval_not_again_by_the_pa
     stack = own_stack
     households(stack.settings.database_url, 3)
     month = Month.at(datetime.now(UTC))
-    await dev_env.client.execute_workflow(
-        PayrollWorkflow.run,
-        PayrollMonth(str(month), OFFICER.user_id),
-        id=f"{payroll_workflow_id(month)}-{uuid.uuid4().hex[:6]}",
-        task_queue=stack.settings.task_queue,
-    )
+    await pay_month(dev_env.client, month, task_queue=stack.settings.task_queue)
     with session_scope(stack.settings.database_url) as session:
         items = session.exec(select(PayrollItem).where(PayrollItem.month == str(month))).all()
         batches = session.exec(select(PayrollBatch)).all()
@@ -142,12 +130,7 @@ async def test_a_refused_month_is_reissued_once_into_the_corrected_account(
     refused, *_ = households(url, 3, closed=1)
     month = Month.at(datetime.now(UTC)).plus(1)
     queue = stack.settings.task_queue
-    await dev_env.client.execute_workflow(
-        PayrollWorkflow.run,
-        PayrollMonth(str(month), OFFICER.user_id),
-        id=f"{payroll_workflow_id(month)}-{uuid.uuid4().hex[:6]}",
-        task_queue=queue,
-    )
+    await pay_month(dev_env.client, month, task_queue=queue)
     corrected = BankAccount(bank="齐商银行", account_no="6217000000000099", holder="户主0")
     with session_scope(url, writes=True) as session:
         view, [reissue] = record_bank_account(
@@ -242,12 +225,7 @@ async def test_a_household_is_read_in_its_jurisdiction_and_its_refused_month_rei
     stack = own_stack
     [refused, paid] = households(stack.settings.database_url, 2, closed=1)
     month = Month.at(datetime.now(UTC)).plus(1)
-    await dev_env.client.execute_workflow(
-        PayrollWorkflow.run,
-        PayrollMonth(str(month), OFFICER.user_id),
-        id=f"{payroll_workflow_id(month)}-{uuid.uuid4().hex[:6]}",
-        task_queue=stack.settings.task_queue,
-    )
+    await pay_month(dev_env.client, month, task_queue=stack.settings.task_queue)
     away = assistant_of("370305002")
     async with (
         stack.client(assistant_of(HOME)) as assistant,
@@ -371,12 +349,7 @@ async def test_an_approved_household_enters_the_register_and_holds_one_standing_
         assert accepted.status_code == 201 and accepted.json()["recipient_no"] == number
 
     month = this_month.plus(1)
-    await dev_env.client.execute_workflow(
-        PayrollWorkflow.run,
-        PayrollMonth(str(month), OFFICER.user_id),
-        id=f"{payroll_workflow_id(month)}-{uuid.uuid4().hex[:6]}",
-        task_queue=stack.settings.task_queue,
-    )
+    await pay_month(dev_env.client, month, task_queue=stack.settings.task_queue)
     async with httpx.AsyncClient(base_url=simulator_url) as bank:
         paid = (await bank.get("/payment/transfers", params={"recipient_no": number})).json()
     assert [(t["month"], t["amount"]) for t in paid] == [
@@ -403,12 +376,7 @@ async def test_a_batch_whose_totals_differ_from_the_banks_is_reported(own_stack,
     url = stack.settings.database_url
     households(url, 3)
     month = Month.at(datetime.now(UTC)).plus(1)
-    await dev_env.client.execute_workflow(
-        PayrollWorkflow.run,
-        PayrollMonth(str(month), OFFICER.user_id),
-        id=f"{payroll_workflow_id(month)}-{uuid.uuid4().hex[:6]}",
-        task_queue=stack.settings.task_queue,
-    )
+    await pay_month(dev_env.client, month, task_queue=stack.settings.task_queue)
     with session_scope(url, writes=True) as session:
         batch = session.exec(select(PayrollBatch).where(PayrollBatch.township == HOME)).one()
         totals = reconcile_batch(

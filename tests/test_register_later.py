@@ -8,15 +8,13 @@ import base64
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 from pydantic import TypeAdapter
 from sqlmodel import delete, select
 from temporalio.client import Client
 
 from domain.cases import BankAccount, CaseView
-from domain.contracts import PayrollMonth
 from domain.months import Month
-from domain.payroll import ItemStatus, payroll_workflow_id
+from domain.payroll import ItemStatus
 from store.db import Database, session_scope
 from store.recipients import record_bank_account
 from store.records import view_of
@@ -28,23 +26,15 @@ from store.tables import (
     RecipientRecord,
 )
 from tests.helpers.actors import ASSISTANT, OFFICER, SUPERVISOR
-from tests.helpers.api import application, to_decision, wait_for
+from tests.helpers.api import application, member_applies, to_decision, wait_for
 from tests.helpers.cases import households
 from tests.helpers.stack import RING, fresh_database, running_stack
+from tests.helpers.workflows import pay_month
 from watches.id_numbers import rehash_id_numbers
 from watches.payroll import register_approved_cases, start_reissues
 from workflows.client import application_workflow_id, data_converter
-from workflows.payroll import PayrollWorkflow
 
 CASE_VIEW = TypeAdapter(CaseView)
-
-
-@pytest.fixture
-async def own_stack(dev_env, api_settings, tmp_path):
-    database = fresh_database(f"sqlite:///{tmp_path / 'jiuzhu.db'}")
-    settings = api_settings.model_copy(update={"database_url": database})
-    async with running_stack(dev_env.client, settings) as running:
-        yield running
 
 
 async def approved_and_paid(stack, client: Client, *, account: dict | None) -> tuple[str, dict]:
@@ -147,12 +137,7 @@ async def test_households_approved_before_the_register_are_entered_once(
 
         number = households[recorded_later].recipient_no
         async with stack.client(ASSISTANT) as assistant, stack.client(OFFICER) as officer:
-            member = body["household"][0]
-            again = application(
-                applicant={"name": member["name"], "id_number": member["id_number"],
-                           "phone": "13800000001"},
-                household=[],
-            )  # fmt: skip
+            again = member_applies(body)
             refused = await assistant.post("/applications", json=again)
             assert refused.status_code == 409 and number in refused.json()["detail"]
             read = (await officer.get(f"/recipients/{number}")).json()
@@ -165,12 +150,7 @@ async def test_households_approved_before_the_register_are_entered_once(
 
         # Next month's payroll pays each entered household once, into its account.
         month = Month.parse(this_month).plus(1)
-        await dev_env.client.execute_workflow(
-            PayrollWorkflow.run,
-            PayrollMonth(str(month), OFFICER.user_id),
-            id=f"{payroll_workflow_id(month)}-{recorded_later}",
-            task_queue=stack.settings.task_queue,
-        )
+        await pay_month(dev_env.client, month, task_queue=stack.settings.task_queue)
     async with httpx.AsyncClient(base_url=simulator_url) as bank:
         paid = (await bank.get("/payment/transfers", params={"recipient_no": number})).json()
     # (Its approval's transfer was made before the household had a number.)
@@ -186,12 +166,7 @@ async def test_a_reissue_the_engine_did_not_take_is_started_by_the_watch(
     url, queue = stack.settings.database_url, stack.settings.task_queue
     refused, *_ = households(url, 2, closed=1)
     month = Month.at(datetime.now(UTC)).plus(1)
-    await dev_env.client.execute_workflow(
-        PayrollWorkflow.run,
-        PayrollMonth(str(month), OFFICER.user_id),
-        id=f"{payroll_workflow_id(month)}-{refused}",
-        task_queue=queue,
-    )
+    await pay_month(dev_env.client, month, task_queue=queue)
     # The corrected account is recorded; the engine was away, so no re-issue started.
     corrected = BankAccount(bank="齐商银行", account_no="6217000000000077", holder="户主0")
     with session_scope(url, writes=True) as session:
@@ -252,11 +227,6 @@ async def test_a_households_claim_is_rehashed_after_a_rotation_and_still_refuses
         running_stack(client, rotated) as restarted,
         restarted.client(ASSISTANT) as assistant,
     ):
-        member = body["household"][0]
-        again = application(
-                applicant={"name": member["name"], "id_number": member["id_number"],
-                           "phone": "13800000001"},
-                household=[],
-            )  # fmt: skip
+        again = member_applies(body)
         refused = await assistant.post("/applications", json=again)
     assert refused.status_code == 409 and number in refused.json()["detail"]

@@ -259,3 +259,10 @@ def flood_emergency(n: int, township: str = "370305101", village: str = "3703051
         "requested_amount": "3000.00",
         "situation": "暴雨冲毁房屋",
     }
+
+
+def member_applies(body: dict, **overrides) -> dict:
+    """An application for the first household member of ``body``, on their own."""
+    member = body["household"][0]
+    applicant = {"name": member["name"], "id_number": member["id_number"], "phone": "13800000001"}
+    return application(applicant=applicant, household=[], **overrides)

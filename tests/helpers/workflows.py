@@ -11,14 +11,17 @@ from temporalio.client import WorkflowHandle
 
 from domain.calendar import local_date
 from domain.cases import Stage, SurveyRecord
+from domain.contracts import PayrollMonth
 from domain.emergency import EmergencyView
+from domain.payroll import payroll_workflow_id
 from store import reserve
 from store.db import session_scope
 from store.tables import AuditEntryRecord
-from tests.helpers.actors import COORDINATOR
+from tests.helpers.actors import COORDINATOR, OFFICER
 from tests.helpers.cases import case_start, emergency_start
 from workflows.application import ApplicationWorkflow
 from workflows.emergency import EmergencyWorkflow
+from workflows.payroll import PayrollWorkflow
 
 TOWNSHIP = "370305001"
 """Where ``emergency_start`` puts a family by default."""
@@ -120,3 +123,16 @@ async def activity_runs(handle, activity: str) -> list:
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
         and e.activity_task_started_event_attributes.scheduled_event_id in scheduled
     ]
+
+
+async def pay_month(client, month, *, task_queue: str, **options) -> str:
+    """A month's payroll run to its end on ``client``, as a district officer starts it, under
+    an id of its own (not the month's own ``payroll-<month>``: that is the API's); its id."""
+    workflow_id = f"{payroll_workflow_id(month)}-{uuid.uuid4().hex[:6]}"
+    await client.execute_workflow(
+        PayrollWorkflow.run,
+        PayrollMonth(str(month), OFFICER.user_id, **options),
+        id=workflow_id,
+        task_queue=task_queue,
+    )
+    return workflow_id
