@@ -35,6 +35,7 @@ from sqlmodel import Session, select
 
 from domain.cases import AuditEntry
 from domain.evidence import CONTENT, GENESIS, content_of, entry_hash, seal_root
+from domain.payroll import payment_line
 from store.tables import AuditEntryRecord, AuditSeal, CaseHead
 
 SEAL_MARGIN = timedelta(minutes=5)
@@ -111,6 +112,15 @@ def append_to_trails(
                 where=H.seq < statement.excluded.seq,
             )  # fmt: skip
         )
+
+
+def month_on_trail(session: Session, *, recipient_no: str, **line: Any) -> None:
+    """One month of a household on its trail (``domain.payroll.payment_line``'s fields)."""
+    append_to_trails(
+        session,
+        [recipient_no],
+        lambda trail, seq: payment_line(recipient_no=trail, seq=seq, **line),
+    )
 
 
 CHUNK = 2_000

@@ -23,7 +23,7 @@ from domain.payroll import (
     payment_line,
 )
 from domain.sealing import KeyRing
-from store.evidence import append_to_trails
+from store.evidence import append_to_trails, month_on_trail
 from store.jurisdiction import within
 from store.recipients import VIEW, open_payee
 from store.tables import (
@@ -372,22 +372,11 @@ def record_reissue(
         item.status, item.reason = ItemStatus.refused, outcome.reason[:300]
     item.decided_at = at
     session.add(item)
-    append_to_trails(
-        session,
-        [item.recipient_no],
-        lambda recipient_no, seq: payment_line(
-            recipient_no=recipient_no,
-            seq=seq,
-            at=at,
-            standing=household.status,
-            month=item.month,
-            amount=item.amount,
-            paid=item.status == ItemStatus.paid,
-            account=item.account,
-            transfer_id=item.transfer_id,
-            reason=item.reason,
-        ),  # fmt: skip
-    )
+    month_on_trail(
+        session, recipient_no=item.recipient_no, at=at, standing=household.status,
+        month=item.month, amount=item.amount, paid=item.status == ItemStatus.paid,
+        account=item.account, transfer_id=item.transfer_id, reason=item.reason,
+    )  # fmt: skip
     return item, household
 
 

@@ -35,12 +35,12 @@ from domain.halting import (
 )
 from domain.identity import mask_id_number
 from domain.months import Month
-from domain.payroll import ItemStatus, payment_line
+from domain.payroll import ItemStatus
 from domain.recipients import STANDING_TYPES
 from domain.reserve import ReserveState
 from domain.sealing import KeyRing
 from store import reserve
-from store.evidence import append_entry, append_to_trails
+from store.evidence import append_entry, month_on_trail
 from store.hashed_ids import claim_rows, look_up
 from store.jurisdiction import TABLES, CaseKindName
 from store.sealed import open_start, seal_start
@@ -248,22 +248,11 @@ def _first_month_paid(session: Session, view: CaseView) -> None:
     )
     if made.rowcount:  # once: the item was not paid before
         household = session.get(RecipientRecord, view.recipient_no)
-        append_to_trails(
-            session,
-            [view.recipient_no],
-            lambda recipient_no, seq: payment_line(
-                recipient_no=recipient_no,
-                seq=seq,
-                at=paid.at,
-                standing=household.status,
-                month=month,
-                amount=paid.amount,
-                paid=True,
-                account=paid.account,
-                transfer_id=paid.transfer_id,
-                reason="",
-            ),  # fmt: skip
-        )
+        month_on_trail(
+            session, recipient_no=view.recipient_no, at=paid.at, standing=household.status,
+            month=month, amount=paid.amount, paid=True, account=paid.account,
+            transfer_id=paid.transfer_id, reason="",
+        )  # fmt: skip
 
 
 def halt_case(session: Session, *, case_no: str, status: str, at: datetime) -> bool:
