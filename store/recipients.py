@@ -347,9 +347,12 @@ def register_approved(
     read) or else the one accepted with the case if that is the account the bank paid, its
     approval the month's payroll item, its members' standing claim held by it. The household's
     number and "" — or None and why a person must look at the case."""
+    # The case's row locked first: workers starting at once enter its household once.
+    row = session.exec(
+        select(CaseRecord).where(CaseRecord.case_no == case_no).with_for_update()
+    ).first()
     if known := recipient_of_case(session, case_no=case_no):
         return known.recipient_no, ""
-    row = session.get(CaseRecord, case_no)
     start = start_of(row, ring=ring) if row is not None else None
     if start is None:
         return None, "no intake kept with the case"
