@@ -59,7 +59,7 @@ from store.migrate import upgrade
 from store.recipients import record_bank_account
 from store.tables import PayrollItem
 from tests.helpers.actors import APPROVER, ASSISTANT, COORDINATOR, OFFICER, SUPERVISOR
-from tests.helpers.cases import case_start, emergency_start, households
+from tests.helpers.cases import households
 from tests.helpers.servers import serve
 from tests.helpers.stack import (
     CONVERTER,
@@ -75,7 +75,7 @@ from worker import create_worker
 from workflows.application import ApplicationWorkflow as W
 from workflows.emergency import EmergencyWorkflow as E
 from workflows.payroll import PayrollWorkflow, ReissueWorkflow
-from workflows.search import ALL_KEYS, application_at_start, emergency_at_start
+from workflows.search import ALL_KEYS
 
 HISTORIES = Path(__file__).parent / "histories"
 APPROVE = ReviewRecord(actor=ASSISTANT, recommendation="approve", reasons="eligible")
@@ -418,37 +418,6 @@ async def approved_and_registered(env, handle) -> None:
     await until(handle, env, lambda v: v.first_payment_at is not None, query=W.current)
 
 
-async def accepted_by_the_api(env, settings, **overrides):
-    """An application started as the API starts it: its search attributes given to the start."""
-    start = case_start(
-        case_no=f"T-{uuid.uuid4().hex[:8]}",
-        database_url=settings.database_url,
-        accepted_at=await env.get_current_time(),
-        **overrides,
-    )
-    return await env.client.start_workflow(
-        W.run,
-        start,
-        id=f"application-{start.case_no}",
-        task_queue=settings.task_queue,
-        search_attributes=application_at_start(start),
-    )
-
-
-async def requested_by_the_api(env, settings, **overrides):
-    """An emergency started as the API starts it: its search attributes given to the start."""
-    start = emergency_start(
-        case_no=f"E-{uuid.uuid4().hex[:8]}", requested_at=await env.get_current_time(), **overrides
-    )
-    return await env.client.start_workflow(
-        E.run,
-        start,
-        id=f"emergency-{start.case_no}",
-        task_queue=settings.task_queue,
-        search_attributes=emergency_at_start(start),
-    )
-
-
 def intervention(action: Intervention, **details) -> InterventionRecord:
     return InterventionRecord(actor=SUPERVISOR, action=action, reason="督办", **details)
 
@@ -586,10 +555,14 @@ SCENARIOS |= {
     "approved_and_registered": (approved_and_registered, start_case, {}),
     "approved_and_registered_indexed_at_start": (
         approved_and_registered,
-        accepted_by_the_api,
-        {},
+        start_case,
+        {"indexed": True},
     ),
-    "emergency_paid_indexed_at_start": (emergency_paid_and_followed_up, requested_by_the_api, {}),
+    "emergency_paid_indexed_at_start": (
+        emergency_paid_and_followed_up,
+        request,
+        {"indexed": True},
+    ),
 }
 SUGGEST_CONTINUE_AS_NEW_AFTER = {"carried_over_after_many_pauses": 60}
 """Scenarios that need a dev server suggesting continue-as-new early (events); the others run

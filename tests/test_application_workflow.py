@@ -1,7 +1,6 @@
 """ApplicationWorkflow on the time-skipping test server: timers run by skipping time."""
 
 import asyncio
-import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -25,11 +24,10 @@ from domain.cases import (
 from store.db import session_scope
 from store.tables import CaseRecord, StaffNotification
 from tests.helpers.actors import ASSISTANT, COORDINATOR, OFFICER
-from tests.helpers.cases import case_start
 from tests.helpers.workflows import activity_runs, audit, start_case, survey, wait_for_stage
 from worker import create_worker
 from workflows.application import ApplicationWorkflow
-from workflows.search import CASE_STAGE, application_at_start
+from workflows.search import CASE_STAGE
 
 
 @pytest.fixture
@@ -348,19 +346,8 @@ async def test_a_case_started_with_its_search_attributes_upserts_none_until_it_m
     workflow's first task then makes no upsert; a case started without them still gets them."""
     env, settings = running
 
-    async def first_upserts(search_attributes) -> list:
-        start = case_start(
-            case_no=f"T-{uuid.uuid4().hex[:8]}",
-            database_url=settings.database_url,
-            accepted_at=await env.get_current_time(),
-        )
-        handle = await env.client.start_workflow(
-            ApplicationWorkflow.run,
-            start,
-            id=f"application-{start.case_no}",
-            task_queue=settings.task_queue,
-            **({"search_attributes": search_attributes(start)} if search_attributes else {}),
-        )
+    async def first_upserts(*, indexed: bool) -> list:
+        handle = await start_case(env, settings, indexed=indexed)
         await handle.query(ApplicationWorkflow.current)  # its first task is done
         history = await handle.fetch_history()
         described = await handle.describe()
@@ -371,5 +358,5 @@ async def test_a_case_started_with_its_search_attributes_upserts_none_until_it_m
             if e.HasField("upsert_workflow_search_attributes_event_attributes")
         ]
 
-    assert await first_upserts(application_at_start) == []
-    assert len(await first_upserts(None)) == 1
+    assert await first_upserts(indexed=True) == []
+    assert len(await first_upserts(indexed=False)) == 1

@@ -22,13 +22,15 @@ from tests.helpers.cases import case_start, emergency_start
 from workflows.application import ApplicationWorkflow
 from workflows.emergency import EmergencyWorkflow
 from workflows.payroll import PayrollWorkflow
+from workflows.search import application_at_start, emergency_at_start
 
 TOWNSHIP = "370305001"
 """Where ``emergency_start`` puts a family by default."""
 
 
-async def start_case(env, settings, **overrides) -> WorkflowHandle:
-    """An application accepted now (``case_start``), its workflow started."""
+async def start_case(env, settings, *, indexed: bool = False, **overrides) -> WorkflowHandle:
+    """An application accepted now (``case_start``), its workflow started (``indexed``: with
+    its search attributes given to the start, as the API starts it)."""
     start = case_start(
         case_no=f"T-{uuid.uuid4().hex[:8]}",
         database_url=settings.database_url,
@@ -40,11 +42,13 @@ async def start_case(env, settings, **overrides) -> WorkflowHandle:
         start,
         id=f"application-{start.case_no}",
         task_queue=settings.task_queue,
+        search_attributes=application_at_start(start) if indexed else None,
     )
 
 
-async def request(env, settings, **overrides) -> WorkflowHandle:
-    """An emergency requested now (``emergency_start``), its workflow started."""
+async def request(env, settings, *, indexed: bool = False, **overrides) -> WorkflowHandle:
+    """An emergency requested now (``emergency_start``), its workflow started (``indexed``: as
+    ``start_case``)."""
     start = emergency_start(
         case_no=f"E-{uuid.uuid4().hex[:8]}", requested_at=await env.get_current_time(), **overrides
     )
@@ -53,6 +57,7 @@ async def request(env, settings, **overrides) -> WorkflowHandle:
         start,
         id=f"emergency-{start.case_no}",
         task_queue=settings.task_queue,
+        search_attributes=emergency_at_start(start) if indexed else None,
     )
 
 
