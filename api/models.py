@@ -214,6 +214,11 @@ class DecisionCreate(Body):
         default=None,
         description="一事一议: why a temporary-assistance amount above the band",
     )
+    review_cadence: Literal["yearly", "half_yearly"] | None = Field(
+        default=None,
+        description="定期核查 of an approved 低保 or 特困 household (default: the policy's for the "
+        "type)",
+    )
 
 
 class DocumentsRequestCreate(Body):

@@ -228,6 +228,9 @@ class DecisionRecord:
     amount: Decimal | None = None
     exception_reason: str | None = None
     """一事一议: the district approves a 临时救助 amount above the band, with this reason."""
+    review_cadence: str | None = None
+    """定期核查 of an approved 低保 or 特困 household: ``yearly`` or ``half_yearly`` (None: the
+    policy's for the type)."""
 
 
 @dataclass(frozen=True)

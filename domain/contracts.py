@@ -223,3 +223,5 @@ class Registration:
     approved_by: Actor
     approved_at: datetime
     first_payment_key: str
+    review_cadence: str | None = None
+    """定期核查 as the district chose at approval (None: the policy's for the type)."""

@@ -8,10 +8,11 @@ payroll of its month, exactly. Pure: the store keeps recipients, the payroll pay
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from domain.calendar import local_date
 from domain.cases import Actor, AuditEntry, Person, Stage
 from domain.months import Month
 
@@ -63,6 +64,8 @@ class BenefitChange:
     reason: str
     decided_by: str
     at: datetime
+    reference: str = ""
+    """The review or correction that made it (a decision is on the course once)."""
 
 
 @dataclass
@@ -85,6 +88,16 @@ class RecipientView:
     registered_at: datetime
     course: list[BenefitChange] = field(default_factory=list)
     version: int = 0
+    area: str | None = None
+    """urban | rural: which 低保 standard applies (None: registered before it was kept)."""
+    review_cadence: str = "yearly"
+    """定期核查: ``yearly`` or ``half_yearly``, set at approval by the district."""
+    review_due: date | None = None
+    """When the household's next periodic review is due."""
+    open_review: str | None = None
+    """The review under way (one at a time)."""
+    reviews: int = 0
+    """Reviews opened so far (their numbers count on from it)."""
 
     def change_in(self, month: Month) -> BenefitChange | None:
         """The decision in force in ``month`` (None before the benefit began)."""
@@ -97,6 +110,22 @@ class RecipientView:
         """What the payroll of ``month`` pays the household (None: nothing)."""
         change = self.change_in(month)
         return change.amount if change and change.status.paid else None
+
+
+CADENCE_MONTHS = {"yearly": 12, "half_yearly": 6}
+
+
+def next_review_due(after: date, cadence: str) -> date:
+    """The periodic review's due date, a cadence after ``after`` (the month's last day when
+    the day does not exist in it)."""
+    month = Month.of(after).plus(CADENCE_MONTHS[cadence])
+    last = (month.plus(1).first_day - month.first_day).days
+    return date(month.year, month.month, min(after.day, last))
+
+
+def review_number(recipient_no: str, seq: int) -> str:
+    """核查号: the household's number and the review's sequence."""
+    return f"{recipient_no}-R{seq:02d}"
 
 
 def register(
@@ -112,6 +141,8 @@ def register(
     account: str,
     approved_by: Actor,
     approved_at: datetime,
+    area: str | None = None,
+    review_cadence: str = "yearly",
 ) -> tuple[RecipientView, AuditEntry]:
     """The household approved by case ``case_no`` enters the register, paid from the month of
     its approval (that month by the approval's own payment)."""
@@ -129,6 +160,9 @@ def register(
         status=RecipientStatus.active,
         bank_account=account,
         registered_at=approved_at,
+        area=area,
+        review_cadence=review_cadence,
+        review_due=next_review_due(local_date(approved_at), review_cadence),
         course=[
             BenefitChange(
                 from_month=str(start),
