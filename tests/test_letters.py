@@ -1,5 +1,6 @@
 """Written decisions (决定书): what each letter says (``domain.letters``), the PDF it prints as
-(``services.letters.render_pdf``, read back with pypdf).
+(``services.letters.render_pdf``, read back with pypdf), and the application's letter over
+HTTP on the real stack.
 
 The composers' cases: an application accepted on Monday 2026-03-02 in 闻韶街道闻韶社区 and
 decided on 2026-03-20; a recipient household of 闻韶街道 paid ¥1,760.00 a month since
@@ -21,6 +22,7 @@ from domain.cases import (
     CaseStart,
     CaseView,
     Channel,
+    Role,
     Stage,
     initial_view,
 )
@@ -38,7 +40,9 @@ from domain.letters import (
 from domain.policy import Policy
 from domain.recipients import RecipientStatus, RecipientView
 from services.letters import find_font, letter_font, render_pdf
-from tests.helpers.actors import ASSISTANT
+from tests.helpers.actors import ASSISTANT, OFFICER
+from tests.helpers.api import application, key, to_decision, wait_for
+from tests.helpers.people import id_number
 
 ID_NUMBER = "370305198001010014"  # not a real person's: the check digit is not checked here
 MASKED = "370305********0014"
@@ -334,3 +338,82 @@ def test_without_a_font_file_a_letter_is_set_in_the_readers_song_face():
     fonts = _fonts(reader)
     assert "/STSong-Light" in {f["/BaseFont"] for f in fonts}
     assert not [f for f in fonts if "/FontFile2" in f.get("/FontDescriptor", {})]
+
+
+# ---- over HTTP -------------------------------------------------------------------------------
+
+
+async def _letter(http, case_no: str):
+    return await http.get(f"/applications/{case_no}/decision-letter")
+
+
+async def test_a_decided_application_has_its_letter_as_pdf_and_an_undecided_one_409(stack):
+    approved_body = application(
+        applicant={"name": "赵明", "id_number": id_number(), "phone": "13800000000"}
+    )
+    refused_body = application(
+        applicant={"name": "钱芳", "id_number": id_number(), "phone": "13800000000"}
+    )
+    async with stack.client(ASSISTANT) as assistant, stack.client(OFFICER) as officer:
+        approved = await assistant.post("/applications", json=approved_body, headers=key())
+        refused = await assistant.post("/applications", json=refused_body, headers=key())
+        approved_no, refused_no = approved.json()["case_no"], refused.json()["case_no"]
+
+        early = await _letter(officer, approved_no)
+        assert early.status_code == 409 and "not decided" in early.json()["detail"], early.text
+
+        for case_no, outcome, reasons in (
+            (approved_no, "approve", "家庭人均收入低于低保标准，符合条件"),
+            (refused_no, "refuse", "家庭收入超过标准，不符合条件"),
+        ):
+            await to_decision(assistant, case_no)
+            decided = await officer.post(
+                f"/applications/{case_no}/decision",
+                json={"outcome": outcome, "reasons": reasons},
+                headers=key(),
+            )
+            assert decided.status_code == 200, decided.text
+        case = await wait_for(officer, approved_no, lambda c: c["stage"] == "approved")
+
+        answer = await _letter(assistant, approved_no)  # the township prints it
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"] == "application/pdf"
+        assert answer.headers["content-disposition"] == f'inline; filename="{approved_no}.pdf"'
+        _, text = _text(answer.content)
+        # 2 persons × 1080 urban standard − 400 assessed income
+        assert case["monthly_amount"] == "1760.00"
+        for says in (
+            "最低生活保障审核确认决定书",
+            f"临民救决〔{approved_no[7:11]}〕{approved_no}号",
+            "赵明",
+            "每月1760.00元",
+            "理由：家庭人均收入低于低保标准，符合条件",
+            "申请行政复议",
+            "闻韶街道闻韶社区",
+        ):
+            assert says in text, (says, text)
+        assert approved_body["applicant"]["id_number"] not in text
+        assert approved_body["applicant"]["id_number"][-4:] in text  # masked, last four shown
+
+        answer = await _letter(officer, refused_no)
+        assert answer.status_code == 200, answer.text
+        _, text = _text(answer.content)
+        for says in (
+            "不予救助决定书",
+            "钱芳",
+            "理由：家庭收入超过标准，不符合条件",
+            "提起行政诉讼",
+        ):
+            assert says in text, (says, text)
+        assert "审核确认决定书" not in text
+
+        undecided = await assistant.post("/applications", json=application(), headers=key())
+        answer = await _letter(officer, undecided.json()["case_no"])
+        assert answer.status_code == 409 and "stage 'survey'" in answer.json()["detail"]
+
+    other = replace(ASSISTANT, user_id="u-xuegong-letters", jurisdiction="370305002")
+    async with stack.client(other) as elsewhere:
+        assert (await _letter(elsewhere, approved_no)).status_code == 404
+    admin = replace(OFFICER, user_id="u-admin-letters", role=Role.admin)
+    async with stack.client(admin) as admin_http:
+        assert (await _letter(admin_http, approved_no)).status_code == 403
