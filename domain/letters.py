@@ -161,7 +161,7 @@ def application_letter(
     else:
         title = REFUSAL_TITLE
         amount = None
-        decision = f"{applied}，决定不予{kind}。"
+        decision = f"{applied}，决定不予批准。"
     return DecisionLetter(
         title=title,
         number=letter_number(view.case_no, issued_on),

@@ -161,7 +161,13 @@ def test_a_refusal_is_a_letter_of_not_granting_with_its_reasons():
     )
     assert letter.title == "不予救助决定书" and letter.amount is None
     assert letter.township == "闻韶街道办事处"
-    _says(letter, "闻韶街道办事处闻韶社区", "决定不予最低生活保障", "理由：家庭收入超过标准")
+    _says(
+        letter,
+        "闻韶街道办事处闻韶社区",
+        "最低生活保障申请",
+        "决定不予批准",
+        "理由：家庭收入超过标准",
+    )
     _objection_told(letter)
 
 
