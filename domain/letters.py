@@ -11,8 +11,8 @@ and its free text is bounded whatever the records hold.
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from enum import StrEnum
 
+from domain.benefits import Outcome
 from domain.calendar import local_date
 from domain.cases import DECIDED_STAGES, CaseStart, CaseView, Stage
 from domain.errors import InvalidData, WrongStage
@@ -37,7 +37,7 @@ LETTER_PREFIX = "临民救决"
 """The letters' series (文号: 临民救决〔year〕number号)."""
 MAX_TEXT = 2000
 """Characters of any one free-text part of a letter (the reasons, say): the API bounds them
-already, the letter again so that one page or two always hold it."""
+already, the letter again so that it stays a few pages long."""
 
 TYPE_NAMES = {
     "dibao": "最低生活保障",
@@ -46,19 +46,7 @@ TYPE_NAMES = {
 }
 
 
-class Outcome(StrEnum):
-    """What a decision on a recipient household did (a review's, a change's, a correction's)."""
-
-    continue_ = "continue"  # 继续: the benefit stands as it is
-    adjust = "adjust"  # 调整: a new amount from a month
-    suspend = "suspend"  # 暂停: not paid until resumed
-    resume = "resume"  # 恢复
-    phase_out = "phase_out"  # 渐退: paid some months more, then ended
-    terminate = "terminate"  # 终止
-    revoke = "revoke"  # 撤销: an approval made in error (容错纠错)
-
-
-OUTCOME_TITLES = {
+OUTCOME_TITLES = {  # a decision on a recipient household (domain.benefits)
     Outcome.continue_: "继续救助决定书",
     Outcome.adjust: "调整救助金额决定书",
     Outcome.suspend: "暂停发放决定书",

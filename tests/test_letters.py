@@ -16,6 +16,7 @@ from decimal import Decimal
 import pypdf
 import pytest
 
+from domain.benefits import Outcome
 from domain.cases import (
     Applicant,
     AssistanceType,
@@ -33,7 +34,6 @@ from domain.letters import (
     MAX_TEXT,
     REVIEW_DAYS,
     DecisionLetter,
-    Outcome,
     application_letter,
     benefit_letter,
 )
