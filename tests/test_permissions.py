@@ -58,6 +58,7 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/applications"): CASE_READERS,
     ("GET", "/applications/{case_no}"): CASE_READERS,
     ("GET", "/applications/{case_no}/audit-trail"): CASE_READERS,
+    ("GET", "/applications/{case_no}/decision-letter"): CASE_READERS,
     ("POST", "/applications/{case_no}/survey"): {VC, TA, DO},
     ("POST", "/applications/{case_no}/review"): {TA},
     ("POST", "/applications/{case_no}/objections"): {TA, VC, DO},
@@ -135,6 +136,8 @@ class World:
     def cases(self, path: str) -> dict[str, str]:
         if path.startswith("/recipients"):
             return self.recipients
+        if path.endswith("/decision-letter"):
+            return self.approved  # an undecided case has no letter yet (409)
         return self.emergencies if path.startswith("/emergencies") else self.applications
 
     def case(self, village: str, path: str) -> str:
