@@ -31,13 +31,15 @@ from sqlmodel import Session
 
 from domain.cases import DECIDED_STAGES, CaseStart, CaseView
 from domain.errors import NotFound, WrongStage
-from domain.letters import DecisionLetter, application_letter, date_text
+from domain.letters import DecisionLetter, application_letter, benefit_letter, date_text
+from domain.policy import Policy
 from domain.sealing import KeyRing
 from services.cases import APPLICATIONS, record_of
-from store import townships
+from store import recipients, reviews, townships
 from store.db import Database
 from store.jurisdiction import CaseRef
 from store.records import audit_trail, start_of, view_of
+from store.review_rows import review_view
 
 log = structlog.get_logger()
 
@@ -233,4 +235,46 @@ def _application_letter(session: Session, *, case_no: str, ring: KeyRing) -> Dec
         decided_by=decision.user_name if decision else "",
         township_name=townships.township_name(session, view.township),
         village_name=village[0].name if village else None,
+    )
+
+
+# ---- a review's decision on a recipient household --------------------------------------------
+
+
+async def review_decision_letter(
+    *, db: Database, recipient_no: str, review_no: str, policy: Policy
+) -> DecisionLetter:
+    """The letter of a review's decision on the household's benefit, from the records (the
+    review, the household, the decision's entry on the review's trail: who decided).
+    ``WrongStage`` before the district decided."""
+    return await db.read(
+        _review_letter, recipient_no=recipient_no, review_no=review_no, policy=policy
+    )
+
+
+def _review_letter(
+    session: Session, *, recipient_no: str, review_no: str, policy: Policy
+) -> DecisionLetter:
+    view = review_view(reviews.review(session, recipient_no=recipient_no, review_no=review_no))
+    if view.decided_at is None or view.outcome is None:
+        raise WrongStage(
+            f"review {review_no} is at stage '{view.stage}', not decided: its decision letter "
+            "is written once the district decides"
+        )
+    household = recipients.view_of(recipients.recipient(session, recipient_no=recipient_no))
+    decided = next(
+        (e for e in reversed(audit_trail(session, case_no=review_no)) if e.action == "decided"),
+        None,
+    )
+    return benefit_letter(
+        recipient=household,
+        outcome=view.outcome,
+        effective_month=view.effective_month or "",
+        reasons=view.reasons or "",
+        decided_by=decided.user_name if decided else "",
+        decided_on=view.decided_at,
+        reference_no=review_no,
+        amount=view.amount,
+        phase_out_months=policy.phase_out_months,
+        township_name=townships.township_name(session, household.township),
     )

@@ -16,15 +16,18 @@ import httpx
 import pytest
 
 from api.permissions import KnownCases
+from domain.benefits import BenefitDecision
 from domain.calendar import local_date
 from domain.cases import Actor, Role
 from domain.months import Month
 from domain.policy import Policy
+from domain.reviews import ReviewStage
 from domain.supervision import Thresholds
 from store.db import session_scope
 from store.jurisdiction import CaseRef
-from store.reviews import open_review
-from store.tables import PayrollRecord, RecipientRecord, StaffNotification
+from store.review_rows import review_view, write_review
+from store.reviews import decide_review, open_review
+from store.tables import PayrollRecord, RecipientRecord, ReviewRecord, StaffNotification
 from tests.helpers.actors import (
     ADM,
     ALL,
@@ -84,6 +87,7 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/recipients/{recipient_no}/bank-account"): {TA, DO},
     ("GET", "/recipients/{recipient_no}/reviews"): CASE_READERS,
     ("GET", "/recipients/{recipient_no}/reviews/{review_no}"): CASE_READERS,
+    ("GET", "/recipients/{recipient_no}/reviews/{review_no}/decision-letter"): CASE_READERS,
     ("POST", "/recipients/{recipient_no}/reviews"): {TA, DO},
     ("POST", "/recipients/{recipient_no}/changes"): {VC, TA},
     ("POST", "/recipients/{recipient_no}/reviews/{review_no}/survey"): {VC, TA, DO},
@@ -214,16 +218,29 @@ async def world(dev_env, simulator_url, tmp_path_factory) -> AsyncIterator[World
                             at=datetime.now(UTC),
                         )
                     )
-        with session_scope(database, writes=True) as session:
-            reviews = {  # a review of each household (its row: no workflow needed to read it)
-                number: open_review(
-                    session, recipient_no=number, kind="out_of_cycle", reason="抽查",
-                    actor=HOME_ACTORS[DO], now=datetime.now(UTC), policy=Policy(), ring=RING,
-                    today=local_date(datetime.now(UTC)),
-                ).review_no
-                for number in recipients
-            }  # fmt: skip
+        reviews = {number: decided_review(database, number) for number in recipients}
         yield World(stack, applications, emergencies, recipients, month, approved, reviews)
+
+
+def decided_review(database: str, number: str) -> str:
+    """A review of the household, decided (its rows as its workflow writes them: the routes
+    read no workflow); its number."""
+    now = datetime.now(UTC)
+    with session_scope(database, writes=True) as session:
+        review_no = open_review(
+            session, recipient_no=number, kind="out_of_cycle", reason="抽查",
+            actor=HOME_ACTORS[DO], now=now, policy=Policy(), ring=RING, today=local_date(now),
+        ).review_no  # fmt: skip
+        decision = BenefitDecision(actor=HOME_ACTORS[DO], outcome="continue", reasons="无变化")
+        month = decide_review(
+            session, review_no=review_no, recipient_no=number, decision=decision, at=now,
+            policy=Policy(),
+        )  # fmt: skip
+        view = review_view(session.get(ReviewRecord, review_no))
+        view.stage, view.outcome, view.reasons = ReviewStage.decided, "continue", "无变化"
+        view.decided_at, view.effective_month, view.version = now, month, 1
+        write_review(session, view)
+    return review_no
 
 
 def concrete(world: World, method: str, path: str, *, village: str, township: str):

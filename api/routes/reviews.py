@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Response, status
 
 from api.deps import DatabaseDep, IdempotencyKey, SettingsDep, TemporalDep
 from api.models import (
@@ -33,7 +33,7 @@ from api.routes.recipients import RecipientNo
 from domain.benefits import BenefitDecision
 from domain.cases import Actor, SurveyRecord
 from domain.reviews import ReportedChange
-from services import reviews
+from services import letters, reviews
 from workflows.review import ReviewWorkflow
 
 router = APIRouter(prefix="/recipients", tags=["reviews"], route_class=PermittedRoute)
@@ -106,6 +106,33 @@ async def report_change(
         timeout=timedelta(seconds=settings.action_timeout_seconds),
     )  # fmt: skip
     return ReviewOpened(review_no=opened.review_no, joined=opened.joined)
+
+
+@router.get(
+    "/{recipient_no}/reviews/{review_no}/decision-letter",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/pdf": {}}, "description": "The letter, as PDF (A4)."},
+        409: {"description": "The review is not decided yet."},
+    },
+)
+async def get_decision_letter(
+    recipient_no: RecipientNo,
+    review_no: ReviewNo,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    user: Actor = permit(READ_RECIPIENT),
+) -> Response:
+    """The written decision (决定书: 调整、暂停、恢复、渐退、停发) to print and hand to the family:
+    what was decided, from which month, why, and how to object."""
+    letter = await letters.review_decision_letter(
+        db=db, recipient_no=recipient_no, review_no=review_no, policy=settings.policy
+    )
+    return Response(
+        content=await letters.render_pdf_async(letter),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{review_no}.pdf"'},
+    )
 
 
 def _action(
