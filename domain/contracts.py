@@ -223,3 +223,8 @@ class Registration:
     approved_by: Actor
     approved_at: datetime
     first_payment_key: str
+    care_form: str | None = None
+    """特困: dispersed | centralised (``domain.tekun``)."""
+    self_care: str | None = None
+    institution: str | None = None
+    """特困 in centralised care: the institution, the holder of ``account`` (the payee)."""

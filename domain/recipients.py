@@ -85,6 +85,13 @@ class RecipientView:
     registered_at: datetime
     course: list[BenefitChange] = field(default_factory=list)
     version: int = 0
+    care_form: str | None = None
+    """特困: dispersed (分散供养) | centralised (集中供养); None for 低保, and for a household
+    registered before the care form was recorded."""
+    self_care: str | None = None
+    """特困: full | partial | none (生活自理能力)."""
+    institution: str | None = None
+    """特困 in centralised care: the care institution, whose account is paid."""
 
     def change_in(self, month: Month) -> BenefitChange | None:
         """The decision in force in ``month`` (None before the benefit began)."""
@@ -112,6 +119,9 @@ def register(
     account: str,
     approved_by: Actor,
     approved_at: datetime,
+    care_form: str | None = None,
+    self_care: str | None = None,
+    institution: str | None = None,
 ) -> tuple[RecipientView, AuditEntry]:
     """The household approved by case ``case_no`` enters the register, paid from the month of
     its approval (that month by the approval's own payment)."""
@@ -129,6 +139,9 @@ def register(
         status=RecipientStatus.active,
         bank_account=account,
         registered_at=approved_at,
+        care_form=care_form,
+        self_care=self_care,
+        institution=institution,
         course=[
             BenefitChange(
                 from_month=str(start),
@@ -148,7 +161,8 @@ def register(
         action="registered",
         from_stage=None,
         to_stage=RecipientStatus.active,
-        note=f"approved by case {case_no}: ¥{amount} a month from {start}",
+        note=f"approved by case {case_no}: ¥{amount} a month from {start}"
+        + (f"; centralised care, paid to {institution}" if institution else ""),
     )
     return view, entry
 
