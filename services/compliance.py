@@ -12,14 +12,21 @@ from domain.compliance import ComplianceReport, Period, compliance_report
 from domain.errors import InvalidData
 from domain.policy import Policy
 from store.calendar import load_calendar
-from store.compliance import application_facts, emergency_facts, reserve_facts, township_names
+from store.compliance import (
+    application_facts,
+    care_facts,
+    emergency_facts,
+    reserve_facts,
+    township_names,
+)
 from store.db import Database
 
 EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 MAX_SPAN_DAYS = 3 * 366
 """A report covers at most about three years: enough for any audit, bounded in cost."""
 
-Kind = Literal["application", "emergency"]
+Kind = Literal["application", "emergency", "care"]
+"""``care``: the centralised care of 特困 recipients alone (all three when no kind is named)."""
 
 
 async def report(
@@ -73,12 +80,14 @@ def build_report(
     """Read and count, in one transaction: the report's work, and what the audit bench times."""
     period = Period(first, last, now)
     where = {"jurisdiction": user.jurisdiction, "township": township, "period": period}
-    applications = emergencies = reserves = None
-    if kind != "emergency":
+    applications = emergencies = reserves = care = None
+    if kind in (None, "application"):
         applications = application_facts(session, assistance_type=assistance_type, **where)
-    if kind != "application":
+    if kind in (None, "emergency"):
         emergencies = emergency_facts(session, **where)
         reserves = reserve_facts(session, **where)
+    if kind in (None, "care"):
+        care = care_facts(session, **where)
     return compliance_report(
         period=period,
         calendar=load_calendar(session),
@@ -87,4 +96,6 @@ def build_report(
         emergencies=emergencies,
         reserves=reserves,
         names=township_names(session),
+        care=care,
+        care_target=policy.centralised_care_target,
     )

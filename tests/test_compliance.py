@@ -67,7 +67,14 @@ from tests.helpers.actors import headers as bearer
 from tests.helpers.people import id_number
 from tests.helpers.servers import serve
 from tests.helpers.stack import RING
-from tests.helpers.workflows import request, start_case, survey, until, wait_for_stage
+from tests.helpers.workflows import (
+    TEKUN_FACTS,
+    request,
+    start_case,
+    survey,
+    until,
+    wait_for_stage,
+)
 from worker import create_worker
 from workflows.application import ApplicationWorkflow
 from workflows.emergency import EmergencyWorkflow
@@ -478,10 +485,11 @@ async def jump_to(env, moment: datetime) -> None:
     await env.sleep(moment - now)
 
 
-async def decide(handle, outcome: str) -> None:
+async def decide(handle, outcome: str, **care) -> None:
+    """``care``: a 特困 approval's care form (and self-care, if not the survey's)."""
     await handle.execute_update(
         ApplicationWorkflow.record_decision,
-        DecisionRecord(actor=OFFICER, outcome=outcome, reasons="审核确认"),
+        DecisionRecord(actor=OFFICER, outcome=outcome, reasons="审核确认", **care),
     )
 
 
@@ -543,8 +551,9 @@ async def test_a_seeded_set_of_cases_is_reported_number_by_number_in_json_and_cs
     paid_late = await request(env, settings)
 
     # Mon 03-03, the day of acceptance
-    for handle in (on_time, paused, extended, in_b):
+    for handle in (on_time, paused, in_b):
         await survey(handle, env)
+    await survey(extended, env, **TEKUN_FACTS, self_care="full")
     await survey(refused, env, income="5000")
     await paid_at_once.execute_update(
         EmergencyWorkflow.approve, ApprovalRecord(actor=APPROVER, amount=Decimal("2000"))
@@ -612,7 +621,7 @@ async def test_a_seeded_set_of_cases_is_reported_number_by_number_in_json_and_cs
         ApplicationWorkflow.receive_documents, DocumentsReceipt(actor=ASSISTANT, note="已补齐")
     )
     await review(paused, env, then=Stage.decision)
-    await decide(extended, "approve")
+    await decide(extended, "approve", care_form="dispersed")
 
     # Mon 03-24 (14th): the late case is surveyed at last (due 03-06)
     await jump_to(env, at(D(2031, 3, 24)))
@@ -764,7 +773,20 @@ async def test_a_seeded_set_of_cases_is_reported_number_by_number_in_json_and_cs
         ("emergency", A, "fire"),
         ("emergency", "total", ""),
     ]
-    assert [r[1] for r in records[6:]] == sorted(reserves)
+    assert [r[1] for r in records[6:-2]] == sorted(reserves)
+    # The 特困 household of A, approved in dispersed care with full self-care: no one of A
+    # needs care, so A has no share and neither meets nor misses the target.
+    assert records[-2:] == [("centralised_care", A, ""), ("centralised_care", "total", "")]
+    care_a = {
+        "township": A, "township_name": NAMES[A], "recipients": 1, "needing_care": 0,
+        "centralised": 0, "centralised_share": None, "target": 0.6, "meets_target": None,
+        "unassessed": 0,
+    }  # fmt: skip
+    assert report["centralised_care"] == {"rows": [care_a], "total": care_a | TOTAL}
+    assert (
+        table[-2]["meets_target [达标]"] == ""
+        and table[-2]["tekun_recipients [特困供养人员]"] == "1"
+    )
     answered = [*applications["rows"], applications["total"]]
     answered += [*report["emergencies"]["rows"], report["emergencies"]["total"]]
     for line, row in zip(table, answered, strict=False):

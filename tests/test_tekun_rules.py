@@ -20,6 +20,7 @@ from domain.cases import (
     Stage,
     SurveyRecord,
 )
+from domain.compliance import CareFacts, centralised_care
 from domain.errors import InvalidData
 from domain.policy import Policy
 from domain.tekun import check_care, check_eligibility
@@ -284,3 +285,27 @@ def test_only_a_tekun_approval_names_a_care_form():
             now=DECIDED,
         )
     assert refused.value.field == "self_care"
+
+
+# ---- the centralised-care share (集中供养率) -------------------------------------------------
+
+
+def test_the_centralised_share_counts_partial_and_no_self_care_against_the_target():
+    facts = [
+        CareFacts("370305001", "centralised", "none", 3),
+        CareFacts("370305001", "dispersed", "partial", 2),
+        CareFacts("370305001", "dispersed", "full", 5),  # needs no care: not counted
+        CareFacts("370305002", "centralised", "partial", 1),
+        CareFacts("370305002", "dispersed", "none", 1),
+        CareFacts("370305002", None, None, 4),  # registered before self-care was recorded
+        CareFacts("370305003", "dispersed", "full", 1),
+    ]
+    section = centralised_care(facts, target=Decimal("0.6"), names={"370305001": "闻韶街道"})
+    a, b, c = section.rows
+    assert (a.township_name, a.recipients, a.needing_care, a.centralised) == ("闻韶街道", 10, 5, 3)
+    assert (a.centralised_share, a.meets_target) == (0.6, True)  # exactly 60 % meets it
+    assert (b.needing_care, b.centralised_share, b.meets_target, b.unassessed) == (2, 0.5, False, 4)
+    assert (c.centralised_share, c.meets_target) == (None, None)
+    total = section.total
+    assert (total.recipients, total.needing_care, total.centralised) == (17, 7, 4)
+    assert (total.centralised_share, total.meets_target) == (0.5714, False)
