@@ -256,6 +256,9 @@ class DecisionRecord:
     """特困: full | partial | none; None: as the survey recorded it."""
     institution: CareInstitution | None = None
     """特困 in centralised care: the institution, and the account it is paid into."""
+    review_cadence: str | None = None
+    """定期核查 of an approved 低保 or 特困 household: ``yearly`` or ``half_yearly`` (None: the
+    policy's for the type)."""
 
 
 @dataclass(frozen=True)

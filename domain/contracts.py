@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from domain.benefits import BenefitDecision
 from domain.cases import Actor, AuditEntry, BankAccount, CaseStart, CaseView, Person
 from domain.emergency import EmergencyView
+from domain.policy import Policy
+from domain.reviews import ReviewView
 
 
 class Activity:
@@ -32,13 +35,15 @@ class Activity:
     register_household = "register_household"
     reissue_order = "reissue_order"
     record_reissue = "record_reissue"
+    decide_review = "decide_review"
+    open_due_reviews = "open_due_reviews"
 
 
 @dataclass(frozen=True)
 class Transition:
     """What the records activity writes: the case's newest view and the entries that explain it."""
 
-    view: CaseView | EmergencyView
+    view: CaseView | EmergencyView | ReviewView
     entries: list[AuditEntry]
 
 
@@ -228,3 +233,24 @@ class Registration:
     self_care: str | None = None
     institution: str | None = None
     """特困 in centralised care: the institution, the holder of ``account`` (the payee)."""
+    review_cadence: str | None = None
+    """定期核查 as the district chose at approval (None: the policy's for the type)."""
+
+
+@dataclass(frozen=True)
+class ReviewRuling:
+    """The district's decision in a review, for the register to write on the household."""
+
+    review_no: str
+    recipient_no: str
+    decision: BenefitDecision
+    at: datetime
+    policy: Policy
+
+
+@dataclass(frozen=True)
+class ReviewRound:
+    """The day's opening of the periodic reviews falling due (the Schedule's run)."""
+
+    today: date | None = None
+    """None: the day the round runs."""

@@ -74,6 +74,25 @@ class Policy:
     """督办: a supervisor may add at most this many working days in all to a case's deadline
     (the decision, or an emergency's follow-up); beyond it a district officer decides."""
 
+    # 动态管理: reviews of recipient households (placeholders until the district sets them)
+    review_cadence_dibao: str = "half_yearly"
+    """定期核查 of a 低保 household unless the district chooses otherwise at approval (one whose
+    situation changes little: ``yearly``)."""
+    review_cadence_tekun: str = "yearly"
+    review_opens_working_days: int = 15
+    """A periodic review opens by itself this many working days before it is due."""
+    review_survey_working_days: int = 10
+    """Its household survey within this many working days of its opening."""
+    review_decision_working_days: int = 20
+    """An out-of-cycle review (a reported change) is decided within this many working days."""
+    phase_out_months: int = 6
+    """渐退: a household phased out is paid on for this many months."""
+
+    def review_cadence(self, assistance_type: str) -> str:
+        return (
+            self.review_cadence_tekun if assistance_type == "tekun" else self.review_cadence_dibao
+        )
+
     def dibao_standard(self, year: int) -> DibaoStandard:
         """The standard in force for ``year``: the latest published one not after it."""
         known = [y for y in self.dibao_standards if y <= year] or [min(self.dibao_standards)]

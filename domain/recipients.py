@@ -8,10 +8,11 @@ payroll of its month, exactly. Pure: the store keeps recipients, the payroll pay
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from domain.calendar import local_date
 from domain.cases import Actor, AuditEntry, Person, Stage
 from domain.months import Month
 
@@ -63,6 +64,8 @@ class BenefitChange:
     reason: str
     decided_by: str
     at: datetime
+    reference: str = ""
+    """The review or correction that made it (a decision is on the course once)."""
 
 
 @dataclass
@@ -92,6 +95,16 @@ class RecipientView:
     """特困: full | partial | none (生活自理能力)."""
     institution: str | None = None
     """特困 in centralised care: the care institution, whose account is paid."""
+    area: str | None = None
+    """urban | rural: which 低保 standard applies (None: registered before it was kept)."""
+    review_cadence: str = "yearly"
+    """定期核查: ``yearly`` or ``half_yearly``, set at approval by the district."""
+    review_due: date | None = None
+    """When the household's next periodic review is due."""
+    open_review: str | None = None
+    """The review under way (one at a time)."""
+    reviews: int = 0
+    """Reviews opened so far (their numbers count on from it)."""
 
     def change_in(self, month: Month) -> BenefitChange | None:
         """The decision in force in ``month`` (None before the benefit began)."""
@@ -104,6 +117,22 @@ class RecipientView:
         """What the payroll of ``month`` pays the household (None: nothing)."""
         change = self.change_in(month)
         return change.amount if change and change.status.paid else None
+
+
+CADENCE_MONTHS = {"yearly": 12, "half_yearly": 6}
+
+
+def next_review_due(after: date, cadence: str) -> date:
+    """The periodic review's due date, a cadence after ``after`` (the month's last day when
+    the day does not exist in it)."""
+    month = Month.of(after).plus(CADENCE_MONTHS[cadence])
+    last = (month.plus(1).first_day - month.first_day).days
+    return date(month.year, month.month, min(after.day, last))
+
+
+def review_number(recipient_no: str, seq: int) -> str:
+    """核查号: the household's number and the review's sequence."""
+    return f"{recipient_no}-R{seq:02d}"
 
 
 def register(
@@ -122,6 +151,8 @@ def register(
     care_form: str | None = None,
     self_care: str | None = None,
     institution: str | None = None,
+    area: str | None = None,
+    review_cadence: str = "yearly",
 ) -> tuple[RecipientView, AuditEntry]:
     """The household approved by case ``case_no`` enters the register, paid from the month of
     its approval (that month by the approval's own payment)."""
@@ -142,6 +173,9 @@ def register(
         care_form=care_form,
         self_care=self_care,
         institution=institution,
+        area=area,
+        review_cadence=review_cadence,
+        review_due=next_review_due(local_date(approved_at), review_cadence),
         course=[
             BenefitChange(
                 from_month=str(start),

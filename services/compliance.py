@@ -8,7 +8,7 @@ from typing import Literal
 from sqlmodel import Session
 
 from domain.cases import Actor
-from domain.compliance import ComplianceReport, Period, compliance_report
+from domain.compliance import ComplianceReport, Period, compliance_report, review_compliance
 from domain.errors import InvalidData
 from domain.policy import Policy
 from store.calendar import load_calendar
@@ -17,6 +17,7 @@ from store.compliance import (
     care_facts,
     emergency_facts,
     reserve_facts,
+    review_facts,
     township_names,
 )
 from store.db import Database
@@ -25,8 +26,9 @@ EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 MAX_SPAN_DAYS = 3 * 366
 """A report covers at most about three years: enough for any audit, bounded in cost."""
 
-Kind = Literal["application", "emergency", "care"]
-"""``care``: the centralised care of 特困 recipients alone (all three when no kind is named)."""
+Kind = Literal["application", "emergency", "review", "care"]
+"""``review``, ``care`` (the centralised care of 特困 recipients): that part alone; every part
+when no kind is named."""
 
 
 async def report(
@@ -88,14 +90,18 @@ def build_report(
         reserves = reserve_facts(session, **where)
     if kind in (None, "care"):
         care = care_facts(session, **where)
-    return compliance_report(
+    made = compliance_report(
         period=period,
         calendar=load_calendar(session),
         decision_working_days=policy.decision_working_days,
         applications=applications,
         emergencies=emergencies,
         reserves=reserves,
-        names=township_names(session),
+        names=(names := township_names(session)),
         care=care,
         care_target=policy.centralised_care_target,
     )
+    if kind in (None, "review"):
+        reviews, unopened = review_facts(session, **where)
+        made.reviews = review_compliance(reviews, unopened, period=period, names=names)
+    return made

@@ -15,9 +15,11 @@ from decimal import Decimal
 from pydantic import TypeAdapter
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, select, update
+from sqlmodel import Session, delete, func, select, update
 
+from domain import benefits
 from domain.application import first_payment_key
+from domain.benefits import BenefitDecision, Outcome, check_decision
 from domain.cases import (
     Actor,
     AuditEntry,
@@ -31,6 +33,7 @@ from domain.contracts import Registration, Reissue
 from domain.errors import NotFound, WrongStage
 from domain.months import Month
 from domain.payroll import ItemStatus, reissue_key
+from domain.policy import Policy
 from domain.recipients import (
     STANDING_CLAIM,
     STANDING_TYPES,
@@ -136,6 +139,7 @@ def register_household(
     care_form: str | None = None,
     self_care: str | None = None,
     institution: str | None = None,
+    review_cadence: str | None = None,
 ) -> str:
     """The household approved by ``start.case_no`` enters the register (once: a retry finds it):
     its members' standing claim passes from the case to it, and the month of its approval is
@@ -169,6 +173,8 @@ def register_household(
         care_form=care_form,
         self_care=self_care,
         institution=institution,
+        area=start.area,
+        review_cadence=review_cadence or start.policy.review_cadence(start.assistance_type),
     )
     payee = Payee(account=account, id_number=holder.id_number, phone=start.applicant.phone)
     write_view(session, view, payee=seal_payee(payee, recipient_no=recipient_no, ring=ring))
@@ -311,6 +317,7 @@ def register_case(session: Session, *, registration: Registration, ring: KeyRing
         care_form=registration.care_form,
         self_care=registration.self_care,
         institution=registration.institution,
+        review_cadence=registration.review_cadence,
     )
 
 
@@ -431,3 +438,68 @@ def _decided_by(session: Session, *, case_no: str, district: str) -> Actor:
     if entry is None:
         return Actor("records", "记录", Role.district_officer, district)
     return Actor(entry.user_id, entry.user_name, Role(entry.role), district)
+
+
+def first_unpaid_month(session: Session, *, recipient_no: str, start_month: str) -> Month:
+    """The first month the payroll has not yet made the household's item for: a change can
+    take effect from it (what was paid before is a correction's)."""
+    last = session.exec(
+        select(func.max(PayrollItem.month)).where(PayrollItem.recipient_no == recipient_no)
+    ).one()
+    return Month.parse(last).plus(1) if last else Month.parse(start_month)
+
+
+def decide_benefit(
+    session: Session,
+    *,
+    recipient_no: str,
+    decision: BenefitDecision,
+    reference: str,
+    now: datetime,
+    policy: Policy,
+    correction: bool = False,
+) -> RecipientView:
+    """A decision on the household's benefit on its course and its trail, once (``reference``:
+    the review or correction that made it; a retry finds it made). Checked again under the
+    row's lock (``InvalidData`` naming the field, nothing written); a decision that is not a
+    ``correction`` cannot reach back into months the payroll has made. An ended benefit frees
+    its members' standing claim: they may apply again."""
+    row = session.exec(
+        select(RecipientRecord)
+        .where(RecipientRecord.recipient_no == recipient_no)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound(f"no recipient household {recipient_no} in your jurisdiction")
+    view = view_of(row)
+    if any(c.reference == reference for c in view.course):
+        return view
+    earliest = (
+        None
+        if correction
+        else first_unpaid_month(session, recipient_no=recipient_no, start_month=view.start_month)
+    )
+    month = check_decision(view, decision, now=now, policy=policy, earliest=earliest)
+    before = view.status
+    note = benefits.decide(
+        view, decision, month=month, now=now, phase_out_months=policy.phase_out_months,
+        reference=reference,
+    )  # fmt: skip
+    view.version += 1
+    write_view(session, view)
+    append_entry(
+        session,
+        AuditEntry(
+            case_no=recipient_no,
+            seq=last_seq(session, case_no=recipient_no) + 1,
+            at=now,
+            actor=decision.actor,
+            action=benefits.ACTIONS[Outcome(decision.outcome)],
+            from_stage=before,
+            to_stage=view.status,
+            note=f"{reference}: {note}",
+        ),
+    )
+    if not view.status.standing:
+        session.exec(delete(HouseholdClaim).where(HouseholdClaim.case_no == recipient_no))
+    return view

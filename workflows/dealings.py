@@ -157,6 +157,7 @@ class Casework:
                     care_form=getattr(view, "care_form", None),
                     self_care=getattr(view, "self_care", None),
                     institution=getattr(view, "institution", None),
+                    review_cadence=case.decision.review_cadence,  # type: ignore[attr-defined]
                 ),
                 result_type=str,
                 **QUICK,

@@ -54,9 +54,10 @@ async def get_compliance(
     added); breaches and the stage behind
     each; surveys and written refusals on time; emergencies paid within 24 hours and followed
     up in time; the cases open and late at the end of the period; the days each township's
-    reserve was below its minimum; the share of 特困 recipients with partial or no self-care
-    in centralised care (集中供养), against the seed's target of 60 % (``kind=care``: that
-    alone). ``assistance_type`` filters the applications only."""
+    reserve was below its minimum; the reviews of recipient households due in the period
+    decided on time, late, outstanding, or never opened; the share of 特困 recipients with
+    partial or no self-care in centralised care (集中供养), against the seed's target of 60 %
+    (``kind=care``: that alone). ``assistance_type`` filters the applications only."""
     report = await compliance.report(
         db=db,
         user=user,
@@ -149,6 +150,14 @@ COLUMNS: list[tuple[str, str]] = [
     ("target", "centralised_target [目标]"),
     ("meets_target", "meets_target [达标]"),
     ("unassessed", "self_care_unassessed [未评估自理能力]"),
+    # reviews of recipient households
+    ("review_due", "reviews_due [应核查]"),
+    ("review_on_time", "reviews_on_time [按期核查]"),
+    ("review_late", "reviews_late [逾期核查]"),
+    ("review_outstanding", "reviews_outstanding [未完成]"),
+    ("review_outstanding_late", "reviews_outstanding_late [未完成已逾期]"),
+    ("review_unopened", "reviews_unopened [到期未启动]"),
+    ("review_on_time_share", "reviews_on_time_share"),
 ]
 
 
@@ -183,6 +192,13 @@ def _csv_rows(report: ComplianceReport):
             fields = asdict(row)
             fields["meets_target"] = {True: "yes", False: "no", None: None}[row.meets_target]
             yield _named("centralised_care", fields)
+    if report.reviews is not None:
+        for row in [*report.reviews.rows, report.reviews.total]:
+            fields = asdict(row)
+            keep = {"township", "township_name", "type"}
+            yield _named(
+                "review", {k if k in keep else f"review_{k}": v for k, v in fields.items()}
+            )
 
 
 def _named(record: str, fields: dict) -> dict:

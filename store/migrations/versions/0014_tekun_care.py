@@ -2,15 +2,15 @@
 and self-care ability, for the centralised-care share of the compliance report; null for 低保
 and for households registered before they were recorded
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
