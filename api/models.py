@@ -23,7 +23,15 @@ from pydantic import (
 from api.published import published
 from api.spreadsheet import FORMULA_STARTS, starts_like_formula
 from domain.calendar import local_date
-from domain.cases import AssistanceType, CaseView, Channel
+from domain.cases import (
+    Actor,
+    AssistanceType,
+    BankAccount,
+    CareInstitution,
+    CaseView,
+    Channel,
+    DecisionRecord,
+)
 from domain.emergency import Cause, EmergencyView
 from domain.identity import normalize_id_number, normalize_phone
 from domain.intake import ApplicationIntake, EmergencyIntake
@@ -188,6 +196,23 @@ class SurveyCreate(Body):
         description="the household's total monthly income (all members, not per person) as "
         "the survey assessed it, in yuan; `assessed_monthly_income` is accepted too",
     )
+    # 特困 (domain.tekun): what eligibility looks at; left out, not recorded.
+    disability_grade: Annotated[int, Field(ge=1, le=4)] | None = Field(
+        default=None, description="特困: 残疾等级 on the disability certificate, 1–4"
+    )
+    unable_to_work: bool | None = Field(
+        default=None, description="特困: assessed as having no capacity to work (无劳动能力)"
+    )
+    has_income: bool | None = Field(
+        default=None, description="特困: the applicant has any source of income"
+    )
+    supporter_able: bool | None = Field(
+        default=None,
+        description="特困: someone legally obliged to support the applicant is able to",
+    )
+    self_care: Literal["full", "partial", "none"] | None = Field(
+        default=None, description="特困: 生活自理能力 (partial: 半失能, none: 失能)"
+    )
 
 
 class ReviewCreate(Body):
@@ -201,6 +226,19 @@ class ReviewCreate(Body):
 class ObjectionCreate(Body):
     raised_by: Label
     grounds: Text
+
+
+class InstitutionIn(Body):
+    """集中供养: the care institution (供养服务机构) and its own bank account."""
+
+    name: Name
+    bank: Bounded(50)
+    account_no: Annotated[str, Field(pattern=r"^\d{8,30}$", description="digits only")]
+
+    def record(self) -> CareInstitution:
+        """The institution's account is held in its name (the payment system pays its holder)."""
+        account = BankAccount(bank=self.bank, account_no=self.account_no, holder=self.name)
+        return CareInstitution(name=self.name, account=account)
 
 
 class DecisionCreate(Body):
@@ -220,6 +258,28 @@ class DecisionCreate(Body):
         description="定期核查 of an approved 低保 or 特困 household (default: the policy's for the "
         "type)",
     )
+
+
+class ApplicationDecisionCreate(DecisionCreate):
+    """审核确认 of an application; a 特困 approval names its care."""
+
+    care_form: Literal["dispersed", "centralised"] | None = Field(
+        default=None,
+        description="特困 approval: dispersed (分散供养, paid to the person's account) or "
+        "centralised (集中供养, paid to the institution's account)",
+    )
+    self_care: Literal["full", "partial", "none"] | None = Field(
+        default=None, description="特困 approval: self-care ability; default: the survey's"
+    )
+    institution: InstitutionIn | None = Field(
+        default=None, description="特困 in centralised care: the care institution"
+    )
+
+    def record(self, actor: Actor) -> DecisionRecord:
+        """The decision as the rules take it."""
+        institution = self.institution.record() if self.institution else None
+        fields = self.model_dump(exclude={"institution"})
+        return DecisionRecord(actor=actor, **fields, institution=institution)
 
 
 class DocumentsRequestCreate(Body):

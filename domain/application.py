@@ -19,6 +19,7 @@ from domain.cases import (
     PROCEDURE,
     SYSTEM,
     Actor,
+    AssistanceType,
     BankAccount,
     BankAccountRecord,
     CaseStart,
@@ -28,6 +29,7 @@ from domain.cases import (
     DocumentsRequest,
     ObjectionRecord,
     PaymentAttempt,
+    Person,
     ReviewRecord,
     Role,
     Stage,
@@ -47,6 +49,15 @@ from domain.deadlines import DeadlineFacts, Deadlines, Pause
 from domain.errors import InvalidData, NotPermitted, WrongStage
 from domain.months import Month
 from domain.recipients import STANDING_TYPES
+from domain.tekun import (
+    check_care,
+    check_eligibility,
+    check_institution_holder,
+    check_no_care,
+    check_survey_facts,
+    institution_payee,
+    self_care_of,
+)
 
 WAITS_FOR = {
     Stage.survey: "the household survey (入户调查) and the economic-status verification report",
@@ -116,6 +127,7 @@ class Application(CaseFile):
                 "the district civil-affairs bureau must do the survey"
             )
         self.check_survey_record(survey, today=today)
+        check_survey_facts(survey)
 
     def record_survey(self, survey: SurveyRecord, *, now: datetime) -> None:
         """The visit, not the day it is typed in, meets the survey-start deadline."""
@@ -217,7 +229,11 @@ class Application(CaseFile):
 
     # ---- 审核确认 -------------------------------------------------------------------------
 
-    def check_decision(self, decision: DecisionRecord, *, now: datetime) -> None:
+    def check_decision(
+        self, decision: DecisionRecord, *, now: datetime, tekun: bool = True
+    ) -> None:
+        """``tekun`` False: the rules before patch ``tekun-eligibility`` (a 特困 approval made
+        then, replayed by its workflow), which checked neither eligibility nor care."""
         self.require(Stage.decision)
         if decision.outcome not in ("approve", "refuse"):
             raise InvalidData("outcome", "must be 'approve' or 'refuse'")
@@ -230,12 +246,28 @@ class Application(CaseFile):
             )
         if decision.exception_reason is not None and not decision.exception_reason.strip():
             raise InvalidData("exception_reason", "一事一议 states its reason")
+        if not self.tekun_approval(decision):
+            check_no_care(decision)
         if decision.outcome != "approve":
             return
         if self.approval_needs_notice(decision):
             self.amount(self._district_proposal(decision), now=now, field="outcome")
         else:
             self.amount(self.review, now=now, field="outcome")
+        if self.tekun_approval(decision) and tekun:
+            self.check_tekun(decision, now=now)
+
+    def tekun_approval(self, decision: DecisionRecord) -> bool:
+        return decision.outcome == "approve" and self.start.assistance_type == AssistanceType.tekun
+
+    def check_tekun(self, decision: DecisionRecord, *, now: datetime) -> None:
+        """特困: the applicant is eligible by what the survey found, and the approval names the
+        care form and self-care (``domain.tekun``)."""
+        start = self.start
+        check_eligibility(
+            person=start.applicant, survey=self.survey, today=local_date(now), policy=start.policy
+        )
+        check_care(decision, survey=self.survey)
 
     def approval_needs_notice(self, decision: DecisionRecord) -> bool:
         """Only a publicised proposal may be approved (审核确认办法 Art. 19): a proposed refusal,
@@ -269,6 +301,8 @@ class Application(CaseFile):
         )
         self.decision = decision
         self.view.decided_at = self.view.closed_at = now
+        if approve and decision.care_form:
+            self._take_care(decision)
         if approve:
             self.step(decision.actor, "approved", Stage.approved, now, note=decision.reasons)
         else:
@@ -276,6 +310,16 @@ class Application(CaseFile):
             self.step(decision.actor, "refused", Stage.refused, now, note=decision.reasons)
             return After(recount=True)
         return None
+
+    def _take_care(self, decision: DecisionRecord) -> None:
+        """特困: the care form and self-care on the case; in centralised care the institution's
+        account is the one paid from now on (the person's own, if any, stays with the intake)."""
+        view = self.view
+        view.care_form, view.self_care = decision.care_form, self_care_of(decision, self.survey)
+        if decision.institution is not None:
+            view.institution = decision.institution.name
+            self.bank_account = decision.institution.account
+            view.bank_account = self.bank_account.masked
 
     def _district_proposal(self, decision: DecisionRecord) -> ReviewRecord:
         amount = decision.amount
@@ -508,6 +552,19 @@ class Application(CaseFile):
     @property
     def account(self) -> BankAccount | None:
         return self.bank_account or self.start.bank_account
+
+    @property
+    def payee(self) -> Person:
+        """In centralised care (集中供养) the institution, for the person; else the holder."""
+        if self.view.institution:
+            return institution_payee(self.view.institution, self.start.applicant)
+        return super().payee
+
+    def check_account_holder(self, account: BankAccount) -> None:
+        if self.view.institution:
+            check_institution_holder(account, institution=self.view.institution)
+        else:
+            super().check_account_holder(account)
 
     @property
     def payment_key(self) -> str:

@@ -194,6 +194,18 @@ class SurveyRecord:
     visited_on: date
     findings: str
     assessed_monthly_income: Decimal
+    # 特困 (``domain.tekun``): what the survey found of the applicant; None where it did not
+    # record it (every survey before these were asked).
+    disability_grade: int | None = None
+    """残疾等级 on the disability certificate, 1 (most severe) to 4; None: none recorded."""
+    unable_to_work: bool | None = None
+    """Assessed as having no capacity to work (无劳动能力)."""
+    has_income: bool | None = None
+    """Any source of income (收入来源) at all."""
+    supporter_able: bool | None = None
+    """Someone legally obliged to support them (法定赡养、抚养、扶养义务人) is able to."""
+    self_care: str | None = None
+    """生活自理能力: full | partial (半失能) | none (失能)."""
 
 
 @dataclass(frozen=True)
@@ -218,9 +230,19 @@ class ObjectionRecord:
 
 
 @dataclass(frozen=True)
+class CareInstitution:
+    """集中供养: the care institution (供养服务机构) a 特困 person lives in, paid for their care
+    into its own account (its holder is the institution)."""
+
+    name: str
+    account: BankAccount
+
+
+@dataclass(frozen=True)
 class DecisionRecord:
     """审核确认 by the district. Approving a proposed refusal sends the case to public notice
-    first; for 临时救助 the district then names the amount."""
+    first; for 临时救助 the district then names the amount. A 特困 approval names the care
+    form and the person's self-care ability (``domain.tekun``)."""
 
     actor: Actor
     outcome: str  # approve | refuse
@@ -228,6 +250,12 @@ class DecisionRecord:
     amount: Decimal | None = None
     exception_reason: str | None = None
     """一事一议: the district approves a 临时救助 amount above the band, with this reason."""
+    care_form: str | None = None
+    """特困: dispersed (分散供养, paid to the person) | centralised (集中供养, to the institution)."""
+    self_care: str | None = None
+    """特困: full | partial | none; None: as the survey recorded it."""
+    institution: CareInstitution | None = None
+    """特困 in centralised care: the institution, and the account it is paid into."""
     review_cadence: str | None = None
     """定期核查 of an approved 低保 or 特困 household: ``yearly`` or ``half_yearly`` (None: the
     policy's for the type)."""
@@ -370,6 +398,12 @@ class CaseView:
     recipient_no: str | None = None
     """The household's number in the register of recipients (建档号): the one its approval made
     (低保, 特困), or the family's (临时救助 for a recipient household)."""
+    care_form: str | None = None
+    """特困, once approved: dispersed (分散供养) or centralised (集中供养)."""
+    self_care: str | None = None
+    """特困, once approved: full | partial | none (生活自理能力)."""
+    institution: str | None = None
+    """特困 in centralised care: the care institution's name (paid into its account)."""
 
     @property
     def overdue(self) -> bool:

@@ -11,6 +11,7 @@ from domain.calendar import local_date
 from domain.cases import (
     Actor,
     AuditEntry,
+    BankAccount,
     BankAccountRecord,
     Intervention,
     InterventionRecord,
@@ -232,7 +233,11 @@ class CaseFile:
             )
         if not self.waits_for_account:
             self.require(*(self.account_stages or self.open_stages))
-        check_holder(self.people, record.account, field="holder")
+        self.check_account_holder(record.account)
+
+    def check_account_holder(self, account: BankAccount) -> None:
+        """Who may hold the account paid: a member of the household (a kind may say otherwise)."""
+        check_holder(self.people, account, field="holder")
 
     # ---- 督办: a supervisor's interventions ---------------------------------------------
 

@@ -25,6 +25,11 @@ Definitions (the report states them; see also ``ComplianceReport``):
   past their deadline then: an application past ``decision_due`` (not while paused for
   documents), an emergency unpaid past ``pay_by`` or not reviewed past ``follow_up_due``. The
   records hold each case's deadlines as they stand now, not as they stood at ``as_of``.
+- centralised care (集中供养率, seed §2): of the 特困 recipients in the register at ``as_of``
+  (registered by then, not terminated now) whose self-care is partial (半失能) or none (失能),
+  the share in centralised care, per township, against the target (60 % or more by default);
+  those registered before self-care was recorded are counted apart (``unassessed``), not in
+  the share. A township with no such recipient has no share and neither meets nor misses it.
 - reserves: the days of the period (up to ``as_of``) on which a township's reserve balance was
   below its minimum at any moment: the ledger day by day (each day's lowest and closing
   balance) from the balance carried into the period. Before a township's first ledger entry
@@ -135,6 +140,15 @@ class ReserveFacts:
     balance, in order."""
 
 
+class CareFacts(NamedTuple):
+    """特困 recipients of a township with one care form and self-care ability: how many."""
+
+    township: str
+    care_form: str | None
+    self_care: str | None
+    recipients: int
+
+
 # ---- what the report says ------------------------------------------------------------------
 
 
@@ -225,6 +239,33 @@ class ReserveCompliance:
 
 
 @dataclass
+class CentralisedCare:
+    """特困 recipients of one township (None: the totals) and their care."""
+
+    township: str | None
+    township_name: str | None
+    recipients: int = 0
+    """特困 recipients in the register."""
+    needing_care: int = 0
+    """Of them, with partial (半失能) or no (失能) self-care."""
+    centralised: int = 0
+    """Of those, in centralised care (集中供养)."""
+    centralised_share: float | None = None
+    """centralised / needing_care."""
+    target: float = 0.6
+    meets_target: bool | None = None
+    """The share is at or above the target (None: no one needs care)."""
+    unassessed: int = 0
+    """Registered before the self-care ability was recorded: not in the share."""
+
+
+@dataclass
+class CentralisedCareSection:
+    rows: list[CentralisedCare]
+    total: CentralisedCare
+
+
+@dataclass
 class ApplicationSection:
     rows: list[ApplicationCompliance]
     total: ApplicationCompliance
@@ -254,6 +295,8 @@ class ComplianceReport:
     applications: ApplicationSection | None
     emergencies: EmergencySection | None
     reserves: list[ReserveCompliance] | None
+    centralised_care: CentralisedCareSection | None = None
+    """特困 with partial or no self-care in centralised care, per township (seed §2)."""
     reviews: "ReviewSection | None" = None
     """Reviews of recipient households (``domain.review_compliance``)."""
 
@@ -546,6 +589,34 @@ def reserve_compliance(
     )
 
 
+def centralised_care(
+    facts: Iterable[CareFacts], *, target: Decimal, names: dict[str, str]
+) -> CentralisedCareSection:
+    """The share of 特困 recipients with partial or no self-care in centralised care, per
+    township and in all, against ``target``."""
+    rows: dict[str, CentralisedCare] = {}
+    goal = float(target)
+    for f in facts:
+        row = rows.setdefault(
+            f.township, CentralisedCare(f.township, names.get(f.township), target=goal)
+        )
+        row.recipients += f.recipients
+        if f.self_care is None:
+            row.unassessed += f.recipients
+        elif f.self_care in ("partial", "none"):
+            row.needing_care += f.recipients
+            row.centralised += f.recipients if f.care_form == "centralised" else 0
+    ordered = [rows[code] for code in sorted(rows)]
+    total = CentralisedCare(None, None, target=goal)
+    for name in ("recipients", "needing_care", "centralised", "unassessed"):
+        setattr(total, name, sum(getattr(row, name) for row in ordered))
+    for row in [*ordered, total]:
+        row.centralised_share = share(row.centralised, row.needing_care)
+        if row.centralised_share is not None:
+            row.meets_target = row.centralised_share >= goal
+    return CentralisedCareSection(rows=ordered, total=total)
+
+
 def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
@@ -559,6 +630,8 @@ def compliance_report(
     emergencies: Iterable[EmergencyFacts] | None,
     reserves: Iterable[ReserveFacts] | None,
     names: dict[str, str],
+    care: Iterable[CareFacts] | None = None,
+    care_target: Decimal = Decimal("0.6"),
 ) -> ComplianceReport:
     """The whole report; a kind given as None is left out of it."""
     section, use = None, CalendarUse(False, [])
@@ -583,6 +656,9 @@ def compliance_report(
         reserves=None
         if reserves is None
         else [reserve_compliance(r, period=period, names=names) for r in reserves],
+        centralised_care=None
+        if care is None
+        else centralised_care(care, target=care_target, names=names),
     )
 
 

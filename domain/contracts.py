@@ -228,6 +228,11 @@ class Registration:
     approved_by: Actor
     approved_at: datetime
     first_payment_key: str
+    care_form: str | None = None
+    """特困: dispersed | centralised (``domain.tekun``)."""
+    self_care: str | None = None
+    institution: str | None = None
+    """特困 in centralised care: the institution, the holder of ``account`` (the payee)."""
     review_cadence: str | None = None
     """定期核查 as the district chose at approval (None: the policy's for the type)."""
 

@@ -40,6 +40,13 @@ class Policy:
     """人户分离: may apply where one has lived this many years."""
     tekun_urban_ratio: Decimal = Decimal("1.5")
     tekun_rural_ratio: Decimal = Decimal("1.3")
+    tekun_minor_age: int = 18
+    """特困 covers minors under this age (the seed extends it from 16 to 18)."""
+    tekun_elderly_age: int = 60
+    """特困 covers the elderly from this age on."""
+    centralised_care_target: Decimal = Decimal("0.6")
+    """失能、半失能特困人员集中供养率: the share of 特困 people with partial or no self-care who
+    should be in centralised care (seed §2: 60 % or more)."""
     major_illness_band: tuple[int, int] = (3, 12)
     education_band: tuple[int, int] = (3, 6)
     dibao_standards: dict[int, DibaoStandard] = field(default_factory=_default_standards)

@@ -88,6 +88,13 @@ class RecipientView:
     registered_at: datetime
     course: list[BenefitChange] = field(default_factory=list)
     version: int = 0
+    care_form: str | None = None
+    """特困: dispersed (分散供养) | centralised (集中供养); None for 低保, and for a household
+    registered before the care form was recorded."""
+    self_care: str | None = None
+    """特困: full | partial | none (生活自理能力)."""
+    institution: str | None = None
+    """特困 in centralised care: the care institution, whose account is paid."""
     area: str | None = None
     """urban | rural: which 低保 standard applies (None: registered before it was kept)."""
     review_cadence: str = "yearly"
@@ -141,6 +148,9 @@ def register(
     account: str,
     approved_by: Actor,
     approved_at: datetime,
+    care_form: str | None = None,
+    self_care: str | None = None,
+    institution: str | None = None,
     area: str | None = None,
     review_cadence: str = "yearly",
 ) -> tuple[RecipientView, AuditEntry]:
@@ -160,6 +170,9 @@ def register(
         status=RecipientStatus.active,
         bank_account=account,
         registered_at=approved_at,
+        care_form=care_form,
+        self_care=self_care,
+        institution=institution,
         area=area,
         review_cadence=review_cadence,
         review_due=next_review_due(local_date(approved_at), review_cadence),
@@ -182,7 +195,8 @@ def register(
         action="registered",
         from_stage=None,
         to_stage=RecipientStatus.active,
-        note=f"approved by case {case_no}: ¥{amount} a month from {start}",
+        note=f"approved by case {case_no}: ¥{amount} a month from {start}"
+        + (f"; centralised care, paid to {institution}" if institution else ""),
     )
     return view, entry
 

@@ -14,6 +14,7 @@ from domain.policy import Policy
 from store.calendar import load_calendar
 from store.compliance import (
     application_facts,
+    care_facts,
     emergency_facts,
     reserve_facts,
     review_facts,
@@ -25,7 +26,9 @@ EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 MAX_SPAN_DAYS = 3 * 366
 """A report covers at most about three years: enough for any audit, bounded in cost."""
 
-Kind = Literal["application", "emergency", "review"]
+Kind = Literal["application", "emergency", "review", "care"]
+"""``review``, ``care`` (the centralised care of 特困 recipients): that part alone; every part
+when no kind is named."""
 
 
 async def report(
@@ -79,12 +82,14 @@ def build_report(
     """Read and count, in one transaction: the report's work, and what the audit bench times."""
     period = Period(first, last, now)
     where = {"jurisdiction": user.jurisdiction, "township": township, "period": period}
-    applications = emergencies = reserves = None
-    if kind not in ("emergency", "review"):
+    applications = emergencies = reserves = care = None
+    if kind in (None, "application"):
         applications = application_facts(session, assistance_type=assistance_type, **where)
     if kind in (None, "emergency"):
         emergencies = emergency_facts(session, **where)
         reserves = reserve_facts(session, **where)
+    if kind in (None, "care"):
+        care = care_facts(session, **where)
     made = compliance_report(
         period=period,
         calendar=load_calendar(session),
@@ -93,6 +98,8 @@ def build_report(
         emergencies=emergencies,
         reserves=reserves,
         names=(names := township_names(session)),
+        care=care,
+        care_target=policy.centralised_care_target,
     )
     if kind in (None, "review"):
         reviews, unopened = review_facts(session, **where)

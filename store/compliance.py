@@ -18,12 +18,14 @@ from domain.calendar import local_date
 from domain.cases import DECIDED_STAGES, Stage
 from domain.compliance import (
     ApplicationFacts,
+    CareFacts,
     EmergencyFacts,
     Period,
     ReserveFacts,
     ReviewFacts,
     UnopenedFacts,
 )
+from domain.recipients import RecipientStatus
 from domain.reserve import EntryKind
 from domain.townships import jurisdiction_level
 from store.jurisdiction import within
@@ -244,6 +246,25 @@ def reserve_facts(
         )
         for code, minimum_fen, balance_fen in reserves
     ]
+
+
+def care_facts(
+    session: Session, *, jurisdiction: str, township: str | None, period: Period
+) -> list[CareFacts]:
+    """特困 recipients registered by ``as_of`` and not terminated, counted by township, care
+    form and self-care (a few rows a township, whatever the register's size)."""
+    r = RecipientRecord
+    query = (
+        select(r.township, r.care_form, r.self_care, func.count())
+        .where(
+            r.assistance_type == "tekun",
+            r.status != RecipientStatus.terminated.value,
+            r.registered_at <= period.as_of,
+        )
+        .group_by(r.township, r.care_form, r.self_care)
+    )
+    query = _of(query, r, jurisdiction=jurisdiction, township=township)
+    return [CareFacts(*row) for row in session.exec(query).all()]
 
 
 def township_names(session: Session) -> dict[str, str]:

@@ -42,6 +42,7 @@ from domain.recipients import (
     register,
 )
 from domain.sealing import NONCE_BYTES, TEXT_PREFIX, KeyRing, Sealed
+from domain.tekun import check_institution_holder, institution_payee
 from domain.townships import DISTRICT_CODE
 from store.evidence import append_entry
 from store.hashed_ids import claim_rows, look_up
@@ -135,11 +136,16 @@ def register_household(
     approved_at: datetime,
     first_payment_key: str,
     ring: KeyRing,
+    care_form: str | None = None,
+    self_care: str | None = None,
+    institution: str | None = None,
     review_cadence: str | None = None,
 ) -> str:
     """The household approved by ``start.case_no`` enters the register (once: a retry finds it):
     its members' standing claim passes from the case to it, and the month of its approval is
-    its first payroll item, paid by the approval's own payment (``first_payment_key``)."""
+    its first payroll item, paid by the approval's own payment (``first_payment_key``). In
+    centralised care (集中供养) the payee is ``institution``, the account's holder, for the
+    applicant (its ID number goes with the transfers)."""
     if known := recipient_of_case(session, case_no=start.case_no):
         return known.recipient_no
     month = Month.at(approved_at)
@@ -147,7 +153,11 @@ def register_household(
         session, assistance_type=start.assistance_type, year=month.year
     )
     people = [start.applicant, *start.household]
-    holder = account_holder(people, account)
+    holder = (
+        institution_payee(institution, start.applicant)
+        if institution
+        else account_holder(people, account)
+    )
     view, entry = register(
         recipient_no=recipient_no,
         case_no=start.case_no,
@@ -160,6 +170,9 @@ def register_household(
         account=account.masked,
         approved_by=approved_by,
         approved_at=approved_at,
+        care_form=care_form,
+        self_care=self_care,
+        institution=institution,
         area=start.area,
         review_cadence=review_cadence or start.policy.review_cadence(start.assistance_type),
     )
@@ -249,13 +262,14 @@ def record_bank_account(
         )
     start = start_of(session.get(CaseRecord, row.case_no), ring=ring)
     people = [start.applicant, *start.household]
-    check_holder(people, account, field="holder")
-    payee = replace(
-        open_payee(row, ring=ring),
-        account=account,
-        id_number=account_holder(people, account).id_number,
-    )
     view = view_of(row)
+    if view.institution:  # 集中供养: the institution's corrected account, for the applicant
+        check_institution_holder(account, institution=view.institution)
+        holder = institution_payee(view.institution, start.applicant)
+    else:
+        check_holder(people, account, field="holder")
+        holder = account_holder(people, account)
+    payee = replace(open_payee(row, ring=ring), account=account, id_number=holder.id_number)
     view.bank_account, view.version = account.masked, view.version + 1
     write_view(session, view, payee=seal_payee(payee, recipient_no=recipient_no, ring=ring))
     append_entry(
@@ -300,6 +314,9 @@ def register_case(session: Session, *, registration: Registration, ring: KeyRing
         approved_at=registration.approved_at,
         first_payment_key=registration.first_payment_key,
         ring=ring,
+        care_form=registration.care_form,
+        self_care=registration.self_care,
+        institution=registration.institution,
         review_cadence=registration.review_cadence,
     )
 

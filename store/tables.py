@@ -404,6 +404,10 @@ class RecipientRecord(SQLModel, table=True):
     payee: str
     """Sealed: the account it is paid into, its holder's ID number, the applicant's phone
     (``store.recipients.Payee``); the household's members are its case's sealed intake."""
+    care_form: str | None = None
+    """特困: dispersed | centralised (for the centralised-care share in the compliance report)."""
+    self_care: str | None = None
+    """特困: full | partial | none."""
     review_due: date | None = Field(default=None, index=True)
     """When its next periodic review (定期核查) is due."""
     open_review: str | None = None

@@ -28,9 +28,12 @@ from domain.benefits import BenefitDecision
 from domain.calendar import YearCalendar, local_date
 from domain.cases import (
     Actor,
+    Applicant,
+    AssistanceType,
     BankAccount,
     BankAccountRecord,
     CalendarPublished,
+    CareInstitution,
     DecisionRecord,
     DocumentsReceipt,
     DocumentsRequest,
@@ -65,6 +68,7 @@ from store.reviews import open_review
 from store.tables import PayrollItem, RecipientRecord
 from tests.helpers.actors import APPROVER, ASSISTANT, COORDINATOR, OFFICER, SUPERVISOR
 from tests.helpers.cases import households
+from tests.helpers.people import id_number
 from tests.helpers.servers import serve
 from tests.helpers.stack import (
     CONVERTER,
@@ -74,7 +78,14 @@ from tests.helpers.stack import (
     register_search_attributes,
     stack_settings,
 )
-from tests.helpers.workflows import request, start_case, survey, until, wait_for_stage
+from tests.helpers.workflows import (
+    TEKUN_FACTS,
+    request,
+    start_case,
+    survey,
+    until,
+    wait_for_stage,
+)
 from tests.helpers.workflows import reserve_now as reserve_state
 from worker import create_worker
 from workflows.application import ApplicationWorkflow as W
@@ -426,6 +437,26 @@ async def approved_and_registered(env, handle) -> None:
     await until(handle, env, lambda v: v.first_payment_at is not None, query=W.current)
 
 
+async def tekun_in_centralised_care(env, handle) -> None:
+    """An elderly person's 特困 approval, checked for eligibility, in centralised care: paid
+    into the care institution's account."""
+    await survey(handle, env, **TEKUN_FACTS, self_care="none")
+    await wait_for_stage(handle, Stage.review, env)
+    await handle.execute_update(W.record_review, APPROVE)
+    await env.sleep(timedelta(days=7, minutes=1))
+    await wait_for_stage(handle, Stage.decision, env)
+    home = "临淄区社会福利中心"
+    account = BankAccount(bank="齐商银行", account_no="6217000099990001", holder=home)
+    await handle.execute_update(
+        W.record_decision,
+        DecisionRecord(
+            actor=OFFICER, outcome="approve", reasons="符合特困人员认定条件",
+            care_form="centralised", institution=CareInstitution(name=home, account=account),
+        ),
+    )  # fmt: skip
+    await until(handle, env, lambda v: v.first_payment_at is not None, query=W.current)
+
+
 def intervention(action: Intervention, **details) -> InterventionRecord:
     return InterventionRecord(actor=SUPERVISOR, action=action, reason="督办", **details)
 
@@ -570,6 +601,17 @@ SCENARIOS |= {
         emergency_paid_and_followed_up,
         request,
         {"indexed": True},
+    ),
+    "tekun_approved_in_centralised_care": (
+        tekun_in_centralised_care,
+        start_case,
+        {
+            "assistance_type": AssistanceType.tekun,
+            "household": [],
+            "applicant": Applicant(
+                name="刘老汉", id_number=id_number("19500101"), phone="13800000000"
+            ),
+        },
     ),
 }
 

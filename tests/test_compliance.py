@@ -67,7 +67,14 @@ from tests.helpers.actors import headers as bearer
 from tests.helpers.people import id_number
 from tests.helpers.servers import serve
 from tests.helpers.stack import RING
-from tests.helpers.workflows import request, start_case, survey, until, wait_for_stage
+from tests.helpers.workflows import (
+    TEKUN_FACTS,
+    request,
+    start_case,
+    survey,
+    until,
+    wait_for_stage,
+)
 from worker import create_worker
 from workflows.application import ApplicationWorkflow
 from workflows.emergency import EmergencyWorkflow
@@ -478,10 +485,11 @@ async def jump_to(env, moment: datetime) -> None:
     await env.sleep(moment - now)
 
 
-async def decide(handle, outcome: str) -> None:
+async def decide(handle, outcome: str, **care) -> None:
+    """``care``: a 特困 approval's care form (and self-care, if not the survey's)."""
     await handle.execute_update(
         ApplicationWorkflow.record_decision,
-        DecisionRecord(actor=OFFICER, outcome=outcome, reasons="审核确认"),
+        DecisionRecord(actor=OFFICER, outcome=outcome, reasons="审核确认", **care),
     )
 
 
@@ -543,8 +551,9 @@ async def test_a_seeded_set_of_cases_is_reported_number_by_number_in_json_and_cs
     paid_late = await request(env, settings)
 
     # Mon 03-03, the day of acceptance
-    for handle in (on_time, paused, extended, in_b):
+    for handle in (on_time, paused, in_b):
         await survey(handle, env)
+    await survey(extended, env, **TEKUN_FACTS, self_care="full")
     await survey(refused, env, income="5000")
     await paid_at_once.execute_update(
         EmergencyWorkflow.approve, ApprovalRecord(actor=APPROVER, amount=Decimal("2000"))
@@ -612,7 +621,7 @@ async def test_a_seeded_set_of_cases_is_reported_number_by_number_in_json_and_cs
         ApplicationWorkflow.receive_documents, DocumentsReceipt(actor=ASSISTANT, note="已补齐")
     )
     await review(paused, env, then=Stage.decision)
-    await decide(extended, "approve")
+    await decide(extended, "approve", care_form="dispersed")
 
     # Mon 03-24 (14th): the late case is surveyed at last (due 03-06)
     await jump_to(env, at(D(2031, 3, 24)))
@@ -766,6 +775,18 @@ async def test_a_seeded_set_of_cases_is_reported_number_by_number_in_json_and_cs
     ]
     assert [r[1] for r in records[6:] if r[0] == "reserve"] == sorted(reserves)
     assert records[-1] == ("review", "total", "")  # no household reviewed in this period
+    # The 特困 household of A, approved in dispersed care with full self-care: no one of A
+    # needs care, so A has no share and neither meets nor misses the target.
+    care_lines = [line for line in table if line["record [类别]"] == "centralised_care"]
+    assert [line["township [镇街代码]"] for line in care_lines] == [A, "total"]
+    assert care_lines[0]["meets_target [达标]"] == ""
+    assert care_lines[0]["tekun_recipients [特困供养人员]"] == "1"
+    care_a = {
+        "township": A, "township_name": NAMES[A], "recipients": 1, "needing_care": 0,
+        "centralised": 0, "centralised_share": None, "target": 0.6, "meets_target": None,
+        "unassessed": 0,
+    }  # fmt: skip
+    assert report["centralised_care"] == {"rows": [care_a], "total": care_a | TOTAL}
     answered = [*applications["rows"], applications["total"]]
     answered += [*report["emergencies"]["rows"], report["emergencies"]["total"]]
     for line, row in zip(table, answered, strict=False):

@@ -91,11 +91,18 @@ class ApplicationWorkflow(CaseWorkflow):
 
     @workflow.update
     async def record_decision(self, decision: DecisionRecord) -> CaseView:
-        return await self.apply(self._check_decision, self._decide, decision)
+        return await self.apply(self._check_decision_made, self._decide, decision)
 
     @record_decision.validator
     def _check_decision(self, decision: DecisionRecord) -> None:
         check(self.case.check_decision, decision, now=workflow.now())
+
+    def _check_decision_made(self, decision: DecisionRecord) -> None:
+        """The decision's check in its Update: a 特困 approval's eligibility and care are
+        checked for the approvals made since they were (``tekun-eligibility``)."""
+        case = self.case
+        tekun = case.tekun_approval(decision) and workflow.patched("tekun-eligibility")
+        check(case.check_decision, decision, now=workflow.now(), tekun=tekun)
 
     @workflow.update
     async def request_documents(self, request: DocumentsRequest) -> CaseView:

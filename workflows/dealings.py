@@ -154,6 +154,9 @@ class Casework:
                     approved_by=case.decision.actor,  # type: ignore[attr-defined]
                     approved_at=view.decided_at or workflow.now(),
                     first_payment_key=case.payment_key,  # type: ignore[attr-defined]
+                    care_form=getattr(view, "care_form", None),
+                    self_care=getattr(view, "self_care", None),
+                    institution=getattr(view, "institution", None),
                     review_cadence=case.decision.review_cadence,  # type: ignore[attr-defined]
                 ),
                 result_type=str,

@@ -8,12 +8,12 @@ from api.cases import declare_action
 from api.deps import DatabaseDep, IdempotencyKey, SettingsDep, TemporalDep
 from api.models import (
     ApplicationCreate,
+    ApplicationDecisionCreate,
     ApplicationDetail,
     ApplicationListItem,
     ApplicationPublic,
     AuditEntryPublic,
     BankAccountIn,
-    DecisionCreate,
     DocumentsReceiptCreate,
     DocumentsRequestCreate,
     ObjectionCreate,
@@ -41,7 +41,6 @@ from domain.cases import (
     AssistanceType,
     BankAccount,
     BankAccountRecord,
-    DecisionRecord,
     DocumentsReceipt,
     DocumentsRequest,
     ObjectionRecord,
@@ -188,11 +187,14 @@ _action(
 )
 _action(
     "decision",
-    DecisionCreate,
-    _plain(DecisionRecord),
+    ApplicationDecisionCreate,
+    lambda user, body: body.record(user),
     ApplicationWorkflow.record_decision,
     DECIDE,
-    "审核确认: approval pays the first amount; refusal sends the reasons in writing.",
+    "审核确认: approval pays the first amount; refusal sends the reasons in writing. A 特困 "
+    "approval names the care form and self-care (and for centralised care the institution, "
+    "whose account is paid); the applicant's eligibility is checked (422 naming the survey's "
+    "field).",
 )
 _action(
     "documents-requested",

@@ -55,8 +55,9 @@ async def get_compliance(
     each; surveys and written refusals on time; emergencies paid within 24 hours and followed
     up in time; the cases open and late at the end of the period; the days each township's
     reserve was below its minimum; the reviews of recipient households due in the period
-    decided on time, late, outstanding, or never opened. ``assistance_type`` filters the
-    applications only."""
+    decided on time, late, outstanding, or never opened; the share of 特困 recipients with
+    partial or no self-care in centralised care (集中供养), against the seed's target of 60 %
+    (``kind=care``: that alone). ``assistance_type`` filters the applications only."""
     report = await compliance.report(
         db=db,
         user=user,
@@ -141,6 +142,14 @@ COLUMNS: list[tuple[str, str]] = [
     ("lowest_balance", "reserve_lowest_balance [期内最低余额]"),
     ("days_below_minimum", "days_below_minimum [低于下限天数]"),
     ("dates_below_minimum", "dates_below_minimum [低于下限日期]"),
+    # 特困 centralised care (集中供养率)
+    ("recipients", "tekun_recipients [特困供养人员]"),
+    ("needing_care", "needing_care [失能半失能]"),
+    ("centralised", "centralised [集中供养]"),
+    ("centralised_share", "centralised_share [集中供养率]"),
+    ("target", "centralised_target [目标]"),
+    ("meets_target", "meets_target [达标]"),
+    ("unassessed", "self_care_unassessed [未评估自理能力]"),
     # reviews of recipient households
     ("review_due", "reviews_due [应核查]"),
     ("review_on_time", "reviews_on_time [按期核查]"),
@@ -178,6 +187,11 @@ def _csv_rows(report: ComplianceReport):
         fields = asdict(reserve)
         fields["dates_below_minimum"] = " ".join(d.isoformat() for d in reserve.dates_below_minimum)
         yield _named("reserve", fields)
+    if report.centralised_care is not None:
+        for row in [*report.centralised_care.rows, report.centralised_care.total]:
+            fields = asdict(row)
+            fields["meets_target"] = {True: "yes", False: "no", None: None}[row.meets_target]
+            yield _named("centralised_care", fields)
     if report.reviews is not None:
         for row in [*report.reviews.rows, report.reviews.total]:
             fields = asdict(row)

@@ -61,7 +61,12 @@ async def request(env, settings, *, indexed: bool = False, **overrides) -> Workf
     )
 
 
-async def survey(handle, env, income="300"):
+TEKUN_FACTS = dict(unable_to_work=True, has_income=False, supporter_able=False)
+"""What a survey finds of a 特困 applicant who is eligible at any age."""
+
+
+async def survey(handle, env, income="300", **facts):
+    """The household survey, today; ``facts``: what it found for 特困 (``TEKUN_FACTS``)."""
     today = local_date(await env.get_current_time())
     return await handle.execute_update(
         ApplicationWorkflow.record_survey,
@@ -71,6 +76,7 @@ async def survey(handle, env, income="300"):
             visited_on=today,
             findings="two rooms, no vehicle",
             assessed_monthly_income=Decimal(income),
+            **facts,
         ),
     )
 
