@@ -14,7 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from domain.benefits import BenefitDecision, Outcome, check_decision
-from domain.calendar import SHANGHAI, WorkingCalendar, end_of_day
+from domain.calendar import SHANGHAI, WorkingCalendar, end_of_day, local_date
 from domain.cases import (
     SYSTEM,
     Actor,
@@ -29,6 +29,7 @@ from domain.errors import InvalidData, NotPermitted
 from domain.months import Month
 from domain.policy import Policy
 from domain.recipients import RecipientView
+from domain.tekun import check_eligibility
 
 
 class ReviewStage(StrEnum):
@@ -275,6 +276,10 @@ class Review(CaseFile):
                 "confirmed by ending the benefit (terminate)",
             )
         check_decision(self.start.recipient, decision, now=now, policy=self.start.policy)
+        keeps = decision.outcome in (Outcome.continue_, Outcome.adjust, Outcome.resume)
+        if keeps and self.view.assistance_type == "tekun":  # 特困 is checked again at review
+            check_eligibility(person=self.start.applicant, survey=self.survey,
+                              today=local_date(now), policy=self.start.policy)  # fmt: skip
 
     def decide(self, decision: BenefitDecision, month: Month, *, now: datetime) -> None:
         """The decision, as the register wrote it (from ``month``), on the review's record."""
