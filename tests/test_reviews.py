@@ -187,7 +187,11 @@ async def test_bad_input_and_actions_out_of_order_are_refused_naming_the_field(o
         first, again = [
             await district.post(f"{base}/decision", json=decision, headers=same) for _ in range(2)
         ]
-        assert first.status_code == again.status_code == 200 and first.json() == again.json()
+        assert first.status_code == again.status_code == 200
+        # The same answer (its stored copy has the numbers in it masked, as every kept answer).
+        assert {k: v for k, v in first.json().items() if k != "verification"} == {
+            k: v for k, v in again.json().items() if k != "verification"
+        }
         late = await district.post(f"{base}/decision", json=decision, headers=key())
         assert late.status_code == 409
         household = (await township.get(f"/recipients/{number}")).json()
