@@ -13,6 +13,7 @@ from activities.external import ExternalActivities
 from activities.payroll import PayrollActivities
 from activities.records import RecordActivities, ReserveActivities
 from activities.retry_marks import RetryMarks
+from activities.standards import StandardActivities
 from logs import configure_logging
 from settings import Settings, get_settings
 from store.db import Database
@@ -25,6 +26,7 @@ from workflows.application import ApplicationWorkflow
 from workflows.client import connect, ensure_payroll_schedule
 from workflows.emergency import EmergencyWorkflow
 from workflows.payroll import PayrollWorkflow, ReissueWorkflow, TownshipPayrollWorkflow
+from workflows.standards import StandardChangeWorkflow
 
 WORKFLOWS = [
     ApplicationWorkflow,
@@ -32,6 +34,7 @@ WORKFLOWS = [
     PayrollWorkflow,
     TownshipPayrollWorkflow,
     ReissueWorkflow,
+    StandardChangeWorkflow,
 ]
 
 log = structlog.get_logger()
@@ -57,6 +60,13 @@ def create_worker(
         ring=settings.key_ring(),
         http=external.http,
     )
+    standards = StandardActivities(
+        database_url=settings.database_url,
+        sms_url=settings.sms_url,
+        policy=settings.policy,
+        ring=settings.key_ring(),
+        http=external.http,
+    )
     activities = [
         records.record_transition,
         records.register_household,
@@ -77,6 +87,8 @@ def create_worker(
         payroll.close_payroll,
         payroll.reissue_order,
         payroll.record_reissue,
+        standards.apply_standard,
+        standards.close_standard_change,
     ]
     runs = settings.worker_runs
     worker = Worker(

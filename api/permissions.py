@@ -140,6 +140,12 @@ RECIPIENT_CASEWORK = _permission(
     {R.township_assistant, R.district_officer},
     Scope.recipient,
 )
+CORRECT_BENEFIT = _permission(
+    "correct a recipient household's benefit, record a recovery or a finding of dishonesty",
+    {R.district_officer},
+    Scope.recipient,
+)
+SET_STANDARD = _permission("set a new 低保 standard", {R.district_officer}, Scope.district)
 START_PAYROLL = _permission("start a month's payroll", {R.district_officer}, Scope.district)
 READ_PAYROLLS = _permission(
     "read the monthly payrolls", CASE_READERS - {R.village_coordinator}, Scope.rows

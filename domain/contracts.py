@@ -32,6 +32,8 @@ class Activity:
     register_household = "register_household"
     reissue_order = "reissue_order"
     record_reissue = "record_reissue"
+    apply_standard = "apply_standard"
+    close_standard_change = "close_standard_change"
 
 
 @dataclass(frozen=True)
@@ -225,3 +227,32 @@ class Registration:
     first_payment_key: str
     review_cadence: str | None = None
     """定期核查 as the district chose at approval (None: the policy's for the type)."""
+    assessed_income: Decimal | None = None
+    """The household's monthly income as the case's survey assessed it."""
+
+
+@dataclass(frozen=True)
+class StandardChangeRun:
+    """A new 低保 standard applied to the register from ``from_month``, a page of households at
+    a time."""
+
+    from_month: str
+    page_size: int = 500
+
+
+@dataclass(frozen=True)
+class StandardPage:
+    """The households numbered after ``after`` (at most ``size``) under the new standard."""
+
+    from_month: str
+    after: str
+    size: int
+
+
+@dataclass(frozen=True)
+class StandardPageDone:
+    """How many households of the page hold the new amount; the last number read (None: the
+    register is done)."""
+
+    applied: int
+    last: str | None
