@@ -238,6 +238,10 @@ class StandardChangeRun:
 
     from_month: str
     page_size: int = 500
+    after: str = ""
+    """Where a run continued as new takes up the register: the last number done."""
+    applied: int = 0
+    """Households holding the new amount so far."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ Its workflow id is ``dibao-standard-<month>``; every step is keyed (a decision o
 course by ``standard-<month>``, a text by the household), so a rerun changes nothing.
 """
 
+from dataclasses import replace
 from datetime import timedelta
 
 from temporalio import workflow
@@ -30,7 +31,8 @@ def standard_workflow_id(from_month: str) -> str:
 @workflow.defn
 class StandardChangeWorkflow:
     @workflow.run
-    async def run(self, change: StandardChangeRun, after: str = "", applied: int = 0) -> int:
+    async def run(self, change: StandardChangeRun) -> int:
+        after, applied = change.after, change.applied
         for _ in range(PAGES_PER_RUN):
             done = await workflow.execute_activity(
                 Activity.apply_standard,
@@ -45,4 +47,4 @@ class StandardChangeWorkflow:
                 )
                 return applied
             after = done.last
-        workflow.continue_as_new(args=[change, after, applied])
+        workflow.continue_as_new(replace(change, after=after, applied=applied))
