@@ -41,7 +41,7 @@ from domain.cases import (
     SurveyRecord,
     WithdrawalRecord,
 )
-from domain.contracts import PayrollMonth
+from domain.contracts import PayrollMonth, StandardChangeRun
 from domain.emergency import (
     ApprovalRecord,
     EmergencyStage,
@@ -57,6 +57,7 @@ from store.calendar import packaged_years, publish_year
 from store.db import session_scope
 from store.migrate import upgrade
 from store.recipients import record_bank_account
+from store.standards import record_change
 from store.tables import PayrollItem
 from tests.helpers.actors import APPROVER, ASSISTANT, COORDINATOR, OFFICER, SUPERVISOR
 from tests.helpers.cases import households
@@ -76,6 +77,7 @@ from workflows.application import ApplicationWorkflow as W
 from workflows.emergency import EmergencyWorkflow as E
 from workflows.payroll import PayrollWorkflow, ReissueWorkflow
 from workflows.search import ALL_KEYS
+from workflows.standards import StandardChangeWorkflow, standard_workflow_id
 
 HISTORIES = Path(__file__).parent / "histories"
 APPROVE = ReviewRecord(actor=ASSISTANT, recommendation="approve", reasons="eligible")
@@ -408,6 +410,24 @@ async def start_reissue(env, settings) -> object:
     )
 
 
+async def start_standard_change(env, settings) -> object:
+    """Three households in the register and a new 低保 standard from next month, applied two
+    households a page."""
+    households(env.database_url, 3)
+    month = Month.at(await env.get_current_time()).plus(1)
+    with session_scope(env.database_url, writes=True) as session:
+        record_change(
+            session, from_month=str(month), urban=Decimal("1150"), rural=Decimal("950"),
+            reasons="新一年低保标准", actor=OFFICER, now=datetime.now(UTC),
+        )  # fmt: skip
+    return await env.client.start_workflow(
+        StandardChangeWorkflow.run,
+        StandardChangeRun(str(month), page_size=2),
+        id=f"{standard_workflow_id(str(month))}-{uuid.uuid4().hex[:6]}",
+        task_queue=settings.task_queue,
+    )
+
+
 async def nothing_more(env, handle) -> None:
     await handle.result()
 
@@ -563,6 +583,7 @@ SCENARIOS |= {
         request,
         {"indexed": True},
     ),
+    "new_standard_over_two_pages": (nothing_more, start_standard_change, {}),
 }
 SUGGEST_CONTINUE_AS_NEW_AFTER = {"carried_over_after_many_pauses": 60}
 """Scenarios that need a dev server suggesting continue-as-new early (events); the others run
