@@ -220,7 +220,7 @@ def find_dishonesty(
     start = start_of(session.get(CaseRecord, row.case_no), ring=ring)
     if start is None:
         raise InvalidData(
-            "recipient_no",
+            "path.recipient_no",
             f"household {recipient_no}'s members are not kept with its case (accepted before "
             "intakes were kept): its finding could not flag them",
         )
