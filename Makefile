@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test bench token histories clean browser
+.PHONY: run test bench token histories clean browser fonts
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -12,7 +12,7 @@ $(INSTALLED): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-run: $(INSTALLED)
+run: $(INSTALLED) fonts
 	$(PY) stack.py
 
 # The console's browser tests drive Debian's chromium (and a CJK font for its screenshots):
@@ -22,7 +22,15 @@ browser:
 		(apt-get update -q && apt-get install -y -q chromium fonts-wqy-microhei)
 	@command -v chromium >/dev/null || echo "chromium is missing: as root, apt-get install chromium (the browser tests fail without it)"
 
-test: $(INSTALLED) browser
+# Decision letters embed WenQuanYi Micro Hei (a TrueType CJK font from Debian's packages):
+# installed with apt where missing, which needs root. Without it letters use a PDF reader's own
+# Song face (STSong-Light, not embedded).
+fonts:
+	@[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || [ "$$(id -u)" != 0 ] || \
+		(apt-get update -q && apt-get install -y -q fonts-wqy-microhei)
+	@[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || echo "fonts-wqy-microhei is missing: as root, apt-get install fonts-wqy-microhei (decision letters then embed no font)"
+
+test: $(INSTALLED) browser fonts
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) tests/run.py

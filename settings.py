@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     payroll_day: int = Field(default=10, ge=1, le=28)
     """The day of the month the payroll runs by itself (Asia/Shanghai)."""
     payroll_hour: int = Field(default=9, ge=0, le=23)
+    review_round_hour: int = Field(default=7, ge=0, le=23)
+    """Each day at this hour the periodic reviews falling due open (定期核查)."""
     payroll_batch_size: int = Field(default=5_000, ge=1, le=20_000)
     """Households per batch (代发文件) sent to the bank."""
     payroll_townships_at_once: int = Field(default=4, ge=0, le=10_000)

@@ -13,6 +13,7 @@ from activities.external import ExternalActivities
 from activities.payroll import PayrollActivities
 from activities.records import RecordActivities, ReserveActivities
 from activities.retry_marks import RetryMarks
+from activities.reviews import ReviewActivities
 from activities.standards import StandardActivities
 from logs import configure_logging
 from settings import Settings, get_settings
@@ -23,9 +24,10 @@ from watches.halted import watch_halted_cases
 from watches.id_numbers import watch_id_numbers
 from watches.payroll import watch_payroll
 from workflows.application import ApplicationWorkflow
-from workflows.client import connect, ensure_payroll_schedule
+from workflows.client import connect, ensure_payroll_schedule, ensure_review_schedule
 from workflows.emergency import EmergencyWorkflow
 from workflows.payroll import PayrollWorkflow, ReissueWorkflow, TownshipPayrollWorkflow
+from workflows.review import ReviewRoundWorkflow, ReviewWorkflow
 from workflows.standards import StandardChangeWorkflow
 
 WORKFLOWS = [
@@ -35,6 +37,8 @@ WORKFLOWS = [
     TownshipPayrollWorkflow,
     ReissueWorkflow,
     StandardChangeWorkflow,
+    ReviewWorkflow,
+    ReviewRoundWorkflow,
 ]
 
 log = structlog.get_logger()
@@ -67,7 +71,16 @@ def create_worker(
         ring=settings.key_ring(),
         http=external.http,
     )
+    reviews = ReviewActivities(
+        database_url=settings.database_url,
+        ring=settings.key_ring(),
+        client=client,
+        task_queue=task_queue or settings.task_queue,
+        policy=settings.policy,
+    )
     activities = [
+        reviews.decide_review,
+        reviews.open_due_reviews,
         records.record_transition,
         records.register_household,
         records.notify_staff,
@@ -122,6 +135,9 @@ async def main() -> None:
         hour=settings.payroll_hour,
         batch_size=settings.payroll_batch_size,
         townships_at_once=settings.payroll_townships_at_once,
+    )
+    await ensure_review_schedule(
+        client, task_queue=settings.task_queue, hour=settings.review_round_hour
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

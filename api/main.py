@@ -44,6 +44,7 @@ from api.routes import (
     probes,
     recipients,
     reserves,
+    reviews,
     supervision,
     townships,
 )
@@ -132,6 +133,7 @@ def create_app(
         applications,
         emergencies,
         recipients,
+        reviews,
         payrolls,
         reserves,
         townships,

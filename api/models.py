@@ -28,6 +28,7 @@ from domain.emergency import Cause, EmergencyView
 from domain.identity import normalize_id_number, normalize_phone
 from domain.intake import ApplicationIntake, EmergencyIntake
 from domain.recipients import RecipientView
+from domain.reviews import ReviewView
 from store.pages import Paged
 
 T = TypeVar("T")
@@ -570,9 +571,66 @@ class PayrollItemPublic(BaseModel):
     reason: str
 
 
-# ---- corrections (容错纠错), dishonesty (失信) and 低保 standards --------------------------------
+# ---- reviews of recipient households (定期核查, 家庭状况变化) --------------------------------
 
-MonthText = Annotated[str, Field(max_length=20, description="YYYY-MM")]
+MonthText = Annotated[str, Field(max_length=7, description="YYYY-MM")]
+BenefitOutcome = Literal["continue", "adjust", "suspend", "resume", "phase_out", "terminate"]
+
+
+class ReviewOpen(Body):
+    reason: Text
+
+
+class ChangeCreate(Body):
+    kind: Literal[
+        "income_changed", "member_joined", "member_left", "member_died", "moved_away", "other"
+    ]
+    happened_on: date
+    household_income: Money | None = Field(
+        default=None, description="income_changed: the household's new monthly total, in yuan"
+    )
+    note: Note = ""
+
+
+class ProposalCreate(Body):
+    """The township's proposal: what it recommends the district decide."""
+
+    recommendation: BenefitOutcome
+    reasons: Text
+    amount: Money | None = Field(default=None, description="adjust (or resume): the new amount")
+    effective_month: MonthText | None = Field(default=None, description="default: next month")
+    exception_reason: Text | None = Field(
+        default=None, description="一事一议: why an amount above what the standard gives"
+    )
+
+
+class BenefitDecisionCreate(Body):
+    """The district's decision on the benefit."""
+
+    outcome: BenefitOutcome
+    reasons: Text
+    amount: Money | None = Field(default=None, description="adjust (or resume): the new amount")
+    effective_month: MonthText | None = Field(default=None, description="default: next month")
+    exception_reason: Text | None = Field(
+        default=None, description="一事一议: why an amount above what the standard gives"
+    )
+
+
+ReviewPublic = published(
+    ReviewView,
+    name="ReviewPublic",
+    doc="A review of a recipient household: its stage, deadlines (Asia/Shanghai dates), the "
+    "changes reported, the proposal and the decision.",
+    withheld={"version", "stage_hours", "halted_from", "reconciled_at"},
+)
+
+
+class ReviewOpened(BaseModel):
+    review_no: str
+    joined: bool = Field(description="true: the household's review under way took the change")
+
+
+# ---- corrections (容错纠错), dishonesty (失信) and 低保 standards --------------------------------
 
 
 class CorrectionCreate(Body):

@@ -146,6 +146,27 @@ CORRECT_BENEFIT = _permission(
     Scope.recipient,
 )
 SET_STANDARD = _permission("set a new 低保 standard", {R.district_officer}, Scope.district)
+REVIEW_RECIPIENT = _permission(
+    "open a review of a recipient household",
+    {R.township_assistant, R.district_officer},
+    Scope.recipient,
+)
+REPORT_CHANGE = _permission(
+    "report a change in a recipient household",
+    {R.village_coordinator, R.township_assistant},
+    Scope.recipient,
+)
+SURVEY_RECIPIENT = _permission(
+    "record a review's household survey",
+    {R.village_coordinator, R.township_assistant, R.district_officer},
+    Scope.recipient,
+)
+PROPOSE_FOR_RECIPIENT = _permission(
+    "record the township's proposal in a review", {R.township_assistant}, Scope.recipient
+)
+DECIDE_FOR_RECIPIENT = _permission(
+    "take the district's decision in a review", {R.district_officer}, Scope.recipient
+)
 START_PAYROLL = _permission("start a month's payroll", {R.district_officer}, Scope.district)
 READ_PAYROLLS = _permission(
     "read the monthly payrolls", CASE_READERS - {R.village_coordinator}, Scope.rows

@@ -254,6 +254,8 @@ class ComplianceReport:
     applications: ApplicationSection | None
     emergencies: EmergencySection | None
     reserves: list[ReserveCompliance] | None
+    reviews: "ReviewSection | None" = None
+    """Reviews of recipient households (``domain.review_compliance``)."""
 
 
 # ---- counting ------------------------------------------------------------------------------
@@ -582,3 +584,88 @@ def compliance_report(
         if reserves is None
         else [reserve_compliance(r, period=period, names=names) for r in reserves],
     )
+
+
+# ---- reviews of recipient households (动态管理) -----------------------------------------
+
+
+class ReviewFacts(NamedTuple):
+    township: str
+    assistance_type: str
+    due: date
+    decided_on: date | None
+    """The day of its decision (Asia/Shanghai), if decided."""
+
+
+class UnopenedFacts(NamedTuple):
+    """A household whose periodic review fell due and was not opened."""
+
+    township: str
+    assistance_type: str
+    due: date
+
+
+@dataclass
+class ReviewCompliance:
+    township: str | None
+    township_name: str
+    type: str | None
+    due: int = 0
+    """Reviews due in the period (opened ones)."""
+    on_time: int = 0
+    """Decided by their due date."""
+    late: int = 0
+    """Decided after it."""
+    outstanding: int = 0
+    """Not decided at the report's moment."""
+    outstanding_late: int = 0
+    """Of those, past their due date."""
+    unopened: int = 0
+    """Periodic reviews due in the period, past their date and never opened."""
+    on_time_share: float | None = None
+
+
+@dataclass
+class ReviewSection:
+    rows: list[ReviewCompliance] = field(default_factory=list)
+    total: ReviewCompliance = field(default_factory=lambda: ReviewCompliance(None, "合计", None))
+
+
+def review_compliance(
+    reviews: Iterable[ReviewFacts],
+    unopened: Iterable[UnopenedFacts],
+    *,
+    period: Period,
+    names: dict[str, str],
+) -> ReviewSection:
+    """Each review due in the period counted once, in its township and type's row."""
+    rows: dict[tuple[str, str], ReviewCompliance] = {}
+    section = ReviewSection()
+
+    def row(township: str, kind: str) -> ReviewCompliance:
+        if (township, kind) not in rows:
+            rows[township, kind] = ReviewCompliance(township, names.get(township, ""), kind)
+        return rows[township, kind]
+
+    today = period.overdue_before
+    for r in reviews:
+        if not period.first <= r.due <= period.last:
+            continue
+        decided = r.decided_on if r.decided_on and r.decided_on <= period.as_of_day else None
+        for counted in (row(r.township, r.assistance_type), section.total):
+            counted.due += 1
+            if decided is None:
+                counted.outstanding += 1
+                counted.outstanding_late += r.due < today
+            elif decided <= r.due:
+                counted.on_time += 1
+            else:
+                counted.late += 1
+    for u in unopened:
+        if period.first <= u.due <= period.last and u.due < today:
+            for counted in (row(u.township, u.assistance_type), section.total):
+                counted.unopened += 1
+    section.rows = [rows[k] for k in sorted(rows)]
+    for counted in [*section.rows, section.total]:
+        counted.on_time_share = share(counted.on_time, counted.due + counted.unopened)
+    return section

@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from domain.benefits import BenefitDecision
 from domain.cases import Actor, AuditEntry, BankAccount, CaseStart, CaseView, Person
 from domain.emergency import EmergencyView
+from domain.policy import Policy
+from domain.reviews import ReviewView
 
 
 class Activity:
@@ -34,13 +37,15 @@ class Activity:
     record_reissue = "record_reissue"
     apply_standard = "apply_standard"
     close_standard_change = "close_standard_change"
+    decide_review = "decide_review"
+    open_due_reviews = "open_due_reviews"
 
 
 @dataclass(frozen=True)
 class Transition:
     """What the records activity writes: the case's newest view and the entries that explain it."""
 
-    view: CaseView | EmergencyView
+    view: CaseView | EmergencyView | ReviewView
     entries: list[AuditEntry]
 
 
@@ -260,3 +265,22 @@ class StandardPageDone:
 
     applied: int
     last: str | None
+
+
+@dataclass(frozen=True)
+class ReviewRuling:
+    """The district's decision in a review, for the register to write on the household."""
+
+    review_no: str
+    recipient_no: str
+    decision: BenefitDecision
+    at: datetime
+    policy: Policy
+
+
+@dataclass(frozen=True)
+class ReviewRound:
+    """The day's opening of the periodic reviews falling due (the Schedule's run)."""
+
+    today: date | None = None
+    """None: the day the round runs."""

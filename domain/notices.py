@@ -54,3 +54,19 @@ def monthly_paid_text(recipient_no: str, month: str, amount: Decimal, account: s
         f"您家（救助档案号{recipient_no}）{year}年{int(number)}月救助金{amount}元"
         f"已发放至您的账户{account}。"
     )
+
+
+BENEFIT_WORDS = {
+    "suspend": "暂停发放",
+    "phase_out": "渐退（继续发放至渐退期满后停发）",
+    "terminate": "停止发放",
+    "revoke": "撤销",
+}
+
+
+def benefit_decision_text(recipient_no: str, outcome: str, month: str, reasons: str) -> str:
+    """A suspension, phase-out or end, with its reasons and the remedies (书面告知理由及救济途径)."""
+    return (
+        f"您家庭的救助（档案号{recipient_no}）经核查决定自{month}起{BENEFIT_WORDS[outcome]}，"
+        f"理由：{reasons}。如有异议，可申请行政复议或提起行政诉讼。"
+    )

@@ -21,6 +21,7 @@ class Reason(StrEnum):
     waiting_for_funds = "waiting_for_funds"
     not_reconciled = "not_reconciled"  # a payroll batch's totals differ from the bank's
     not_registered = "not_registered"  # approved before the register, and not entered in it
+    review_overdue = "review_overdue"  # a recipient household's review past its due date
 
 
 @dataclass(frozen=True)
@@ -338,5 +339,38 @@ def not_registered(*, case_no: str, assistance_type: str, township: str, since: 
         reason=Reason.not_registered,
         detail="approved and paid before the register of recipients; not in it, so no "
         "monthly payroll pays it (the worker's log says why)",
+        actions=[],
+    )
+
+
+def review_overdue(
+    *,
+    number: str,
+    assistance_type: str,
+    township: str,
+    stage: str,
+    due: date,
+    assignee: str,
+    opened: bool,
+) -> Stuck:
+    """A recipient household's review past its due date: under way and not decided, or not
+    even opened (the day's round could not open it)."""
+    detail = (
+        f"the review was due on {due} and is still at stage {stage}"
+        if opened
+        else f"the household's periodic review was due on {due} and has not been opened"
+    )
+    return Stuck(
+        case_no=number,
+        kind="recipient",
+        type=assistance_type,
+        township=township,
+        stage=stage,
+        since=end_of_day(due),
+        assignee=assignee,
+        waits_for="the review (定期核查) of the recipient household",
+        due=end_of_day(due),
+        reason=Reason.review_overdue,
+        detail=detail,
         actions=[],
     )

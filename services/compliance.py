@@ -8,18 +8,24 @@ from typing import Literal
 from sqlmodel import Session
 
 from domain.cases import Actor
-from domain.compliance import ComplianceReport, Period, compliance_report
+from domain.compliance import ComplianceReport, Period, compliance_report, review_compliance
 from domain.errors import InvalidData
 from domain.policy import Policy
 from store.calendar import load_calendar
-from store.compliance import application_facts, emergency_facts, reserve_facts, township_names
+from store.compliance import (
+    application_facts,
+    emergency_facts,
+    reserve_facts,
+    review_facts,
+    township_names,
+)
 from store.db import Database
 
 EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 MAX_SPAN_DAYS = 3 * 366
 """A report covers at most about three years: enough for any audit, bounded in cost."""
 
-Kind = Literal["application", "emergency"]
+Kind = Literal["application", "emergency", "review"]
 
 
 async def report(
@@ -74,17 +80,21 @@ def build_report(
     period = Period(first, last, now)
     where = {"jurisdiction": user.jurisdiction, "township": township, "period": period}
     applications = emergencies = reserves = None
-    if kind != "emergency":
+    if kind not in ("emergency", "review"):
         applications = application_facts(session, assistance_type=assistance_type, **where)
-    if kind != "application":
+    if kind in (None, "emergency"):
         emergencies = emergency_facts(session, **where)
         reserves = reserve_facts(session, **where)
-    return compliance_report(
+    made = compliance_report(
         period=period,
         calendar=load_calendar(session),
         decision_working_days=policy.decision_working_days,
         applications=applications,
         emergencies=emergencies,
         reserves=reserves,
-        names=township_names(session),
+        names=(names := township_names(session)),
     )
+    if kind in (None, "review"):
+        reviews, unopened = review_facts(session, **where)
+        made.reviews = review_compliance(reviews, unopened, period=period, names=names)
+    return made

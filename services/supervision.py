@@ -28,7 +28,7 @@ from store.db import Database
 from store.jurisdiction import CaseRef
 from store.pages import Paged, paged_list
 from store.records import start_of, view_of
-from store.supervision import clear_retry, open_cases, payroll_problems
+from store.supervision import clear_retry, open_cases, payroll_problems, review_problems
 
 ORDER = [
     Reason.engine_problem,
@@ -36,6 +36,7 @@ ORDER = [
     Reason.overdue,
     Reason.refused_by_external_system,
     Reason.not_registered,
+    Reason.review_overdue,
     Reason.retrying,
     Reason.waiting_for_funds,
     Reason.waiting_on_person,
@@ -132,6 +133,10 @@ def stuck_rows(
         for row in stuck_reasons(case, now=now, index=index, thresholds=thresholds)
     ]
     rows += payroll_problems(session, jurisdiction=user.jurisdiction, township=township, kind=kind)
+    rows += review_problems(
+        session, jurisdiction=user.jurisdiction, township=township, kind=kind,
+        today=local_date(now),
+    )  # fmt: skip
     far = datetime.max.replace(tzinfo=UTC)
     return sorted(rows, key=lambda r: (ORDER.index(r.reason), r.due or far, r.since))
 

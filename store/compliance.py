@@ -14,12 +14,28 @@ from sqlalchemy import Date, DateTime, and_, case, func, or_, type_coerce
 from sqlalchemy.types import UserDefinedType
 from sqlmodel import Session, select
 
+from domain.calendar import local_date
 from domain.cases import DECIDED_STAGES, Stage
-from domain.compliance import ApplicationFacts, EmergencyFacts, Period, ReserveFacts
+from domain.compliance import (
+    ApplicationFacts,
+    EmergencyFacts,
+    Period,
+    ReserveFacts,
+    ReviewFacts,
+    UnopenedFacts,
+)
 from domain.reserve import EntryKind
 from domain.townships import jurisdiction_level
 from store.jurisdiction import within
-from store.tables import CaseRecord, EmergencyRecord, ReserveEntry, TownshipReserve, TownshipRow
+from store.tables import (
+    CaseRecord,
+    EmergencyRecord,
+    RecipientRecord,
+    ReserveEntry,
+    ReviewRecord,
+    TownshipReserve,
+    TownshipRow,
+)
 
 
 def _local_day(session: Session, column):
@@ -232,3 +248,42 @@ def reserve_facts(
 
 def township_names(session: Session) -> dict[str, str]:
     return dict(session.exec(select(TownshipRow.code, TownshipRow.name)).all())
+
+
+def review_facts(
+    session: Session, *, jurisdiction: str, township: str | None, period: Period
+) -> tuple[list[ReviewFacts], list[UnopenedFacts]]:
+    """The reviews due in the period, and the households whose periodic review fell due in it
+    without being opened."""
+    query = within(
+        select(
+            ReviewRecord.township, ReviewRecord.assistance_type, ReviewRecord.decision_due,
+            ReviewRecord.decided_at,
+        ).where(
+            ReviewRecord.decision_due >= period.first, ReviewRecord.decision_due <= period.last,
+            ReviewRecord.stage != "cancelled",
+        ),
+        ReviewRecord,
+        jurisdiction=jurisdiction,
+    )  # fmt: skip
+    if township:
+        query = query.where(ReviewRecord.township == township)
+    reviews = [
+        ReviewFacts(t, a, due, local_date(decided) if decided else None)
+        for t, a, due, decided in session.exec(query)
+    ]
+    unopened = within(
+        select(
+            RecipientRecord.township, RecipientRecord.assistance_type, RecipientRecord.review_due
+        ).where(
+            RecipientRecord.review_due >= period.first,
+            RecipientRecord.review_due <= period.last,
+            RecipientRecord.open_review.is_(None),
+            RecipientRecord.status != "terminated",
+        ),
+        RecipientRecord,
+        jurisdiction=jurisdiction,
+    )
+    if township:
+        unopened = unopened.where(RecipientRecord.township == township)
+    return reviews, [UnopenedFacts(*r) for r in session.exec(unopened)]

@@ -38,11 +38,13 @@ from domain.months import Month
 from domain.payroll import ItemStatus
 from domain.recipients import STANDING_TYPES
 from domain.reserve import ReserveState
+from domain.reviews import ReviewView
 from domain.sealing import KeyRing
 from store import reserve
 from store.evidence import append_entry, month_on_trail
 from store.hashed_ids import claim_rows, look_up
 from store.jurisdiction import TABLES, CaseKindName
+from store.review_rows import write_review
 from store.sealed import open_start, seal_start
 from store.tables import (
     NOT_IN_VIEW,
@@ -194,7 +196,10 @@ def apply_transition(session: Session, transition: Transition) -> None:
     a step): the projection unless a newer version is on record, the audit entries not yet
     appended, the family's claim released once the case ends, the first month paid."""
     view = transition.view
-    _write_newer(session, view)
+    if isinstance(view, ReviewView):
+        write_review(session, view)
+    else:
+        _write_newer(session, view)
     seqs = [e.seq for e in transition.entries]
     written = seqs and set(
         session.exec(
@@ -206,7 +211,7 @@ def apply_transition(session: Session, transition: Transition) -> None:
     for entry in transition.entries:
         if entry.seq not in written:
             append_entry(session, entry)
-    if releases_claim(view):
+    if not isinstance(view, ReviewView) and releases_claim(view):
         session.exec(delete(HouseholdClaim).where(HouseholdClaim.case_no == view.case_no))
     if isinstance(view, CaseView) and view.assistance_type in STANDING_TYPES:
         _first_month_paid(session, view)

@@ -2,7 +2,7 @@
 waiting for a retry, the problems the case engine's watch found, and the payroll's refused
 payments and unreconciled batches."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy import or_
@@ -11,6 +11,8 @@ from sqlmodel import Session, delete, select, update
 from domain.cases import Stage
 from domain.emergency import EmergencyStage
 from domain.payroll import ItemStatus
+from domain.recipients import RecipientStatus
+from domain.reviews import OPEN as REVIEW_OPEN
 from domain.supervision import (
     OpenCase,
     Stuck,
@@ -18,6 +20,7 @@ from domain.supervision import (
     emergency_deadlines,
     not_registered,
     refused_payment,
+    review_overdue,
     unreconciled_batch,
 )
 from domain.townships import jurisdiction_level
@@ -31,7 +34,11 @@ from store.tables import (
     PayrollBatch,
     PayrollItem,
     RecipientRecord,
+    ReviewRecord,
 )
+
+LIMIT = 5_000
+"""Overdue reviews listed at most (the oldest first would need a page of its own)."""
 
 
 def open_cases(
@@ -259,3 +266,57 @@ def never_written(
         )
         found += [(case_no, kind) for case_no in rows]
     return found
+
+
+def review_problems(
+    session: Session, *, jurisdiction: str, township: str | None, kind: str | None, today: date
+) -> list[Stuck]:
+    """Recipient households whose review is past its due date: a review under way and not
+    decided, or a periodic review the day's round has not opened."""
+    if kind not in (None, "recipient"):
+        return []
+    where = [ReviewRecord.township == township] if township else []
+    late = within(
+        select(ReviewRecord).where(
+            ReviewRecord.stage.in_([s.value for s in REVIEW_OPEN]),
+            ReviewRecord.decision_due < today,
+            *where,
+        ),
+        ReviewRecord,
+        jurisdiction=jurisdiction,
+    )
+    rows = [
+        review_overdue(
+            number=r.review_no,
+            assistance_type=r.assistance_type,
+            township=r.township,
+            stage=r.stage,
+            due=r.decision_due,
+            assignee="",
+            opened=True,
+        )  # fmt: skip
+        for r in session.exec(late.limit(LIMIT))
+    ]
+    unopened = within(
+        select(RecipientRecord).where(
+            RecipientRecord.review_due < today,
+            RecipientRecord.open_review.is_(None),
+            RecipientRecord.status.in_([s.value for s in RecipientStatus if s.standing]),
+            *([RecipientRecord.township == township] if township else []),
+        ),
+        RecipientRecord,
+        jurisdiction=jurisdiction,
+    )
+    rows += [
+        review_overdue(
+            number=r.recipient_no,
+            assistance_type=r.assistance_type,
+            township=r.township,
+            stage=r.status,
+            due=r.review_due,
+            assignee="",
+            opened=False,
+        )  # fmt: skip
+        for r in session.exec(unopened.limit(LIMIT))
+    ]
+    return rows

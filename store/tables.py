@@ -404,6 +404,10 @@ class RecipientRecord(SQLModel, table=True):
     payee: str
     """Sealed: the account it is paid into, its holder's ID number, the applicant's phone
     (``store.recipients.Payee``); the household's members are its case's sealed intake."""
+    review_due: date | None = Field(default=None, index=True)
+    """When its next periodic review (定期核查) is due."""
+    open_review: str | None = None
+    """The review under way, if any (one at a time)."""
 
 
 class RecipientCounter(SQLModel, table=True):
@@ -551,3 +555,29 @@ class DibaoStandardChange(SQLModel, table=True):
     completed_at: datetime | None = Field(default=None, sa_column=_utc())
     households: int | None = None
     """How many households hold the new amount, once the register is done."""
+
+
+class ReviewRecord(SQLModel, table=True):
+    """A review of a recipient household (``domain.reviews``), one row rewritten at each step
+    (newest ``version`` wins); its trail in ``audit_entry`` under its number."""
+
+    __tablename__ = "benefit_review"
+
+    review_no: str = Field(primary_key=True)
+    recipient_no: str = Field(index=True)
+    assistance_type: str = Field(index=True)
+    township: str = Field(index=True)
+    village: str = Field(index=True)
+    kind: str
+    stage: str = Field(index=True)
+    opened_at: datetime = Field(sa_column=_utc(nullable=False))
+    decision_due: date = Field(index=True)
+    decided_at: datetime | None = Field(default=None, sa_column=_utc())
+    outcome: str | None = None
+    overdue: bool = False
+    version: int = 0
+    view: str = "{}"
+    """The whole ``ReviewView`` as JSON."""
+    start: str = ""
+    """Sealed: what it opened with (``ReviewStart``: the members' numbers), to start its
+    workflow again if the start is lost."""

@@ -24,6 +24,7 @@ from sqlmodel import select
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.testing import WorkflowEnvironment
 
+from domain.benefits import BenefitDecision
 from domain.calendar import YearCalendar, local_date
 from domain.cases import (
     Actor,
@@ -41,7 +42,7 @@ from domain.cases import (
     SurveyRecord,
     WithdrawalRecord,
 )
-from domain.contracts import PayrollMonth, StandardChangeRun
+from domain.contracts import PayrollMonth, ReviewRound, StandardChangeRun
 from domain.emergency import (
     ApprovalRecord,
     EmergencyStage,
@@ -51,14 +52,18 @@ from domain.emergency import (
 )
 from domain.months import Month
 from domain.payroll import payroll_workflow_id, reissue_workflow_id
+from domain.reviews import ReportedChange
 from simulators.app import create_app
 from store import reserve
 from store.calendar import packaged_years, publish_year
 from store.db import session_scope
 from store.migrate import upgrade
 from store.recipients import record_bank_account
+from store.recipients import view_of as recipient_view_of
+from store.recipients import write_view as write_recipient_view
+from store.reviews import open_review
 from store.standards import record_change
-from store.tables import PayrollItem
+from store.tables import PayrollItem, RecipientRecord
 from tests.helpers.actors import APPROVER, ASSISTANT, COORDINATOR, OFFICER, SUPERVISOR
 from tests.helpers.cases import households
 from tests.helpers.servers import serve
@@ -74,8 +79,11 @@ from tests.helpers.workflows import request, start_case, survey, until, wait_for
 from tests.helpers.workflows import reserve_now as reserve_state
 from worker import create_worker
 from workflows.application import ApplicationWorkflow as W
+from workflows.client import review_workflow_id, start_review
 from workflows.emergency import EmergencyWorkflow as E
 from workflows.payroll import PayrollWorkflow, ReissueWorkflow
+from workflows.review import ReviewRoundWorkflow
+from workflows.review import ReviewWorkflow as RW
 from workflows.search import ALL_KEYS
 from workflows.standards import StandardChangeWorkflow, standard_workflow_id
 
@@ -584,6 +592,96 @@ SCENARIOS |= {
         {"indexed": True},
     ),
     "new_standard_over_two_pages": (nothing_more, start_standard_change, {}),
+}
+
+
+async def open_a_review(env, settings, *, kind: str = "", alone: bool = False) -> object:
+    """A household of the register and its review: opened by a reported change (``kind``),
+    or out of cycle."""
+    [number] = households(env.database_url, 1, villages=("370305001001",), alone=alone)
+    now = await env.get_current_time()
+    change = (
+        ReportedChange(actor=COORDINATOR, kind=kind, happened_on=local_date(now),
+                       household_income=Decimal("620") if kind == "income_changed" else None)
+        if kind else None
+    )  # fmt: skip
+    with session_scope(env.database_url, writes=True) as session:
+        opening = open_review(
+            session, recipient_no=number, kind="out_of_cycle", reason="抽查", actor=OFFICER,
+            now=now, policy=settings.policy, ring=RING, today=local_date(now), change=change,
+        )  # fmt: skip
+    await start_review(env.client, opening.start, task_queue=settings.task_queue)
+    return env.client.get_workflow_handle(review_workflow_id(opening.review_no))
+
+
+def ruling(actor: Actor, outcome: str, reasons: str, **more) -> BenefitDecision:
+    return BenefitDecision(actor=actor, outcome=outcome, reasons=reasons, **more)
+
+
+async def review_to_decision(env, handle) -> None:
+    today = local_date(await env.get_current_time())
+    await handle.execute_update(
+        RW.record_survey,
+        SurveyRecord(ASSISTANT, ["李协理", "周干事"], today, "收入增加", Decimal("620")),
+    )
+    await until(handle, env, lambda v: v.stage == "proposal", query=RW.current)
+
+
+async def review_adjusted(env, handle) -> None:
+    """A reported income change: surveyed, proposed and decided as an adjustment."""
+    await review_to_decision(env, handle)
+    month = str(Month.at(await env.get_current_time()).plus(2))
+    await handle.execute_update(
+        RW.record_proposal,
+        ruling(ASSISTANT, "adjust", "收入增加", amount=Decimal("900"), effective_month=month),
+    )
+    await handle.execute_update(
+        RW.record_decision,
+        ruling(OFFICER, "adjust", "收入增加", amount=Decimal("900"), effective_month=month),
+    )
+
+
+async def review_overdue_then_terminated(env, handle) -> None:
+    """Left undecided past its date (reminded, then overdue), then ended; the family texted."""
+    await env.sleep(timedelta(days=40))
+    await review_to_decision(env, handle)
+    await handle.execute_update(RW.record_proposal, ruling(ASSISTANT, "terminate", "迁出本区"))
+    await handle.execute_update(RW.record_decision, ruling(OFFICER, "terminate", "迁出本区"))
+
+
+async def review_of_the_only_member(env, handle) -> None:
+    """The only member died: the district confirms the end, without a survey."""
+    await until(handle, env, lambda v: v.stage == "decision", query=RW.current)
+    await handle.execute_update(RW.record_decision, ruling(OFFICER, "terminate", "户主死亡"))
+
+
+async def start_review_round(env, settings) -> object:
+    """The day's round, one household's review due within the opening window."""
+    [number] = households(env.database_url, 1, villages=("370305001001",))
+    today = local_date(await env.get_current_time())
+    with session_scope(env.database_url, writes=True) as session:
+        household = recipient_view_of(session.get(RecipientRecord, number))
+        household.review_due = today + timedelta(days=5)
+        write_recipient_view(session, household)
+    return await env.client.start_workflow(
+        ReviewRoundWorkflow.run, ReviewRound(), id=f"reviews-round-{uuid.uuid4().hex[:6]}",
+        task_queue=settings.task_queue,
+    )  # fmt: skip
+
+
+SCENARIOS |= {
+    "review_adjusted_after_an_income_change": (
+        review_adjusted,
+        open_a_review,
+        {"kind": "income_changed"},
+    ),
+    "review_overdue_then_terminated": (review_overdue_then_terminated, open_a_review, {}),
+    "review_of_the_only_member_who_died": (
+        review_of_the_only_member,
+        open_a_review,
+        {"kind": "member_died", "alone": True},
+    ),
+    "review_round_of_the_day": (nothing_more, start_review_round, {}),
 }
 SUGGEST_CONTINUE_AS_NEW_AFTER = {"carried_over_after_many_pauses": 60}
 """Scenarios that need a dev server suggesting continue-as-new early (events); the others run

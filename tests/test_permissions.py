@@ -19,9 +19,11 @@ from api.permissions import KnownCases
 from domain.calendar import local_date
 from domain.cases import Actor, Role
 from domain.months import Month
+from domain.policy import Policy
 from domain.supervision import Thresholds
 from store.db import session_scope
 from store.jurisdiction import CaseRef
+from store.reviews import open_review
 from store.tables import PayrollRecord, RecipientRecord, StaffNotification
 from tests.helpers.actors import (
     ADM,
@@ -45,7 +47,7 @@ from tests.helpers.actors import (
 )
 from tests.helpers.api import application, emergency
 from tests.helpers.cases import households
-from tests.helpers.stack import Stack, fresh_database, running_stack, stack_settings
+from tests.helpers.stack import RING, Stack, fresh_database, running_stack, stack_settings
 
 CASE_READERS = {VC, TA, TP, DO, SUP, AUD}
 OVERSIGHT = {SUP, DO, AUD, ADM}
@@ -56,6 +58,7 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/applications"): CASE_READERS,
     ("GET", "/applications/{case_no}"): CASE_READERS,
     ("GET", "/applications/{case_no}/audit-trail"): CASE_READERS,
+    ("GET", "/applications/{case_no}/decision-letter"): CASE_READERS,
     ("POST", "/applications/{case_no}/survey"): {VC, TA, DO},
     ("POST", "/applications/{case_no}/review"): {TA},
     ("POST", "/applications/{case_no}/objections"): {TA, VC, DO},
@@ -82,6 +85,13 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/recipients/{recipient_no}/corrections"): {DO},
     ("POST", "/recipients/{recipient_no}/recoveries/{recovery_id}"): {DO},
     ("POST", "/recipients/{recipient_no}/dishonesty"): {DO},
+    ("GET", "/recipients/{recipient_no}/reviews"): CASE_READERS,
+    ("GET", "/recipients/{recipient_no}/reviews/{review_no}"): CASE_READERS,
+    ("POST", "/recipients/{recipient_no}/reviews"): {TA, DO},
+    ("POST", "/recipients/{recipient_no}/changes"): {VC, TA},
+    ("POST", "/recipients/{recipient_no}/reviews/{review_no}/survey"): {VC, TA, DO},
+    ("POST", "/recipients/{recipient_no}/reviews/{review_no}/proposal"): {TA},
+    ("POST", "/recipients/{recipient_no}/reviews/{review_no}/decision"): {DO},
     ("POST", "/payrolls"): {DO},
     ("GET", "/payrolls"): CASE_READERS - {VC},
     ("GET", "/payrolls/{month}"): CASE_READERS - {VC},
@@ -125,10 +135,14 @@ class World:
     """A month whose payroll has run."""
     approved: dict[str, str]
     """The households' applications: approved and paid, so in no report of open cases."""
+    reviews: dict[str, str]
+    """household number → its review's number"""
 
     def cases(self, path: str) -> dict[str, str]:
         if path.startswith("/recipients"):
             return self.recipients
+        if path.endswith("/decision-letter"):
+            return self.approved  # an undecided case has no letter yet (409)
         return self.emergencies if path.startswith("/emergencies") else self.applications
 
     def case(self, village: str, path: str) -> str:
@@ -205,7 +219,16 @@ async def world(dev_env, simulator_url, tmp_path_factory) -> AsyncIterator[World
                             at=datetime.now(UTC),
                         )
                     )
-        yield World(stack, applications, emergencies, recipients, month, approved)
+        with session_scope(database, writes=True) as session:
+            reviews = {  # a review of each household (its row: no workflow needed to read it)
+                number: open_review(
+                    session, recipient_no=number, kind="out_of_cycle", reason="抽查",
+                    actor=HOME_ACTORS[DO], now=datetime.now(UTC), policy=Policy(), ring=RING,
+                    today=local_date(datetime.now(UTC)),
+                ).review_no
+                for number in recipients
+            }  # fmt: skip
+        yield World(stack, applications, emergencies, recipients, month, approved, reviews)
 
 
 def concrete(world: World, method: str, path: str, *, village: str, township: str):
@@ -213,6 +236,7 @@ def concrete(world: World, method: str, path: str, *, village: str, township: st
     values = {
         "case_no": world.case(village, path) if "{case_no}" in path else "",
         "recipient_no": world.case(village, path) if "{recipient_no}" in path else "",
+        "review_no": world.reviews[world.case(village, path)] if "{review_no}" in path else "",
         "month": world.month,
         "code": township,
         "year": str(local_date(datetime.now(UTC)).year),

@@ -500,6 +500,7 @@ async def test_an_auditor_reads_and_changes_nothing(stack):
         "code": "370305001",
         "year": "2026",
         "recipient_no": "370305-DB-2026-000001",
+        "review_no": "370305-DB-2026-000001-R01",
     }
     values["action"] = "escalate"
     writes = [

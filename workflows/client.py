@@ -31,10 +31,12 @@ from temporalio.converter import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime
 
-from domain.contracts import PayrollMonth, Reissue
+from domain.contracts import PayrollMonth, Reissue, ReviewRound
 from domain.payroll import reissue_workflow_id
+from domain.reviews import ReviewStart
 from domain.sealing import NONCE_BYTES, KeyRing, Sealed
 from workflows.payroll import PayrollWorkflow, ReissueWorkflow
+from workflows.review import ReviewRoundWorkflow, ReviewWorkflow
 
 
 class CasePayloadConverter(CompositePayloadConverter):
@@ -205,3 +207,41 @@ async def start_reissue(client: Client, reissue: Reissue, *, task_queue: str) ->
     except WorkflowAlreadyStartedError:
         return False
     return True
+
+
+REVIEW_SCHEDULE = "reviews-daily"
+
+
+def review_workflow_id(review_no: str) -> str:
+    return f"review-{review_no}"
+
+
+async def start_review(client: Client, start: ReviewStart, *, task_queue: str) -> bool:
+    """Start the review's workflow, named by its number: False when it runs or ran already."""
+    try:
+        await client.start_workflow(
+            ReviewWorkflow.run,
+            start,
+            id=review_workflow_id(start.review_no),
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        )
+    except WorkflowAlreadyStartedError:
+        return False
+    return True
+
+
+async def ensure_review_schedule(client: Client, *, task_queue: str, hour: int) -> None:
+    """The Schedule that opens, each day at ``hour`` (Asia/Shanghai), the periodic reviews
+    falling due (one timer for the whole register, not one per household)."""
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            ReviewRoundWorkflow.run, ReviewRound(), id="reviews-round", task_queue=task_queue
+        ),
+        spec=ScheduleSpec(
+            calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour)])],
+            time_zone_name="Asia/Shanghai",
+        ),
+    )
+    with contextlib.suppress(ScheduleAlreadyRunningError):
+        await client.create_schedule(REVIEW_SCHEDULE, schedule)

@@ -11,6 +11,7 @@ from domain.application import Application
 from domain.calendar import end_of_day
 from domain.cases import CaseStart, CaseView
 from domain.emergency import Emergency, EmergencyStart, EmergencyView
+from domain.reviews import ReviewView
 
 CASE_STAGE = SearchAttributeKey.for_keyword("CaseStage")
 CASE_TOWNSHIP = SearchAttributeKey.for_keyword("CaseTownship")
@@ -54,3 +55,14 @@ def emergency_at_start(start: EmergencyStart) -> TypedSearchAttributes:
 
 def _given(updates: list[SearchAttributeUpdate]) -> TypedSearchAttributes:
     return TypedSearchAttributes([SearchAttributePair(u.key, u.value) for u in updates])
+
+
+def review_search_attributes(view: ReviewView) -> list[SearchAttributeUpdate]:
+    """A review's: its stage, township, the household's type, its due date."""
+    return [
+        CASE_STAGE.value_set(f"review:{view.stage.value}"),
+        CASE_TOWNSHIP.value_set(view.township),
+        ASSISTANCE_TYPE.value_set(view.assistance_type),
+        DECISION_DUE.value_set(end_of_day(view.decision_due)),
+        CASE_OVERDUE.value_set(view.overdue),
+    ]

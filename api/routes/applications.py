@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from api.cases import declare_action
 from api.deps import DatabaseDep, IdempotencyKey, SettingsDep, TemporalDep
@@ -50,7 +50,7 @@ from domain.cases import (
     SurveyRecord,
     WithdrawalRecord,
 )
-from services import cases, intake
+from services import cases, intake, letters
 from services.cases import APPLICATIONS
 from store.jurisdiction import CaseRef
 from workflows.application import ApplicationWorkflow
@@ -124,6 +124,30 @@ async def get_audit_trail(
     """Who did what, when, from which stage to which (留痕)."""
     entries = await cases.trail(db=db, kind=APPLICATIONS, case=case, user=user)
     return [AuditEntryPublic.model_validate(e) for e in entries]
+
+
+@router.get(
+    "/{case_no}/decision-letter",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/pdf": {}}, "description": "The letter, as PDF (A4)."},
+        409: {"description": "The case is not decided yet (not approved or refused)."},
+    },
+)
+async def get_decision_letter(
+    db: DatabaseDep,
+    settings: SettingsDep,
+    user: Actor = permit(READ_CASE),
+    case: CaseRef = PERMITTED_CASE,
+) -> Response:
+    """The written decision (决定书) to print and hand to the family: the approval with its
+    amount and first month, or the refusal (不予救助) with its reasons, and how to object."""
+    letter = await letters.application_decision_letter(db=db, case=case, ring=settings.key_ring())
+    return Response(
+        content=await letters.render_pdf_async(letter),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{case.case_no}.pdf"'},
+    )
 
 
 def _action(path: str, body, record, update, permission: Permission, doc: str) -> None:

@@ -54,7 +54,9 @@ async def get_compliance(
     added); breaches and the stage behind
     each; surveys and written refusals on time; emergencies paid within 24 hours and followed
     up in time; the cases open and late at the end of the period; the days each township's
-    reserve was below its minimum. ``assistance_type`` filters the applications only."""
+    reserve was below its minimum; the reviews of recipient households due in the period
+    decided on time, late, outstanding, or never opened. ``assistance_type`` filters the
+    applications only."""
     report = await compliance.report(
         db=db,
         user=user,
@@ -139,6 +141,14 @@ COLUMNS: list[tuple[str, str]] = [
     ("lowest_balance", "reserve_lowest_balance [期内最低余额]"),
     ("days_below_minimum", "days_below_minimum [低于下限天数]"),
     ("dates_below_minimum", "dates_below_minimum [低于下限日期]"),
+    # reviews of recipient households
+    ("review_due", "reviews_due [应核查]"),
+    ("review_on_time", "reviews_on_time [按期核查]"),
+    ("review_late", "reviews_late [逾期核查]"),
+    ("review_outstanding", "reviews_outstanding [未完成]"),
+    ("review_outstanding_late", "reviews_outstanding_late [未完成已逾期]"),
+    ("review_unopened", "reviews_unopened [到期未启动]"),
+    ("review_on_time_share", "reviews_on_time_share"),
 ]
 
 
@@ -168,6 +178,13 @@ def _csv_rows(report: ComplianceReport):
         fields = asdict(reserve)
         fields["dates_below_minimum"] = " ".join(d.isoformat() for d in reserve.dates_below_minimum)
         yield _named("reserve", fields)
+    if report.reviews is not None:
+        for row in [*report.reviews.rows, report.reviews.total]:
+            fields = asdict(row)
+            keep = {"township", "township_name", "type"}
+            yield _named(
+                "review", {k if k in keep else f"review_{k}": v for k, v in fields.items()}
+            )
 
 
 def _named(record: str, fields: dict) -> dict:

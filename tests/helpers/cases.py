@@ -105,13 +105,15 @@ def households(
     *,
     closed: int = 0,
     villages: tuple[str, ...] = ("370305001001", "370305002001", "370305100201"),
+    alone: bool = False,
     approved_at: datetime | None = None,
     **registered,
 ) -> list[str]:
     """``count`` households entered in the register as their approvals enter them (each with
     its case), spread over ``villages``; the first ``closed`` paid into closed accounts;
-    approved now or at ``approved_at``; ``registered``: more of ``register_household``'s
-    arguments, or the case's ``assistance_type``. Their numbers."""
+    ``alone``: the applicant is the only member; approved now or at ``approved_at``;
+    ``registered``: more of ``register_household``'s arguments, or the case's
+    ``assistance_type``. Their numbers."""
     numbers = []
     with session_scope(database_url, writes=True) as session:
         for n in range(count):
@@ -125,8 +127,8 @@ def households(
                 township=village[:9],
                 village=village,
                 applicant=Applicant(name=name, id_number=id_number(), phone=f"137{n:08d}"),
-                household=[HouseholdMember(name=f"{name}之子", id_number=id_number("20100101"),
-                                           relation="子女")],
+                household=[] if alone else [HouseholdMember(
+                    name=f"{name}之子", id_number=id_number("20100101"), relation="子女")],
             )  # fmt: skip
             accepted = AuditEntry(
                 case_no=start.case_no, seq=0, at=start.accepted_at, actor=ASSISTANT,

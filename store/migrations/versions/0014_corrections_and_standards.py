@@ -2,7 +2,7 @@
 members' ID numbers as keyed hashes, and the 低保 standards set from a month
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 import store.types
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
