@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     """Households per batch (代发文件) sent to the bank."""
     payroll_townships_at_once: int = Field(default=4, ge=0, le=10_000)
     """Townships whose payroll shares run at once (0: all of them)."""
+    standard_page_size: int = Field(default=500, ge=1, le=5_000)
+    """Households given a new 低保 standard per transaction (and per SMS batch)."""
 
     supervision: Thresholds = Field(default_factory=Thresholds)
     """When a case counts as not moving (督办): JIUZHU_SUPERVISION__DUE_SOON_WORKING_DAYS, …"""

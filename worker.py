@@ -14,6 +14,7 @@ from activities.payroll import PayrollActivities
 from activities.records import RecordActivities, ReserveActivities
 from activities.retry_marks import RetryMarks
 from activities.reviews import ReviewActivities
+from activities.standards import StandardActivities
 from logs import configure_logging
 from settings import Settings, get_settings
 from store.db import Database
@@ -27,6 +28,7 @@ from workflows.client import connect, ensure_payroll_schedule, ensure_review_sch
 from workflows.emergency import EmergencyWorkflow
 from workflows.payroll import PayrollWorkflow, ReissueWorkflow, TownshipPayrollWorkflow
 from workflows.review import ReviewRoundWorkflow, ReviewWorkflow
+from workflows.standards import StandardChangeWorkflow
 
 WORKFLOWS = [
     ApplicationWorkflow,
@@ -34,6 +36,7 @@ WORKFLOWS = [
     PayrollWorkflow,
     TownshipPayrollWorkflow,
     ReissueWorkflow,
+    StandardChangeWorkflow,
     ReviewWorkflow,
     ReviewRoundWorkflow,
 ]
@@ -58,6 +61,13 @@ def create_worker(
         database_url=settings.database_url,
         payment_url=settings.payment_url,
         sms_url=settings.sms_url,
+        ring=settings.key_ring(),
+        http=external.http,
+    )
+    standards = StandardActivities(
+        database_url=settings.database_url,
+        sms_url=settings.sms_url,
+        policy=settings.policy,
         ring=settings.key_ring(),
         http=external.http,
     )
@@ -90,6 +100,8 @@ def create_worker(
         payroll.close_payroll,
         payroll.reissue_order,
         payroll.record_reissue,
+        standards.apply_standard,
+        standards.close_standard_change,
     ]
     runs = settings.worker_runs
     worker = Worker(

@@ -565,6 +565,12 @@ class RecipientDetail(RecipientPublic):
         description="the household as the approving case accepted it"
     )
     payments: list[MonthPaymentPublic] = Field(description="by month, the newest first")
+    recoveries: list["RecoveryPublic"] = Field(
+        default_factory=list, description="amounts corrections found overpaid (追回)"
+    )
+    dishonesty: list["DishonestyPublic"] = Field(
+        default_factory=list, description="findings of aid obtained dishonestly (失信)"
+    )
 
 
 class PayrollCreate(Body):
@@ -682,3 +688,93 @@ ReviewPublic = published(
 class ReviewOpened(BaseModel):
     review_no: str
     joined: bool = Field(description="true: the household's review under way took the change")
+
+
+# ---- corrections (容错纠错), dishonesty (失信) and 低保 standards --------------------------------
+
+
+class CorrectionCreate(Body):
+    """容错纠错 by the district: ``revoke`` ends the benefit from ``effective_month`` (an approval
+    made in error); ``amount`` sets the monthly amount from it. Either may reach back into months
+    the payroll paid: what they paid above the corrected amount is recorded to recover."""
+
+    kind: Literal["revoke", "amount"]
+    amount: Amount | None = Field(default=None, description="the corrected monthly amount")
+    effective_month: MonthText
+    reasons: Text
+    exception_reason: Text | None = Field(
+        default=None, description="一事一议: why an amount above what the standard pays"
+    )
+
+
+class RecoveryOutcomeCreate(Body):
+    outcome: Literal["recovered", "waived", "written_off"]
+    note: Note = ""
+
+
+class DishonestyCreate(Body):
+    """失信: aid obtained dishonestly. Ends the benefit (from ``effective_month``, default the
+    next month) and flags any later application or emergency request of a member."""
+
+    reasons: Text
+    source: Literal["review", "emergency_follow_up", "correction"]
+    effective_month: MonthText | None = None
+
+
+class StandardChangeCreate(Body):
+    """A new monthly 低保 standard per person from a month: every 低保 and 特困 household paid
+    in that month gets its amount under it, and is texted it."""
+
+    from_month: MonthText
+    urban: Amount
+    rural: Amount
+    reasons: Text
+
+
+class RecoveryPublic(BaseModel):
+    """An amount a correction found overpaid, to be recovered outside the system."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    reference: str = Field(description="the correction that found it")
+    months: str = Field(description="the months overpaid, comma-separated")
+    amount: Decimal
+    recorded_at: datetime
+    recorded_by: str
+    outcome: Literal["recovered", "waived", "written_off"] | None
+    outcome_note: str
+    outcome_at: datetime | None
+    outcome_by: str | None
+
+
+class DishonestyPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    source: str
+    reasons: str
+    effective_month: str | None = Field(description="from when its benefit ended")
+    found_at: datetime
+    found_by: str
+
+
+class CorrectionPublic(BaseModel):
+    recipient: RecipientPublic
+    recovery: RecoveryPublic | None = Field(description="what the correction found overpaid")
+
+
+class StandardChangePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    from_month: str
+    urban: Decimal
+    rural: Decimal
+    reasons: str
+    recorded_at: datetime
+    recorded_by: str
+    completed_at: datetime | None = Field(description="when every household held it")
+    households: int | None = Field(description="how many households hold it")
+
+
+RecipientDetail.model_rebuild()

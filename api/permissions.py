@@ -140,6 +140,12 @@ RECIPIENT_CASEWORK = _permission(
     {R.township_assistant, R.district_officer},
     Scope.recipient,
 )
+CORRECT_BENEFIT = _permission(
+    "correct a recipient household's benefit, record a recovery or a finding of dishonesty",
+    {R.district_officer},
+    Scope.recipient,
+)
+SET_STANDARD = _permission("set a new 低保 standard", {R.district_officer}, Scope.district)
 REVIEW_RECIPIENT = _permission(
     "open a review of a recipient household",
     {R.township_assistant, R.district_officer},

@@ -27,6 +27,7 @@ class Outcome(StrEnum):
     phase_out = "phase_out"  # 渐退: paid on for some months, then ended
     terminate = "terminate"  # 终止
     revoke = "revoke"  # 撤销: an approval made in error (a correction)
+    new_standard = "new_standard"  # 标准调整: a new 低保 standard's amount, the status kept
 
 
 ENDING = (Outcome.terminate, Outcome.revoke)
@@ -40,7 +41,9 @@ ACTIONS = {
     Outcome.phase_out: "benefit_phasing_out",
     Outcome.terminate: "benefit_terminated",
     Outcome.revoke: "approval_revoked",
+    Outcome.new_standard: "standard_applied",
 }
+SETS_AMOUNT = (Outcome.adjust, Outcome.resume, Outcome.new_standard)
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ def check_decision(
         Outcome.suspend: (RecipientStatus.active, RecipientStatus.phasing_out),
         Outcome.resume: (RecipientStatus.suspended,),
         Outcome.phase_out: (RecipientStatus.active,),
+        Outcome.new_standard: (RecipientStatus.active, RecipientStatus.phasing_out),
     }.get(outcome, tuple(s for s in RecipientStatus if s.standing))
     if status not in needs:
         raise InvalidData(
@@ -137,10 +141,10 @@ def _check_amount(
 ) -> None:
     amount = decision.amount
     if amount is None:
-        if outcome is Outcome.adjust:
+        if outcome in (Outcome.adjust, Outcome.new_standard):
             raise InvalidData("amount", "an adjustment names the new monthly amount")
         return
-    if outcome not in (Outcome.adjust, Outcome.resume):
+    if outcome not in SETS_AMOUNT:
         raise InvalidData("amount", f"'{outcome.value}' does not set an amount")
     if amount <= 0:
         raise InvalidData("amount", "a monthly amount is above zero (to stop paying: suspend)")
@@ -188,6 +192,9 @@ def decide(
             note = "continued"
         case Outcome.adjust | Outcome.resume:
             changes = [change(month, RecipientStatus.active, amount)]
+            note = f"¥{amount} a month from {month}"
+        case Outcome.new_standard:  # a household phasing out is paid the new amount to its end
+            changes = [change(month, current.status, amount)]
             note = f"¥{amount} a month from {month}"
         case Outcome.suspend:
             changes = [change(month, RecipientStatus.suspended, current.amount)]

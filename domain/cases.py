@@ -183,6 +183,9 @@ class CaseStart:
     """Where the approved amount is paid; a case approved without one waits for it."""
     recipient_no: str | None = None
     """临时救助 for a recipient household: the family's register number (建档号)."""
+    dishonesty_flag: str | None = None
+    """失信: a member belongs to a household found to have obtained aid dishonestly — which, and
+    when (set at intake; not a refusal)."""
 
 
 @dataclass(frozen=True)
@@ -404,6 +407,9 @@ class CaseView:
     """特困, once approved: full | partial | none (生活自理能力)."""
     institution: str | None = None
     """特困 in centralised care: the care institution's name (paid into its account)."""
+    dishonesty_flag: str | None = None
+    """失信: a member belongs to a household found to have obtained aid dishonestly — which, and
+    when (set at intake; not a refusal)."""
 
     @property
     def overdue(self) -> bool:
@@ -468,4 +474,5 @@ def initial_view(start: CaseStart) -> CaseView:
         stage_since=start.accepted_at,
         original_decision_due=start.deadlines.decision_due,
         recipient_no=start.recipient_no,
+        dishonesty_flag=start.dishonesty_flag,
     )

@@ -35,6 +35,8 @@ class Activity:
     register_household = "register_household"
     reissue_order = "reissue_order"
     record_reissue = "record_reissue"
+    apply_standard = "apply_standard"
+    close_standard_change = "close_standard_change"
     decide_review = "decide_review"
     open_due_reviews = "open_due_reviews"
 
@@ -235,6 +237,39 @@ class Registration:
     """特困 in centralised care: the institution, the holder of ``account`` (the payee)."""
     review_cadence: str | None = None
     """定期核查 as the district chose at approval (None: the policy's for the type)."""
+    assessed_income: Decimal | None = None
+    """The household's monthly income as the case's survey assessed it."""
+
+
+@dataclass(frozen=True)
+class StandardChangeRun:
+    """A new 低保 standard applied to the register from ``from_month``, a page of households at
+    a time."""
+
+    from_month: str
+    page_size: int = 500
+    after: str = ""
+    """Where a run continued as new takes up the register: the last number done."""
+    applied: int = 0
+    """Households holding the new amount so far."""
+
+
+@dataclass(frozen=True)
+class StandardPage:
+    """The households numbered after ``after`` (at most ``size``) under the new standard."""
+
+    from_month: str
+    after: str
+    size: int
+
+
+@dataclass(frozen=True)
+class StandardPageDone:
+    """How many households of the page hold the new amount; the last number read (None: the
+    register is done)."""
+
+    applied: int
+    last: str | None
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,9 @@ class EmergencyStart:
     """A case of the last ``emergency_repeat_days`` that paid this family, for any cause."""
     recipient_no: str | None = None
     """The family is a recipient household: its register number (建档号)."""
+    dishonesty_flag: str | None = None
+    """失信: a member belongs to a household found to have obtained aid dishonestly — which, and
+    when (set at intake; not a refusal)."""
 
 
 @dataclass(frozen=True)
@@ -202,6 +205,9 @@ class EmergencyView:
     hold_round: int = 0
     """A hold released when the case was reconciled is placed again under a new key when the
     case restarts (the transfer keeps its key: the bank pays it once)."""
+    dishonesty_flag: str | None = None
+    """失信: a member belongs to a household found to have obtained aid dishonestly — which, and
+    when (set at intake; not a refusal)."""
 
     @property
     def overdue(self) -> bool:
@@ -252,6 +258,7 @@ class Emergency(CaseFile):
             bank_account=start.bank_account.masked,
             stage_since=start.requested_at,
             recipient_no=start.recipient_no,
+            dishonesty_flag=start.dishonesty_flag,
         )
         return cls(view=view, start=start, account=start.bank_account)
 

@@ -105,6 +105,9 @@ class RecipientView:
     """The review under way (one at a time)."""
     reviews: int = 0
     """Reviews opened so far (their numbers count on from it)."""
+    assessed_income: Decimal | None = None
+    """The household's monthly income as its approving case's survey assessed it, in yuan: what
+    a new 低保 standard's amount is computed from (None: registered before it was kept)."""
 
     def change_in(self, month: Month) -> BenefitChange | None:
         """The decision in force in ``month`` (None before the benefit began)."""
@@ -153,6 +156,7 @@ def register(
     institution: str | None = None,
     area: str | None = None,
     review_cadence: str = "yearly",
+    assessed_income: Decimal | None = None,
 ) -> tuple[RecipientView, AuditEntry]:
     """The household approved by case ``case_no`` enters the register, paid from the month of
     its approval (that month by the approval's own payment)."""
@@ -176,6 +180,7 @@ def register(
         area=area,
         review_cadence=review_cadence,
         review_due=next_review_due(local_date(approved_at), review_cadence),
+        assessed_income=assessed_income,
         course=[
             BenefitChange(
                 from_month=str(start),

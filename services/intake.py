@@ -38,7 +38,7 @@ from domain.sealing import KeyRing
 from domain.townships import DISTRICT_CODE, Village
 from services.cases import APPLICATIONS, EMERGENCIES, start_workflow
 from settings import Settings
-from store import recipients, townships
+from store import corrections, recipients, townships
 from store.calendar import load_calendar
 from store.db import Database
 from store.records import DuplicateApplication, claim_household, write_new_case
@@ -140,6 +140,7 @@ def accept(
         recipient_no=recipients.recipient_of_family(session, id_numbers=people, ring=ring)
         if application.assistance_type not in STANDING_TYPES
         else None,
+        dishonesty_flag=corrections.dishonesty_of_family(session, id_numbers=people, ring=ring),
     )
     note, conflict = application.reason, application.conflict_of_interest
     if conflict:
@@ -223,6 +224,7 @@ def _request(
         policy=policy,
         recent_payout=recent_payout(session, id_numbers=members, since=since, ring=ring),
         recipient_no=recipients.recipient_of_family(session, id_numbers=members, ring=ring),
+        dishonesty_flag=corrections.dishonesty_of_family(session, id_numbers=members, ring=ring),
     )
     view = Emergency.requested(start).view
     entry = AuditEntry(

@@ -140,6 +140,7 @@ def register_household(
     self_care: str | None = None,
     institution: str | None = None,
     review_cadence: str | None = None,
+    assessed_income: Decimal | None = None,
 ) -> str:
     """The household approved by ``start.case_no`` enters the register (once: a retry finds it):
     its members' standing claim passes from the case to it, and the month of its approval is
@@ -175,6 +176,7 @@ def register_household(
         institution=institution,
         area=start.area,
         review_cadence=review_cadence or start.policy.review_cadence(start.assistance_type),
+        assessed_income=assessed_income,
     )
     payee = Payee(account=account, id_number=holder.id_number, phone=start.applicant.phone)
     write_view(session, view, payee=seal_payee(payee, recipient_no=recipient_no, ring=ring))
@@ -318,6 +320,7 @@ def register_case(session: Session, *, registration: Registration, ring: KeyRing
         self_care=registration.self_care,
         institution=registration.institution,
         review_cadence=registration.review_cadence,
+        assessed_income=registration.assessed_income,
     )
 
 

@@ -489,6 +489,78 @@ class PayrollBatch(SQLModel, table=True):
     reconciled_at: datetime | None = Field(default=None, sa_column=_utc())
 
 
+# ---- corrections (容错纠错), dishonesty (失信), 低保 standards ------------------------------------
+
+
+class BenefitRecovery(SQLModel, table=True):
+    """An amount a correction found overpaid (追回), to be recovered by people outside the
+    system; its outcome recorded once."""
+
+    __tablename__ = "benefit_recovery"
+
+    id: int | None = Field(default=None, primary_key=True)
+    recipient_no: str = Field(index=True)
+    reference: str
+    """The correction that found it (``correction-<n>``)."""
+    months: str
+    """The months overpaid, ``YYYY-MM`` separated by commas."""
+    amount_fen: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    recorded_at: datetime = Field(sa_column=_utc(nullable=False))
+    recorded_by: str
+    outcome: str | None = None
+    """recovered | waived | written_off (None: not yet known)."""
+    outcome_note: str = ""
+    outcome_at: datetime | None = Field(default=None, sa_column=_utc())
+    outcome_by: str | None = None
+
+    @property
+    def amount(self) -> Decimal:
+        return Decimal(self.amount_fen).scaleb(-2)
+
+
+class DishonestyFinding(SQLModel, table=True):
+    """A finding that a household obtained aid dishonestly (失信), with its reasons."""
+
+    __tablename__ = "dishonesty_finding"
+
+    id: int | None = Field(default=None, primary_key=True)
+    recipient_no: str = Field(index=True)
+    source: str
+    """review | emergency_follow_up | correction."""
+    reasons: str
+    effective_month: str | None = None
+    """From when its benefit ended (None: it had ended already)."""
+    found_at: datetime = Field(sa_column=_utc(nullable=False))
+    found_by: str
+
+
+class DishonestyMember(SQLModel, table=True):
+    """A member of a household found dishonest: the ID number's keyed hash under each key of
+    the ring (``store.hashed_ids``), never the number."""
+
+    __tablename__ = "dishonesty_member"
+
+    finding_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    id_number_hash: str = Field(primary_key=True, index=True)
+    key_id: str
+
+
+class DibaoStandardChange(SQLModel, table=True):
+    """A new monthly 低保 standard per person from a month; the register follows it."""
+
+    __tablename__ = "dibao_standard_change"
+
+    from_month: str = Field(primary_key=True)
+    urban: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    rural: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    reasons: str
+    recorded_at: datetime = Field(sa_column=_utc(nullable=False))
+    recorded_by: str
+    completed_at: datetime | None = Field(default=None, sa_column=_utc())
+    households: int | None = None
+    """How many households hold the new amount, once the register is done."""
+
+
 class ReviewRecord(SQLModel, table=True):
     """A review of a recipient household (``domain.reviews``), one row rewritten at each step
     (newest ``version`` wins); its trail in ``audit_entry`` under its number."""

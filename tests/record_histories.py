@@ -45,7 +45,7 @@ from domain.cases import (
     SurveyRecord,
     WithdrawalRecord,
 )
-from domain.contracts import PayrollMonth, ReviewRound
+from domain.contracts import PayrollMonth, ReviewRound, StandardChangeRun
 from domain.emergency import (
     ApprovalRecord,
     EmergencyStage,
@@ -65,6 +65,7 @@ from store.recipients import record_bank_account
 from store.recipients import view_of as recipient_view_of
 from store.recipients import write_view as write_recipient_view
 from store.reviews import open_review
+from store.standards import record_change
 from store.tables import PayrollItem, RecipientRecord
 from tests.helpers.actors import APPROVER, ASSISTANT, COORDINATOR, OFFICER, SUPERVISOR
 from tests.helpers.cases import households
@@ -95,6 +96,7 @@ from workflows.payroll import PayrollWorkflow, ReissueWorkflow
 from workflows.review import ReviewRoundWorkflow
 from workflows.review import ReviewWorkflow as RW
 from workflows.search import ALL_KEYS
+from workflows.standards import StandardChangeWorkflow, standard_workflow_id
 
 HISTORIES = Path(__file__).parent / "histories"
 APPROVE = ReviewRecord(actor=ASSISTANT, recommendation="approve", reasons="eligible")
@@ -427,6 +429,24 @@ async def start_reissue(env, settings) -> object:
     )
 
 
+async def start_standard_change(env, settings) -> object:
+    """Three households in the register and a new 低保 standard from next month, applied two
+    households a page."""
+    households(env.database_url, 3)
+    month = Month.at(await env.get_current_time()).plus(1)
+    with session_scope(env.database_url, writes=True) as session:
+        record_change(
+            session, from_month=str(month), urban=Decimal("1150"), rural=Decimal("950"),
+            reasons="新一年低保标准", actor=OFFICER, now=datetime.now(UTC),
+        )  # fmt: skip
+    return await env.client.start_workflow(
+        StandardChangeWorkflow.run,
+        StandardChangeRun(str(month), page_size=2),
+        id=f"{standard_workflow_id(str(month))}-{uuid.uuid4().hex[:6]}",
+        task_queue=settings.task_queue,
+    )
+
+
 async def nothing_more(env, handle) -> None:
     await handle.result()
 
@@ -613,6 +633,7 @@ SCENARIOS |= {
             ),
         },
     ),
+    "new_standard_over_two_pages": (nothing_more, start_standard_change, {}),
 }
 
 

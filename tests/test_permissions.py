@@ -85,6 +85,9 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/recipients/{recipient_no}"): CASE_READERS,
     ("GET", "/recipients/{recipient_no}/audit-trail"): CASE_READERS,
     ("POST", "/recipients/{recipient_no}/bank-account"): {TA, DO},
+    ("POST", "/recipients/{recipient_no}/corrections"): {DO},
+    ("POST", "/recipients/{recipient_no}/recoveries/{recovery_id}"): {DO},
+    ("POST", "/recipients/{recipient_no}/dishonesty"): {DO},
     ("GET", "/recipients/{recipient_no}/reviews"): CASE_READERS,
     ("GET", "/recipients/{recipient_no}/reviews/{review_no}"): CASE_READERS,
     ("GET", "/recipients/{recipient_no}/reviews/{review_no}/decision-letter"): CASE_READERS,
@@ -106,6 +109,8 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("PUT", "/calendar/{year}"): {ADM},
     ("GET", "/notifications"): ALL,
     ("GET", "/policy"): ALL,
+    ("GET", "/policy/dibao-standards"): ALL,
+    ("POST", "/policy/dibao-standards"): {DO},
     ("GET", "/supervision/stuck"): OVERSIGHT,
     ("GET", "/supervision/summary"): OVERSIGHT,
     ("POST", "/supervision/cases/{case_no}/extend-deadline"): {SUP, DO},
@@ -253,6 +258,7 @@ def concrete(world: World, method: str, path: str, *, village: str, township: st
         "code": township,
         "year": str(local_date(datetime.now(UTC)).year),
         "action": "escalate",
+        "recovery_id": "1",
     }
     query = {}
     if path == "/audit/compliance":

@@ -144,6 +144,7 @@ class Casework:
         """An approved 低保 or 特困 household enters the register (建档立卡) before its first
         payment, which is that month's payroll item (the activity is keyed by the case)."""
         case, view = self.case, self.case.view
+        survey = getattr(case, "survey", None)
         if view.recipient_no is None:
             view.recipient_no = await workflow.execute_activity(
                 Activity.register_household,
@@ -158,6 +159,7 @@ class Casework:
                     self_care=getattr(view, "self_care", None),
                     institution=getattr(view, "institution", None),
                     review_cadence=case.decision.review_cadence,  # type: ignore[attr-defined]
+                    assessed_income=survey.assessed_monthly_income if survey else None,
                 ),
                 result_type=str,
                 **QUICK,

@@ -106,10 +106,14 @@ def households(
     closed: int = 0,
     villages: tuple[str, ...] = ("370305001001", "370305002001", "370305100201"),
     alone: bool = False,
+    approved_at: datetime | None = None,
+    **registered,
 ) -> list[str]:
     """``count`` households entered in the register as their approvals enter them (each with
     its case), spread over ``villages``; the first ``closed`` paid into closed accounts;
-    ``alone``: the applicant is the only member. Their numbers."""
+    ``alone``: the applicant is the only member; approved now or at ``approved_at``;
+    ``registered``: more of ``register_household``'s arguments, or the case's
+    ``assistance_type``. Their numbers."""
     numbers = []
     with session_scope(database_url, writes=True) as session:
         for n in range(count):
@@ -118,6 +122,7 @@ def households(
             start = case_start(
                 case_no=f"T-{uuid.uuid4().hex[:10]}",
                 database_url=database_url,
+                assistance_type=registered.get("assistance_type", AssistanceType.dibao),
                 accepted_at=datetime.now(UTC),
                 township=village[:9],
                 village=village,
@@ -142,9 +147,10 @@ def households(
                     account=BankAccount(bank="齐商银行", account_no=account_no, holder=name),
                     amount=Decimal("1000.00") + n,
                     approved_by=OFFICER,
-                    approved_at=datetime.now(UTC),
+                    approved_at=approved_at or datetime.now(UTC),
                     first_payment_key=f"{start.case_no}:first-payment",
                     ring=RING,
+                    **{k: v for k, v in registered.items() if k != "assistance_type"},
                 )
             )
     return numbers
