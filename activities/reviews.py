@@ -50,7 +50,7 @@ class ReviewActivities:
             month = await self.db.write(
                 reviews.decide_review, review_no=ruling.review_no,
                 recipient_no=ruling.recipient_no, decision=ruling.decision, at=ruling.at,
-                policy=ruling.policy,
+                policy=ruling.policy, assessed_income=ruling.assessed_income,
             )  # fmt: skip
         except CaseError as refusal:
             details = [{"field": refusal.field}] if isinstance(refusal, InvalidData) else []

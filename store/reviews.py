@@ -8,6 +8,7 @@ finds the first (and a reported change joins it).
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 
 from pydantic import TypeAdapter
 from sqlmodel import Session, func, select
@@ -25,6 +26,7 @@ from store.recipients import decide_benefit, view_of, write_view
 from store.records import last_seq, start_of
 from store.review_rows import review_view, write_review
 from store.sealed import open_start, seal_start
+from store.standards import policy_in_force
 from store.tables import CaseRecord, RecipientRecord, ReviewRecord
 
 START = TypeAdapter(ReviewStart)
@@ -69,6 +71,7 @@ def open_review(
     household = view_of(row)
     if household.open_review:
         return Opening(household.open_review, None)
+    policy = policy_in_force(session, policy)  # the standards set from a month, too
     if not household.status.standing:
         raise WrongStage(
             f"household {recipient_no}'s benefit has ended: there is nothing to review"
@@ -115,6 +118,7 @@ def decide_review(
     decision: BenefitDecision,
     at: datetime,
     policy: Policy,
+    assessed_income: Decimal | None = None,
 ) -> str:
     """The review's decision on the household's course (once: keyed by the review), the
     review no longer under way, the next one due a cadence after it. The month it holds from."""
@@ -126,6 +130,8 @@ def decide_review(
     month = made[0].from_month if made else str(effective_month(decision, now=at))
     if household.open_review == review_no:
         household.open_review = None
+        if assessed_income is not None and household.status.standing:
+            household.assessed_income = assessed_income
         household.review_due = (
             next_review_due(at.date(), household.review_cadence)
             if household.status.standing

@@ -109,6 +109,7 @@ async def test_each_decision_takes_effect_in_the_payroll_of_its_month(
             t for t in await texts(sims, "13700000001", "review_terminate") if ended in t["text"]
         ]
     assert household["status"] == "phasing_out" and household["open_review"] is None
+    assert household["assessed_income"] == "400.00"  # the last review's survey found it
     actions = [e["action"] for e in trail]
     for action in ("benefit_adjusted", "benefit_suspended", "benefit_resumed",
                    "benefit_phasing_out"):  # fmt: skip
