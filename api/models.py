@@ -571,6 +571,9 @@ class RecipientDetail(RecipientPublic):
     dishonesty: list["DishonestyPublic"] = Field(
         default_factory=list, description="findings of aid obtained dishonestly (失信)"
     )
+    review: "ReviewPublic | None" = Field(
+        default=None, description="the review under way: its stage and due dates"
+    )
 
 
 class PayrollCreate(Body):

@@ -77,14 +77,16 @@ def seed(settings: Settings, households: int, *, all_due: bool) -> float:
     villages = [v.code for t in SEED_TOWNSHIPS for v in t.villages]
     at = datetime.now(UTC)
     today = local_date(at)
+    accepted = at - timedelta(days=400)  # long decided: no watch looks at these cases
     with session_scope(settings.database_url) as session:
         deadlines = compute_deadlines(
-            load_calendar(session), DeadlineFacts(accepted_on=today, policy=settings.policy)
+            load_calendar(session),
+            DeadlineFacts(accepted_on=local_date(accepted), policy=settings.policy),
         )
     template = CaseStart(
         case_no="", assistance_type=AssistanceType.dibao, township="", village="", area="urban",
         channel=Channel.walk_in, applicant=Applicant(name="", id_number="", phone=""),
-        household=[], reason="bench", accepted_at=at, accepted_by=SYSTEM,
+        household=[], reason="bench", accepted_at=accepted, accepted_by=SYSTEM,
         policy=settings.policy, deadlines=deadlines,
     )  # fmt: skip
     rows: list[dict] = []
@@ -103,8 +105,9 @@ def seed(settings: Settings, households: int, *, all_due: bool) -> float:
                 )  # fmt: skip
                 view = initial_view(start)
                 view.stage, view.monthly_amount = Stage.approved, Decimal("900.00")
-                view.decided_at = view.closed_at = view.first_payment_at = at
-                entry = AuditEntry(case_no=case_no, seq=0, at=at, actor=SYSTEM,
+                view.decided_at = view.closed_at = view.first_payment_at = accepted
+                view.version = 1
+                entry = AuditEntry(case_no=case_no, seq=0, at=accepted, actor=SYSTEM,
                                    action="accepted", from_stage=None, to_stage="survey")  # fmt: skip
                 write_new_case(session, view=view, start=start, entry=entry, ring=ring)
                 rows.append(_recipient(n, start, at=at, due=today if all_due else

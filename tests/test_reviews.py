@@ -218,6 +218,11 @@ async def test_changes_reported_at_once_join_one_review(own_stack):
         lambda: review(stack, number, review_no), lambda r: len(r["changes"]) == 6
     )
     assert joined["stage"] == "survey"
+    async with stack.client(COORDINATOR) as village:
+        household = (await village.get(f"/recipients/{number}")).json()
+    assert household["open_review"] == review_no
+    under_way = household["review"]
+    assert under_way["stage"] == "survey" and under_way["decision_due"] > under_way["survey_due"]
 
 
 async def test_the_only_members_death_ends_the_benefit_on_the_districts_confirmation(

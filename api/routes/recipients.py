@@ -22,6 +22,7 @@ from api.models import (
     RecipientPublic,
     RecoveryOutcomeCreate,
     RecoveryPublic,
+    ReviewPublic,
 )
 from api.permissions import (
     CORRECT_BENEFIT,
@@ -93,6 +94,7 @@ async def get_recipient(
         payments=[MonthPaymentPublic.model_validate(p) for p in read.payments],
         recoveries=[RecoveryPublic.model_validate(r) for r in recoveries],
         dishonesty=[DishonestyPublic.model_validate(f) for f in findings],
+        review=ReviewPublic.of(read.review) if read.review else None,
     )
 
 
