@@ -763,6 +763,7 @@ class DishonestyPublic(BaseModel):
 
 
 class CorrectionPublic(BaseModel):
+    reference: str = Field(description="the correction's, on the course (its letter's too)")
     recipient: RecipientPublic
     recovery: RecoveryPublic | None = Field(description="what the correction found overpaid")
 

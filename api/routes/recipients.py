@@ -151,6 +151,7 @@ async def correct(
     )  # fmt: skip
     recovery = corrected.recovery
     return CorrectionPublic(
+        reference=corrected.view.course[-1].reference,
         recipient=RecipientPublic.of(corrected.view),
         recovery=RecoveryPublic.model_validate(recovery) if recovery else None,
     )
