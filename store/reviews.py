@@ -22,7 +22,7 @@ from domain.reviews import OPEN, ReportedChange, Review, ReviewStart, ReviewView
 from domain.sealing import KeyRing
 from store.calendar import load_calendar
 from store.evidence import append_entry
-from store.recipients import decide_benefit, view_of, write_view
+from store.recipients import decide_benefit, locked_recipient, view_of, write_view
 from store.records import last_seq, start_of
 from store.review_rows import review_view, write_review
 from store.sealed import open_start, seal_start
@@ -61,13 +61,7 @@ def open_review(
     """The household's review: the one under way, or a new one with its deadlines on the
     holiday calendar (a periodic review is due on the household's due date), on the household's
     trail and in the records."""
-    row = session.exec(
-        select(RecipientRecord)
-        .where(RecipientRecord.recipient_no == recipient_no)
-        .with_for_update()
-    ).first()
-    if row is None:
-        raise NotFound(f"no recipient household {recipient_no} in your jurisdiction")
+    row = locked_recipient(session, recipient_no)
     household = view_of(row)
     if household.open_review:
         return Opening(household.open_review, None)
