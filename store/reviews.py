@@ -14,6 +14,7 @@ from pydantic import TypeAdapter
 from sqlmodel import Session, func, select
 
 from domain.benefits import BenefitDecision, effective_month
+from domain.calendar import local_date
 from domain.cases import Actor, AuditEntry
 from domain.errors import NotFound, WrongStage
 from domain.policy import Policy
@@ -114,26 +115,39 @@ def decide_review(
     policy: Policy,
     assessed_income: Decimal | None = None,
 ) -> str:
-    """The review's decision on the household's course (once: keyed by the review), the
-    review no longer under way, the next one due a cadence after it. The month it holds from."""
+    """The review's decision on the household's course, once (a retry finds the household no
+    longer under this review, even for a decision that changed nothing on it), the review no
+    longer under way, the next one due a cadence after it. The month it holds from."""
+    if view_of(locked_recipient(session, recipient_no)).open_review != review_no:
+        return _decided_month(session, recipient_no=recipient_no, review_no=review_no, at=at,
+                              decision=decision)  # fmt: skip
     household = decide_benefit(
         session, recipient_no=recipient_no, decision=decision, reference=review_no, now=at,
         policy=policy,
     )  # fmt: skip
-    made = [c for c in household.course if c.reference == review_no]
-    month = made[0].from_month if made else str(effective_month(decision, now=at))
-    if household.open_review == review_no:
-        household.open_review = None
-        if assessed_income is not None and household.status.standing:
-            household.assessed_income = assessed_income
-        household.review_due = (
-            next_review_due(at.date(), household.review_cadence)
-            if household.status.standing
-            else None
-        )
-        household.version += 1
-        write_view(session, household)
-    return month
+    household.open_review = None
+    if assessed_income is not None and household.status.standing:
+        household.assessed_income = assessed_income
+    household.review_due = (
+        next_review_due(local_date(at), household.review_cadence)
+        if household.status.standing
+        else None
+    )
+    household.version += 1
+    write_view(session, household)
+    return _decided_month(
+        session, recipient_no=recipient_no, review_no=review_no, at=at, decision=decision
+    )
+
+
+def _decided_month(
+    session: Session, *, recipient_no: str, review_no: str, at: datetime, decision: BenefitDecision
+) -> str:
+    """The month the review's decision holds from: its first change on the course, or (one
+    that changed nothing) the month it names."""
+    course = view_of(session.get(RecipientRecord, recipient_no)).course
+    made = [c for c in course if c.reference == review_no]
+    return made[0].from_month if made else str(effective_month(decision, now=at))
 
 
 def reviews_of(session: Session, *, recipient_no: str) -> list[ReviewView]:

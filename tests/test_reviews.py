@@ -9,12 +9,19 @@ from decimal import Decimal
 import httpx
 from sqlmodel import select
 
+from domain.benefits import BenefitDecision
+from domain.calendar import local_date
 from domain.months import Month
+from domain.policy import Policy
 from store.db import session_scope
-from store.tables import PayrollItem
+from store.recipients import view_of
+from store.records import audit_trail
+from store.reviews import decide_review, open_review
+from store.tables import PayrollItem, RecipientRecord
 from tests.helpers.actors import ASSISTANT, COORDINATOR, OFFICER
 from tests.helpers.api import eventually, key, shanghai_today, survey, texts
 from tests.helpers.cases import households
+from tests.helpers.stack import RING
 from tests.helpers.workflows import pay_month
 
 VILLAGE = "370305001001"
@@ -252,3 +259,31 @@ async def test_the_only_members_death_ends_the_benefit_on_the_districts_confirma
         assert ended.json()["effective_month"] == next_month
     await pay_month(dev_env.client, next_month, task_queue=stack.settings.task_queue)
     assert next_month not in items(stack.settings.database_url, number)
+
+
+def test_a_decision_written_again_changes_nothing(own_database_url):
+    """The register's write of a review's decision retried (its activity timed out after the
+    commit): one line on the trail, one change on the course, even for a decision that changed
+    nothing."""
+    [number] = households(own_database_url, 1, villages=(VILLAGE,))
+    now = datetime.now(UTC)
+    for outcome in ({"outcome": "continue"}, {"outcome": "suspend"}):
+        with session_scope(own_database_url, writes=True) as session:
+            review_no = open_review(
+                session, recipient_no=number, kind="out_of_cycle", reason="抽查", actor=OFFICER,
+                now=now, policy=Policy(), ring=RING, today=local_date(now),
+            ).review_no  # fmt: skip
+        decision = BenefitDecision(actor=OFFICER, reasons="核查", **outcome)
+        months = []
+        for _ in range(2):
+            with session_scope(own_database_url, writes=True) as session:
+                months.append(decide_review(
+                    session, review_no=review_no, recipient_no=number, decision=decision,
+                    at=now, policy=Policy(),
+                ))  # fmt: skip
+        assert months[0] == months[1] == str(Month.at(now).plus(1))
+    with session_scope(own_database_url) as session:
+        trail = [e.action for e in audit_trail(session, case_no=number)]
+        household = view_of(session.get(RecipientRecord, number))
+    assert trail.count("benefit_continued") == trail.count("benefit_suspended") == 1
+    assert len(household.course) == 2 and household.open_review is None
