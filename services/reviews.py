@@ -17,7 +17,7 @@ from domain.cases import Actor
 from domain.errors import WrongStage
 from domain.months import Month
 from domain.policy import Policy
-from domain.reviews import ReportedChange, ReviewView, check_change
+from domain.reviews import OPEN, ReportedChange, ReviewView, check_change
 from domain.sealing import KeyRing
 from services.cases import carry
 from store import recipients, reviews
@@ -71,10 +71,22 @@ async def open_review(
         log.info("review.opened", case_no=opening.review_no, recipient_no=recipient_no)
         return Opened(opening.review_no, joined=False)
     if change is not None:
-        await act(
+        join = dict(
             client=client, review_no=opening.review_no, update=ReviewWorkflow.report_change,
             record=change, update_id=update_id, timeout=timeout,
         )  # fmt: skip
+        try:
+            await act(**join)
+        except WrongStage:
+            # Opened a moment ago, its workflow perhaps not started yet (its opener starts it):
+            # started here too (once: named by its number), then joined.
+            row = await db.read(
+                reviews.review, recipient_no=recipient_no, review_no=opening.review_no
+            )
+            if row.stage not in OPEN:
+                raise
+            await start_review(client, reviews.review_start(row, ring=ring), task_queue=task_queue)
+            await act(**join)
     return Opened(opening.review_no, joined=True)
 
 
