@@ -9,12 +9,13 @@ finds the first (and a reported change joins it).
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from pydantic import TypeAdapter
 from sqlmodel import Session, func, select
 
 from domain.benefits import BenefitDecision, effective_month
-from domain.calendar import local_date
+from domain.calendar import WorkingCalendar, local_date
 from domain.cases import Actor, AuditEntry
 from domain.errors import NotFound, WrongStage
 from domain.policy import Policy
@@ -58,6 +59,7 @@ def open_review(
     ring: KeyRing,
     today: date,
     change: ReportedChange | None = None,
+    calendar: WorkingCalendar | None = None,
 ) -> Opening:
     """The household's review: the one under way, or a new one with its deadlines on the
     holiday calendar (a periodic review is due on the household's due date), on the household's
@@ -66,7 +68,8 @@ def open_review(
     household = view_of(row)
     if household.open_review:
         return Opening(household.open_review, None)
-    policy = policy_in_force(session, policy)  # the standards set from a month, too
+    if calendar is None:  # a round gives both, read once for its page
+        policy, calendar = policy_in_force(session, policy), load_calendar(session)
     if not household.status.standing:
         raise WrongStage(
             f"household {recipient_no}'s benefit has ended: there is nothing to review"
@@ -80,7 +83,7 @@ def open_review(
         opened_on=today,
         due=household.review_due if kind == "periodic" else None,
         policy=policy,
-        calendar=load_calendar(session),
+        calendar=calendar,
     )
     start = ReviewStart(
         review_no=review_no, recipient=household, applicant=case.applicant,
@@ -103,6 +106,18 @@ def open_review(
     opened.version = 0  # the workflow's first write brings the opening's step
     write_review(session, opened, start=sealed)
     return Opening(review_no, start)
+
+
+def open_reviews(
+    session: Session, *, recipient_nos: list[str], policy: Policy, **opening: Any
+) -> list[Opening]:
+    """``open_review`` for each household, in one transaction (the day's round, a page at a
+    time), the policy in force and the calendar read once."""
+    policy, calendar = policy_in_force(session, policy), load_calendar(session)
+    return [
+        open_review(session, recipient_no=n, policy=policy, calendar=calendar, **opening)
+        for n in recipient_nos
+    ]
 
 
 def decide_review(
