@@ -263,3 +263,56 @@ async def test_the_sign_in_of_the_embedded_stack_is_refused_beside_an_identity_p
         )
         assert posted.status_code == 403 and "统一身份认证" in posted.text
         assert (await http.get("/console/")).headers["location"].startswith("/console/sign-in")
+
+
+async def test_an_auditor_sees_the_compliance_chart_and_downloads_the_csv(stack, browser):
+    async with stack.client(ASSISTANT) as assistant:
+        created = await assistant.post("/applications", json=application())
+        assert created.status_code == 201, created.text
+        listed = await assistant.get("/townships")
+        townships = [t["name"] for t in listed.json()]
+
+    page = await sign_in(browser, stack.url, "auditor", "370305", "吴审计")
+    await page.click("nav >> text=合规审计")
+    assert await page.inner_text("h1") == "合规审计"
+    # This year by default; a bar for each township of the district, its name beside it.
+    year = (await page.input_value("input[name=from]"))[:4]
+    assert await page.input_value("input[name=from]") == f"{year}-01-01"
+    bars = page.locator("svg.bars rect.bar")
+    assert await bars.count() == len(townships)
+    assert sorted(await bars.evaluate_all("rs => rs.map(r => r.dataset.township)")) == sorted(
+        townships
+    )
+    assert await page.locator("svg.trend").count() == 1
+    assert "合计" in await page.inner_text("table.report")
+    await look(page, "compliance")
+
+    # The CSV, as Excel opens it: UTF-8 with a BOM, the Chinese headers intact.
+    async with page.expect_download() as downloading:
+        await page.click("a:text-is('下载 CSV（可用 Excel 打开）')")
+    download = await downloading.value
+    assert re.fullmatch(r"compliance-\d{4}-01-01-\d{4}-\d\d-\d\d\.csv", download.suggested_filename)
+    content = Path(await download.path()).read_bytes()
+    assert content.startswith(b"\xef\xbb\xbf")
+    header = content.decode("utf-8-sig").splitlines()[0]
+    assert header.startswith('"record [类别]","township [镇街代码]","township_name [镇街]"')
+    assert '"decided [审核确认]"' in header and '"breaches [超期]"' in header
+
+    # A period the report refuses is said in Chinese next to the form.
+    await page.fill("input[name=from]", "2026-05-01")
+    await page.fill("input[name=to]", "2026-04-01")
+    await page.click("form.filters button")
+    assert await page.inner_text("main .problem") == "截止日期：不能早于起始日期"
+
+    # The evidence check: the trail and its seals verified.
+    await page.goto(f"{stack.url}/console/compliance")
+    await page.click("a:text-is('留痕核验')")
+    assert (await page.inner_text(".verdict")).startswith("留痕完整")
+    await look(page, "evidence")
+
+    # A caseworker may not open the report (the API's permission).
+    assistant_page = await sign_in(browser, stack.url, "township_assistant", "370305001", "王助理")
+    answer = await assistant_page.goto(f"{stack.url}/console/compliance")
+    assert answer.status == 403
+    answer = await assistant_page.goto(f"{stack.url}/console/compliance.csv")
+    assert answer.status == 403

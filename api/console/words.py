@@ -139,6 +139,8 @@ FIELDS = {
     "role": "角色",
     "jurisdiction": "辖区代码",
     "name": "姓名",
+    "query.from": "起始日期",
+    "query.to": "截止日期",
 }
 
 PROBLEMS = {
@@ -154,8 +156,43 @@ PROBLEMS = {
 }
 
 
+MISMATCHES = {
+    "edited": "记录被改动",
+    "chain broken": "哈希链断裂",
+    "newest entry missing": "最新记录缺失",
+    "head mismatch": "链头不符",
+    "no head": "缺少链头",
+    "seal mismatch": "封存点不符",
+}
+
+MESSAGES: dict[str, list[tuple[str, str]]] = {
+    "query.from": [("from must be between", "应在2000年至2099年之间")],
+    "query.to": [
+        ("to must be between", "应在2000年至2099年之间"),
+        ("to must be on or after from", "不能早于起始日期"),
+        ("a report covers at most three years", "一次最多统计三年"),
+    ],
+}
+"""The domain's refusals in Chinese, by the field they name and the start of the rule's
+English message; a refusal not here shows its kind in Chinese and the English detail."""
+
+
+def translated(error: CaseError) -> str | None:
+    """The refusal's rule in Chinese, if this file knows it."""
+    field = getattr(error, "field", "")
+    for start, chinese in MESSAGES.get(field, []):
+        if error.message.startswith(start):
+            return chinese
+    return None
+
+
 def refusal(error: CaseError) -> str:
-    """A refusal as the console shows it: its kind in Chinese, then the rule's own words."""
+    """A refusal as the console shows it: the rule's own words in Chinese where known (naming
+    the field), else its kind in Chinese and the rule's English detail."""
+    if (chinese := translated(error)) is not None:
+        field = getattr(error, "field", "")
+        name = FIELDS.get(field, FIELDS.get(field.rpartition(".")[2], ""))
+        return f"{name}：{chinese}" if name else chinese
     kind = REFUSALS.get(type(error), UNAVAILABLE)
     return f"{kind}：{error.message}"
 
@@ -191,6 +228,11 @@ def amount(value: Decimal | int | float | None) -> str:
     return f"¥{Decimal(value):,.2f}"
 
 
+def share(value: float | None) -> str:
+    """87.5%; a share of nothing is a dash."""
+    return "—" if value is None else f"{value:.1%}".replace(".0%", "%")
+
+
 def name_of(table: dict[str, str], value: object) -> str:
     text = str(getattr(value, "value", value) or "")
     return table.get(text, text)
@@ -208,6 +250,8 @@ FILTERS = {
     "step": lambda v: name_of(STEPS, v),
     "intervention": lambda v: name_of(INTERVENTIONS, v.replace("_", "-")),
     "payment_status": lambda v: name_of(PAYMENT_STATUS, v),
+    "share": share,
+    "mismatch": lambda v: name_of(MISMATCHES, v),
 }
 
 
