@@ -316,3 +316,59 @@ async def test_an_auditor_sees_the_compliance_chart_and_downloads_the_csv(stack,
     assert answer.status == 403
     answer = await assistant_page.goto(f"{stack.url}/console/compliance.csv")
     assert answer.status == 403
+
+
+async def test_a_district_officer_tops_up_a_reserve(stack, browser):
+    page = await sign_in(browser, stack.url, "district_officer", "370305", "赵科长")
+    await page.click("nav >> text=储备金")
+    assert await page.inner_text("h1") == "临时救助储备金"
+    assert await page.locator("table.reserves tbody tr").count() >= 2
+    await look(page, "reserves")
+    await page.click("table.reserves a[href='/console/reserves/370305001']")
+    before = await page.inner_text("dd.balance")
+    entries = await page.locator("table.ledger tbody tr").count()
+
+    # A wrong amount is refused next to its field, and nothing is written.
+    form = page.locator("form#top-up")
+    await form.locator("input[name=amount]").fill("一千")
+    await form.locator("textarea[name=note]").fill("年中补充")
+    await form.locator("button").click()
+    assert await page.inner_text("form#top-up .problem[data-field=amount]") == (
+        "金额：请填写金额，例如 1760.00"
+    )
+    assert await page.input_value("form#top-up textarea[name=note]") == "年中补充"
+    assert await page.inner_text("dd.balance") == before
+    assert await page.locator("table.ledger tbody tr").count() == entries
+    await look(page, "reserve-refused")
+
+    # The top-up, sent twice at once (a double click): the money moves once.
+    await page.goto(f"{stack.url}/console/reserves/370305001")
+    await page.locator("form#top-up input[name=amount]").fill("1,000.00")
+    await page.locator("form#top-up textarea[name=note]").fill("年中补充")
+    statuses = await page.evaluate(
+        """async () => {
+            const form = document.querySelector('form#top-up');
+            const send = () => fetch(form.action, {method: 'POST', body: new FormData(form)});
+            return (await Promise.all([send(), send()])).map(a => [a.status, a.url]);
+        }"""
+    )
+    assert all(s == 200 and u.endswith("?done=top-up") for s, u in statuses), statuses
+    await page.goto(f"{stack.url}/console/reserves/370305001")
+    money = lambda text: float(re.sub(r"[¥,]|低于下限", "", text).strip())  # noqa: E731
+    assert money(await page.inner_text("dd.balance")) == money(before) + 1000
+    newest = await page.inner_text("table.ledger tbody tr >> nth=0")
+    assert "补充" in newest and "¥1,000.00" in newest and "年中补充" in newest
+    await look(page, "reserve")
+
+    # A township's assistant sees the township's own reserve, and cannot top it up; a
+    # village coordinator sees none.
+    assistant = await sign_in(browser, stack.url, "township_assistant", "370305001", "王助理")
+    await assistant.goto(f"{stack.url}/console/reserves")
+    assert assistant.url.endswith("/console/reserves/370305001")
+    assert not await assistant.locator("form#top-up").count()
+    answer = await assistant.goto(f"{stack.url}/console/reserves/370305002")
+    assert answer.status == 404
+    coordinator = await sign_in(browser, stack.url, "village_coordinator", "370305001001", "李协理")
+    assert not await coordinator.locator("nav >> text=储备金").count()
+    answer = await coordinator.goto(f"{stack.url}/console/reserves")
+    assert answer.status == 403

@@ -6,7 +6,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
-from api.console import oversight, signing, supervising
+from api.console import oversight, reserves, signing, supervising
 from api.console.access import OPEN_CONSOLE, allowed
 from api.console.pages import HERE, ConsoleRoute, error_page
 from domain.cases import Actor
@@ -25,4 +25,5 @@ def install(app: FastAPI) -> None:
     app.include_router(signing.router)
     app.include_router(supervising.router)
     app.include_router(oversight.router)
+    app.include_router(reserves.router)
     app.include_router(_missing)  # last: what no other console route answers

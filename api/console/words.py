@@ -119,6 +119,8 @@ STEPS = {
     "calendar_published": "节假日安排发布",
 }
 
+LEDGER = {"top_up": "补充", "hold": "冻结", "settle": "支付结算", "release": "解冻"}
+
 PAYMENT_STATUS = {"settled": "已到账", "refused": "被拒绝"}
 
 REFUSALS: dict[type[CaseError], str] = {
@@ -141,6 +143,8 @@ FIELDS = {
     "name": "姓名",
     "query.from": "起始日期",
     "query.to": "截止日期",
+    "amount": "金额",
+    "note": "说明",
 }
 
 PROBLEMS = {
@@ -153,6 +157,20 @@ PROBLEMS = {
     "int_type": "请填写整数",
     "literal_error": "请从列表中选择",
     "enum": "请从列表中选择",
+    "greater_than": "必须大于0",
+    "decimal_parsing": "请填写金额，例如 1760.00",
+    "decimal_type": "请填写金额，例如 1760.00",
+    "decimal_max_places": "最多两位小数（分）",
+    "decimal_max_digits": "金额过大",
+    "decimal_whole_digits": "金额过大",
+    "date_from_datetime_parsing": "请按 年-月-日 填写日期",
+    "date_parsing": "请按 年-月-日 填写日期",
+    "date_type": "请按 年-月-日 填写日期",
+    "string_pattern_mismatch": "格式不对",
+    "too_short": "填写的项目不够",
+    "too_long": "填写的项目过多",
+    "bool_parsing": "请选择是或否",
+    "extra_forbidden": "多余的项目",
 }
 
 
