@@ -372,3 +372,73 @@ async def test_a_district_officer_tops_up_a_reserve(stack, browser):
     assert not await coordinator.locator("nav >> text=储备金").count()
     answer = await coordinator.goto(f"{stack.url}/console/reserves")
     assert answer.status == 403
+
+
+async def find_row(page: Page, case_no: str):
+    """The row of the case in a paged list, following 下一页 until it is found."""
+    while not await page.locator(f"a:text-is('{case_no}')").count():
+        following = page.locator("nav.pages a:text-is('下一页')")
+        assert await following.count(), f"{case_no} is not listed"
+        await following.click()
+    return page.locator("tr", has=page.locator(f"a:text-is('{case_no}')"))
+
+
+async def test_the_lists_of_applications_and_emergencies(stack, browser):
+    full_id = id_number()
+    async with stack.client(ASSISTANT) as assistant, stack.client(AWAY_ASSISTANT) as away:
+        body = application(
+            assistance_type="temporary",
+            expense="major_illness",
+            applicant={"name": "列表测试", "id_number": full_id, "phone": "13800000000"},
+        )
+        created = await assistant.post("/applications", json=body)
+        assert created.status_code == 201, created.text
+        case_no = created.json()["case_no"]
+        body = application(township="370305002", village="370305002001")
+        away_case = (await away.post("/applications", json=body)).json()["case_no"]
+        requested = await assistant.post(
+            "/emergencies", json=emergency("370305001", "370305001001", amount="1500.00")
+        )
+        assert requested.status_code == 201, requested.text
+        emergency_no = requested.json()["case_no"]
+        api_row = [
+            c
+            for c in (
+                await assistant.get(
+                    "/applications?assistance_type=temporary&stage=survey&page_size=200"
+                )
+            ).json()["items"]
+            if c["case_no"] == case_no
+        ][0]
+
+    page = await sign_in(browser, stack.url, "township_assistant", "370305001", "王助理")
+    await page.click("nav >> text=救助申请")
+    await page.select_option("select[name=assistance_type]", "temporary")
+    await page.select_option("select[name=stage]", "survey")
+    await page.click("form.filters button")
+    assert "assistance_type=temporary" in page.url and "stage=survey" in page.url
+    row = await find_row(page, case_no)
+    text = await row.inner_text()
+    # The ID number masked as the API's list masks it; the full number nowhere on the page.
+    assert api_row["applicant_id_number"] in text and full_id not in await page.content()
+    assert "列表测试（2人）" in text and "临时救助" in text and "入户调查" in text
+    assert away_case not in await page.content()
+    await look(page, "applications")
+
+    # Another township's cases are not the assistant's to list (the API's 404).
+    answer = await page.goto(f"{stack.url}/console/applications?township=370305002")
+    assert answer.status == 404
+    answer = await page.goto(f"{stack.url}/console/applications?stage=nonsense")
+    assert answer.status == 422 and "阶段：请从列表中选择" in await page.inner_text("main")
+
+    await page.click("nav >> text=急难救助")
+    await page.select_option("select[name=cause]", "fire")
+    await page.click("form.filters button")
+    row = await find_row(page, emergency_no)
+    assert "火灾" in await row.inner_text()
+    await look(page, "emergencies")
+
+    # The district sees both townships' cases.
+    officer = await sign_in(browser, stack.url, "district_officer", "370305", "赵科长")
+    await officer.goto(f"{stack.url}/console/applications?township=370305002")
+    await find_row(officer, away_case)

@@ -69,6 +69,7 @@ TYPES = {
     "sudden_hardship": "突发生活困难",
     "major_illness": "重特大疾病",
     "education": "子女教育费用",
+    "other": "其他",
 }
 
 INTERVENTIONS = {
