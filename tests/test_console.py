@@ -442,3 +442,102 @@ async def test_the_lists_of_applications_and_emergencies(stack, browser):
     officer = await sign_in(browser, stack.url, "district_officer", "370305", "赵科长")
     await officer.goto(f"{stack.url}/console/applications?township=370305002")
     await find_row(officer, away_case)
+
+
+async def test_a_caseworker_takes_a_case_from_intake_to_decision_through_the_forms(stack, browser):
+    page = await sign_in(browser, stack.url, "township_assistant", "370305001", "王助理")
+    async with stack.client(ASSISTANT) as assistant:
+
+        async def accepted() -> int:
+            listed = await assistant.get("/applications?township=370305001&page_size=1")
+            return listed.json()["total"]
+
+        before = await accepted()
+        await page.click("nav >> text=救助申请")
+        await page.click("text=受理新申请")
+        assert await page.inner_text("h1") == "受理新申请"
+        await look(page, "intake")
+
+        # A wrong ID number is refused next to its field; nothing is accepted.
+        good = id_number("19700101")
+        wrong = good[:-1] + ("0" if good[-1] != "0" else "1")
+        form = page.locator("form#intake")
+        await form.locator("select[name=village]").select_option("370305001001")
+        await form.locator("textarea[name=reason]").fill("失业，无稳定收入")
+        await form.locator("input[name='applicant.name']").fill("陈表单")
+        await form.locator("input[name='applicant.id_number']").fill(wrong)
+        await form.locator("input[name='applicant.phone']").fill("13800000000")
+        await form.locator("input[name='household.0.name']").fill("陈小表")
+        await form.locator("input[name='household.0.id_number']").fill(id_number("20120303"))
+        await form.locator("input[name='household.0.relation']").fill("子女")
+        await form.locator("input[name='bank_account.bank']").fill("齐商银行")
+        await form.locator("input[name='bank_account.account_no']").fill("6223000011112222")
+        await form.locator("input[name='bank_account.holder']").fill("陈表单")
+        await form.locator("button").click()
+        problem = page.locator(".problem[data-field='applicant.id_number']")
+        assert await problem.inner_text() == "申请人身份证号：身份证号校验位不符，请重新核对身份证"
+        assert await page.input_value("input[name='household.0.name']") == "陈小表"
+        assert await accepted() == before
+        await look(page, "intake-refused")
+
+        await page.fill("input[name='applicant.id_number']", good)
+        await page.click("form#intake button")
+        await page.wait_for_url(re.compile(r"/console/cases/[\w-]+\?done=accepted$"))
+        case_no = page.url.rsplit("/", 1)[1].split("?")[0]
+        assert await accepted() == before + 1
+        assert await page.inner_text("dd.stage") == "入户调查"
+        assert "已提交：受理" in await page.inner_text("main")
+
+        # The survey with one investigator: the rule's message next to the field, in
+        # Chinese; nothing on the trail.
+        form = page.locator("form#survey")
+        await form.locator("input[name=investigators]").fill("李协理")
+        await form.locator("textarea[name=findings]").fill("两居室，无车辆")
+        await form.locator("input[name=household_monthly_income]").fill("400")
+        await form.locator("button").click()
+        problem = page.locator("form#survey .problem[data-field=investigators]")
+        assert await problem.inner_text() == (
+            "调查人员：入户调查至少需要2名调查人员，请填写每个人的姓名"
+        )
+        assert await page.input_value("form#survey textarea[name=findings]") == "两居室，无车辆"
+        assert not [e for e in await trail_of(page) if "录入入户调查" in e]
+        case = (await assistant.get(f"/applications/{case_no}")).json()
+        assert case["surveyed_at"] is None
+        await look(page, "case-survey-refused")
+
+        await page.fill("form#survey input[name=investigators]", "李协理、周干事")
+        await page.click("form#survey button")
+        await page.wait_for_url(re.compile(r"\?done=survey$"))
+
+        # The verification platform (the simulator) answers; the case moves to review.
+        async def at(stage: str):
+            async def check(page: Page) -> bool:
+                return await page.inner_text("dd.stage") == stage
+
+            return check
+
+        await reload_until(page, await at("镇(街道)初审"))
+        assert "已收到" in await page.inner_text("dd.verification")
+        # A form the stage does not take is not offered.
+        assert not await page.locator("form#survey").count()
+        await page.select_option("form#review select[name=recommendation]", "approve")
+        await page.fill("form#review textarea[name=reasons]", "家庭人均收入低于低保标准")
+        await page.click("form#review button")
+        await page.wait_for_url(re.compile(r"\?done=review$"))
+        # The notice is of 0 days in this stack: the case goes on to the district.
+        await reload_until(page, await at("区民政局审核确认"))
+        assert not await page.locator("form#decision").count()  # the district's
+        await look(page, "case-assistant-decision")
+
+    officer = await sign_in(browser, stack.url, "district_officer", "370305", "赵科长")
+    await officer.goto(f"{stack.url}/console/cases/{case_no}")
+    await officer.select_option("form#decision select[name=outcome]", "approve")
+    await officer.fill("form#decision textarea[name=reasons]", "符合低保条件")
+    await officer.click("form#decision button")
+    await officer.wait_for_url(re.compile(r"\?done=decision$"))
+    await reload_until(officer, await at("已批准"))
+    trail = "\n".join(await trail_of(officer))
+    for step in ("受理", "录入入户调查", "收到核对报告", "初审", "批准"):
+        assert step in trail, step
+    assert "赵科长" in trail and "王助理" in trail
+    await look(officer, "case-approved")

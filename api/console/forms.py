@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
 from api.console import once, words
+from api.console.actions import LISTS
 from api.errors import STATUS
 from domain.errors import CaseError
 from settings import Settings
@@ -30,12 +31,16 @@ class FormProblems(Exception):
 
 
 def field_name(loc: tuple | list | str) -> str:
-    """``survey.has_income`` of a location such as ("body", "survey", "has_income"); list
-    positions dropped (``investigators``)."""
+    """The input a refusal names, of a location such as ("body", "household", 0, "name"):
+    ``household.0.name``; a position in a list typed in one input is dropped
+    (``investigators``)."""
     parts = [loc] if isinstance(loc, str) else list(loc)
-    named = [str(p) for p in parts if not isinstance(p, int)]
-    if named and named[0] in ("body", "query", "header", "path"):
-        named = named[1:]
+    if parts and parts[0] in ("body", "query", "header", "path"):
+        parts = parts[1:]
+    named: list[str] = []
+    for p in parts:
+        if not (isinstance(p, int) and named and named[-1] in LISTS):
+            named.append(str(p))
     return ".".join(named)
 
 
