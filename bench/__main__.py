@@ -60,6 +60,17 @@ def parse_args() -> argparse.Namespace:
         metavar="HOUSEHOLDS",
         help="instead: one month's payroll of this many households (bench/payroll.py)",
     )
+    parser.add_argument(
+        "--console",
+        type=int,
+        default=0,
+        metavar="CASES",
+        help="instead: the web console's pages with this many cases in the records "
+        "(bench/console.py)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=30, help="--console: calls a page (default 30)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary var directory")
     args = parser.parse_args()
     if (
@@ -79,6 +90,11 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
+    if args.console:
+        from bench import console
+
+        configure_logging(level="WARNING", process="bench")
+        return console.main(args.console, args.repeat, args.database_url)
     os.chdir(ROOT)  # the stack starts `python worker.py` and `python -m simulators` from here
     options = (
         f"--payroll {args.payroll}"
