@@ -10,7 +10,7 @@ import traceback
 from pathlib import Path
 
 import bench
-from bench import payroll, reviews
+from bench import console, payroll, reviews
 from bench.measure import measure
 from bench.report import print_report
 from bench.startup import configure_environment, verify_stack
@@ -70,6 +70,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--all-due", action="store_true", help="with --reviews: every review due today"
     )
+    parser.add_argument(
+        "--console",
+        type=int,
+        default=0,
+        metavar="CASES",
+        help="instead: the web console's pages with this many cases in the records "
+        "(bench/console.py)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=30, help="--console: calls a page (default 30)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary var directory")
     args = parser.parse_args()
     if (
@@ -90,6 +101,9 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
+    if args.console:
+        configure_logging(level="WARNING", process="bench")
+        return console.main(args.console, args.repeat, args.database_url)
     os.chdir(ROOT)  # the stack starts `python worker.py` and `python -m simulators` from here
     options = (
         f"--payroll {args.payroll}"
