@@ -82,12 +82,12 @@ CaseNo = Annotated[
     Path(max_length=40, pattern=r"^[0-9A-Za-z-]+$", description="案件号, e.g. 370305-2026-000001"),
 ]
 
-_bearer = HTTPBearer(auto_error=False)
+bearer = HTTPBearer(auto_error=False)
 
 
 async def signed_in(
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
     """The user the bearer token names (``api.identity``); routes get it through
     ``api.permissions.permit``, which also checks what the user may do."""

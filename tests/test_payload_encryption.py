@@ -325,7 +325,9 @@ async def test_the_web_ui_may_call_the_codec_from_its_origin_and_no_other(stack)
         assert "access-control-allow-origin" not in stranger.headers
         # A refusal reaches the Web UI readable (it can tell the user to sign in).
         refused = await http.post(
-            "/codec/decode", json={"payloads": []}, headers={"Origin": allowed}
+            "/codec/decode",
+            json={"payloads": []},
+            headers={"Origin": allowed, "Authorization": "Bearer x"},
         )
         assert refused.status_code == 401
         assert refused.headers["access-control-allow-origin"] == allowed
@@ -463,3 +465,34 @@ async def test_a_payload_nested_too_deep_is_refused_naming_it_and_never_floods_t
                 written = len(log_lines.getvalue()) - before
                 assert written < 3000, (route, written, log_lines.getvalue()[before:][:2000])
     assert "RecursionError" not in log_lines.getvalue()
+
+
+async def test_the_embedded_web_ui_reads_payloads_masked_without_a_token(stack, dev_env):
+    """`make run` has no identity provider to sign the Web UI a token: its calls from its own
+    origin over loopback are decoded, every personal number masked as an overseer reads it;
+    from another origin, or where a provider is configured, a token is needed."""
+    case_no, sealed = await a_started_case(stack, dev_env)
+    [expected] = await CONVERTER.payload_codec.decode([sealed])
+    real = CONVERTER.payload_converter.from_payload(expected, CaseStart)
+    web_ui = {"Origin": stack.settings.codec_cors_origins[0]}
+    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
+        decoded = await http.post("/codec/decode", json=as_json(sealed), headers=web_ui)
+        assert decoded.status_code == 200, decoded.text
+        [shown] = from_json(decoded)
+        start = CONVERTER.payload_converter.from_payload(shown, CaseStart)
+        assert start.case_no == case_no
+        assert start.applicant.id_number == mask_id_number(real.applicant.id_number)
+        assert real.applicant.id_number not in decoded.text
+        assert real.applicant.phone not in decoded.text
+        stranger = {"Origin": "https://evil.example"}
+        assert (
+            await http.post("/codec/decode", json=as_json(sealed), headers=stranger)
+        ).status_code == 401
+        encode = await http.post("/codec/encode", json=as_json(expected), headers=web_ui)
+        assert encode.status_code == 401  # sealing is never the Web UI's without a token
+
+    provided = stack.settings.model_copy(update={"jwks_url": "http://127.0.0.1:9/jwks"})
+    transport = httpx.ASGITransport(app=create_app(provided), client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        answer = await http.post("/codec/decode", json=as_json(sealed), headers=web_ui)
+        assert answer.status_code == 401

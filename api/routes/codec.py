@@ -16,19 +16,21 @@ from collections.abc import Callable
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Header, HTTPException, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials
 from google.protobuf import json_format
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload
 
-from api.deps import SettingsDep
-from api.permissions import DECRYPT_PAYLOADS, PermittedRoute, permit
-from domain.cases import Actor
+from api.deps import SettingsDep, bearer, signed_in
+from api.permissions import DECRYPT_PAYLOADS, PermittedRoute, authorize, permit
+from domain.cases import Actor, Role
 from domain.errors import InvalidData
 from domain.privacy import redact_value, sees_in_full
 from domain.sealing import Unsealable
+from domain.townships import DISTRICT_CODE
 from settings import Settings
 from workflows.client import EncryptionCodec
 
@@ -87,10 +89,45 @@ Namespace = Annotated[
 
 CodecUser = Annotated[Actor, permit(DECRYPT_PAYLOADS)]
 
+WEB_UI = Actor("temporal-web-ui", "Temporal Web UI (本机)", Role.auditor, DISTRICT_CODE)
+"""Who decodes for the embedded stack's Web UI: it sends no token there (no identity provider
+to sign one), so it reads as an overseer does, every personal number masked."""
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def embedded_web_ui(request: Request, settings: Settings) -> bool:
+    """A call without a token from the configured Web UI's origin, over loopback, in a stack
+    with no identity provider (the embedded one: `make run`)."""
+    return (
+        settings.jwks_url is None
+        and "authorization" not in request.headers
+        and request.headers.get("origin") in settings.codec_cors_origins
+        and request.client is not None
+        and request.client.host in LOOPBACK
+    )
+
+
+async def decoder(
+    request: Request,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Actor:
+    """The signed-in supervisor or administrator of the district; or the embedded stack's Web
+    UI (``embedded_web_ui``), masked as an overseer."""
+    if embedded_web_ui(request, settings):
+        return WEB_UI
+    return await authorize(DECRYPT_PAYLOADS, request, await signed_in(request, credentials))
+
+
+decoder.permission = DECRYPT_PAYLOADS  # type: ignore[attr-defined]
+
 
 @router.post("/decode", response_model=CodecPayloads)
 def decode(
-    body: CodecPayloads, settings: SettingsDep, user: CodecUser, namespace: Namespace = None
+    body: CodecPayloads,
+    settings: SettingsDep,
+    user: Annotated[Actor, Depends(decoder)],
+    namespace: Namespace = None,
 ) -> CodecPayloads:
     """Decrypt payloads; plain ones (from before encryption) come back as they are."""
     codec = EncryptionCodec(settings.key_ring())
