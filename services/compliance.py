@@ -8,7 +8,13 @@ from typing import Literal
 from sqlmodel import Session
 
 from domain.cases import Actor
-from domain.compliance import ComplianceReport, Period, compliance_report, review_compliance
+from domain.compliance import (
+    ComplianceReport,
+    Period,
+    compliance_report,
+    referral_compliance,
+    review_compliance,
+)
 from domain.errors import InvalidData
 from domain.policy import Policy
 from store.calendar import load_calendar
@@ -16,6 +22,7 @@ from store.compliance import (
     application_facts,
     care_facts,
     emergency_facts,
+    referral_facts,
     reserve_facts,
     review_facts,
     township_names,
@@ -26,8 +33,9 @@ EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 MAX_SPAN_DAYS = 3 * 366
 """A report covers at most about three years: enough for any audit, bounded in cost."""
 
-Kind = Literal["application", "emergency", "review", "care"]
-"""``review``, ``care`` (the centralised care of 特困 recipients): that part alone; every part
+Kind = Literal["application", "emergency", "review", "care", "referral"]
+"""``review``, ``care`` (the centralised care of 特困 recipients), ``referral`` (部门转介): that
+part alone; every part
 when no kind is named."""
 
 
@@ -90,9 +98,10 @@ def build_report(
         reserves = reserve_facts(session, **where)
     if kind in (None, "care"):
         care = care_facts(session, **where)
+    calendar = load_calendar(session)
     made = compliance_report(
         period=period,
-        calendar=load_calendar(session),
+        calendar=calendar,
         decision_working_days=policy.decision_working_days,
         applications=applications,
         emergencies=emergencies,
@@ -104,4 +113,9 @@ def build_report(
     if kind in (None, "review"):
         reviews, unopened = review_facts(session, **where)
         made.reviews = review_compliance(reviews, unopened, period=period, names=names)
+    if kind in (None, "referral"):
+        made.referrals = referral_compliance(
+            referral_facts(session, **where), period=period, names=names,
+            calendar=calendar,
+        )  # fmt: skip
     return made

@@ -30,6 +30,7 @@ def headers(settings: Settings, who: Actor, idempotency_key: str | None = None) 
         jurisdiction=who.jurisdiction,
         issuer=settings.token_issuer,
         audience=settings.token_audience,
+        department=who.department,
     )
     sent = {"Authorization": f"Bearer {token}"}
     if idempotency_key:
