@@ -78,7 +78,7 @@ async def file(
         "referral.filed", case_no=row.referral_no, department=row.department,
         township=row.township, status=row.status, person=mask_id_number(family.id_number),
     )  # fmt: skip
-    return Shown(row, family.id_number, family.phone)
+    return Shown(row, row.id_number, row.phone)  # the answer is kept (Idempotency-Key): masked
 
 
 async def _started(client: Client, referral_no: str) -> bool:
@@ -117,14 +117,14 @@ async def read(*, db: Database, user: Actor, referral_no: str, ring: KeyRing) ->
 
 
 async def record_outcome(
-    *, db: Database, client: Client, referral_no: str, record: OutcomeRecord, ring: KeyRing
+    *, db: Database, client: Client, referral_no: str, record: OutcomeRecord
 ) -> Shown:
     row = await db.write(
         referrals.record_outcome, referral_no=referral_no, record=record, at=datetime.now(UTC)
     )
     await end_deadline(client, referral_no, row.outcome or "")
     log.info("referral.outcome", case_no=referral_no, outcome=row.outcome)
-    return await read(db=db, user=record.actor, referral_no=referral_no, ring=ring)
+    return Shown(row, row.id_number, row.phone)  # kept as the answer (Idempotency-Key): masked
 
 
 async def end_deadline(client: Client, referral_no: str, outcome: str) -> None:

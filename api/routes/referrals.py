@@ -104,6 +104,6 @@ async def record_outcome(
     request naming the referral sets `application_opened` by itself."""
     record = OutcomeRecord(actor=user, **body.model_dump())
     shown = await referrals.record_outcome(
-        db=db, client=client, referral_no=referral_no, record=record, ring=settings.key_ring()
+        db=db, client=client, referral_no=referral_no, record=record
     )
     return ReferralPublic.of(shown, user.role)
