@@ -8,7 +8,7 @@ import httpx
 
 from domain.cases import Role
 from tests.helpers.actors import OFFICER, actor, assistant_of
-from tests.helpers.api import application, key
+from tests.helpers.api import application, emergency, key
 from tests.helpers.people import id_number, phone
 
 MEDICAL = actor(Role.department_liaison, "370305", name="医保联络员", user_id="u-yb")
@@ -154,6 +154,19 @@ async def test_the_township_gives_an_outcome_and_bad_input_names_its_field(own_s
             answer = await medical.post("/referrals", json=body, headers=key())
             assert answer.status_code == 422 and field in answer.text, (field, answer.text)
         other = await file(medical, referral())
+        disaster = await file(medical, referral(situation="disaster"))
+        requested = await township.post(
+            "/emergencies",
+            json=emergency(TOWNSHIP, VILLAGE, cause="disaster", channel="referral",
+                           referral_no=disaster["referral_no"]),
+            headers=key(),
+        )  # fmt: skip
+        assert requested.status_code == 201, requested.text
+        assert requested.json()["referral_no"] == disaster["referral_no"]
+        told = (await medical.get(f"/referrals/{disaster['referral_no']}")).json()
+        assert (told["outcome"], told["case_no"]) == (
+            "application_opened", requested.json()["case_no"],
+        )  # fmt: skip
     async with stack.client(assistant_of("370305001")) as elsewhere:
         for named in (other["referral_no"], "370305-ZJ1999-000001"):  # another township's, none
             wrong = await elsewhere.post(

@@ -94,7 +94,6 @@ async def record_outcome(
     body: ReferralOutcomeCreate,
     db: DatabaseDep,
     client: TemporalDep,
-    settings: SettingsDep,
     user: Actor = permit(RECORD_REFERRAL_OUTCOME),
     _key: IdempotencyKey = None,
 ) -> ReferralPublic:
