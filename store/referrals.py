@@ -32,7 +32,7 @@ from domain.referrals import (
     event_message,
     referral_dates,
 )
-from domain.sealing import KeyRing
+from domain.sealing import TEXT_PREFIX, KeyRing
 from domain.townships import DISTRICT_CODE, covers
 from store import townships
 from store.calendar import load_calendar
@@ -351,3 +351,47 @@ def overdue_open(
     if township:
         query = query.where(ReferralRecord.township == township)
     return list(session.exec(query.order_by(ReferralRecord.verify_by).limit(limit)))
+
+
+# ---- key rotation -------------------------------------------------------------------------
+
+
+def reseal_referrals(session: Session, *, ring: KeyRing, chunk: int = 1_000) -> int:
+    """Seal again under the current key every referral's family sealed under another (key
+    rotation), a chunk at a time; how many were resealed."""
+    current, written, after = f"{TEXT_PREFIX}{ring.current}:", 0, ""
+    while rows := session.exec(
+        select(ReferralRecord)
+        .where(ReferralRecord.referral_no > after)
+        .order_by(ReferralRecord.referral_no)
+        .limit(chunk)
+    ).all():
+        after = rows[-1].referral_no
+        for row in rows:
+            if not row.family.startswith(current):
+                plain = open_start(row.family, case_no=row.referral_no, ring=ring)
+                row.family = seal_start(plain, case_no=row.referral_no, ring=ring)
+                session.add(row)
+                written += 1
+        session.flush()
+    return written
+
+
+def rehash_claims(session: Session, *, ring: KeyRing, limit: int = 500) -> int:
+    """The open referrals' claims under exactly the ring's keys (a key added: its hash too; a
+    key gone: its hash dropped), so a second referral still finds the family after a
+    rotation; how many referrals' claims were rewritten (0: all current)."""
+    keys = ring.key_ids
+    held: dict[str, set[str]] = {}
+    for number, key_id in session.exec(select(ReferralClaim.referral_no, ReferralClaim.key_id)):
+        held.setdefault(number, set()).add(key_id)
+    stale = [number for number, ids in held.items() if ids != keys][:limit]
+    for number in stale:
+        family = family_of(session.get(ReferralRecord, number), ring=ring)
+        session.exec(delete(ReferralClaim).where(ReferralClaim.referral_no == number))
+        session.add_all(
+            ReferralClaim(id_number_hash=h, key_id=k, referral_no=number)
+            for k, h in ring.indexes(family.id_number).items()
+        )
+    session.flush()
+    return len(stale)
