@@ -3,6 +3,7 @@
 import asyncio
 import signal
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from temporalio.client import Client
@@ -48,10 +49,10 @@ log = structlog.get_logger()
 
 
 def create_worker(
-    client: Client, settings: Settings, *, task_queue: str | None = None
+    client: Client, settings: Settings, *, task_queue: str | None = None, **options: Any
 ) -> tuple[Worker, ExternalActivities]:
     """The worker with the workflows, the activities or both (``settings.worker_runs``); close
-    the returned activities after it."""
+    the returned activities after it. ``options``: more of ``Worker``'s (a test's)."""
     records = RecordActivities(database_url=settings.database_url, ring=settings.key_ring())
     reserve = ReserveActivities(database_url=settings.database_url, ring=settings.key_ring())
     external = ExternalActivities(
@@ -116,6 +117,7 @@ def create_worker(
         activities=activities if runs != "workflows" else [],
         interceptors=[RetryMarks(Database(settings.database_url))],
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_seconds),
+        **options,
     )
     return worker, external
 

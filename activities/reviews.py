@@ -2,6 +2,7 @@
 household's course, and the day's opening of the periodic reviews falling due (each review's
 workflow started here, named by its number, so a rerun starts none twice)."""
 
+import asyncio
 from datetime import UTC, datetime
 
 import structlog
@@ -26,6 +27,8 @@ log = structlog.get_logger()
 
 PAGE = 200
 """Households opened per transaction."""
+STARTS_AT_ONCE = 16
+"""Review workflows started at once (each start is a round trip to the engine)."""
 
 
 class ReviewActivities:
@@ -40,6 +43,7 @@ class ReviewActivities:
     ) -> None:
         self.db = Database(database_url)
         self.ring, self.client, self.task_queue, self.policy = ring, client, task_queue, policy
+        self.starting = asyncio.Semaphore(STARTS_AT_ONCE)
 
     @activity.defn(name=Activity.decide_review)
     async def decide_review(self, ruling: ReviewRuling) -> str:
@@ -50,7 +54,7 @@ class ReviewActivities:
             month = await self.db.write(
                 reviews.decide_review, review_no=ruling.review_no,
                 recipient_no=ruling.recipient_no, decision=ruling.decision, at=ruling.at,
-                policy=ruling.policy,
+                policy=ruling.policy, assessed_income=ruling.assessed_income,
             )  # fmt: skip
         except CaseError as refusal:
             details = [{"field": refusal.field}] if isinstance(refusal, InvalidData) else []
@@ -76,15 +80,14 @@ class ReviewActivities:
         while numbers := await self.db.read(
             reviews.due_for_opening, horizon=horizon, after=after, limit=PAGE
         ):
-            for recipient_no in numbers:
-                opening = await self.db.write(
-                    reviews.open_review, recipient_no=recipient_no, kind="periodic",
-                    reason="定期核查", actor=SYSTEM, now=datetime.now(UTC), policy=self.policy,
-                    ring=self.ring, today=today,
-                )  # fmt: skip
-                if opening.start is not None:
-                    await self._start(opening.start)
-                    opened += 1
+            openings = await self.db.write(
+                reviews.open_reviews, recipient_nos=numbers, kind="periodic", reason="定期核查",
+                actor=SYSTEM, now=datetime.now(UTC), policy=self.policy, ring=self.ring,
+                today=today,
+            )  # fmt: skip
+            starts = [o.start for o in openings if o.start is not None]
+            await asyncio.gather(*(self._start(start) for start in starts))
+            opened += len(starts)
             after = numbers[-1]
             activity.heartbeat(after)
         await self._restart_unstarted()
@@ -93,7 +96,8 @@ class ReviewActivities:
 
     async def _start(self, start) -> None:
         try:
-            await start_review(self.client, start, task_queue=self.task_queue)
+            async with self.starting:
+                await start_review(self.client, start, task_queue=self.task_queue)
         except RPCError:  # the next round starts it (its row is never written by a workflow)
             log.warning("review.start_postponed", case_no=start.review_no)
 

@@ -2,6 +2,7 @@
 carries it to the case's workflow as an Update (``services.cases.act``)."""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,20 @@ from domain.cases import Actor
 from services import cases
 from services.cases import CaseKind
 from store.jurisdiction import TABLES, CaseRef
+
+
+@dataclass(frozen=True)
+class DeclaredAction:
+    """An action as its route takes it: what the web console's form of it goes through too."""
+
+    body: type[BaseModel]
+    record: Callable[[Actor, Any], Any]
+    update: Any
+    permission: Permission
+
+
+DECLARED: dict[tuple[str, str], DeclaredAction] = {}
+"""Every caseworker action by (kind of case, path)."""
 
 
 def declare_action(
@@ -55,6 +70,7 @@ def declare_action(
         )
         return answer.of(view)
 
+    DECLARED[(kind.name, path)] = DeclaredAction(body, record, update, permission)
     route.__doc__ = doc
     route.__name__ = f"{TABLES[kind.name].__tablename__}_{path.replace('-', '_')}"
     router.post(f"/{{case_no}}/{path}", response_model=answer)(route)

@@ -581,6 +581,9 @@ class RecipientDetail(RecipientPublic):
     dishonesty: list["DishonestyPublic"] = Field(
         default_factory=list, description="findings of aid obtained dishonestly (失信)"
     )
+    review: "ReviewPublic | None" = Field(
+        default=None, description="the review under way: its stage and due dates"
+    )
 
 
 class PayrollCreate(Body):
@@ -770,6 +773,7 @@ class DishonestyPublic(BaseModel):
 
 
 class CorrectionPublic(BaseModel):
+    reference: str = Field(description="the correction's, on the course (its letter's too)")
     recipient: RecipientPublic
     recovery: RecoveryPublic | None = Field(description="what the correction found overpaid")
 

@@ -10,7 +10,7 @@ import traceback
 from pathlib import Path
 
 import bench
-from bench import payroll
+from bench import console, payroll, reviews
 from bench.measure import measure
 from bench.report import print_report
 from bench.startup import configure_environment, verify_stack
@@ -60,6 +60,27 @@ def parse_args() -> argparse.Namespace:
         metavar="HOUSEHOLDS",
         help="instead: one month's payroll of this many households (bench/payroll.py)",
     )
+    parser.add_argument(
+        "--reviews",
+        type=int,
+        default=0,
+        metavar="HOUSEHOLDS",
+        help="instead: one day's review round over a register of this many (bench/reviews.py)",
+    )
+    parser.add_argument(
+        "--all-due", action="store_true", help="with --reviews: every review due today"
+    )
+    parser.add_argument(
+        "--console",
+        type=int,
+        default=0,
+        metavar="CASES",
+        help="instead: the web console's pages with this many cases in the records "
+        "(bench/console.py)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=30, help="--console: calls a page (default 30)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary var directory")
     args = parser.parse_args()
     if (
@@ -69,6 +90,7 @@ def parse_args() -> argparse.Namespace:
         or args.emergencies < 0
         or not 0 <= args.burst <= 500
         or args.payroll < 0
+        or args.reviews < 0
     ):
         parser.error(
             "--cases and --concurrency must be at least 1, --open-cases at least 0, "
@@ -79,10 +101,15 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
+    if args.console:
+        configure_logging(level="WARNING", process="bench")
+        return console.main(args.console, args.repeat, args.database_url)
     os.chdir(ROOT)  # the stack starts `python worker.py` and `python -m simulators` from here
     options = (
         f"--payroll {args.payroll}"
         if args.payroll
+        else f"--reviews {args.reviews}" + (" --all-due" if args.all_due else "")
+        if args.reviews
         else f"--cases {args.cases} --concurrency {args.concurrency} --open-cases {args.open_cases} "
         f"--burst {args.burst} --emergencies {args.emergencies}"
         + (f" --cases-when-loaded {args.cases_when_loaded}" if args.cases_when_loaded else "")
@@ -105,6 +132,8 @@ def main() -> int:
         verify_stack(stack, settings)
         if args.payroll:
             results = asyncio.run(payroll.run(stack, settings, args.payroll))
+        elif args.reviews:
+            results = asyncio.run(reviews.run(stack, settings, args.reviews, all_due=args.all_due))
         else:
             results = asyncio.run(measure(stack, settings, args))
     except BaseException as error:
@@ -122,9 +151,10 @@ def main() -> int:
             shutil.rmtree(var, ignore_errors=True)
     if failed:
         return 1
-    if args.payroll:
+    if args.payroll or args.reviews:
         database = env["JIUZHU_DATABASE_URL"].split("://")[0]
-        print("\n".join([*payroll.report(results, database=database), f"reproduce: {command}"]))
+        lines = (payroll if args.payroll else reviews).report(results, database=database)
+        print("\n".join([*lines, f"reproduce: {command}"]))
     else:
         print_report(results, env, command, started_load)
     return 0

@@ -282,6 +282,9 @@ class ReviewRuling:
     decision: BenefitDecision
     at: datetime
     policy: Policy
+    assessed_income: Decimal | None = None
+    """The household's monthly income as the review's survey assessed it (a new standard
+    counts the household's amount from it)."""
 
 
 @dataclass(frozen=True)

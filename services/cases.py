@@ -6,7 +6,7 @@ A case is read from its records: the workflow writes them before it answers an a
 on, and its ``current`` query returns the same view, so a read needs no round trip to the
 worker (and works while none runs)."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -232,7 +232,29 @@ async def act(
     """
     _check_kind(kind, case)
     case_no = case.case_no
-    handle = client.get_workflow_handle(kind.workflow_id(case_no))
+
+    async def not_running() -> CaseError:
+        return await _not_running(db, client, kind, case_no, action)
+
+    return await carry(
+        client.get_workflow_handle(kind.workflow_id(case_no)), update, record,
+        update_id=update_id, timeout=timeout, name=f"case {case_no}", not_running=not_running,
+    )  # fmt: skip
+
+
+async def carry(
+    handle: Any,
+    update: Any,
+    record: Any,
+    *,
+    update_id: str | None,
+    timeout: timedelta,
+    name: str,
+    not_running: Callable[[], Awaitable[CaseError]],
+) -> Any:
+    """An Update to a workflow (a case's, a review's), its refusal raised as the rule's
+    (``refusal_of``), an engine that does not answer as ``Unavailable``; ``not_running``: why
+    a workflow no longer running takes no action."""
     try:
         return await handle.execute_update(update, record, id=update_id, rpc_timeout=timeout)
     except WorkflowUpdateFailedError as failed:
@@ -241,12 +263,12 @@ async def act(
         raise
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         raise Unavailable(
-            f"case {case_no} did not answer in time; retry with the same Idempotency-Key "
+            f"{name} did not answer in time; retry with the same Idempotency-Key "
             "to get the outcome without acting twice"
         ) from None
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
-            raise await _not_running(db, client, kind, case_no, action) from None
+            raise await not_running() from None
         if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
             raise Unavailable("the case engine is unavailable; try again") from None
         raise

@@ -2,15 +2,19 @@
 ``domain.compliance``'s, the reading ``store.compliance``'s; what each number means is in
 ``domain.compliance``."""
 
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from sqlmodel import Session
 
+from domain.calendar import WorkingCalendar
 from domain.cases import Actor
 from domain.compliance import (
+    ApplicationFacts,
     ComplianceReport,
     Period,
+    application_compliance,
     compliance_report,
     referral_compliance,
     review_compliance,
@@ -50,6 +54,7 @@ async def report(
     township: str | None = None,
     assistance_type: str | None = None,
     kind: Kind | None = None,
+    trend: "list[MonthOnTime] | None" = None,
 ) -> ComplianceReport:
     """The report of the days ``first`` to ``last`` (Asia/Shanghai) as it stands at ``now``,
     of the user's jurisdiction (of one township, if named); ``assistance_type`` filters the
@@ -72,6 +77,7 @@ async def report(
         township=township,
         assistance_type=assistance_type,
         kind=kind,
+        trend=trend,
     )
 
 
@@ -86,13 +92,24 @@ def build_report(
     township: str | None = None,
     assistance_type: str | None = None,
     kind: Kind | None = None,
+    trend: "list[MonthOnTime] | None" = None,
 ) -> ComplianceReport:
-    """Read and count, in one transaction: the report's work, and what the audit bench times."""
+    """Read and count, in one transaction: the report's work, and what the audit bench times.
+    Given a ``trend`` list, the decisions on time month by month are added to it, counted
+    from the same read (the console's chart)."""
     period = Period(first, last, now)
     where = {"jurisdiction": user.jurisdiction, "township": township, "period": period}
     applications = emergencies = reserves = care = None
     if kind in (None, "application"):
         applications = application_facts(session, assistance_type=assistance_type, **where)
+        if trend is not None:
+            applications = list(applications)
+            trend.extend(
+                monthly_on_time(
+                    applications, period=period, calendar=load_calendar(session),
+                    decision_working_days=policy.decision_working_days,
+                )
+            )  # fmt: skip
     if kind in (None, "emergency"):
         emergencies = emergency_facts(session, **where)
         reserves = reserve_facts(session, **where)
@@ -119,3 +136,53 @@ def build_report(
             calendar=calendar,
         )  # fmt: skip
     return made
+
+
+@dataclass(frozen=True)
+class MonthOnTime:
+    """The decisions (审核确认) of one month of the period, and how many kept the time limit."""
+
+    month: date
+    """Its first day."""
+    decided: int
+    on_time: int
+    on_time_excluding_pauses: int
+    on_time_share: float | None
+    on_time_share_excluding_pauses: float | None
+
+
+def monthly_on_time(
+    facts: list[ApplicationFacts],
+    *,
+    period: Period,
+    calendar: WorkingCalendar,
+    decision_working_days: int,
+) -> list[MonthOnTime]:
+    """Each month of the period (clipped to it), counted as the report counts its decisions
+    (``domain.compliance.application_compliance``), so that a month's figures add up to the
+    report's."""
+    by_month: dict[date, list[ApplicationFacts]] = {}
+    for f in facts:
+        if f.decided_on is not None and period.first <= f.decided_on <= period.last:
+            by_month.setdefault(f.decided_on.replace(day=1), []).append(f)
+    months = []
+    first = period.first
+    while first <= period.last:
+        following = (first.replace(day=1) + timedelta(days=32)).replace(day=1)
+        last = min(following - timedelta(days=1), period.last)
+        decided = by_month.get(first.replace(day=1), [])
+        section, _ = application_compliance(
+            decided, period=Period(first, last, period.now), calendar=calendar,
+            decision_working_days=decision_working_days, names={},
+        )  # fmt: skip
+        total = section.total
+        months.append(
+            MonthOnTime(
+                month=first.replace(day=1), decided=total.decided, on_time=total.on_time,
+                on_time_excluding_pauses=total.on_time_excluding_pauses,
+                on_time_share=total.on_time_share,
+                on_time_share_excluding_pauses=total.on_time_share_excluding_pauses,
+            )
+        )  # fmt: skip
+        first = following
+    return months

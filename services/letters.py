@@ -29,6 +29,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 from sqlmodel import Session
 
+from domain.benefits import ACTIONS, Outcome
 from domain.cases import DECIDED_STAGES, CaseStart, CaseView
 from domain.errors import NotFound, WrongStage
 from domain.letters import DecisionLetter, application_letter, benefit_letter, date_text
@@ -275,6 +276,55 @@ def _review_letter(
         decided_on=view.decided_at,
         reference_no=review_no,
         amount=view.amount,
+        phase_out_months=policy.phase_out_months,
+        township_name=townships.township_name(session, household.township),
+    )
+
+
+async def course_decision_letter(
+    *, db: Database, recipient_no: str, reference: str, policy: Policy
+) -> DecisionLetter:
+    """The letter of any decision on the household's course by its reference (a correction, a
+    finding of dishonesty, a review): what was decided, from which month, why, by whom."""
+    return await db.read(
+        _course_letter, recipient_no=recipient_no, reference=reference, policy=policy
+    )
+
+
+_OUTCOMES = {action: outcome for outcome, action in ACTIONS.items()}
+
+
+def _course_letter(
+    session: Session, *, recipient_no: str, reference: str, policy: Policy
+) -> DecisionLetter:
+    household = recipients.view_of(recipients.recipient(session, recipient_no=recipient_no))
+    made = [c for c in household.course if c.reference == reference]
+    entry = next(
+        (
+            e
+            for e in reversed(audit_trail(session, case_no=recipient_no))
+            if e.note.startswith(f"{reference}:") and e.action in _OUTCOMES
+        ),
+        None,
+    )
+    if not reference or not made or entry is None:
+        raise NotFound(f"no decision {reference} on household {recipient_no}")
+    outcome = _OUTCOMES[entry.action]
+    if outcome is Outcome.new_standard:
+        raise WrongStage(
+            f"{reference} applied a new standard to every household: families are texted it, "
+            "it has no letter of its own"
+        )
+    first = made[0]
+    return benefit_letter(
+        recipient=household,
+        outcome=outcome,
+        effective_month=first.from_month,
+        reasons=first.reason,
+        decided_by=entry.user_name,
+        decided_on=first.at,
+        reference_no=reference,
+        amount=first.amount if outcome in (Outcome.adjust, Outcome.resume) else None,
         phase_out_months=policy.phase_out_months,
         township_name=townships.township_name(session, household.township),
     )

@@ -14,6 +14,7 @@ from temporalio.service import RPCError
 from domain.cases import Actor, BankAccount
 from domain.privacy import for_role, id_number_for, phone_for
 from domain.recipients import RecipientView
+from domain.reviews import ReviewView
 from domain.sealing import KeyRing
 from services.cases import Family
 from store import lists, recipients
@@ -21,7 +22,8 @@ from store.db import Database
 from store.pages import Paged
 from store.payroll import payments_of
 from store.records import audit_trail, start_of
-from store.tables import AuditEntryRecord, CaseRecord
+from store.review_rows import review_view
+from store.tables import AuditEntryRecord, CaseRecord, ReviewRecord
 from workflows.client import start_reissue
 
 log = structlog.get_logger()
@@ -45,6 +47,8 @@ class RecipientRead:
     view: RecipientView
     family: Family | None
     payments: list[Payment]
+    review: ReviewView | None = None
+    """The review under way."""
 
 
 async def listing(
@@ -98,7 +102,9 @@ async def read(*, db: Database, recipient_no: str, user: Actor, ring: KeyRing) -
             Payment(i.month, i.amount, i.status, i.account, i.transfer_id, i.reason, i.decided_at)
             for i in items
         ]
-        return RecipientRead(recipients.view_of(row), family, payments)
+        view = recipients.view_of(row)
+        under_way = session.get(ReviewRecord, view.open_review) if view.open_review else None
+        return RecipientRead(view, family, payments, review_view(under_way) if under_way else None)
 
     return await db.read(household)
 

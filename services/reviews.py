@@ -9,19 +9,17 @@ from typing import Any
 import structlog
 from temporalio.client import (
     Client,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from domain.calendar import local_date
 from domain.cases import Actor
-from domain.errors import Unavailable, WrongStage
+from domain.errors import WrongStage
 from domain.months import Month
 from domain.policy import Policy
-from domain.reviews import ReportedChange, ReviewView, check_change
+from domain.reviews import OPEN, ReportedChange, ReviewView, check_change
 from domain.sealing import KeyRing
-from services.cases import refusal_of
+from services.cases import carry
 from store import recipients, reviews
 from store.db import Database
 from store.review_rows import review_view
@@ -73,10 +71,22 @@ async def open_review(
         log.info("review.opened", case_no=opening.review_no, recipient_no=recipient_no)
         return Opened(opening.review_no, joined=False)
     if change is not None:
-        await act(
+        join = dict(
             client=client, review_no=opening.review_no, update=ReviewWorkflow.report_change,
             record=change, update_id=update_id, timeout=timeout,
         )  # fmt: skip
+        try:
+            await act(**join)
+        except WrongStage:
+            # Opened a moment ago, its workflow perhaps not started yet (its opener starts it):
+            # started here too (once: named by its number), then joined.
+            row = await db.read(
+                reviews.review, recipient_no=recipient_no, review_no=opening.review_no
+            )
+            if row.stage not in OPEN:
+                raise
+            await start_review(client, reviews.review_start(row, ring=ring), task_queue=task_queue)
+            await act(**join)
     return Opened(opening.review_no, joined=True)
 
 
@@ -100,21 +110,11 @@ async def act(
 ) -> ReviewView:
     """One action carried to the review's workflow (``update_id`` from the Idempotency-Key: a
     repeat is dropped by Temporal itself); the review as it now stands."""
-    handle = client.get_workflow_handle(review_workflow_id(review_no))
-    try:
-        return await handle.execute_update(update, record, id=update_id, rpc_timeout=timeout)
-    except WorkflowUpdateFailedError as failed:
-        if refusal := refusal_of(failed.cause):
-            raise refusal from None
-        raise
-    except WorkflowUpdateRPCTimeoutOrCancelledError:
-        raise Unavailable(
-            f"review {review_no} did not answer in time; retry with the same Idempotency-Key "
-            "to get the outcome without acting twice"
-        ) from None
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise WrongStage(f"review {review_no} is closed") from None
-        if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-            raise Unavailable("the case engine is unavailable; try again") from None
-        raise
+
+    async def closed() -> WrongStage:
+        return WrongStage(f"review {review_no} is closed")
+
+    return await carry(
+        client.get_workflow_handle(review_workflow_id(review_no)), update, record,
+        update_id=update_id, timeout=timeout, name=f"review {review_no}", not_running=closed,
+    )  # fmt: skip

@@ -29,7 +29,7 @@ from domain.recipients import RecipientView
 from domain.sealing import KeyRing
 from store.evidence import append_entry
 from store.hashed_ids import look_up
-from store.recipients import decide_benefit, view_of
+from store.recipients import decide_benefit, locked_recipient, view_of
 from store.records import last_seq, start_of
 from store.standards import policy_in_force
 from store.tables import (
@@ -38,7 +38,6 @@ from store.tables import (
     DishonestyFinding,
     DishonestyMember,
     PayrollItem,
-    RecipientRecord,
 )
 
 
@@ -46,17 +45,6 @@ from store.tables import (
 class Corrected:
     view: RecipientView
     recovery: BenefitRecovery | None
-
-
-def _locked(session: Session, recipient_no: str) -> RecipientRecord:
-    row = session.exec(
-        select(RecipientRecord)
-        .where(RecipientRecord.recipient_no == recipient_no)
-        .with_for_update()
-    ).first()
-    if row is None:
-        raise NotFound(f"no recipient household {recipient_no} in your jurisdiction")
-    return row
 
 
 def _trail(session: Session, *, recipient_no: str, view: RecipientView, **entry) -> None:
@@ -96,7 +84,7 @@ def correct_benefit(
         actor=actor, outcome=CORRECTIONS[kind], reasons=reasons, amount=amount,
         effective_month=str(since), exception_reason=exception_reason,
     )  # fmt: skip
-    row = _locked(session, recipient_no)
+    row = locked_recipient(session, recipient_no)
     reference = correction_reference(view_of(row))
     try:
         view = decide_benefit(
@@ -156,7 +144,7 @@ def record_recovery_outcome(
 ) -> BenefitRecovery:
     """What became of an amount to recover, once: the same outcome again changes nothing, a
     different one is a ``Conflict``."""
-    row = _locked(session, recipient_no)
+    row = locked_recipient(session, recipient_no)
     recovery = session.exec(
         select(BenefitRecovery)
         .where(BenefitRecovery.id == recovery_id, BenefitRecovery.recipient_no == recipient_no)
@@ -215,7 +203,7 @@ def find_dishonesty(
         ) from None
     if not reasons.strip():
         raise InvalidData("reasons", "a finding of dishonesty gives its reasons")
-    row = _locked(session, recipient_no)
+    row = locked_recipient(session, recipient_no)
     view = view_of(row)
     start = start_of(session.get(CaseRecord, row.case_no), ring=ring)
     if start is None:

@@ -225,6 +225,19 @@ def is_recipient(session: Session, number: str) -> bool:
     return session.get(RecipientRecord, number) is not None
 
 
+def locked_recipient(session: Session, recipient_no: str) -> RecipientRecord:
+    """The household's row, locked until the transaction ends (PostgreSQL: one writer at a
+    time changes a household; SQLite writes one at a time anyway)."""
+    row = session.exec(
+        select(RecipientRecord)
+        .where(RecipientRecord.recipient_no == recipient_no)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound(f"no recipient household {recipient_no} in your jurisdiction")
+    return row
+
+
 def recipient(session: Session, *, recipient_no: str) -> RecipientRecord:
     row = session.get(RecipientRecord, recipient_no)
     if row is None:
@@ -244,13 +257,7 @@ def record_bank_account(
     """The household's corrected account (held by one of its members): its next payments go
     there, and each month the bank refused is re-issued into it, once. Refused while a
     re-issue is under way (it goes where it was sent)."""
-    row = session.exec(
-        select(RecipientRecord)
-        .where(RecipientRecord.recipient_no == recipient_no)
-        .with_for_update()
-    ).first()
-    if row is None:
-        raise NotFound(f"no recipient household {recipient_no} in your jurisdiction")
+    row = locked_recipient(session, recipient_no)
     refused = session.exec(
         select(PayrollItem).where(
             PayrollItem.recipient_no == recipient_no,
@@ -467,13 +474,7 @@ def decide_benefit(
     row's lock (``InvalidData`` naming the field, nothing written); a decision that is not a
     ``correction`` cannot reach back into months the payroll has made. An ended benefit frees
     its members' standing claim: they may apply again."""
-    row = session.exec(
-        select(RecipientRecord)
-        .where(RecipientRecord.recipient_no == recipient_no)
-        .with_for_update()
-    ).first()
-    if row is None:
-        raise NotFound(f"no recipient household {recipient_no} in your jurisdiction")
+    row = locked_recipient(session, recipient_no)
     view = view_of(row)
     if any(c.reference == reference for c in view.course):
         return view

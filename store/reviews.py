@@ -8,11 +8,14 @@ finds the first (and a reported change joins it).
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
 
 from pydantic import TypeAdapter
 from sqlmodel import Session, func, select
 
 from domain.benefits import BenefitDecision, effective_month
+from domain.calendar import WorkingCalendar, local_date
 from domain.cases import Actor, AuditEntry
 from domain.errors import NotFound, WrongStage
 from domain.policy import Policy
@@ -21,10 +24,11 @@ from domain.reviews import OPEN, ReportedChange, Review, ReviewStart, ReviewView
 from domain.sealing import KeyRing
 from store.calendar import load_calendar
 from store.evidence import append_entry
-from store.recipients import decide_benefit, view_of, write_view
+from store.recipients import decide_benefit, locked_recipient, view_of, write_view
 from store.records import last_seq, start_of
 from store.review_rows import review_view, write_review
 from store.sealed import open_start, seal_start
+from store.standards import policy_in_force
 from store.tables import CaseRecord, RecipientRecord, ReviewRecord
 
 START = TypeAdapter(ReviewStart)
@@ -55,20 +59,17 @@ def open_review(
     ring: KeyRing,
     today: date,
     change: ReportedChange | None = None,
+    calendar: WorkingCalendar | None = None,
 ) -> Opening:
     """The household's review: the one under way, or a new one with its deadlines on the
     holiday calendar (a periodic review is due on the household's due date), on the household's
     trail and in the records."""
-    row = session.exec(
-        select(RecipientRecord)
-        .where(RecipientRecord.recipient_no == recipient_no)
-        .with_for_update()
-    ).first()
-    if row is None:
-        raise NotFound(f"no recipient household {recipient_no} in your jurisdiction")
+    row = locked_recipient(session, recipient_no)
     household = view_of(row)
     if household.open_review:
         return Opening(household.open_review, None)
+    if calendar is None:  # a round gives both, read once for its page
+        policy, calendar = policy_in_force(session, policy), load_calendar(session)
     if not household.status.standing:
         raise WrongStage(
             f"household {recipient_no}'s benefit has ended: there is nothing to review"
@@ -82,7 +83,7 @@ def open_review(
         opened_on=today,
         due=household.review_due if kind == "periodic" else None,
         policy=policy,
-        calendar=load_calendar(session),
+        calendar=calendar,
     )
     start = ReviewStart(
         review_no=review_no, recipient=household, applicant=case.applicant,
@@ -107,6 +108,18 @@ def open_review(
     return Opening(review_no, start)
 
 
+def open_reviews(
+    session: Session, *, recipient_nos: list[str], policy: Policy, **opening: Any
+) -> list[Opening]:
+    """``open_review`` for each household, in one transaction (the day's round, a page at a
+    time), the policy in force and the calendar read once."""
+    policy, calendar = policy_in_force(session, policy), load_calendar(session)
+    return [
+        open_review(session, recipient_no=n, policy=policy, calendar=calendar, **opening)
+        for n in recipient_nos
+    ]
+
+
 def decide_review(
     session: Session,
     *,
@@ -115,25 +128,41 @@ def decide_review(
     decision: BenefitDecision,
     at: datetime,
     policy: Policy,
+    assessed_income: Decimal | None = None,
 ) -> str:
-    """The review's decision on the household's course (once: keyed by the review), the
-    review no longer under way, the next one due a cadence after it. The month it holds from."""
+    """The review's decision on the household's course, once (a retry finds the household no
+    longer under this review, even for a decision that changed nothing on it), the review no
+    longer under way, the next one due a cadence after it. The month it holds from."""
+    if view_of(locked_recipient(session, recipient_no)).open_review != review_no:
+        return _decided_month(session, recipient_no=recipient_no, review_no=review_no, at=at,
+                              decision=decision)  # fmt: skip
     household = decide_benefit(
         session, recipient_no=recipient_no, decision=decision, reference=review_no, now=at,
         policy=policy,
     )  # fmt: skip
-    made = [c for c in household.course if c.reference == review_no]
-    month = made[0].from_month if made else str(effective_month(decision, now=at))
-    if household.open_review == review_no:
-        household.open_review = None
-        household.review_due = (
-            next_review_due(at.date(), household.review_cadence)
-            if household.status.standing
-            else None
-        )
-        household.version += 1
-        write_view(session, household)
-    return month
+    household.open_review = None
+    if assessed_income is not None and household.status.standing:
+        household.assessed_income = assessed_income
+    household.review_due = (
+        next_review_due(local_date(at), household.review_cadence)
+        if household.status.standing
+        else None
+    )
+    household.version += 1
+    write_view(session, household)
+    return _decided_month(
+        session, recipient_no=recipient_no, review_no=review_no, at=at, decision=decision
+    )
+
+
+def _decided_month(
+    session: Session, *, recipient_no: str, review_no: str, at: datetime, decision: BenefitDecision
+) -> str:
+    """The month the review's decision holds from: its first change on the course, or (one
+    that changed nothing) the month it names."""
+    course = view_of(session.get(RecipientRecord, recipient_no)).course
+    made = [c for c in course if c.reference == review_no]
+    return made[0].from_month if made else str(effective_month(decision, now=at))
 
 
 def reviews_of(session: Session, *, recipient_no: str) -> list[ReviewView]:

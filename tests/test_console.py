@@ -263,3 +263,281 @@ async def test_the_sign_in_of_the_embedded_stack_is_refused_beside_an_identity_p
         )
         assert posted.status_code == 403 and "统一身份认证" in posted.text
         assert (await http.get("/console/")).headers["location"].startswith("/console/sign-in")
+
+
+async def test_an_auditor_sees_the_compliance_chart_and_downloads_the_csv(stack, browser):
+    async with stack.client(ASSISTANT) as assistant:
+        created = await assistant.post("/applications", json=application())
+        assert created.status_code == 201, created.text
+        listed = await assistant.get("/townships")
+        townships = [t["name"] for t in listed.json()]
+
+    page = await sign_in(browser, stack.url, "auditor", "370305", "吴审计")
+    await page.click("nav >> text=合规审计")
+    assert await page.inner_text("h1") == "合规审计"
+    # This year by default; a bar for each township of the district, its name beside it.
+    year = (await page.input_value("input[name=from]"))[:4]
+    assert await page.input_value("input[name=from]") == f"{year}-01-01"
+    bars = page.locator("svg.bars rect.bar")
+    assert await bars.count() == len(townships)
+    assert sorted(await bars.evaluate_all("rs => rs.map(r => r.dataset.township)")) == sorted(
+        townships
+    )
+    assert await page.locator("svg.trend").count() == 1
+    assert "合计" in await page.inner_text("table.report")
+    await look(page, "compliance")
+
+    # The CSV, as Excel opens it: UTF-8 with a BOM, the Chinese headers intact.
+    async with page.expect_download() as downloading:
+        await page.click("a:text-is('下载 CSV（可用 Excel 打开）')")
+    download = await downloading.value
+    assert re.fullmatch(r"compliance-\d{4}-01-01-\d{4}-\d\d-\d\d\.csv", download.suggested_filename)
+    content = Path(await download.path()).read_bytes()
+    assert content.startswith(b"\xef\xbb\xbf")
+    header = content.decode("utf-8-sig").splitlines()[0]
+    assert header.startswith('"record [类别]","township [镇街代码]","township_name [镇街]"')
+    assert '"decided [审核确认]"' in header and '"breaches [超期]"' in header
+
+    # A period the report refuses is said in Chinese next to the form.
+    await page.fill("input[name=from]", "2026-05-01")
+    await page.fill("input[name=to]", "2026-04-01")
+    await page.click("form.filters button")
+    assert await page.inner_text("main .problem") == "截止日期：不能早于起始日期"
+
+    # The evidence check: the trail and its seals verified.
+    await page.goto(f"{stack.url}/console/compliance")
+    await page.click("a:text-is('留痕核验')")
+    assert (await page.inner_text(".verdict")).startswith("留痕完整")
+    await look(page, "evidence")
+
+    # A caseworker may not open the report (the API's permission).
+    assistant_page = await sign_in(browser, stack.url, "township_assistant", "370305001", "王助理")
+    answer = await assistant_page.goto(f"{stack.url}/console/compliance")
+    assert answer.status == 403
+    answer = await assistant_page.goto(f"{stack.url}/console/compliance.csv")
+    assert answer.status == 403
+
+
+async def test_a_district_officer_tops_up_a_reserve(stack, browser):
+    page = await sign_in(browser, stack.url, "district_officer", "370305", "赵科长")
+    await page.click("nav >> text=储备金")
+    assert await page.inner_text("h1") == "临时救助储备金"
+    assert await page.locator("table.reserves tbody tr").count() >= 2
+    await look(page, "reserves")
+    await page.click("table.reserves a[href='/console/reserves/370305001']")
+    before = await page.inner_text("dd.balance")
+    entries = await page.locator("table.ledger tbody tr").count()
+
+    # A wrong amount is refused next to its field, and nothing is written.
+    form = page.locator("form#top-up")
+    await form.locator("input[name=amount]").fill("一千")
+    await form.locator("textarea[name=note]").fill("年中补充")
+    await form.locator("button").click()
+    assert await page.inner_text("form#top-up .problem[data-field=amount]") == (
+        "金额：请填写金额，例如 1760.00"
+    )
+    assert await page.input_value("form#top-up textarea[name=note]") == "年中补充"
+    assert await page.inner_text("dd.balance") == before
+    assert await page.locator("table.ledger tbody tr").count() == entries
+    await look(page, "reserve-refused")
+
+    # The top-up, sent twice at once (a double click): the money moves once.
+    await page.goto(f"{stack.url}/console/reserves/370305001")
+    await page.locator("form#top-up input[name=amount]").fill("1,000.00")
+    await page.locator("form#top-up textarea[name=note]").fill("年中补充")
+    statuses = await page.evaluate(
+        """async () => {
+            const form = document.querySelector('form#top-up');
+            const send = () => fetch(form.action, {method: 'POST', body: new FormData(form)});
+            return (await Promise.all([send(), send()])).map(a => [a.status, a.url]);
+        }"""
+    )
+    assert all(s == 200 and u.endswith("?done=top-up") for s, u in statuses), statuses
+    await page.goto(f"{stack.url}/console/reserves/370305001")
+    money = lambda text: float(re.sub(r"[¥,]|低于下限", "", text).strip())  # noqa: E731
+    assert money(await page.inner_text("dd.balance")) == money(before) + 1000
+    newest = await page.inner_text("table.ledger tbody tr >> nth=0")
+    assert "补充" in newest and "¥1,000.00" in newest and "年中补充" in newest
+    await look(page, "reserve")
+
+    # A township's assistant sees the township's own reserve, and cannot top it up; a
+    # village coordinator sees none.
+    assistant = await sign_in(browser, stack.url, "township_assistant", "370305001", "王助理")
+    await assistant.goto(f"{stack.url}/console/reserves")
+    assert assistant.url.endswith("/console/reserves/370305001")
+    assert not await assistant.locator("form#top-up").count()
+    answer = await assistant.goto(f"{stack.url}/console/reserves/370305002")
+    assert answer.status == 404
+    coordinator = await sign_in(browser, stack.url, "village_coordinator", "370305001001", "李协理")
+    assert not await coordinator.locator("nav >> text=储备金").count()
+    answer = await coordinator.goto(f"{stack.url}/console/reserves")
+    assert answer.status == 403
+
+
+async def find_row(page: Page, case_no: str):
+    """The row of the case in a paged list, following 下一页 until it is found."""
+    while not await page.locator(f"a:text-is('{case_no}')").count():
+        following = page.locator("nav.pages a:text-is('下一页')")
+        assert await following.count(), f"{case_no} is not listed"
+        await following.click()
+    return page.locator("tr", has=page.locator(f"a:text-is('{case_no}')"))
+
+
+async def test_the_lists_of_applications_and_emergencies(stack, browser):
+    full_id = id_number()
+    async with stack.client(ASSISTANT) as assistant, stack.client(AWAY_ASSISTANT) as away:
+        body = application(
+            assistance_type="temporary",
+            expense="major_illness",
+            applicant={"name": "列表测试", "id_number": full_id, "phone": "13800000000"},
+        )
+        created = await assistant.post("/applications", json=body)
+        assert created.status_code == 201, created.text
+        case_no = created.json()["case_no"]
+        body = application(township="370305002", village="370305002001")
+        away_case = (await away.post("/applications", json=body)).json()["case_no"]
+        requested = await assistant.post(
+            "/emergencies", json=emergency("370305001", "370305001001", amount="1500.00")
+        )
+        assert requested.status_code == 201, requested.text
+        emergency_no = requested.json()["case_no"]
+        api_row = [
+            c
+            for c in (
+                await assistant.get(
+                    "/applications?assistance_type=temporary&stage=survey&page_size=200"
+                )
+            ).json()["items"]
+            if c["case_no"] == case_no
+        ][0]
+
+    page = await sign_in(browser, stack.url, "township_assistant", "370305001", "王助理")
+    await page.click("nav >> text=救助申请")
+    await page.select_option("select[name=assistance_type]", "temporary")
+    await page.select_option("select[name=stage]", "survey")
+    await page.click("form.filters button")
+    assert "assistance_type=temporary" in page.url and "stage=survey" in page.url
+    row = await find_row(page, case_no)
+    text = await row.inner_text()
+    # The ID number masked as the API's list masks it; the full number nowhere on the page.
+    assert api_row["applicant_id_number"] in text and full_id not in await page.content()
+    assert "列表测试（2人）" in text and "临时救助" in text and "入户调查" in text
+    assert away_case not in await page.content()
+    await look(page, "applications")
+
+    # Another township's cases are not the assistant's to list (the API's 404).
+    answer = await page.goto(f"{stack.url}/console/applications?township=370305002")
+    assert answer.status == 404
+    answer = await page.goto(f"{stack.url}/console/applications?stage=nonsense")
+    assert answer.status == 422 and "阶段：请从列表中选择" in await page.inner_text("main")
+
+    await page.click("nav >> text=急难救助")
+    await page.select_option("select[name=cause]", "fire")
+    await page.click("form.filters button")
+    row = await find_row(page, emergency_no)
+    assert "火灾" in await row.inner_text()
+    await look(page, "emergencies")
+
+    # The district sees both townships' cases.
+    officer = await sign_in(browser, stack.url, "district_officer", "370305", "赵科长")
+    await officer.goto(f"{stack.url}/console/applications?township=370305002")
+    await find_row(officer, away_case)
+
+
+async def test_a_caseworker_takes_a_case_from_intake_to_decision_through_the_forms(stack, browser):
+    page = await sign_in(browser, stack.url, "township_assistant", "370305001", "王助理")
+    async with stack.client(ASSISTANT) as assistant:
+
+        async def accepted() -> int:
+            listed = await assistant.get("/applications?township=370305001&page_size=1")
+            return listed.json()["total"]
+
+        before = await accepted()
+        await page.click("nav >> text=救助申请")
+        await page.click("text=受理新申请")
+        assert await page.inner_text("h1") == "受理新申请"
+        await look(page, "intake")
+
+        # A wrong ID number is refused next to its field; nothing is accepted.
+        good = id_number("19700101")
+        wrong = good[:-1] + ("0" if good[-1] != "0" else "1")
+        form = page.locator("form#intake")
+        await form.locator("select[name=village]").select_option("370305001001")
+        await form.locator("textarea[name=reason]").fill("失业，无稳定收入")
+        await form.locator("input[name='applicant.name']").fill("陈表单")
+        await form.locator("input[name='applicant.id_number']").fill(wrong)
+        await form.locator("input[name='applicant.phone']").fill("13800000000")
+        await form.locator("input[name='household.0.name']").fill("陈小表")
+        await form.locator("input[name='household.0.id_number']").fill(id_number("20120303"))
+        await form.locator("input[name='household.0.relation']").fill("子女")
+        await form.locator("input[name='bank_account.bank']").fill("齐商银行")
+        await form.locator("input[name='bank_account.account_no']").fill("6223000011112222")
+        await form.locator("input[name='bank_account.holder']").fill("陈表单")
+        await form.locator("button").click()
+        problem = page.locator(".problem[data-field='applicant.id_number']")
+        assert await problem.inner_text() == "申请人身份证号：身份证号校验位不符，请重新核对身份证"
+        assert await page.input_value("input[name='household.0.name']") == "陈小表"
+        assert await accepted() == before
+        await look(page, "intake-refused")
+
+        await page.fill("input[name='applicant.id_number']", good)
+        await page.click("form#intake button")
+        await page.wait_for_url(re.compile(r"/console/cases/[\w-]+\?done=accepted$"))
+        case_no = page.url.rsplit("/", 1)[1].split("?")[0]
+        assert await accepted() == before + 1
+        assert await page.inner_text("dd.stage") == "入户调查"
+        assert "已提交：受理" in await page.inner_text("main")
+
+        # The survey with one investigator: the rule's message next to the field, in
+        # Chinese; nothing on the trail.
+        form = page.locator("form#survey")
+        await form.locator("input[name=investigators]").fill("李协理")
+        await form.locator("textarea[name=findings]").fill("两居室，无车辆")
+        await form.locator("input[name=household_monthly_income]").fill("400")
+        await form.locator("button").click()
+        problem = page.locator("form#survey .problem[data-field=investigators]")
+        assert await problem.inner_text() == (
+            "调查人员：入户调查至少需要2名调查人员，请填写每个人的姓名"
+        )
+        assert await page.input_value("form#survey textarea[name=findings]") == "两居室，无车辆"
+        assert not [e for e in await trail_of(page) if "录入入户调查" in e]
+        case = (await assistant.get(f"/applications/{case_no}")).json()
+        assert case["surveyed_at"] is None
+        await look(page, "case-survey-refused")
+
+        await page.fill("form#survey input[name=investigators]", "李协理、周干事")
+        await page.click("form#survey button")
+        await page.wait_for_url(re.compile(r"\?done=survey$"))
+
+        # The verification platform (the simulator) answers; the case moves to review.
+        async def at(stage: str):
+            async def check(page: Page) -> bool:
+                return await page.inner_text("dd.stage") == stage
+
+            return check
+
+        await reload_until(page, await at("镇(街道)初审"))
+        assert "已收到" in await page.inner_text("dd.verification")
+        # A form the stage does not take is not offered.
+        assert not await page.locator("form#survey").count()
+        await page.select_option("form#review select[name=recommendation]", "approve")
+        await page.fill("form#review textarea[name=reasons]", "家庭人均收入低于低保标准")
+        await page.click("form#review button")
+        await page.wait_for_url(re.compile(r"\?done=review$"))
+        # The notice is of 0 days in this stack: the case goes on to the district.
+        await reload_until(page, await at("区民政局审核确认"))
+        assert not await page.locator("form#decision").count()  # the district's
+        await look(page, "case-assistant-decision")
+
+    officer = await sign_in(browser, stack.url, "district_officer", "370305", "赵科长")
+    await officer.goto(f"{stack.url}/console/cases/{case_no}")
+    await officer.select_option("form#decision select[name=outcome]", "approve")
+    await officer.fill("form#decision textarea[name=reasons]", "符合低保条件")
+    await officer.click("form#decision button")
+    await officer.wait_for_url(re.compile(r"\?done=decision$"))
+    await reload_until(officer, await at("已批准"))
+    trail = "\n".join(await trail_of(officer))
+    for step in ("受理", "录入入户调查", "收到核对报告", "初审", "批准"):
+        assert step in trail, step
+    assert "赵科长" in trail and "王助理" in trail
+    await look(officer, "case-approved")

@@ -2,11 +2,13 @@
 API, the worker on the dev server, the payroll's bank and the SMS platform of the simulators.
 Each test has a database of its own."""
 
+import io
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
+from pypdf import PdfReader
 from sqlmodel import select
 
 from domain.benefits import BenefitDecision
@@ -107,6 +109,14 @@ async def test_a_correction_reaches_back_and_records_what_was_overpaid(own_stack
         assert made.status_code == 201, made.text
         assert made.json()["recipient"]["status"] == "terminated"
         assert made.json()["recovery"]["amount"] == "1001.00"
+        # Its letter to print: 撤销, from the month, with the reasons.
+        reference = made.json()["reference"]
+        letter = await officer.get(f"/recipients/{revoked}/decisions/{reference}/decision-letter")
+        assert letter.status_code == 200 and letter.headers["content-type"] == "application/pdf"
+        text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(letter.content)).pages)
+        assert "撤销" in text and "不符合条件，审批有误" in text and "行政复议" in text
+        missing = await officer.get(f"/recipients/{revoked}/decisions/correction-9/decision-letter")
+        assert missing.status_code == 404
 
     next_month = paid_month.plus(1)
     await pay_month(dev_env.client, next_month, task_queue=stack.settings.task_queue)

@@ -11,6 +11,7 @@ import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -95,6 +96,7 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/recipients/{recipient_no}/reviews"): CASE_READERS,
     ("GET", "/recipients/{recipient_no}/reviews/{review_no}"): CASE_READERS,
     ("GET", "/recipients/{recipient_no}/reviews/{review_no}/decision-letter"): CASE_READERS,
+    ("GET", "/recipients/{recipient_no}/decisions/{reference}/decision-letter"): CASE_READERS,
     ("POST", "/recipients/{recipient_no}/reviews"): {TA, DO},
     ("POST", "/recipients/{recipient_no}/changes"): {VC, TA},
     ("POST", "/recipients/{recipient_no}/reviews/{review_no}/survey"): {VC, TA, DO},
@@ -258,13 +260,16 @@ def decided_review(database: str, number: str) -> str:
             session, recipient_no=number, kind="out_of_cycle", reason="抽查",
             actor=HOME_ACTORS[DO], now=now, policy=Policy(), ring=RING, today=local_date(now),
         ).review_no  # fmt: skip
-        decision = BenefitDecision(actor=HOME_ACTORS[DO], outcome="continue", reasons="无变化")
+        decision = BenefitDecision(
+            actor=HOME_ACTORS[DO], outcome="adjust", reasons="收入减少", amount=Decimal("900")
+        )
         month = decide_review(
             session, review_no=review_no, recipient_no=number, decision=decision, at=now,
             policy=Policy(),
         )  # fmt: skip
         view = review_view(session.get(ReviewRecord, review_no))
-        view.stage, view.outcome, view.reasons = ReviewStage.decided, "continue", "无变化"
+        view.stage, view.outcome, view.reasons = ReviewStage.decided, "adjust", "收入减少"
+        view.amount = Decimal("900")
         view.decided_at, view.effective_month, view.version = now, month, 1
         write_review(session, view)
     return review_no
@@ -277,6 +282,7 @@ def concrete(world: World, method: str, path: str, *, village: str, township: st
         "recipient_no": world.case(village, path) if "{recipient_no}" in path else "",
         "referral_no": world.case(village, path) if "{referral_no}" in path else "",
         "review_no": world.reviews[world.case(village, path)] if "{review_no}" in path else "",
+        "reference": world.reviews[world.case(village, path)] if "{reference}" in path else "",
         "month": world.month,
         "code": township,
         "year": str(local_date(datetime.now(UTC)).year),

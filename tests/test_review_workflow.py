@@ -96,3 +96,30 @@ async def test_due_reviews_open_once_and_an_undecided_one_is_seen_when_overdue(r
     assert {(s.case_no, s.reason) for s in stuck} >= {(opened.review_no, Reason.review_overdue)}
     total = report.reviews.total
     assert (total.due, total.outstanding, total.outstanding_late, total.on_time) == (2, 2, 2, 0)
+
+
+async def test_a_reviews_timer_outlives_the_worker_that_set_it(time_env, settings):
+    """The worker that opened the review stops; another, started later, rings its due date."""
+    env = time_env
+    [number] = households(settings.database_url, 1, villages=("370305001001",))
+    due_on(settings.database_url, [number], local_date(datetime.now(UTC)) + timedelta(days=3))
+    # No sticky queue: the time-skipping server would wait for the stopped worker's.
+    worker, external = create_worker(env.client, settings, max_cached_workflows=0)
+    async with worker:
+        assert await round_of(env, settings) == 1
+        with session_scope(settings.database_url) as session:
+            [opened] = reviews_of(session, recipient_no=number)
+        handle = env.client.get_workflow_handle(review_workflow_id(opened.review_no))
+        await handle.query(ReviewWorkflow.current)
+    await external.close()
+
+    worker, external = create_worker(env.client, settings)
+    async with worker:
+        await env.sleep(timedelta(days=5))
+        assert (await handle.query(ReviewWorkflow.current)).overdue is True
+    await external.close()
+    with session_scope(settings.database_url) as session:
+        kinds = session.exec(
+            select(StaffNotification.kind).where(StaffNotification.case_no == opened.review_no)
+        ).all()
+    assert "review_overdue" in kinds

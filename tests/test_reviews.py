@@ -9,12 +9,19 @@ from decimal import Decimal
 import httpx
 from sqlmodel import select
 
+from domain.benefits import BenefitDecision
+from domain.calendar import local_date
 from domain.months import Month
+from domain.policy import Policy
 from store.db import session_scope
-from store.tables import PayrollItem
+from store.recipients import view_of
+from store.records import audit_trail
+from store.reviews import decide_review, open_review
+from store.tables import PayrollItem, RecipientRecord
 from tests.helpers.actors import ASSISTANT, COORDINATOR, OFFICER
 from tests.helpers.api import eventually, key, shanghai_today, survey, texts
 from tests.helpers.cases import households
+from tests.helpers.stack import RING
 from tests.helpers.workflows import pay_month
 
 VILLAGE = "370305001001"
@@ -109,6 +116,7 @@ async def test_each_decision_takes_effect_in_the_payroll_of_its_month(
             t for t in await texts(sims, "13700000001", "review_terminate") if ended in t["text"]
         ]
     assert household["status"] == "phasing_out" and household["open_review"] is None
+    assert household["assessed_income"] == "400.00"  # the last review's survey found it
     actions = [e["action"] for e in trail]
     for action in ("benefit_adjusted", "benefit_suspended", "benefit_resumed",
                    "benefit_phasing_out"):  # fmt: skip
@@ -217,6 +225,11 @@ async def test_changes_reported_at_once_join_one_review(own_stack):
         lambda: review(stack, number, review_no), lambda r: len(r["changes"]) == 6
     )
     assert joined["stage"] == "survey"
+    async with stack.client(COORDINATOR) as village:
+        household = (await village.get(f"/recipients/{number}")).json()
+    assert household["open_review"] == review_no
+    under_way = household["review"]
+    assert under_way["stage"] == "survey" and under_way["decision_due"] > under_way["survey_due"]
 
 
 async def test_the_only_members_death_ends_the_benefit_on_the_districts_confirmation(
@@ -246,3 +259,31 @@ async def test_the_only_members_death_ends_the_benefit_on_the_districts_confirma
         assert ended.json()["effective_month"] == next_month
     await pay_month(dev_env.client, next_month, task_queue=stack.settings.task_queue)
     assert next_month not in items(stack.settings.database_url, number)
+
+
+def test_a_decision_written_again_changes_nothing(own_database_url):
+    """The register's write of a review's decision retried (its activity timed out after the
+    commit): one line on the trail, one change on the course, even for a decision that changed
+    nothing."""
+    [number] = households(own_database_url, 1, villages=(VILLAGE,))
+    now = datetime.now(UTC)
+    for outcome in ({"outcome": "continue"}, {"outcome": "suspend"}):
+        with session_scope(own_database_url, writes=True) as session:
+            review_no = open_review(
+                session, recipient_no=number, kind="out_of_cycle", reason="抽查", actor=OFFICER,
+                now=now, policy=Policy(), ring=RING, today=local_date(now),
+            ).review_no  # fmt: skip
+        decision = BenefitDecision(actor=OFFICER, reasons="核查", **outcome)
+        months = []
+        for _ in range(2):
+            with session_scope(own_database_url, writes=True) as session:
+                months.append(decide_review(
+                    session, review_no=review_no, recipient_no=number, decision=decision,
+                    at=now, policy=Policy(),
+                ))  # fmt: skip
+        assert months[0] == months[1] == str(Month.at(now).plus(1))
+    with session_scope(own_database_url) as session:
+        trail = [e.action for e in audit_trail(session, case_no=number)]
+        household = view_of(session.get(RecipientRecord, number))
+    assert trail.count("benefit_continued") == trail.count("benefit_suspended") == 1
+    assert len(household.course) == 2 and household.open_review is None

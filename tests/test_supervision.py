@@ -501,6 +501,7 @@ async def test_an_auditor_reads_and_changes_nothing(stack):
         "year": "2026",
         "recipient_no": "370305-DB-2026-000001",
         "review_no": "370305-DB-2026-000001-R01",
+        "reference": "correction-1",
         "recovery_id": "1",
         "referral_no": "370305-ZJ2026-000001",
     }

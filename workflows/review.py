@@ -84,6 +84,7 @@ class ReviewWorkflow(CaseWorkflow):
             ruling = ReviewRuling(
                 review_no=case.view.case_no, recipient_no=case.view.recipient_no,
                 decision=decision, at=now, policy=case.start.policy,
+                assessed_income=case.survey.assessed_monthly_income if case.survey else None,
             )  # fmt: skip
             try:
                 month = await workflow.execute_activity(

@@ -6,7 +6,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
-from api.console import signing, supervising
+from api.console import casework, lists, oversight, reserves, signing, supervising
 from api.console.access import OPEN_CONSOLE, allowed
 from api.console.pages import HERE, ConsoleRoute, error_page
 from domain.cases import Actor
@@ -23,5 +23,9 @@ def install(app: FastAPI) -> None:
     """Serve the console and its assets (no CDN: the offices may have no internet)."""
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.include_router(signing.router)
+    app.include_router(casework.router)  # before the supervisor's /cases/{case_no}/{action}
+    app.include_router(lists.router)
     app.include_router(supervising.router)
+    app.include_router(oversight.router)
+    app.include_router(reserves.router)
     app.include_router(_missing)  # last: what no other console route answers

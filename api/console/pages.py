@@ -18,7 +18,7 @@ from starlette.templating import Jinja2Templates
 
 from api.console import session, words
 from api.errors import STATUS
-from api.permissions import SUPERVISE, PermittedRoute
+from api.permissions import LIST_CASES, READ_RESERVE, SUPERVISE, PermittedRoute
 from domain.errors import CaseError, NotFound
 
 log = structlog.get_logger()
@@ -55,6 +55,8 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
             "user": user,
             "csrf": current.csrf,
             "supervises": user is not None and user.role in SUPERVISE.roles,
+            "reads_reserves": user is not None and user.role in READ_RESERVE.roles,
+            "lists_cases": user is not None and user.role in LIST_CASES.roles,
             **context,
         },
         status_code=status_code,

@@ -2,13 +2,14 @@
 and a supervisor's actions on it. Each calls the service the API's route calls, under that
 route's permission."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 from temporalio.client import Client
 
+from api.console import actions as casework
 from api.console import once, words
 from api.console.access import CHECKED_FORM, USE_CONSOLE, allowed
 from api.console.pages import ConsoleRoute, render
@@ -24,6 +25,7 @@ from api.permissions import (
 )
 from api.routes.supervision import ExtensionCreate, InterventionCreate
 from domain import emergency
+from domain.calendar import local_date
 from domain.cases import OPEN_STAGES, Actor, Intervention, InterventionRecord
 from domain.errors import CaseError, NotFound
 from domain.supervision import Reason
@@ -40,7 +42,7 @@ OPEN = {*OPEN_STAGES, *emergency.OPEN}
 """Where a case waits for someone (the home page's list)."""
 ACTIONS = ["reverify", "retry-now", "reassign", "escalate", "reopen", "cancel", "restart-orphan"]
 HALTED_ACTIONS = ["restart", "close"]
-STUCK_KINDS = ("application", "emergency", "recipient", "payroll")
+STUCK_KINDS = ("application", "emergency", "recipient", "payroll", "referral")
 
 
 @router.get("/")
@@ -111,7 +113,7 @@ async def case_page(
 ) -> Response:
     """案件: its stage, family, payments and trail; a supervisor's actions."""
     done = request.query_params.get("done", "")
-    return await _case(request, db=db, settings=settings, user=user, case=case, done=done)
+    return await case_view(request, db=db, settings=settings, user=user, case=case, done=done)
 
 
 @router.post("/cases/{case_no}/extend-deadline")
@@ -172,7 +174,7 @@ async def _intervene(
             words.problem(str(p["loc"][0]) if p["loc"] else "", p["type"], p["msg"])
             for p in invalid.errors()
         ]
-        return await _case(request, db=db, settings=settings, user=user, case=case,
+        return await case_view(request, db=db, settings=settings, user=user, case=case,
                            failed=action, problems=problems, values=form, status_code=422)  # fmt: skip
     record = InterventionRecord(
         actor=user,
@@ -197,13 +199,13 @@ async def _intervene(
             hold=timedelta(seconds=settings.action_timeout_seconds + 10), run=act,
         )  # fmt: skip
     except CaseError as refused:
-        return await _case(request, db=db, settings=settings, user=user, case=case,
+        return await case_view(request, db=db, settings=settings, user=user, case=case,
                            failed=action, problems=[words.refusal(refused)], values=form,
                            status_code=STATUS[type(refused)])  # fmt: skip
     return RedirectResponse(location, status_code=303)
 
 
-async def _case(
+async def case_view(
     request: Request,
     *,
     db: Database,
@@ -213,9 +215,12 @@ async def _case(
     done: str = "",
     failed: str = "",
     problems: list[str] | None = None,
+    form_problems: dict[str, list[str]] | None = None,
     values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
+    """The case page; after a refused form, with its problems (``problems`` of a supervisor's
+    form, ``form_problems`` of a caseworker's by field) and what was typed."""
     kind = KINDS[case.kind]
     read = await cases.read(db=db, kind=kind, case=case, user=user, ring=settings.key_ring())
     trail = await cases.trail(db=db, kind=kind, case=case, user=user)
@@ -229,6 +234,10 @@ async def _case(
         kind=case.kind, family=read.family, trail=list(reversed(trail)), actions=actions,
         done=done, failed=failed, problems=problems or [], values=values or {},
         names=await _names(db),
+        casework=casework.offered(user, case.kind, str(read.view.stage)),
+        form_problems=form_problems or {},
+        others=casework.others(form_problems or {}, failed),
+        today=local_date(datetime.now(UTC)).isoformat(),
     )  # fmt: skip
 
 

@@ -2,6 +2,7 @@
 dates and amounts as a Chinese reader writes them (Asia/Shanghai). A value with no name here
 shows as it is."""
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -72,6 +73,7 @@ TYPES = {
     "sudden_hardship": "突发生活困难",
     "major_illness": "重特大疾病",
     "education": "子女教育费用",
+    "other": "其他",
 }
 
 INTERVENTIONS = {
@@ -85,6 +87,21 @@ INTERVENTIONS = {
     "restart-orphan": "启动缺失的流程",
     "restart": "从中止处重新启动",
     "close": "关闭中止的案件",
+}
+
+CASEWORK = {
+    "accepted": "受理",
+    "survey": "入户调查",
+    "review": "初审",
+    "decision": "审核确认",
+    "documents-requested": "要求补正材料",
+    "documents-received": "收到补正材料",
+    "objections": "登记异议",
+    "bank-account": "登记银行账户",
+    "withdrawal": "撤回申请",
+    "approval": "审批",
+    "exception-approval": "一事一议审批",
+    "rejection": "不予救助",
 }
 
 STEPS = {
@@ -122,6 +139,8 @@ STEPS = {
     "calendar_published": "节假日安排发布",
 }
 
+LEDGER = {"top_up": "补充", "hold": "冻结", "settle": "支付结算", "release": "解冻"}
+
 PAYMENT_STATUS = {"settled": "已到账", "refused": "被拒绝"}
 
 REFUSALS: dict[type[CaseError], str] = {
@@ -142,6 +161,56 @@ FIELDS = {
     "role": "角色",
     "jurisdiction": "辖区代码",
     "name": "姓名",
+    "query.from": "起始日期",
+    "query.to": "截止日期",
+    "amount": "金额",
+    "note": "说明",
+    "investigators": "调查人员",
+    "visited_on": "入户日期",
+    "findings": "调查情况",
+    "household_monthly_income": "家庭月总收入",
+    "disability_grade": "残疾等级",
+    "unable_to_work": "无劳动能力",
+    "has_income": "有收入来源",
+    "supporter_able": "义务人有能力",
+    "self_care": "生活自理能力",
+    "recommendation": "初审意见",
+    "reasons": "理由",
+    "outcome": "审核确认",
+    "exception_reason": "一事一议理由",
+    "review_cadence": "核查周期",
+    "care_form": "供养方式",
+    "institution": "供养机构",
+    "institution.name": "供养机构",
+    "institution.bank": "机构开户银行",
+    "institution.account_no": "机构账号",
+    "documents": "补正材料",
+    "raised_by": "异议人",
+    "grounds": "异议理由",
+    "bank": "开户银行",
+    "account_no": "账号",
+    "holder": "户名",
+    "assistance_type": "救助类型",
+    "expense": "支出类型",
+    "township": "镇(街道)",
+    "village": "村(社区)",
+    "channel": "申请渠道",
+    "applicant": "申请人",
+    "applicant.name": "申请人姓名",
+    "applicant.id_number": "申请人身份证号",
+    "applicant.phone": "申请人电话",
+    "household": "家庭成员",
+    "household.name": "家庭成员姓名",
+    "household.id_number": "家庭成员身份证号",
+    "household.relation": "与申请人关系",
+    "household.monthly_income": "家庭成员月收入",
+    "hukou_township": "户籍所在镇(街道)",
+    "resident_since": "居住起始日期",
+    "bank_account": "银行账户",
+    "bank_account.bank": "开户银行",
+    "bank_account.account_no": "账号",
+    "bank_account.holder": "户名",
+    "survey": "入户调查",
 }
 
 PROBLEMS = {
@@ -154,20 +223,127 @@ PROBLEMS = {
     "int_type": "请填写整数",
     "literal_error": "请从列表中选择",
     "enum": "请从列表中选择",
+    "greater_than": "必须大于0",
+    "decimal_parsing": "请填写金额，例如 1760.00",
+    "decimal_type": "请填写金额，例如 1760.00",
+    "decimal_max_places": "最多两位小数（分）",
+    "decimal_max_digits": "金额过大",
+    "decimal_whole_digits": "金额过大",
+    "date_from_datetime_parsing": "请按 年-月-日 填写日期",
+    "date_parsing": "请按 年-月-日 填写日期",
+    "date_type": "请按 年-月-日 填写日期",
+    "string_pattern_mismatch": "格式不对",
+    "too_short": "填写的项目不够",
+    "too_long": "填写的项目过多",
+    "bool_parsing": "请选择是或否",
+    "extra_forbidden": "多余的项目",
 }
 
 
+MISMATCHES = {
+    "edited": "记录被改动",
+    "chain broken": "哈希链断裂",
+    "newest entry missing": "最新记录缺失",
+    "head mismatch": "链头不符",
+    "no head": "缺少链头",
+    "seal mismatch": "封存点不符",
+}
+
+MESSAGES: dict[str, list[tuple[str, str]]] = {
+    "query.from": [("from must be between", "应在2000年至2099年之间")],
+    "query.to": [
+        ("to must be between", "应在2000年至2099年之间"),
+        ("to must be on or after from", "不能早于起始日期"),
+        ("a report covers at most three years", "一次最多统计三年"),
+    ],
+    "investigators": [
+        (r"a household survey needs at least (\d+) named investigators",
+         "入户调查至少需要{0}名调查人员，请填写每个人的姓名"),
+    ],
+    "visited_on": [(r"the visit date must be between (\S+) and today", "应在{0}至今天之间")],
+    "household_monthly_income": [("income cannot be negative", "收入不能为负数")],
+    "reasons": [(r"a (review|decision|rejection) gives its reasons", "请填写理由")],
+    "grounds": [("an objection states its grounds", "请填写异议理由")],
+    "raised_by": [("say who raised the objection", "请填写异议人")],
+    "documents": [("name the documents", "请列出申请人需补正的材料")],
+    "reason": [
+        ("record why the application is withdrawn", "请填写撤回原因"),
+        ("an intervention states its reason", "请填写原因，将记入办理记录"),
+    ],
+    "amount": [
+        ("低保 and 特困 amounts follow from the standard", "低保和特困的金额按标准计算，不能另定"),
+        (r"an emergency payment is between ¥0\.01 and ¥(\S+)", "急难救助金额应在¥0.01至¥{0}之间"),
+    ],
+    "exception_reason": [("一事一议 states its reason", "一事一议须说明理由")],
+    "id_number": [
+        ("an ID number has 17 digits", "身份证号应为17位数字加一位数字或X"),
+        ("the ID number does not start with a province", "身份证号开头不是有效的省份代码"),
+        ("the birth date in the ID number is in the future", "身份证号中的出生日期不合理"),
+        ("the birth date in the ID number is not a real date", "身份证号中的出生日期不存在"),
+        ("the check digit does not match", "身份证号校验位不符，请重新核对身份证"),
+        ("the same ID number appears twice", "申请人和家庭成员中有重复的身份证号"),
+    ],
+    "household": [("the same ID number appears twice", "申请人和家庭成员中有重复的身份证号")],
+    "phone": [("a mobile number has 11 digits", "手机号应为以1开头的11位数字")],
+    "expense": [("temporary assistance names its expenditure", "临时救助须选择支出类型")],
+    "channel": [("a village coordinator submits referrals", "村(社区)协理员只能提交部门转介或主动发现的申请")],
+    "WrongStage": [
+        (r"case \S+ is at stage '(\w+)'", "案件当前处于「{stage0}」阶段，不能办理此项"),
+    ],
+    "NotPermitted": [
+        ("this case is recorded as a conflict of interest",
+         "此案件已作近亲属备案，须由区民政局进行入户调查"),
+        (r"the (applicant|family) lives outside your jurisdiction", "申请人不在您的辖区内"),
+    ],
+    "Conflict": [(r"this household already has an open", "该家庭已有同类在办案件，不能重复受理")],
+}  # fmt: skip
+"""The domain's refusals in Chinese, by the field they name (else the refusal's kind) and a
+pattern of the rule's English message (its groups fill ``{0}``; ``{stage0}`` names a stage);
+a refusal not here shows its kind in Chinese and the English detail."""
+
+
+def translated(field: str, message: str) -> str | None:
+    """A rule's message in Chinese, if this file knows it."""
+    message = message.removeprefix("Value error, ")
+    for key in (field, field.rpartition(".")[2]):
+        for pattern, chinese in MESSAGES.get(key, []):
+            if found := re.match(pattern, message):
+                groups = found.groups()
+                stages = {f"stage{i}": STAGES.get(g, g) for i, g in enumerate(groups)}
+                return chinese.format(*groups, **stages)
+    return None
+
+
 def refusal(error: CaseError) -> str:
-    """A refusal as the console shows it: its kind in Chinese, then the rule's own words."""
+    """A refusal as the console shows it: the rule's own words in Chinese where known (naming
+    the field), else its kind in Chinese and the rule's English detail."""
+    field = getattr(error, "field", "")
+    if (chinese := translated(field or type(error).__name__, error.message)) is not None:
+        return f"{label(field)}：{chinese}" if field else chinese
     kind = REFUSALS.get(type(error), UNAVAILABLE)
     return f"{kind}：{error.message}"
+
+
+MEMBER = {"name": "姓名", "id_number": "身份证号", "relation": "关系", "monthly_income": "月收入"}
+
+
+def label(field: str) -> str:
+    """A field's name in Chinese: ``household.1.name`` is 家庭成员2 姓名."""
+    if field in FIELDS:
+        return FIELDS[field]
+    if found := re.fullmatch(r"(\w+)\.(\d+)\.(\w+)", field):
+        group, n, name = found.groups()
+        return f"{FIELDS.get(group, group)}{int(n) + 1}的{MEMBER.get(name, name)}"
+    return FIELDS.get(field.rpartition(".")[2], field)
 
 
 def problem(field: str, kind: str, message: str) -> str:
     """A field the form's check refused."""
     if kind == "value_error" and message.endswith("must not be blank"):
         kind = "missing"  # the API's own check of a blank text
-    return f"{FIELDS.get(field, field)}：{PROBLEMS.get(kind, message)}"
+    if kind == "value_error" and (chinese := translated(field, message)):
+        return f"{label(field)}：{chinese}"
+    return f"{label(field)}：{PROBLEMS.get(kind, message)}"
 
 
 def day(value: date | datetime | None) -> str:
@@ -194,6 +370,11 @@ def amount(value: Decimal | int | float | None) -> str:
     return f"¥{Decimal(value):,.2f}"
 
 
+def share(value: float | None) -> str:
+    """87.5%; a share of nothing is a dash."""
+    return "—" if value is None else f"{value:.1%}".replace(".0%", "%")
+
+
 def name_of(table: dict[str, str], value: object) -> str:
     text = str(getattr(value, "value", value) or "")
     return table.get(text, text)
@@ -211,6 +392,10 @@ FILTERS = {
     "step": lambda v: name_of(STEPS, v),
     "intervention": lambda v: name_of(INTERVENTIONS, v.replace("_", "-")),
     "payment_status": lambda v: name_of(PAYMENT_STATUS, v),
+    "share": share,
+    "casework": lambda v: name_of(CASEWORK, v),
+    "done": lambda v: CASEWORK.get(v) or name_of(INTERVENTIONS, v),
+    "mismatch": lambda v: name_of(MISMATCHES, v),
 }
 
 

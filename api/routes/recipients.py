@@ -22,6 +22,7 @@ from api.models import (
     RecipientPublic,
     RecoveryOutcomeCreate,
     RecoveryPublic,
+    ReviewPublic,
 )
 from api.permissions import (
     CORRECT_BENEFIT,
@@ -93,6 +94,7 @@ async def get_recipient(
         payments=[MonthPaymentPublic.model_validate(p) for p in read.payments],
         recoveries=[RecoveryPublic.model_validate(r) for r in recoveries],
         dishonesty=[DishonestyPublic.model_validate(f) for f in findings],
+        review=ReviewPublic.of(read.review) if read.review else None,
     )
 
 
@@ -149,6 +151,7 @@ async def correct(
     )  # fmt: skip
     recovery = corrected.recovery
     return CorrectionPublic(
+        reference=corrected.view.course[-1].reference,
         recipient=RecipientPublic.of(corrected.view),
         recovery=RecoveryPublic.model_validate(recovery) if recovery else None,
     )

@@ -135,6 +135,30 @@ async def get_decision_letter(
     )
 
 
+@router.get(
+    "/{recipient_no}/decisions/{reference}/decision-letter",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "The letter (A4)."}},
+)
+async def get_course_decision_letter(
+    recipient_no: RecipientNo,
+    reference: ReviewNo,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    user: Actor = permit(READ_RECIPIENT),
+) -> Response:
+    """The letter of any decision on the household's course, by the reference its course shows
+    (a correction's — 撤销、更正 —, a finding of dishonesty's, a review's)."""
+    letter = await letters.course_decision_letter(
+        db=db, recipient_no=recipient_no, reference=reference, policy=settings.policy
+    )
+    return Response(
+        content=await letters.render_pdf_async(letter),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{recipient_no}-{reference}.pdf"'},
+    )
+
+
 def _action(
     path: str, body: type, record: Callable[[Actor, Any], Any], update: Any, permission: Permission,
     doc: str,
