@@ -38,9 +38,9 @@ test: $(INSTALLED) browser fonts
 bench: $(INSTALLED)
 	$(PY) -m bench $(ARGS)
 
-# make token ROLE=township_assistant JURISDICTION=370305001 [SUB=..] [NAME=..]
+# make token ROLE=township_assistant JURISDICTION=370305001 [SUB=..] [NAME=..] [DEPARTMENT=..]
 token: $(INSTALLED)
-	$(PY) -m api.tokens --role $(ROLE) --jurisdiction $(JURISDICTION) $(if $(SUB),--sub $(SUB)) $(if $(NAME),--name $(NAME))
+	$(PY) -m api.tokens --role $(ROLE) --jurisdiction $(JURISDICTION) $(if $(SUB),--sub $(SUB)) $(if $(NAME),--name $(NAME)) $(if $(DEPARTMENT),--department $(DEPARTMENT))
 
 # Regenerate tests/histories/ (replay test) after a deliberate workflow change.
 histories: $(INSTALLED)

@@ -13,6 +13,7 @@ import telemetry
 from activities.external import ExternalActivities
 from activities.payroll import PayrollActivities
 from activities.records import RecordActivities, ReserveActivities
+from activities.referrals import ReferralActivities
 from activities.retry_marks import RetryMarks
 from activities.reviews import ReviewActivities
 from activities.standards import StandardActivities
@@ -28,6 +29,7 @@ from workflows.application import ApplicationWorkflow
 from workflows.client import connect, ensure_payroll_schedule, ensure_review_schedule
 from workflows.emergency import EmergencyWorkflow
 from workflows.payroll import PayrollWorkflow, ReissueWorkflow, TownshipPayrollWorkflow
+from workflows.referral import ReferralWorkflow
 from workflows.review import ReviewRoundWorkflow, ReviewWorkflow
 from workflows.standards import StandardChangeWorkflow
 
@@ -40,6 +42,7 @@ WORKFLOWS = [
     StandardChangeWorkflow,
     ReviewWorkflow,
     ReviewRoundWorkflow,
+    ReferralWorkflow,
 ]
 
 log = structlog.get_logger()
@@ -79,7 +82,9 @@ def create_worker(
         task_queue=task_queue or settings.task_queue,
         policy=settings.policy,
     )
+    referrals = ReferralActivities(database_url=settings.database_url)
     activities = [
+        referrals.referral_event,
         reviews.decide_review,
         reviews.open_due_reviews,
         records.record_transition,

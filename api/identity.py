@@ -27,6 +27,7 @@ import jwt
 import structlog
 
 from domain.cases import LEVEL_OF_ROLE, Actor, Role
+from domain.referrals import Department
 from domain.townships import jurisdiction_level
 from settings import Settings
 
@@ -178,8 +179,8 @@ class TokenVerifier:
 
 
 def actor_of(claims: dict[str, Any]) -> Actor:
-    """The user an authentic token's claims name: ``sub``, ``name``, ``role``,
-    ``jurisdiction`` (the code of the district, one of its townships or one of its villages:
+    """The user an authentic token's claims name: ``sub``, ``name``, ``role``, ``department``
+    (a department liaison's), ``jurisdiction`` (the code of the district, one of its townships or one of its villages:
     the level of the role, ``domain.cases.LEVEL_OF_ROLE``)."""
     user_id, name = claims["sub"], claims.get("name") or claims["sub"]
     if not isinstance(user_id, str) or not isinstance(name, str):
@@ -200,7 +201,23 @@ def actor_of(claims: dict[str, Any]) -> Actor:
             f"role '{role}' works for {NAMED[works_at]}; this token names {NAMED[level]}: "
             "ask the administrator to correct your account"
         )
-    return Actor(user_id=user_id, name=name, role=Role(role), jurisdiction=jurisdiction)
+    return Actor(
+        user_id=user_id, name=name, role=Role(role), jurisdiction=jurisdiction,
+        department=_department(Role(role), claims.get("department")),
+    )  # fmt: skip
+
+
+def _department(role: Role, department: Any) -> str | None:
+    """A department liaison's ``department`` claim (部门转介: whose referrals they file and
+    read); the other roles are 民政's own staff and carry none."""
+    if role != Role.department_liaison:
+        return None
+    if not isinstance(department, str) or department not in Department.__members__:
+        raise UnusableClaims(
+            "a department liaison's token names its department (one of "
+            f"{', '.join(Department)}); ask the administrator to correct your account"
+        )
+    return department
 
 
 NAMED = {"district": "the district", "township": "a township", "village": "a village"}

@@ -35,7 +35,9 @@ from domain.cases import (
 from domain.emergency import Cause, EmergencyView
 from domain.identity import normalize_id_number, normalize_phone
 from domain.intake import ApplicationIntake, EmergencyIntake
+from domain.privacy import for_role
 from domain.recipients import RecipientView
+from domain.referrals import Department, Situation
 from domain.reviews import ReviewView
 from store.pages import Paged
 
@@ -106,6 +108,8 @@ def _fen(value: Decimal) -> Decimal:
 
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2), AfterValidator(_fen)]
+
+ReferralNo = Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,40}$")]
 
 MAX_HOUSEHOLD = 30
 """Members besides the applicant: more than any real household (户)."""
@@ -179,6 +183,9 @@ class ApplicationCreate(Body):
     conflict_of_interest: ConflictOfInterestIn | None = None
     bank_account: BankAccountIn | None = Field(
         default=None, description="where an approval is paid; it can also be recorded later"
+    )
+    referral_no: ReferralNo | None = Field(
+        default=None, description="部门转介: the referral this application answers"
     )
 
     def intake(self) -> ApplicationIntake:
@@ -453,6 +460,9 @@ class EmergencyCreate(Body):
     bank_account: BankAccountIn
     requested_amount: Amount
     situation: Text
+    referral_no: ReferralNo | None = Field(
+        default=None, description="部门转介: the referral this request answers"
+    )
 
     def intake(self) -> EmergencyIntake:
         """The request as the domain takes it in."""
@@ -782,3 +792,90 @@ class StandardChangePublic(BaseModel):
 
 
 RecipientDetail.model_rebuild()
+
+
+# ---- referrals from other departments (部门转介) ------------------------------------------
+
+
+class ReferralFamilyIn(Body):
+    name: Name
+    id_number: IdNumber
+    phone: Phone
+
+
+class ReferralCreate(Body):
+    family: ReferralFamilyIn
+    village: Annotated[str, Field(pattern=r"^\d{12}$", description="where the family lives")]
+    situation: Situation
+    note: Note = ""
+    department: Department | None = Field(
+        default=None,
+        description="a district officer recording a department's referral names it; a "
+        "liaison's is its token's",
+    )
+
+
+class ReferralOutcomeCreate(Body):
+    outcome: Annotated[
+        str,
+        Field(
+            max_length=40,
+            description="not_eligible, already_assisted or referred_elsewhere "
+            "(application_opened is set by itself when an intake names the referral)",
+        ),
+    ]
+    reasons: Text
+    referred_to: Department | None = Field(
+        default=None, description="referred_elsewhere: the department it goes to"
+    )
+    case_no: ReferralNo | None = Field(
+        default=None, description="already_assisted: the case that assists the family"
+    )
+    recipient_no: ReferralNo | None = Field(
+        default=None, description="already_assisted: the recipient household it belongs to"
+    )
+
+
+class ReferralPublic(BaseModel):
+    """A referral: where it was routed, its deadline and outcome. The family's ID and phone
+    numbers in full only to the township's and district's caseworkers reading the referral
+    itself; masked in lists and to the department."""
+
+    referral_no: str
+    department: str
+    situation: str
+    township: str
+    village: str
+    family_name: str
+    id_number: str
+    phone: str
+    note: str
+    status: str
+    received_at: datetime
+    verify_by: date
+    overdue: bool
+    outcome: str | None
+    reasons: str
+    referred_to: str | None
+    linked_case: str | None
+    """The family's open case it was linked to (or the case it names as assisting it)."""
+    linked_recipient: str | None
+    linked_referral: str | None
+    """The family's referral already open, whose outcome this one takes."""
+    case_no: str | None
+    """The application or emergency opened from it."""
+    acted_at: datetime | None
+
+    @classmethod
+    def of(cls, shown: Any, role: str) -> "ReferralPublic":
+        row = shown.row
+        return cls(
+            referral_no=row.referral_no, department=row.department, situation=row.situation,
+            township=row.township, village=row.village, family_name=row.family_name,
+            id_number=shown.id_number, phone=shown.phone, note=for_role(role, row.note),
+            status=row.status, received_at=row.received_at, verify_by=row.verify_by,
+            overdue=row.overdue, outcome=row.outcome, reasons=for_role(role, row.reasons),
+            referred_to=row.referred_to, linked_case=row.linked_case,
+            linked_recipient=row.linked_recipient, linked_referral=row.linked_referral,
+            case_no=row.case_no, acted_at=row.acted_at,
+        )  # fmt: skip

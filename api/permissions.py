@@ -27,6 +27,7 @@ from domain.townships import covers, jurisdiction_level
 from store.db import Database
 from store.jurisdiction import CaseRef, case_ref
 from store.recipients import village_of_recipient
+from store.referrals import village_of_referral
 
 
 class Scope(StrEnum):
@@ -36,6 +37,9 @@ class Scope(StrEnum):
     """The case in the path (``{case_no}``) lies in your jurisdiction; else 404."""
     township = "township"
     """The township in the path (``{code}``) lies in your jurisdiction; else 404."""
+    referral = "referral"
+    """The referral in the path (``{referral_no}``) lies in your jurisdiction; else 404 (a
+    department liaison's own department's: the service checks it)."""
     recipient = "recipient"
     """The recipient household in the path (``{recipient_no}``) lies in your jurisdiction;
     else 404."""
@@ -73,7 +77,10 @@ def _permission(name: str, roles: set[Role] | frozenset[Role], scope: Scope) -> 
 
 R = Role
 EVERYONE = frozenset(Role)
-CASE_READERS = EVERYONE - {R.admin}
+STAFF = EVERYONE - {R.department_liaison}
+"""民政's own people: a department liaison (部门转介) files and reads its department's referrals
+and the reference data, never a case file, a reserve or the staff's notices."""
+CASE_READERS = STAFF - {R.admin}
 """Whoever works on cases or oversees them; the admin keeps the system, not the case files."""
 OVERSIGHT = {R.supervisor, R.district_officer, R.auditor, R.admin}
 
@@ -93,7 +100,7 @@ METRICS = Permission(
 READ_REFERENCE = _permission("read reference data", EVERYONE, Scope.none)
 EDIT_TOWNSHIP = _permission("edit a township", {R.admin}, Scope.township)
 PUBLISH_CALENDAR = _permission("publish the holiday calendar", {R.admin}, Scope.district)
-READ_NOTIFICATIONS = _permission("read notifications", EVERYONE, Scope.rows)
+READ_NOTIFICATIONS = _permission("read notifications", STAFF, Scope.rows)
 
 LIST_CASES = _permission("list cases", CASE_READERS, Scope.rows)
 READ_CASE = _permission("read a case", CASE_READERS, Scope.case)
@@ -129,7 +136,7 @@ EXTEND_DEADLINE = _permission(
 district officer decides."""
 
 READ_RESERVE = _permission(
-    "read a township's reserve", EVERYONE - {R.village_coordinator}, Scope.township
+    "read a township's reserve", STAFF - {R.village_coordinator}, Scope.township
 )
 TOP_UP = _permission("top up a township's reserve", {R.district_officer}, Scope.township)
 
@@ -179,6 +186,17 @@ DECRYPT_PAYLOADS = _permission(
     "decrypt the case engine's payloads (the Web UI's codec)",
     {R.supervisor, R.admin},
     Scope.district,
+)
+
+FILE_REFERRAL = _permission(
+    "file a referral from a department", {R.department_liaison, R.district_officer}, Scope.district
+)
+LIST_REFERRALS = _permission("list referrals", CASE_READERS | {R.department_liaison}, Scope.rows)
+READ_REFERRAL = _permission(
+    "read a referral", CASE_READERS | {R.department_liaison}, Scope.referral
+)
+RECORD_REFERRAL_OUTCOME = _permission(
+    "record a referral's outcome", {R.township_assistant}, Scope.referral
 )
 
 
@@ -238,6 +256,13 @@ async def _check_jurisdiction(scope: Scope, request: Request, user: Actor) -> No
             village = await database.read(village_of_recipient, recipient_no=recipient_no)
             if village is None or not covers(user.jurisdiction, village):
                 raise NotFound(f"no recipient household {recipient_no} in your jurisdiction")
+    elif scope is Scope.referral:
+        referral_no = request.path_params["referral_no"]
+        if _CASE_NO.fullmatch(referral_no):
+            database = Database(request.app.state.settings.database_url)
+            village = await database.read(village_of_referral, referral_no=referral_no)
+            if village is None or not covers(user.jurisdiction, village):
+                raise NotFound(f"no referral {referral_no} in your jurisdiction")
     elif scope is Scope.township:
         code = request.path_params["code"]
         if _TOWNSHIP.fullmatch(code) and not covers(user.jurisdiction, code):
@@ -312,6 +337,7 @@ class PermittedRoute(APIRoute):
             Scope.case: "{case_no}",
             Scope.township: "{code}",
             Scope.recipient: "{recipient_no}",
+            Scope.referral: "{referral_no}",
         }.get(permission.scope)
         if needs and needs not in path:
             raise RuntimeError(f"{where}: a {permission.scope} permission needs {needs}")

@@ -1,5 +1,6 @@
 """Bearer tokens of the embedded stack (JWT, HS256, signed with ``jwt_secret``) with the claims
-``sub``, ``name``, ``role``, ``jurisdiction``; ``api.identity`` verifies them.
+``sub``, ``name``, ``role``, ``jurisdiction`` (and a department liaison's ``department``);
+``api.identity`` verifies them.
 
 ``python -m api.tokens --role township_assistant --jurisdiction 370305001`` prints one for the
 embedded stack (``make token`` does the same).
@@ -11,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 
 from domain.cases import LEVEL_OF_ROLE, Role
+from domain.referrals import Department
 from domain.townships import jurisdiction_level
 
 ALGORITHM = "HS256"
@@ -31,6 +33,7 @@ def issue_token(
     hours: float = 12,
     issuer: str | None = None,
     audience: str | None = None,
+    department: str | None = None,
 ) -> str:
     now = datetime.now(UTC)
     claims = {
@@ -41,6 +44,7 @@ def issue_token(
         "iat": now,
         "exp": now + timedelta(hours=hours),
     }
+    claims |= {"department": department} if department else {}
     # When the API checks them, its own tokens carry them too.
     claims |= {"iss": issuer} if issuer else {}
     claims |= {"aud": audience} if audience else {}
@@ -55,6 +59,11 @@ def main() -> None:
     parser.add_argument("--jurisdiction", required=True, help="district, township or village code")
     parser.add_argument("--sub", help="user id (default: the role and jurisdiction)")
     parser.add_argument("--name", help="display name (default: the user id)")
+    parser.add_argument(
+        "--department",
+        choices=[d.value for d in Department],
+        help="a department liaison's department (部门转介)",
+    )
     parser.add_argument("--hours", type=float, default=12)
     args = parser.parse_args()
     sub = args.sub or f"{args.role}-{args.jurisdiction}"
@@ -63,6 +72,8 @@ def main() -> None:
     works_at = LEVEL_OF_ROLE[Role(args.role)]
     if jurisdiction_level(args.jurisdiction) != works_at:
         parser.error(f"role '{args.role}' works for {CODE_OF[works_at]}")
+    if (args.role == Role.department_liaison) != (args.department is not None):
+        parser.error("--department is given for a department_liaison, and only for one")
     if not 0 < args.hours <= settings.token_max_lifetime_hours:
         parser.error(
             f"--hours is at most {settings.token_max_lifetime_hours:g} "
@@ -78,6 +89,7 @@ def main() -> None:
             role=Role(args.role),
             jurisdiction=args.jurisdiction,
             hours=args.hours,
+            department=args.department,
         )
     )
 

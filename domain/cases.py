@@ -63,6 +63,7 @@ class Role(StrEnum):
     supervisor = "supervisor"  # 工作专班
     auditor = "auditor"
     admin = "admin"
+    department_liaison = "department_liaison"  # 部门联络员: another department refers families
 
 
 LEVEL_OF_ROLE: dict[Role, str] = {
@@ -73,6 +74,7 @@ LEVEL_OF_ROLE: dict[Role, str] = {
     Role.supervisor: "district",
     Role.auditor: "district",
     Role.admin: "district",
+    Role.department_liaison: "district",
 }
 """The level each role works at: its user's jurisdiction is the code of that level
 (``domain.townships.jurisdiction_level``). A role's powers are its level's: a district
@@ -88,6 +90,8 @@ class Actor:
     name: str
     role: Role
     jurisdiction: str
+    department: str | None = None
+    """A department liaison's department (``domain.referrals.Department``); None for 民政 staff."""
 
 
 SYSTEM = Actor(user_id="system", name="jiuzhu", role=Role.admin, jurisdiction="370305")
@@ -186,6 +190,8 @@ class CaseStart:
     dishonesty_flag: str | None = None
     """失信: a member belongs to a household found to have obtained aid dishonestly — which, and
     when (set at intake; not a refusal)."""
+    referral_no: str | None = None
+    """部门转介: the referral the application came from."""
 
 
 @dataclass(frozen=True)
@@ -410,6 +416,8 @@ class CaseView:
     dishonesty_flag: str | None = None
     """失信: a member belongs to a household found to have obtained aid dishonestly — which, and
     when (set at intake; not a refusal)."""
+    referral_no: str | None = None
+    """部门转介: the referral the application came from."""
 
     @property
     def overdue(self) -> bool:
@@ -475,4 +483,5 @@ def initial_view(start: CaseStart) -> CaseView:
         original_decision_due=start.deadlines.decision_due,
         recipient_no=start.recipient_no,
         dishonesty_flag=start.dishonesty_flag,
+        referral_no=start.referral_no,
     )

@@ -299,6 +299,8 @@ class ComplianceReport:
     """特困 with partial or no self-care in centralised care, per township (seed §2)."""
     reviews: "ReviewSection | None" = None
     """Reviews of recipient households (``domain.review_compliance``)."""
+    referrals: "ReferralSection | None" = None
+    """Referrals from other departments (``domain.referral_compliance``)."""
 
 
 # ---- counting ------------------------------------------------------------------------------
@@ -744,4 +746,80 @@ def review_compliance(
     section.rows = [rows[k] for k in sorted(rows)]
     for counted in [*section.rows, section.total]:
         counted.on_time_share = share(counted.on_time, counted.due + counted.unopened)
+    return section
+
+
+# ---- referrals from other departments (部门转介) ---------------------------------------------
+
+
+class ReferralFacts(NamedTuple):
+    township: str
+    situation: str
+    received_on: date
+    verify_by: date
+    acted_on: date | None
+    """The day its outcome was given (Asia/Shanghai), if it was."""
+
+
+@dataclass
+class ReferralCompliance:
+    township: str | None
+    township_name: str
+    situation: str | None
+    received: int = 0
+    """Referrals received in the period."""
+    on_time: int = 0
+    """Acted on (an outcome) by their verification date."""
+    late: int = 0
+    """Acted on after it."""
+    outstanding: int = 0
+    """No outcome at the report's moment."""
+    outstanding_late: int = 0
+    """Of those, past their verification date."""
+    median_working_days: float | None = None
+    """From receipt to outcome, of those acted on."""
+    on_time_share: float | None = None
+
+
+@dataclass
+class ReferralSection:
+    rows: list[ReferralCompliance] = field(default_factory=list)
+    total: ReferralCompliance = field(
+        default_factory=lambda: ReferralCompliance(None, "合计", None)
+    )
+
+
+def referral_compliance(
+    referrals: Iterable[ReferralFacts],
+    *,
+    period: Period,
+    names: dict[str, str],
+    calendar: WorkingCalendar,
+) -> ReferralSection:
+    """Each referral received in the period counted once, in its township and situation's
+    row: acted on by its date or late, or outstanding; working days from receipt to outcome."""
+    rows: dict[tuple[str, str], ReferralCompliance] = {}
+    days: dict[tuple[str, str] | None, list[float]] = {}
+    section = ReferralSection()
+    today = period.overdue_before
+    for r in referrals:
+        if not period.first <= r.received_on <= period.last:
+            continue
+        key = (r.township, r.situation)
+        if key not in rows:
+            rows[key] = ReferralCompliance(r.township, names.get(r.township, ""), r.situation)
+        acted = r.acted_on if r.acted_on and r.acted_on <= period.as_of_day else None
+        for counted, at in ((rows[key], key), (section.total, None)):
+            counted.received += 1
+            if acted is None:
+                counted.outstanding += 1
+                counted.outstanding_late += r.verify_by < today
+                continue
+            counted.on_time += acted <= r.verify_by
+            counted.late += acted > r.verify_by
+            days.setdefault(at, []).append(calendar.working_days_between(r.received_on, acted))
+    section.rows = [rows[k] for k in sorted(rows)]
+    for key, counted in [*((k, rows[k]) for k in sorted(rows)), (None, section.total)]:
+        counted.median_working_days = _quantile(sorted(days.get(key, [])), 0.5)
+        counted.on_time_share = share(counted.on_time, counted.received)
     return section

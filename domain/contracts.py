@@ -39,6 +39,7 @@ class Activity:
     close_standard_change = "close_standard_change"
     decide_review = "decide_review"
     open_due_reviews = "open_due_reviews"
+    referral_event = "referral_event"
 
 
 @dataclass(frozen=True)

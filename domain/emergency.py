@@ -124,6 +124,8 @@ class EmergencyStart:
     dishonesty_flag: str | None = None
     """失信: a member belongs to a household found to have obtained aid dishonestly — which, and
     when (set at intake; not a refusal)."""
+    referral_no: str | None = None
+    """部门转介: the referral the request came from."""
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,8 @@ class EmergencyView:
     dishonesty_flag: str | None = None
     """失信: a member belongs to a household found to have obtained aid dishonestly — which, and
     when (set at intake; not a refusal)."""
+    referral_no: str | None = None
+    """部门转介: the referral the request came from."""
 
     @property
     def overdue(self) -> bool:
@@ -259,6 +263,7 @@ class Emergency(CaseFile):
             stage_since=start.requested_at,
             recipient_no=start.recipient_no,
             dishonesty_flag=start.dishonesty_flag,
+            referral_no=start.referral_no,
         )
         return cls(view=view, start=start, account=start.bank_account)
 

@@ -41,6 +41,8 @@ class ApplicationIntake:
     expense: str | None = None
     conflict_of_interest: ConflictOfInterest | None = None
     bank_account: BankAccount | None = None
+    referral_no: str | None = None
+    """部门转介: the referral the application answers (its outcome: application opened)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class EmergencyIntake:
     bank_account: BankAccount
     requested_amount: Decimal
     situation: str
+    referral_no: str | None = None
+    """部门转介: the referral the request answers."""
 
 
 def check_lives_within(user: Actor, village: str, *, who: str) -> None:

@@ -87,6 +87,9 @@ class Policy:
     """An out-of-cycle review (a reported change) is decided within this many working days."""
     phase_out_months: int = 6
     """渐退: a household phased out is paid on for this many months."""
+    referral_verify_working_days: int = 10
+    """部门转介: the township verifies a referral within this many working days of its receipt
+    (placeholder until the district sets it; the seed names no number)."""
 
     def review_cadence(self, assistance_type: str) -> str:
         return (

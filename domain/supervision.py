@@ -22,6 +22,7 @@ class Reason(StrEnum):
     not_reconciled = "not_reconciled"  # a payroll batch's totals differ from the bank's
     not_registered = "not_registered"  # approved before the register, and not entered in it
     review_overdue = "review_overdue"  # a recipient household's review past its due date
+    referral_overdue = "referral_overdue"  # a department's referral not verified by its date
 
 
 @dataclass(frozen=True)
@@ -372,5 +373,25 @@ def review_overdue(
         due=end_of_day(due),
         reason=Reason.review_overdue,
         detail=detail,
+        actions=[],
+    )
+
+
+def referral_overdue(
+    *, referral_no: str, situation: str, department: str, township: str, verify_by: date
+) -> Stuck:
+    """A referral from another department (部门转介) without an outcome past its date."""
+    return Stuck(
+        case_no=referral_no,
+        kind="referral",
+        type=situation,
+        township=township,
+        stage="open",
+        since=end_of_day(verify_by),
+        assignee="",
+        waits_for=f"the township's verification of the referral from {department}",
+        due=end_of_day(verify_by),
+        reason=Reason.referral_overdue,
+        detail=f"the referral was to be verified by {verify_by} and has no outcome",
         actions=[],
     )

@@ -16,6 +16,7 @@ from domain.compliance import (
     Period,
     application_compliance,
     compliance_report,
+    referral_compliance,
     review_compliance,
 )
 from domain.errors import InvalidData
@@ -25,6 +26,7 @@ from store.compliance import (
     application_facts,
     care_facts,
     emergency_facts,
+    referral_facts,
     reserve_facts,
     review_facts,
     township_names,
@@ -35,8 +37,9 @@ EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 MAX_SPAN_DAYS = 3 * 366
 """A report covers at most about three years: enough for any audit, bounded in cost."""
 
-Kind = Literal["application", "emergency", "review", "care"]
-"""``review``, ``care`` (the centralised care of 特困 recipients): that part alone; every part
+Kind = Literal["application", "emergency", "review", "care", "referral"]
+"""``review``, ``care`` (the centralised care of 特困 recipients), ``referral`` (部门转介): that
+part alone; every part
 when no kind is named."""
 
 
@@ -112,9 +115,10 @@ def build_report(
         reserves = reserve_facts(session, **where)
     if kind in (None, "care"):
         care = care_facts(session, **where)
+    calendar = load_calendar(session)
     made = compliance_report(
         period=period,
-        calendar=load_calendar(session),
+        calendar=calendar,
         decision_working_days=policy.decision_working_days,
         applications=applications,
         emergencies=emergencies,
@@ -126,6 +130,11 @@ def build_report(
     if kind in (None, "review"):
         reviews, unopened = review_facts(session, **where)
         made.reviews = review_compliance(reviews, unopened, period=period, names=names)
+    if kind in (None, "referral"):
+        made.referrals = referral_compliance(
+            referral_facts(session, **where), period=period, names=names,
+            calendar=calendar,
+        )  # fmt: skip
     return made
 
 

@@ -20,7 +20,7 @@ from domain.cases import (
 )
 from domain.deadlines import DeadlineFacts, compute_deadlines
 from domain.emergency import Emergency, EmergencyStart, EmergencyView
-from domain.errors import Conflict
+from domain.errors import Conflict, Unavailable
 from domain.identity import mask_id_number
 from domain.intake import (
     ApplicationIntake,
@@ -37,8 +37,9 @@ from domain.recipients import STANDING_TYPES, claim_of
 from domain.sealing import KeyRing
 from domain.townships import DISTRICT_CODE, Village
 from services.cases import APPLICATIONS, EMERGENCIES, start_workflow
+from services.referrals import end_deadline
 from settings import Settings
-from store import corrections, recipients, townships
+from store import corrections, recipients, referrals, townships
 from store.calendar import load_calendar
 from store.db import Database
 from store.records import DuplicateApplication, claim_household, write_new_case
@@ -65,14 +66,10 @@ async def accept_application(
         policy=settings.policy,
         ring=settings.key_ring(),
     )
-    await start_workflow(
-        db=db,
-        client=client,
-        kind=APPLICATIONS,
-        case_no=start.case_no,
-        start=start,
-        task_queue=settings.task_queue,
-    )
+    await _started(
+        db=db, client=client, kind=APPLICATIONS, start=start, task_queue=settings.task_queue,
+        ring=settings.key_ring(),
+    )  # fmt: skip
     log.info(
         "case.accepted",
         case_no=start.case_no,
@@ -141,7 +138,10 @@ def accept(
         if application.assistance_type not in STANDING_TYPES
         else None,
         dishonesty_flag=corrections.dishonesty_of_family(session, id_numbers=people, ring=ring),
+        referral_no=application.referral_no,
     )
+    _answers_referral(session, start.referral_no, township=start.township, case_no=case_no,
+                      actor=user, at=accepted_at)  # fmt: skip
     note, conflict = application.reason, application.conflict_of_interest
     if conflict:
         note += f" | 近亲属备案: {conflict.relation} of {conflict.position}"
@@ -166,14 +166,10 @@ async def accept_emergency(
         policy=settings.policy,
         ring=settings.key_ring(),
     )
-    await start_workflow(
-        db=db,
-        client=client,
-        kind=EMERGENCIES,
-        case_no=start.case_no,
-        start=start,
-        task_queue=settings.task_queue,
-    )
+    await _started(
+        db=db, client=client, kind=EMERGENCIES, start=start, task_queue=settings.task_queue,
+        ring=settings.key_ring(),
+    )  # fmt: skip
     log.info(
         "case.emergency_requested",
         case_no=start.case_no,
@@ -225,7 +221,10 @@ def _request(
         recent_payout=recent_payout(session, id_numbers=members, since=since, ring=ring),
         recipient_no=recipients.recipient_of_family(session, id_numbers=members, ring=ring),
         dishonesty_flag=corrections.dishonesty_of_family(session, id_numbers=members, ring=ring),
+        referral_no=request.referral_no,
     )
+    _answers_referral(session, start.referral_no, township=start.township, case_no=case_no,
+                      actor=user, at=requested_at)  # fmt: skip
     view = Emergency.requested(start).view
     entry = AuditEntry(
         case_no=case_no, seq=0, at=requested_at, actor=user, action="requested",
@@ -233,6 +232,35 @@ def _request(
     )  # fmt: skip
     write_new_case(session, view=view, start=start, entry=entry, ring=ring)
     return start
+
+
+def _answers_referral(session: Session, referral_no: str | None, *, township: str, case_no: str,
+                      actor: Actor, at: datetime) -> None:  # fmt: skip
+    """部门转介: the referral the intake names has its outcome (application opened), in the
+    intake's own transaction."""
+    if referral_no is not None:
+        referrals.open_from_intake(
+            session, referral_no=referral_no, township=township, case_no=case_no, actor=actor,
+            at=at,
+        )  # fmt: skip
+
+
+async def _started(
+    *, db: Database, client: Client, kind, start: CaseStart | EmergencyStart, task_queue: str,
+    ring: KeyRing,
+) -> None:  # fmt: skip
+    """The case's workflow started (its intake taken back if it cannot be, and the referral it
+    answered open again); the referral's deadline ended."""
+    try:
+        await start_workflow(db=db, client=client, kind=kind, case_no=start.case_no,
+                             start=start, task_queue=task_queue)  # fmt: skip
+    except Unavailable:
+        if start.referral_no:
+            await db.write(referrals.reopen, referral_no=start.referral_no,
+                           case_no=start.case_no, ring=ring)  # fmt: skip
+        raise
+    if start.referral_no:
+        await end_deadline(client, start.referral_no, "application_opened")
 
 
 def _place(session: Session, *, township: str, village: str) -> Village:

@@ -28,7 +28,13 @@ from store.db import Database
 from store.jurisdiction import CaseRef
 from store.pages import Paged, paged_list
 from store.records import start_of, view_of
-from store.supervision import clear_retry, open_cases, payroll_problems, review_problems
+from store.supervision import (
+    clear_retry,
+    open_cases,
+    payroll_problems,
+    referral_problems,
+    review_problems,
+)
 
 ORDER = [
     Reason.engine_problem,
@@ -37,6 +43,7 @@ ORDER = [
     Reason.refused_by_external_system,
     Reason.not_registered,
     Reason.review_overdue,
+    Reason.referral_overdue,
     Reason.retrying,
     Reason.waiting_for_funds,
     Reason.waiting_on_person,
@@ -134,6 +141,10 @@ def stuck_rows(
     ]
     rows += payroll_problems(session, jurisdiction=user.jurisdiction, township=township, kind=kind)
     rows += review_problems(
+        session, jurisdiction=user.jurisdiction, township=township, kind=kind,
+        today=local_date(now),
+    )  # fmt: skip
+    rows += referral_problems(
         session, jurisdiction=user.jurisdiction, township=township, kind=kind,
         today=local_date(now),
     )  # fmt: skip

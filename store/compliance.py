@@ -21,6 +21,7 @@ from domain.compliance import (
     CareFacts,
     EmergencyFacts,
     Period,
+    ReferralFacts,
     ReserveFacts,
     ReviewFacts,
     UnopenedFacts,
@@ -33,6 +34,7 @@ from store.tables import (
     CaseRecord,
     EmergencyRecord,
     RecipientRecord,
+    ReferralRecord,
     ReserveEntry,
     ReviewRecord,
     TownshipReserve,
@@ -308,3 +310,26 @@ def review_facts(
     if township:
         unopened = unopened.where(RecipientRecord.township == township)
     return reviews, [UnopenedFacts(*r) for r in session.exec(unopened)]
+
+
+def referral_facts(
+    session: Session, *, jurisdiction: str, township: str | None, period: Period
+) -> list[ReferralFacts]:
+    """The referrals received in the period (by their moment: the day is counted in
+    Asia/Shanghai)."""
+    query = within(
+        select(
+            ReferralRecord.township, ReferralRecord.situation, ReferralRecord.received_at,
+            ReferralRecord.verify_by, ReferralRecord.acted_at,
+        ).where(
+            ReferralRecord.received_at >= period.start, ReferralRecord.received_at <= period.end
+        ),
+        ReferralRecord,
+        jurisdiction=jurisdiction,
+    )  # fmt: skip
+    if township:
+        query = query.where(ReferralRecord.township == township)
+    return [
+        ReferralFacts(t, s, local_date(received), due, local_date(acted) if acted else None)
+        for t, s, received, due, acted in session.exec(query)
+    ]

@@ -13,6 +13,7 @@ from store.db import get_engine, session_scope
 from store.hashed_ids import TABLES as HASHED_TABLES
 from store.hashed_ids import rehash_batch
 from store.recipients import reseal_payees
+from store.referrals import rehash_claims, reseal_referrals
 from store.sealed import reseal_starts
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -36,13 +37,14 @@ def upgrade(url: str, *, ring: KeyRing | None = None) -> None:
 
 
 def reseal(url: str, *, ring: KeyRing) -> int:
-    """Seal again, under the current key, every intake and every recipient household's payee
-    sealed under another (key rotation): afterwards the records need only the current key.
+    """Seal again, under the current key, every intake, every recipient household's payee and
+    every referral's family sealed under another (key rotation): afterwards the records need only the current key.
     The number of rows resealed."""
     with get_engine(url).begin() as connection:
         intakes = reseal_starts(connection, ring=ring)
     with session_scope(url, writes=True) as session:
-        return intakes + reseal_payees(session, ring=ring)
+        payees = reseal_payees(session, ring=ring)
+        return intakes + payees + reseal_referrals(session, ring=ring)
 
 
 def rehash(url: str, *, ring: KeyRing) -> int:
@@ -56,7 +58,12 @@ def rehash(url: str, *, ring: KeyRing) -> int:
             with session_scope(url, writes=True) as session:
                 done, after = rehash_batch(session, ring=ring, table=table, after=after)
             changed += done
-    return changed
+    while True:  # the open referrals' claims (部门转介)
+        with session_scope(url, writes=True) as session:
+            done = rehash_claims(session, ring=ring)
+        if not done:
+            return changed
+        changed += done
 
 
 if __name__ == "__main__":
@@ -75,6 +82,9 @@ if __name__ == "__main__":
     upgrade(settings.database_url, ring=settings.key_ring())
     if args.reseal:
         count = reseal(settings.database_url, ring=settings.key_ring())
-        print(f"resealed {count} intakes and payees under key '{settings.encryption_key_id}'")
+        print(
+            f"resealed {count} intakes, payees and referrals under key "
+            f"'{settings.encryption_key_id}'"
+        )
         count = rehash(settings.database_url, ring=settings.key_ring())
         print(f"re-hashed {count} ID numbers of the claim tables under the same key")

@@ -19,6 +19,7 @@ from domain.supervision import (
     application_deadlines,
     emergency_deadlines,
     not_registered,
+    referral_overdue,
     refused_payment,
     review_overdue,
     unreconciled_batch,
@@ -27,6 +28,7 @@ from domain.townships import jurisdiction_level
 from store.jurisdiction import within
 from store.recipients import not_in_register
 from store.records import live
+from store.referrals import overdue_open
 from store.tables import (
     ActivityRetry,
     CaseRecord,
@@ -320,3 +322,23 @@ def review_problems(
         for r in session.exec(unopened.limit(LIMIT))
     ]
     return rows
+
+
+def referral_problems(
+    session: Session, *, jurisdiction: str, township: str | None, kind: str | None, today: date
+) -> list[Stuck]:
+    """Referrals from other departments past their verification date without an outcome."""
+    if kind not in (None, "referral"):
+        return []
+    return [
+        referral_overdue(
+            referral_no=r.referral_no,
+            situation=r.situation,
+            department=r.department,
+            township=r.township,
+            verify_by=r.verify_by,
+        )  # fmt: skip
+        for r in overdue_open(
+            session, jurisdiction=jurisdiction, township=township, today=today, limit=LIMIT
+        )
+    ]

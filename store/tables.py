@@ -585,3 +585,58 @@ class ReviewRecord(SQLModel, table=True):
     start: str = ""
     """Sealed: what it opened with (``ReviewStart``: the members' numbers), to start its
     workflow again if the start is lost."""
+
+
+class ReferralRecord(SQLModel, table=True):
+    """A referral from another department (部门转介, ``domain.referrals``): routed to the family's
+    township; its trail in ``audit_entry`` under its number. The family's ID and phone numbers
+    are kept masked here and in full only sealed (``family``)."""
+
+    __tablename__ = "referral"
+
+    referral_no: str = Field(primary_key=True)
+    department: str = Field(index=True)
+    situation: str = Field(index=True)
+    township: str = Field(index=True)
+    village: str = Field(index=True)
+    family_name: str
+    id_number: str
+    """Masked: region code and last four."""
+    phone: str
+    """Masked."""
+    family: str
+    """Sealed JSON: the family's name, ID number and phone, bound to the referral's number."""
+    note: str = ""
+    status: str = Field(index=True)
+    received_at: datetime = Field(sa_column=_utc(nullable=False))
+    received_by: str
+    verify_by: date = Field(index=True)
+    overdue: bool = False
+    outcome: str | None = None
+    reasons: str = ""
+    referred_to: str | None = None
+    linked_case: str | None = None
+    linked_recipient: str | None = None
+    linked_referral: str | None = Field(default=None, index=True)
+    case_no: str | None = None
+    """The application or emergency that named it (outcome ``application_opened``)."""
+    acted_at: datetime | None = Field(default=None, sa_column=_utc())
+    acted_by: str | None = None
+
+
+class ReferralClaim(SQLModel, table=True):
+    """A person in an open referral, by their ID number's keyed hash (``store.hashed_ids``):
+    a second referral of them links to it. Removed once it has its outcome."""
+
+    __tablename__ = "referral_claim"
+
+    id_number_hash: str = Field(primary_key=True)
+    key_id: str
+    referral_no: str = Field(index=True)
+
+
+class ReferralCounter(SQLModel, table=True):
+    __tablename__ = "referral_counter"
+
+    year: int = Field(primary_key=True)
+    last: int = 0

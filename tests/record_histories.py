@@ -41,6 +41,7 @@ from domain.cases import (
     InterventionRecord,
     ObjectionRecord,
     ReviewRecord,
+    Role,
     Stage,
     SurveyRecord,
     WithdrawalRecord,
@@ -55,6 +56,7 @@ from domain.emergency import (
 )
 from domain.months import Month
 from domain.payroll import payroll_workflow_id, reissue_workflow_id
+from domain.referrals import OutcomeRecord
 from domain.reviews import ReportedChange
 from simulators.app import create_app
 from store import reserve
@@ -64,6 +66,7 @@ from store.migrate import upgrade
 from store.recipients import record_bank_account
 from store.recipients import view_of as recipient_view_of
 from store.recipients import write_view as write_recipient_view
+from store.referrals import Family, Filing, file_referral, record_outcome
 from store.reviews import open_review
 from store.standards import record_change
 from store.tables import PayrollItem, RecipientRecord
@@ -90,9 +93,15 @@ from tests.helpers.workflows import (
 from tests.helpers.workflows import reserve_now as reserve_state
 from worker import create_worker
 from workflows.application import ApplicationWorkflow as W
-from workflows.client import review_workflow_id, start_review
+from workflows.client import (
+    referral_workflow_id,
+    review_workflow_id,
+    start_referral,
+    start_review,
+)
 from workflows.emergency import EmergencyWorkflow as E
 from workflows.payroll import PayrollWorkflow, ReissueWorkflow
+from workflows.referral import ReferralWorkflow
 from workflows.review import ReviewRoundWorkflow
 from workflows.review import ReviewWorkflow as RW
 from workflows.search import ALL_KEYS
@@ -724,6 +733,39 @@ SCENARIOS |= {
         {"kind": "member_died", "alone": True},
     ),
     "review_round_of_the_day": (nothing_more, start_review_round, {}),
+}
+
+
+async def file_a_referral(env, settings) -> object:
+    """A referral from the medical-insurance office, its deadline started."""
+    now = await env.get_current_time()
+    liaison = Actor("u-yb", "医保联络员", Role.department_liaison, "370305", "medical_insurance")
+    family = Family("孙大病", id_number("19700505"), "13700000001")
+    filing = Filing("medical_insurance", "major_illness", family, "370305001001", "住院自付")
+    with session_scope(env.database_url, writes=True) as session:
+        made = file_referral(session, filing=filing, actor=liaison, now=now,
+                             policy=settings.policy, ring=RING)  # fmt: skip
+    await start_referral(env.client, made.start, task_queue=settings.task_queue)
+    return env.client.get_workflow_handle(referral_workflow_id(made.row.referral_no))
+
+
+async def referral_left_overdue(env, handle) -> None:
+    """No outcome: reminded, then recorded overdue."""
+    await env.sleep(timedelta(days=30))
+
+
+async def referral_given_its_outcome(env, handle) -> None:
+    """The township finds the family not eligible before the reminder; the workflow is told."""
+    number = handle.id.removeprefix("referral-")
+    record = OutcomeRecord(actor=ASSISTANT, outcome="not_eligible", reasons="收入高于标准")
+    with session_scope(env.database_url, writes=True) as session:
+        record_outcome(session, referral_no=number, record=record, at=datetime.now(UTC))
+    await handle.signal(ReferralWorkflow.closed, "not_eligible")
+
+
+SCENARIOS |= {
+    "referral_reminded_then_overdue": (referral_left_overdue, file_a_referral, {}),
+    "referral_closed_by_its_outcome": (referral_given_its_outcome, file_a_referral, {}),
 }
 SUGGEST_CONTINUE_AS_NEW_AFTER = {"carried_over_after_many_pauses": 60}
 """Scenarios that need a dev server suggesting continue-as-new early (events); the others run

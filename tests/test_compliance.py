@@ -774,7 +774,8 @@ async def test_a_seeded_set_of_cases_is_reported_number_by_number_in_json_and_cs
         ("emergency", "total", ""),
     ]
     assert [r[1] for r in records[6:] if r[0] == "reserve"] == sorted(reserves)
-    assert records[-1] == ("review", "total", "")  # no household reviewed in this period
+    assert records[-2] == ("review", "total", "")  # no household reviewed in this period
+    assert records[-1] == ("referral", "total", "")  # nor any family referred
     # The 特困 household of A, approved in dispersed care with full self-care: no one of A
     # needs care, so A has no share and neither meets nor misses the target.
     care_lines = [line for line in table if line["record [类别]"] == "centralised_care"]

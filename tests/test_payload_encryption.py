@@ -260,7 +260,9 @@ async def test_the_codec_endpoint_decrypts_what_the_worker_encrypted_for_the_dis
             if role in (Role.supervisor, Role.admin):
                 continue
             at_its_level = codes[LEVEL_OF_ROLE[role]]
-            user = Actor(user_id=f"u-{role}", name="某", role=role, jurisdiction=at_its_level)
+            department = "medical_insurance" if role == Role.department_liaison else None
+            user = Actor(user_id=f"u-{role}", name="某", role=role, jurisdiction=at_its_level,
+                         department=department)  # fmt: skip
             answer = await http.post("/codec/decode", json=body, headers=token(stack, user))
             assert answer.status_code == 403, (role, answer.text)
             assert "supervisor" in answer.json()["detail"], (role, answer.text)

@@ -41,6 +41,7 @@ from tests.helpers.actors import (
     HOME,
     HOME_ACTORS,
     HOME_VILLAGE,
+    LIA,
     MISPLACED,
     NEIGHBOUR_VILLAGE,
     SUP,
@@ -49,12 +50,15 @@ from tests.helpers.actors import (
     VC,
     actor,
 )
-from tests.helpers.api import application, emergency
+from tests.helpers.api import application, emergency, key
 from tests.helpers.cases import households
+from tests.helpers.people import id_number
 from tests.helpers.stack import RING, Stack, fresh_database, running_stack, stack_settings
 
 CASE_READERS = {VC, TA, TP, DO, SUP, AUD}
 OVERSIGHT = {SUP, DO, AUD, ADM}
+REFERENCE = ALL | {LIA}
+"""Reference data: 民政's staff and the other departments' liaisons (部门转介)."""
 PUBLIC = "public"
 
 EXPECTED: dict[tuple[str, str], set[Role] | str] = {
@@ -105,14 +109,18 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/townships/{code}/reserve"): ALL - {VC},
     ("GET", "/townships/{code}/reserve/ledger"): ALL - {VC},
     ("POST", "/townships/{code}/reserve/top-ups"): {DO},
-    ("GET", "/townships"): ALL,
+    ("GET", "/townships"): REFERENCE,
     ("PUT", "/townships/{code}"): {ADM},
-    ("GET", "/calendar/{year}"): ALL,
+    ("GET", "/calendar/{year}"): REFERENCE,
     ("PUT", "/calendar/{year}"): {ADM},
     ("GET", "/notifications"): ALL,
-    ("GET", "/policy"): ALL,
-    ("GET", "/policy/dibao-standards"): ALL,
+    ("GET", "/policy"): REFERENCE,
+    ("GET", "/policy/dibao-standards"): REFERENCE,
     ("POST", "/policy/dibao-standards"): {DO},
+    ("POST", "/referrals"): {LIA, DO},
+    ("GET", "/referrals"): CASE_READERS | {LIA},
+    ("GET", "/referrals/{referral_no}"): CASE_READERS | {LIA},
+    ("POST", "/referrals/{referral_no}/outcome"): {TA},
     ("GET", "/supervision/stuck"): OVERSIGHT,
     ("GET", "/supervision/summary"): OVERSIGHT,
     ("POST", "/supervision/cases/{case_no}/extend-deadline"): {SUP, DO},
@@ -143,8 +151,12 @@ class World:
     """The households' applications: approved and paid, so in no report of open cases."""
     reviews: dict[str, str]
     """household number → its review's number"""
+    referrals: dict[str, str]
+    """referral number → village (the home liaison's department's)"""
 
     def cases(self, path: str) -> dict[str, str]:
+        if path.startswith("/referrals"):
+            return self.referrals
         if path.startswith("/recipients"):
             return self.recipients
         if path.endswith("/decision-letter"):
@@ -157,7 +169,7 @@ class World:
     def outside(self, who: Actor, path: str) -> list[tuple[str, str]]:
         """The villages of cases, or the township, in the path that lie outside the user's
         jurisdiction."""
-        if "{case_no}" in path or "{recipient_no}" in path:
+        if "{case_no}" in path or "{recipient_no}" in path or "{referral_no}" in path:
             villages = set(self.cases(path).values())
             return [(v, v[:9]) for v in sorted(villages) if not v.startswith(who.jurisdiction)]
         if "{code}" in path:
@@ -226,7 +238,17 @@ async def world(dev_env, simulator_url, tmp_path_factory) -> AsyncIterator[World
                         )
                     )
         reviews = {number: decided_review(database, number) for number in recipients}
-        yield World(stack, applications, emergencies, recipients, month, approved, reviews)
+        referrals = {}
+        async with stack.client(HOME_ACTORS[LIA]) as liaison:
+            for village in (HOME_VILLAGE, NEIGHBOUR_VILLAGE, AWAY_VILLAGE):
+                family = {"name": "孙某", "id_number": id_number(), "phone": "13700000000"}
+                body = {"family": family, "village": village, "situation": "major_illness"}
+                created = await liaison.post("/referrals", json=body, headers=key())
+                assert created.status_code == 201, created.text
+                referrals[created.json()["referral_no"]] = village
+        yield World(
+            stack, applications, emergencies, recipients, month, approved, reviews, referrals
+        )
 
 
 def decided_review(database: str, number: str) -> str:
@@ -258,6 +280,7 @@ def concrete(world: World, method: str, path: str, *, village: str, township: st
     values = {
         "case_no": world.case(village, path) if "{case_no}" in path else "",
         "recipient_no": world.case(village, path) if "{recipient_no}" in path else "",
+        "referral_no": world.case(village, path) if "{referral_no}" in path else "",
         "review_no": world.reviews[world.case(village, path)] if "{review_no}" in path else "",
         "reference": world.reviews[world.case(village, path)] if "{reference}" in path else "",
         "month": world.month,

@@ -10,6 +10,7 @@ from domain.sealing import KeyRing
 from store.db import Database
 from store.hashed_ids import TABLES as HASHED_TABLES
 from store.hashed_ids import rehash_batch
+from store.referrals import rehash_claims
 
 log = structlog.get_logger()
 
@@ -23,6 +24,8 @@ async def rehash_id_numbers(db: Database, *, ring: KeyRing) -> int:
         while after is not None:
             done, after = await db.write(rehash_batch, ring=ring, table=table, after=after)
             changed += done
+    while done := await db.write(rehash_claims, ring=ring):  # open referrals' claims
+        changed += done
     return changed
 
 

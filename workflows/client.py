@@ -33,9 +33,11 @@ from temporalio.runtime import Runtime
 
 from domain.contracts import PayrollMonth, Reissue, ReviewRound
 from domain.payroll import reissue_workflow_id
+from domain.referrals import ReferralStart
 from domain.reviews import ReviewStart
 from domain.sealing import NONCE_BYTES, KeyRing, Sealed
 from workflows.payroll import PayrollWorkflow, ReissueWorkflow
+from workflows.referral import ReferralWorkflow
 from workflows.review import ReviewRoundWorkflow, ReviewWorkflow
 
 
@@ -245,3 +247,18 @@ async def ensure_review_schedule(client: Client, *, task_queue: str, hour: int) 
     )
     with contextlib.suppress(ScheduleAlreadyRunningError):
         await client.create_schedule(REVIEW_SCHEDULE, schedule)
+
+
+def referral_workflow_id(referral_no: str) -> str:
+    return f"referral-{referral_no}"
+
+
+async def start_referral(client: Client, start: ReferralStart, *, task_queue: str) -> None:
+    """Start the referral's deadline, named by its number."""
+    await client.start_workflow(
+        ReferralWorkflow.run,
+        start,
+        id=referral_workflow_id(start.referral_no),
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    )

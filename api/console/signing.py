@@ -71,7 +71,8 @@ def _form(
         "sign_in.html",
         status_code,
         title="登录",
-        roles=words.ROLES,
+        # A department liaison (部门转介) uses the API with its department's token, not the console.
+        roles={k: v for k, v in words.ROLES.items() if k != "department_liaison"},
         values=values,
         problem=problem,
     )

@@ -42,7 +42,7 @@ OPEN = {*OPEN_STAGES, *emergency.OPEN}
 """Where a case waits for someone (the home page's list)."""
 ACTIONS = ["reverify", "retry-now", "reassign", "escalate", "reopen", "cancel", "restart-orphan"]
 HALTED_ACTIONS = ["restart", "close"]
-STUCK_KINDS = ("application", "emergency", "recipient", "payroll")
+STUCK_KINDS = ("application", "emergency", "recipient", "payroll", "referral")
 
 
 @router.get("/")

@@ -41,6 +41,7 @@ REASONS = {
     "waiting_for_funds": "等待资金",
     "waiting_on_person": "等待办理超时",
     "due_soon": "即将到期",
+    "referral_overdue": "部门转介逾期未核实",
 }
 
 ROLES = {
@@ -51,6 +52,7 @@ ROLES = {
     "supervisor": "工作专班(督办)",
     "auditor": "审计人员",
     "admin": "系统管理员",
+    "department_liaison": "部门联络员",
 }
 
 KINDS = {
@@ -58,6 +60,7 @@ KINDS = {
     "emergency": "急难型临时救助",
     "recipient": "救助对象",
     "payroll": "月度发放",
+    "referral": "部门转介",
 }
 
 TYPES = {

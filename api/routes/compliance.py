@@ -57,7 +57,10 @@ async def get_compliance(
     reserve was below its minimum; the reviews of recipient households due in the period
     decided on time, late, outstanding, or never opened; the share of 特困 recipients with
     partial or no self-care in centralised care (集中供养), against the seed's target of 60 %
-    (``kind=care``: that alone). ``assistance_type`` filters the applications only."""
+    (``kind=care``: that alone); the referrals from other departments (部门转介) received in the
+    period, acted on by their date, late, outstanding, and the median working days from receipt
+    to outcome, by township and situation (``kind=referral``: that alone).
+    ``assistance_type`` filters the applications only."""
     report = await compliance.report(
         db=db,
         user=user,
@@ -158,6 +161,15 @@ COLUMNS: list[tuple[str, str]] = [
     ("review_outstanding_late", "reviews_outstanding_late [未完成已逾期]"),
     ("review_unopened", "reviews_unopened [到期未启动]"),
     ("review_on_time_share", "reviews_on_time_share"),
+    # referrals from other departments
+    ("situation", "situation [转介情形]"),
+    ("referral_received", "referrals_received [收到转介]"),
+    ("referral_on_time", "referrals_on_time [按期核实]"),
+    ("referral_late", "referrals_late [逾期核实]"),
+    ("referral_outstanding", "referrals_outstanding [未核实]"),
+    ("referral_outstanding_late", "referrals_outstanding_late [未核实已逾期]"),
+    ("referral_median_working_days", "referrals_median_working_days [核实中位工作日]"),
+    ("referral_on_time_share", "referrals_on_time_share"),
 ]
 
 
@@ -198,6 +210,13 @@ def _csv_rows(report: ComplianceReport):
             keep = {"township", "township_name", "type"}
             yield _named(
                 "review", {k if k in keep else f"review_{k}": v for k, v in fields.items()}
+            )
+    if report.referrals is not None:
+        for row in [*report.referrals.rows, report.referrals.total]:
+            keep = {"township", "township_name", "situation"}
+            yield _named(
+                "referral",
+                {k if k in keep else f"referral_{k}": v for k, v in asdict(row).items()},
             )
 
 

@@ -45,7 +45,7 @@ class StuckPublic(BaseModel):
     model_config = {"from_attributes": True}
 
     case_no: str
-    kind: Literal["application", "emergency", "recipient", "payroll"]
+    kind: Literal["application", "emergency", "recipient", "payroll", "referral"]
     type: str
     township: str
     stage: str
@@ -96,7 +96,7 @@ async def list_stuck(
     settings: SettingsDep,
     user: Actor = permit(SUPERVISE),
     township: Annotated[str | None, Query(pattern=r"^\d{9}$")] = None,
-    kind: Literal["application", "emergency", "recipient", "payroll"] | None = None,
+    kind: Literal["application", "emergency", "recipient", "payroll", "referral"] | None = None,
     reason: Reason | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,

@@ -7,15 +7,24 @@ from settings import Settings
 
 
 def actor(
-    role: Role, jurisdiction: str, *, name: str | None = None, user_id: str | None = None
+    role: Role,
+    jurisdiction: str,
+    *,
+    name: str | None = None,
+    user_id: str | None = None,
+    department: str | None = None,
 ) -> Actor:
     """A person of ``role`` whose account covers ``jurisdiction`` (district, township or
-    village code); the same role and jurisdiction give the same person."""
+    village code); the same role and jurisdiction give the same person. A department liaison
+    is of ``department`` (default: the medical-insurance office)."""
+    if role == Role.department_liaison:
+        department = department or "medical_insurance"
     return Actor(
         user_id=user_id or f"u-{role}-{jurisdiction}",
         name=name or f"{role}@{jurisdiction}",
         role=role,
         jurisdiction=jurisdiction,
+        department=department,
     )
 
 
@@ -30,6 +39,7 @@ def headers(settings: Settings, who: Actor, idempotency_key: str | None = None) 
         jurisdiction=who.jurisdiction,
         issuer=settings.token_issuer,
         audience=settings.token_audience,
+        department=who.department,
     )
     sent = {"Authorization": f"Bearer {token}"}
     if idempotency_key:
@@ -69,13 +79,15 @@ HOME_VILLAGE, NEIGHBOUR_VILLAGE, AWAY_VILLAGE = f"{HOME}001", f"{HOME}002", f"{A
 
 VC, TA, TP = Role.village_coordinator, Role.township_assistant, Role.township_approver
 DO, SUP, AUD, ADM = Role.district_officer, Role.supervisor, Role.auditor, Role.admin
+LIA = Role.department_liaison
 ALL = {VC, TA, TP, DO, SUP, AUD, ADM}
+"""民政's own roles (a department liaison is another department's: ``LIA``)."""
 DISTRICT_ROLES = {DO, SUP, AUD, ADM}
 
 HOME_ACTORS = {
     role: actor(role, DISTRICT if role in DISTRICT_ROLES else HOME_VILLAGE if role == VC else HOME)
     for role in ALL
-}
+} | {LIA: actor(LIA, DISTRICT)}
 """Each role at its level (``domain.cases.LEVEL_OF_ROLE``): the district, a township, a
 village."""
 AWAY_ACTORS = {TA: actor(TA, AWAY), TP: actor(TP, AWAY), VC: actor(VC, AWAY_VILLAGE)}
@@ -84,5 +96,6 @@ MISPLACED = {role: actor(role, HOME) for role in DISTRICT_ROLES} | {
     TA: actor(TA, DISTRICT),
     TP: actor(TP, HOME_VILLAGE),
     VC: actor(VC, HOME),
+    LIA: actor(LIA, HOME),
 }
 """Each role with an account of another level than its own: refused everywhere (403)."""
