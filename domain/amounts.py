@@ -98,9 +98,14 @@ EXPENDITURE_CAUSES = ("major_illness", "education")
 
 
 def emergency_band(*, policy: Policy, year: int, cause: str) -> tuple[Decimal, Decimal]:
-    """What an emergency payment for ``cause`` may be without 一事一议."""
+    """What an emergency payment for ``cause`` may be without 一事一议.
+
+    For a 支出型 cause (a major illness, education) the 24-hour payment is what the family needs
+    now, up to the top of the cause's band: the band's floor binds the 临时救助 application that
+    follows, not the emergency (so a township leader can pay an illness within their limit)."""
     if cause in EXPENDITURE_CAUSES:
-        return temporary_band(policy=policy, year=year, expense=cause)
+        _, high = temporary_band(policy=policy, year=year, expense=cause)
+        return FEN, high
     urban = policy.dibao_standard(year).urban
     low, high = policy.urgent_band
     return (urban * low).quantize(FEN), (urban * high).quantize(FEN)

@@ -53,9 +53,11 @@ def reserve_of(session: Session, *, township: str) -> ReserveState:
 
 def open_reserve(
     session: Session, *, township: str, minimum: Decimal = DEFAULT_MINIMUM, at: datetime
-) -> None:
-    """Give a township (one the admin added after the reserves were seeded) a reserve at zero
-    balance; a top-up then brings it to its minimum. Nothing changes if it has one already."""
+) -> bool:
+    """Give a township the admin added after the reserves were seeded a reserve at its
+    minimum: the opening top-up on the ledger (``seed_key``), as migration 0003 seeded the
+    first ones, so its first emergency need not wait for funds. True when it was opened now;
+    nothing changes if it has one already."""
     minimum_fen = to_fen(minimum, field="minimum")
     if minimum < DEFAULT_MINIMUM:
         raise InvalidData(
@@ -64,13 +66,33 @@ def open_reserve(
     if session.get(TownshipRow, township) is None:
         raise NotFound(f"no township {township}")
     insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[session.get_bind().dialect.name]
-    session.exec(
+    opened = session.exec(
         insert(TownshipReserve)
         .values(
             township=township, balance_fen=0, held_fen=0, minimum_fen=minimum_fen, updated_at=at
         )
         .on_conflict_do_nothing(index_elements=["township"])
-    )
+        .returning(TownshipReserve.township)
+    ).first()
+    if opened:
+        top_up(
+            session,
+            township=township,
+            amount=to_yuan(minimum_fen),
+            key=seed_key(township),
+            note=OPENING_NOTE,
+            by=SYSTEM_USER,
+            at=at,
+        )
+    return opened is not None
+
+
+OPENING_NOTE = "opening balance (临时救助储备金)"
+
+
+def seed_key(township: str) -> str:
+    """The ledger key of a township's opening top-up (the migration's and the admin's alike)."""
+    return f"seed:{township}"
 
 
 def top_up(

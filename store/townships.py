@@ -39,7 +39,7 @@ def village(session: Session, code: str) -> tuple[Village, str] | None:
 
 def put_township(session: Session, *, township: Township, minimum: Decimal) -> Township:
     """Add or correct a township and its villages (``Conflict``: a village with cases would be
-    removed); a new township's reserve opens empty, the district tops it up to ``minimum``."""
+    removed); a new township's reserve opens at ``minimum``, its opening top-up on the ledger."""
     code = township.code
     dropped = select(VillageRow.code).where(
         VillageRow.township_code == code,

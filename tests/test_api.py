@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import date, timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -423,6 +424,21 @@ async def test_townships_are_reference_data_the_admin_edits(own_stack):
             "新建村",
         ]
         assert (await assistant.put("/townships/370305106", json=edited.json())).status_code == 403
+        # A township added later opens its reserve at the minimum, as the first ones were.
+        added = await admin.put(
+            "/townships/370305120",
+            json={
+                "name": "新设镇",
+                "area": "rural",
+                "villages": [{"code": "370305120201", "name": "新村"}],
+            },
+        )
+        assert added.status_code == 200, added.text
+        reserve = (await admin.get("/townships/370305120/reserve")).json()
+        assert (Decimal(reserve["balance"]), reserve["below_minimum"]) == (Decimal("50000"), False)
+        ledger = (await admin.get("/townships/370305120/reserve/ledger")).json()
+        [opening] = ledger["items"]
+        assert (opening["kind"], Decimal(opening["amount"])) == ("top_up", Decimal("50000"))
         bad = await admin.put(
             "/townships/370305106",
             json={

@@ -381,7 +381,7 @@ async def test_the_district_approves_above_the_band_with_a_reason(stack, simulat
 
 
 async def test_an_exception_never_pays_below_the_band(stack, simulator_url):
-    """一事一议 only raises an amount (适度提高): ¥1 for a major illness was once approved and paid."""
+    """一事一议 only raises an amount (适度提高): ¥1 for a fire is refused."""
     township, village = "370305102", "370305102201"
     async with (
         stack.client(assistant_of(township)) as assistant,
@@ -389,7 +389,7 @@ async def test_an_exception_never_pays_below_the_band(stack, simulator_url):
         stack.client(OFFICER) as officer,
         httpx.AsyncClient(base_url=simulator_url) as sims,
     ):
-        body = emergency(township, village, cause="major_illness", amount="5000.00")
+        body = emergency(township, village, cause="fire", amount="2000.00")
         case_no = (await assistant.post("/emergencies", json=body, headers=key())).json()["case_no"]
         lowered = await officer.post(
             f"/emergencies/{case_no}/exception-approval",
@@ -398,7 +398,7 @@ async def test_an_exception_never_pays_below_the_band(stack, simulator_url):
         )
         [problem] = lowered.json()["detail"]
         assert problems(lowered) == [("body", "amount")]
-        assert "¥3240.00–¥12960.00" in problem["msg"] and "only raises" in problem["msg"]
+        assert "¥540.00–¥3240.00" in problem["msg"] and "only raises" in problem["msg"]
         assert [e["action"] for e in await trail(officer, case_no)] == ["requested"]
         case = (await officer.get(f"/emergencies/{case_no}")).json()
         assert (case["stage"], case["approved_amount"], case["payments"]) == (
@@ -408,9 +408,34 @@ async def test_an_exception_never_pays_below_the_band(stack, simulator_url):
         )
         assert await transfers(sims, case_no) == []
         closed = await approver.post(
-            f"/emergencies/{case_no}/rejection", json={"reasons": "已获医保报销"}, headers=key()
+            f"/emergencies/{case_no}/rejection", json={"reasons": "已获保险理赔"}, headers=key()
         )
         assert closed.status_code == 200, closed.text
+
+
+async def test_a_township_leader_pays_an_illness_what_it_needs_now(stack, simulator_url):
+    """The 支出型 band binds the 临时救助 application, not the 24-hour payment: ¥2,000 for a
+    major illness (below the band's floor, 3 × ¥1,080) is the township leader's to approve;
+    above the band's top is still 一事一议, above the leader's limit still the district's."""
+    township, village = "370305102", "370305102201"
+    async with (
+        stack.client(assistant_of(township)) as assistant,
+        stack.client(approver_of(township)) as approver,
+        httpx.AsyncClient(base_url=simulator_url) as sims,
+    ):
+        body = emergency(township, village, cause="major_illness", amount="2000.00")
+        case_no = (await assistant.post("/emergencies", json=body, headers=key())).json()["case_no"]
+        approval = f"/emergencies/{case_no}/approval"
+        over = await approver.post(approval, json={"amount": "3000.01"}, headers=key())
+        assert over.status_code == 403, over.text
+        paid = await approver.post(approval, json={"amount": "2000.00"}, headers=key())
+        assert paid.status_code == 200, paid.text
+        assert Decimal(paid.json()["approved_amount"]) == Decimal("2000")
+        for _ in range(100):
+            if await transfers(sims, case_no):
+                break
+            await asyncio.sleep(0.1)
+        assert len(await transfers(sims, case_no)) == 1
 
 
 async def test_two_leaders_approving_at_once_pay_the_family_once(stack, simulator_url):
@@ -733,8 +758,12 @@ async def test_everyone_signed_in_can_read_the_policy_in_force(stack):
             }
             for cause in ("fire", "accident", "disaster", "sudden_hardship"):
                 assert bands[cause] == (urban / 2, urban * 3)
-            assert bands["major_illness"] == (urban * 3, urban * 12)
-            assert bands["education"] == (urban * 3, urban * 6)
+            # 支出型: what the family needs now, up to the band's top (the floor binds the
+            # 临时救助 application, ``temporary_bands``)
+            assert bands["major_illness"] == (Decimal("0.01"), urban * 12)
+            assert bands["education"] == (Decimal("0.01"), urban * 6)
+            temporary = {e: tuple(map(Decimal, b)) for e, b in policy["temporary_bands"].items()}
+            assert temporary["major_illness"] == (urban * 3, urban * 12)
             if year == 2026:
                 assert bands["fire"] == (Decimal("540.00"), Decimal("3240.00"))
     async with stack.client() as anonymous:

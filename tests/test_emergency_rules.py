@@ -4,8 +4,8 @@ a cap, and a new holiday calendar moves the follow-up's due date on the record.
 
 Pure: no Temporal, no database, no clock. Requested on Monday 2026-03-02 at 09:00 Asia/Shanghai
 and paid at 15:00; the follow-up is due 10 working days later, on Monday 03-16 (March 2026 has
-no holiday). Bands on the 2026 urban standard ¥1080: major illness 3–12 × (¥3240–¥12960),
-fire 0.5–3 × (¥540–¥3240).
+no holiday). Bands on the 2026 urban standard ¥1080: major illness up to 12 × (¥12960: its
+floor binds the 临时救助 application, not the emergency), fire 0.5–3 × (¥540–¥3240).
 """
 
 from datetime import date, datetime, timedelta
@@ -26,7 +26,7 @@ from domain.emergency import (
     ExceptionApproval,
     RejectionRecord,
 )
-from domain.errors import InvalidData, WrongStage
+from domain.errors import InvalidData, NotPermitted, WrongStage
 from tests.helpers.actors import APPROVER, OFFICER
 from tests.helpers.cases import emergency_start
 
@@ -68,16 +68,35 @@ def exception(amount: str) -> ExceptionApproval:
 
 
 def test_an_exception_below_the_band_is_refused_naming_the_amount():
-    case = requested(Cause.major_illness, amount="5000")
+    case = requested(Cause.fire, amount="2000")
     with pytest.raises(InvalidData) as refused:
         case.check_exception_approval(exception("1"), now=REQUESTED)
     assert refused.value.field == "amount"
-    assert "¥3240.00–¥12960.00" in refused.value.message
+    assert "¥540.00–¥3240.00" in refused.value.message
     assert "only raises" in refused.value.message
-    case.check_exception_approval(exception("3240"), now=REQUESTED)  # the low end stands
+    case.check_exception_approval(exception("540"), now=REQUESTED)  # the low end stands
     case.check_exception_approval(exception("20000"), now=REQUESTED)  # above: what it is for
     # an approval accepted before the rule, replayed by its workflow, stands
     case.check_exception_approval(exception("1"), now=REQUESTED, raises_only=False)
+
+
+def test_an_illness_is_paid_what_it_needs_now_up_to_the_bands_top():
+    """支出型: the band's floor binds the 临时救助 application, not the 24-hour payment; its top
+    stands (above it is 一事一议), and so does the township leader's limit."""
+    case = requested(Cause.major_illness, amount="2000")
+    case.check_approval(ApprovalRecord(actor=APPROVER, amount=Decimal("2000")), now=REQUESTED)
+    case.check_approval(ApprovalRecord(actor=OFFICER, amount=Decimal("12960")), now=REQUESTED)
+    with pytest.raises(InvalidData, match="¥0.01–¥12960.00") as above:
+        case.check_approval(
+            ApprovalRecord(actor=OFFICER, amount=Decimal("12960.01")), now=REQUESTED
+        )
+    assert above.value.field == "amount"
+    with pytest.raises(NotPermitted, match="3000"):
+        case.check_approval(
+            ApprovalRecord(actor=APPROVER, amount=Decimal("3000.01")), now=REQUESTED
+        )
+    education = requested(Cause.education, amount="800")
+    education.check_approval(ApprovalRecord(actor=APPROVER, amount=Decimal("800")), now=REQUESTED)
 
 
 def test_an_exception_for_an_urgent_cause_keeps_its_own_band():

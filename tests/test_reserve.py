@@ -358,23 +358,33 @@ def test_recent_payout_finds_a_household_member_paid_within_the_window_for_any_c
     assert recent([], window) is None
 
 
-def test_a_township_added_later_gets_a_reserve_at_zero_to_top_up(url):
+def test_a_township_added_later_opens_its_reserve_at_the_minimum(url):
+    """As migration 0003 seeded the first ones: the opening top-up on the ledger, once."""
     new = "370305107"
     with session_scope(url, writes=True) as session:
         session.add(TownshipRow(code=new, name="新设镇", area="rural"))
-    for _ in range(2):
-        write(url, reserve.open_reserve, township=new, at=now())
+    assert write(url, reserve.open_reserve, township=new, at=now())
+    assert not write(url, reserve.open_reserve, township=new, at=now())  # once
     s = state(url, new)
-    assert (s.balance, s.held, s.minimum, s.below_minimum) == (0, 0, FIFTY_THOUSAND, True)
-    assert not hold(url, "C-1", "1", "h1", township=new)
-    top_up(url, "50000", "t1", township=new)
-    assert not state(url, new).below_minimum
-    assert [e.key for e in assert_ledger_adds_up(url, new)] == ["t1"]
+    assert (s.balance, s.held, s.minimum, s.below_minimum) == (
+        FIFTY_THOUSAND,
+        0,
+        FIFTY_THOUSAND,
+        False,
+    )
+    [opening] = assert_ledger_adds_up(url, new)
+    assert (opening.key, opening.kind, opening.by_user) == (f"seed:{new}", "top_up", "system")
+    assert hold(url, "C-1", "1", "h1", township=new)  # its first emergency need not wait
     with pytest.raises(NotFound):
         write(url, reserve.open_reserve, township="370305999", at=now())
     with pytest.raises(InvalidData) as refused:
         write(url, reserve.open_reserve, township=new, minimum=Decimal("49999.99"), at=now())
     assert refused.value.field == "minimum"
+    higher = "370305108"
+    with session_scope(url, writes=True) as session:
+        session.add(TownshipRow(code=higher, name="新设街道", area="urban"))
+    write(url, reserve.open_reserve, township=higher, minimum=Decimal("80000"), at=now())
+    assert state(url, higher).balance == Decimal("80000")
 
 
 def test_the_migration_goes_down_and_up_again(url):

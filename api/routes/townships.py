@@ -31,7 +31,9 @@ async def put_township(
     user: Actor = permit(EDIT_TOWNSHIP),
     _key: IdempotencyKey = None,  # honoured by the idempotency middleware
 ) -> TownshipPublic:
-    """Add or correct a township and its villages. A village with cases cannot be removed."""
+    """Add or correct a township and its villages. A village with cases cannot be removed. A
+    new township's emergency reserve opens at the minimum (``reserve_minimum``), its opening
+    top-up on the ledger."""
     township = await townships.put(
         db=db,
         code=code,
