@@ -177,8 +177,10 @@ class ApplicationCreate(Body):
     )
     resident_since: date | None = Field(default=None, description="needed when hukou is elsewhere")
     reason: Text
-    expense: Literal["major_illness", "education"] | None = Field(
-        default=None, description="temporary assistance: the expenditure behind it"
+    expense: Literal["major_illness", "education", "disaster_transition", "other"] | None = Field(
+        default=None,
+        description="temporary assistance: the expenditure behind it (disaster_transition: "
+        "过渡期生活救助; other: any other 支出型 hardship), each with its band",
     )
     conflict_of_interest: ConflictOfInterestIn | None = None
     bank_account: BankAccountIn | None = Field(

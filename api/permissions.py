@@ -23,6 +23,7 @@ from fastapi.routing import APIRoute
 from api.deps import CaseNo, signed_in
 from domain.cases import Actor, Role
 from domain.errors import NotFound
+from domain.policy import Policy
 from domain.townships import covers, jurisdiction_level
 from store.db import Database
 from store.jurisdiction import CaseRef, case_ref
@@ -61,6 +62,12 @@ class Permission:
     roles: frozenset[Role]
     scope: Scope
     sign_in: bool = True
+    by_policy: Callable[[Policy], frozenset[Role]] | None = None
+    """The roles follow a policy setting (``roles``: those of the default policy)."""
+
+    def roles_under(self, policy: Policy) -> frozenset[Role]:
+        """The roles allowed under the policy in force."""
+        return self.by_policy(policy) if self.by_policy else self.roles
 
     def openapi(self) -> dict[str, Any]:
         return {
@@ -124,7 +131,26 @@ CASEWORK = _permission(
     {R.township_assistant, R.district_officer},
     Scope.case,
 )
-DECIDE = _permission("take the district's decision on a case", {R.district_officer}, Scope.case)
+
+
+def deciders(policy: Policy) -> frozenset[Role]:
+    """审核确认: the district's officers (``decision_by: district``, the default), or, where the
+    province delegates it (``township``), the township leader of the case's township — the
+    district keeps the power (and 一事一议 stays its own)."""
+    if policy.decision_by == "township":
+        return frozenset({R.township_approver, R.district_officer})
+    return frozenset({R.district_officer})
+
+
+DECIDE = Permission(
+    "take the decision (审核确认) on a case",
+    deciders(Policy()),
+    Scope.case,
+    by_policy=deciders,
+)
+APPROVE_EXCEPTION = _permission(
+    "approve an emergency payment by exception (一事一议)", {R.district_officer}, Scope.case
+)
 APPROVE_EMERGENCY = _permission(
     "approve or reject emergency aid", {R.township_approver, R.district_officer}, Scope.case
 )
@@ -222,8 +248,9 @@ async def authorize(permission: Permission, request: Request, user: Actor) -> Ac
     """The user, once the permission's roles and jurisdiction rule allow the request (403 or
     404 otherwise): what ``permit`` checks of a bearer token's user, and the console of its
     session's."""
-    if user.role not in permission.roles:
-        allowed = ", ".join(sorted(permission.roles))
+    roles = permission.roles_under(request.app.state.settings.policy)
+    if user.role not in roles:
+        allowed = ", ".join(sorted(roles))
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             f"role '{user.role}' may not {permission.name}; allowed: {allowed}",

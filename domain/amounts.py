@@ -1,6 +1,7 @@
 """Assistance amounts (救助金额), in yuan, to the fen."""
 
 from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
 
 from domain.errors import InvalidData
 from domain.policy import Policy
@@ -25,11 +26,29 @@ def tekun_monthly_amount(*, policy: Policy, year: int, area: str) -> Decimal:
     return (standard.rural * policy.tekun_rural_ratio).quantize(FEN, ROUND_HALF_UP)
 
 
+class Expense(StrEnum):
+    """支出型临时救助: the expenditure behind a non-urgent application."""
+
+    major_illness = "major_illness"  # 重特大疾病
+    education = "education"  # 子女教育费用负担过重
+    disaster_transition = "disaster_transition"  # 受灾群众过渡期生活救助
+    other = "other"  # 其他支出型困难
+
+
 def temporary_band(*, policy: Policy, year: int, expense: str) -> tuple[Decimal, Decimal]:
-    """Expenditure-type 临时救助: 3–12 × (major illness) or 3–6 × (education) the monthly
-    urban 低保 standard (the policy's ``major_illness_band`` and ``education_band``). Above the
-    band is 一事一议."""
-    low, high = policy.major_illness_band if expense == "major_illness" else policy.education_band
+    """Expenditure-type 临时救助, in multiples of the monthly urban 低保 standard: 3–12 × (major
+    illness), 3–6 × (education), and the placeholders for disaster transition and any other
+    expenditure (the policy's ``…_band``). Above the band is 一事一议."""
+    bands = {
+        Expense.major_illness: policy.major_illness_band,
+        Expense.education: policy.education_band,
+        Expense.disaster_transition: policy.disaster_transition_band,
+        Expense.other: policy.other_expense_band,
+    }
+    if expense not in bands:
+        known = ", ".join(bands)
+        raise InvalidData("expense", f"the expenditure is one of {known}, not {expense!r}")
+    low, high = bands[Expense(expense)]
     urban = policy.dibao_standard(year).urban
     return (urban * low).quantize(FEN), (urban * high).quantize(FEN)
 
@@ -94,7 +113,8 @@ def application_amount(
 
 
 EXPENDITURE_CAUSES = ("major_illness", "education")
-"""支出型: the causes with a band of their own; the others are urgent (急难型)."""
+"""支出型: the emergency causes with a band of their own; the others are urgent (急难型) — a
+disaster's emergency included (its transition, 过渡期生活救助, is an application's)."""
 
 
 def emergency_band(*, policy: Policy, year: int, cause: str) -> tuple[Decimal, Decimal]:

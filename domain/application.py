@@ -76,6 +76,8 @@ class Event(StrEnum):
     survey_overdue = "survey_overdue"
     decision_approaching = "decision_approaching"
     decision_overdue = "decision_overdue"
+    strict_decision_approaching = "strict_decision_approaching"
+    strict_decision_overdue = "strict_decision_overdue"
     notice_ended = "notice_ended"
     refusal_notice_overdue = "refusal_notice_overdue"
 
@@ -105,6 +107,9 @@ class Application(CaseFile):
     from it (None for an objection recorded before patch
     ``survey-deadline-after-objection``)."""
     verification_refused: bool = False
+    strict_deadline: bool = False
+    """The strict decision date's reminder and breach are timed events (patch
+    ``strict-decision-due``: False for a workflow begun before it, replayed)."""
 
     open_stages = OPEN_STAGES
     waits_for = WAITS_FOR
@@ -246,6 +251,9 @@ class Application(CaseFile):
             )
         if decision.exception_reason is not None and not decision.exception_reason.strip():
             raise InvalidData("exception_reason", "一事一议 states its reason")
+        if decision.exception_reason is not None and decision.actor.role != Role.district_officer:
+            # where 审核确认 is delegated to the townships (``decision_by``), 一事一议 stays the district's
+            raise NotPermitted("一事一议 is a district officer's decision")
         if not self.tekun_approval(decision):
             check_no_care(decision)
         if decision.outcome != "approve":
@@ -477,6 +485,14 @@ class Application(CaseFile):
         view.refusal_notice_overdue = self._missed(
             Event.refusal_notice_overdue, d.refusal_notice_due, view.refusal_notice_overdue, now
         )
+        if d.strict_decision_due is not None:
+            view.strict_decision_due = d.strict_decision_due
+            view.strict_decision_overdue = self._missed(
+                Event.strict_decision_overdue,
+                d.strict_decision_due,
+                view.strict_decision_overdue,
+                now,
+            )
         after = (d.survey_due, d.decision_due, d.refusal_notice_due, d.provisional)
         if action and before != after:
             note = f"survey due {deadlines.survey_due}, decision due {deadlines.decision_due}"
@@ -504,6 +520,12 @@ class Application(CaseFile):
         if view.stage in PAUSABLE or view.stage == Stage.notice:
             at_end_of(Event.decision_approaching, d.decision_warning_on)
             at_end_of(Event.decision_overdue, d.decision_due)
+        undecided = (*PAUSABLE, Stage.notice, Stage.awaiting_documents)
+        if self.strict_deadline and d.strict_decision_due and view.stage in undecided:
+            # never paused: it runs on while the case waits for documents
+            if d.strict_warning_on:
+                at_end_of(Event.strict_decision_approaching, d.strict_warning_on)
+            at_end_of(Event.strict_decision_overdue, d.strict_decision_due)
         if view.stage == Stage.notice and view.notice_ends_at:
             ends = view.notice_ends_at
             events.append(
@@ -535,6 +557,21 @@ class Application(CaseFile):
             case Event.decision_overdue:
                 self.view.decision_overdue = True
                 message = f"decision was due by {d.decision_due}"
+            case Event.strict_decision_approaching:
+                if d.strict_decision_due == d.decision_due:
+                    return None  # the decision's own reminder says it
+                warning = self.start.policy.deadline_warning_working_days
+                message = (
+                    f"decision due by {d.strict_decision_due} counted strictly from acceptance "
+                    f"(pauses and extensions aside); {warning} working days "
+                    "remain"
+                )
+            case Event.strict_decision_overdue:
+                self.view.strict_decision_overdue = True
+                message = (
+                    f"the decision was due by {d.strict_decision_due} counted strictly from "
+                    "acceptance (审批期限应严格控制在20个工作日以内)"
+                )
             case Event.refusal_notice_overdue:
                 self.view.refusal_notice_overdue = True
                 message = f"written refusal was due by {d.refusal_notice_due}"

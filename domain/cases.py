@@ -181,7 +181,7 @@ class CaseStart:
     """Computed at acceptance; the workflow recomputes them when pauses end or calendars change."""
     hukou_township: str | None = None
     resident_since: date | None = None
-    expense: str | None = None  # temporary only: major_illness | education
+    expense: str | None = None  # temporary only: ``domain.amounts.Expense``
     conflict_of_interest: ConflictOfInterest | None = None
     bank_account: BankAccount | None = None
     """Where the approved amount is paid; a case approved without one waits for it."""
@@ -418,6 +418,11 @@ class CaseView:
     when (set at intake; not a refusal)."""
     referral_no: str | None = None
     """部门转介: the referral the application came from."""
+    strict_decision_due: date | None = None
+    """审批期限应严格控制在20个工作日以内: the decision's date counted from acceptance, never moved
+    by 补正 pauses or extensions (None: a case accepted before it was kept)."""
+    strict_decision_overdue: bool = False
+    """Open past the strict date: a breach on the record, beside ``decision_overdue``."""
 
     @property
     def overdue(self) -> bool:
@@ -481,6 +486,7 @@ def initial_view(start: CaseStart) -> CaseView:
         bank_account=start.bank_account.masked if start.bank_account else None,
         stage_since=start.accepted_at,
         original_decision_due=start.deadlines.decision_due,
+        strict_decision_due=start.deadlines.strict_decision_due,
         recipient_no=start.recipient_no,
         dishonesty_flag=start.dishonesty_flag,
         referral_no=start.referral_no,

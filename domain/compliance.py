@@ -13,7 +13,9 @@ Definitions (the report states them; see also ``ComplianceReport``):
   workflow's own deadline. On time: within ``decision_working_days`` elapsed, or elapsed less
   the 补正 pauses; an extended case is never on time (the working days its extensions added
   are summed beside the count). A breach: beyond the limit after the
-  pauses, whatever the extension; its cause is the stage that held it longest.
+  pauses, whatever the extension; its cause is the stage that held it longest. By the strict
+  date (审批期限应严格控制在20个工作日以内, ``strict_*``): within the limit counting from
+  acceptance, pauses and extensions included; beyond it, a strict breach.
 - surveys: visits (``visited_on``) in the period, on time when not after ``survey_due``.
 - written refusals: of the refusals decided in the period, sent on or before
   ``refusal_notice_due``; one not sent is late once that day is over (as of ``now``), pending
@@ -23,7 +25,8 @@ Definitions (the report states them; see also ``ComplianceReport``):
   before ``follow_up_due``; not reviewed and past it, late.
 - open and late: cases not closed at ``as_of`` (the end of the period, or now if sooner) and
   past their deadline then: an application past ``decision_due`` (not while paused for
-  documents), an emergency unpaid past ``pay_by`` or not reviewed past ``follow_up_due``. The
+  documents), an emergency unpaid past ``pay_by`` or not reviewed past ``follow_up_due``;
+  apart, an application past its strict date (``open_past_strict_date``, paused or not). The
   records hold each case's deadlines as they stand now, not as they stood at ``as_of``.
 - centralised care (集中供养率, seed §2): of the 特困 recipients in the register at ``as_of``
   (registered by then, not terminated now) whose self-care is partial (半失能) or none (失能),
@@ -181,6 +184,12 @@ class ApplicationCompliance:
     working_days_excluding_pauses_p90: float | None = None
     breaches: int = 0
     """Decided beyond the limit after the pauses, extensions not counting."""
+    strict_on_time: int = 0
+    """By the strict date (审批期限应严格控制在20个工作日以内): decided within the limit counting
+    from acceptance, whatever the pauses and the extensions."""
+    strict_on_time_share: float | None = None
+    strict_breaches: int = 0
+    """Decided beyond the strict date: pauses and extensions do not excuse it."""
     breaches_by_longest_stage: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(BREACH_STAGES, 0)
     )
@@ -195,6 +204,8 @@ class ApplicationCompliance:
     refusal_notices_on_time_share: float | None = None
     open: int = 0
     open_late: int = 0
+    open_past_strict_date: int = 0
+    """Open at ``as_of`` past the strict date (paused or not)."""
 
 
 @dataclass
@@ -412,6 +423,8 @@ def application_compliance(
             else:
                 row.on_time += elapsed <= limit
                 row.on_time_excluding_pauses += net <= limit
+            row.strict_on_time += elapsed <= limit
+            row.strict_breaches += elapsed > limit
             if net > limit:
                 row.breaches += 1
                 stage = r.longest_stage if r.longest_stage in BREACH_STAGES else "unknown"
@@ -425,6 +438,11 @@ def application_compliance(
                 r.paused_since_on is None or r.paused_since_on <= as_of_day
             )
             row.open_late += not paused and r.decision_due < overdue_before
+            if r.accepted_on < index_start:
+                index_start = r.accepted_on
+                index = WorkingDayIndex.over(calendar, index_start, last)
+            strict = index.between(r.accepted_on, overdue_before - ONE_DAY) >= limit
+            row.open_past_strict_date += strict
 
     years = {y for a, d in spans for y in range(a, d + 1)}
     unpublished = sorted(y for y in years if not calendar.is_published(y))
@@ -452,6 +470,7 @@ def _refusal_notice(row: ApplicationCompliance, r: ApplicationFacts, today: date
 def _finish_application(row: ApplicationCompliance, spread: _Spread) -> None:
     row.on_time_share = share(row.on_time, row.decided)
     row.on_time_share_excluding_pauses = share(row.on_time_excluding_pauses, row.decided)
+    row.strict_on_time_share = share(row.strict_on_time, row.decided)
     row.working_days_median, row.working_days_p90 = median_and_p90(spread.elapsed)
     (
         row.working_days_excluding_pauses_median,

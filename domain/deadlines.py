@@ -41,6 +41,11 @@ class Deadlines:
     provisional: bool
     """True when a date depends on a year whose holiday notice is not yet published."""
     paused_working_days: int
+    strict_decision_due: date | None = None
+    """审批期限应严格控制在20个工作日以内: ``decision_working_days`` from acceptance, never moved
+    by 补正 pauses or extensions (None: counted before it was; the calendar still moves it)."""
+    strict_warning_on: date | None = None
+    """From the end of this day, ``deadline_warning_working_days`` remain to the strict date."""
 
 
 def compute_deadlines(calendar: WorkingCalendar, facts: DeadlineFacts) -> Deadlines:
@@ -57,6 +62,11 @@ def compute_deadlines(calendar: WorkingCalendar, facts: DeadlineFacts) -> Deadli
     warning_on, _ = calendar.add_working_days(
         facts.accepted_on, max(total - policy.deadline_warning_working_days, 0)
     )
+    strict_due, p4 = calendar.add_working_days(facts.accepted_on, policy.decision_working_days)
+    strict_warning_on, _ = calendar.add_working_days(
+        facts.accepted_on,
+        max(policy.decision_working_days - policy.deadline_warning_working_days, 0),
+    )
     refusal_due, p3 = None, False
     if facts.refused_on is not None:
         refusal_due, p3 = calendar.add_working_days(
@@ -67,6 +77,8 @@ def compute_deadlines(calendar: WorkingCalendar, facts: DeadlineFacts) -> Deadli
         decision_due=decision_due,
         decision_warning_on=warning_on,
         refusal_notice_due=refusal_due,
-        provisional=p1 or p2 or p3,
+        provisional=p1 or p2 or p3 or p4,
         paused_working_days=paused,
+        strict_decision_due=strict_due,
+        strict_warning_on=strict_warning_on,
     )

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from domain.amounts import Expense
 from domain.calendar import whole_years
 from domain.cases import (
     Actor,
@@ -92,6 +93,9 @@ def check_expense(assistance_type: AssistanceType, expense: str | None) -> None:
     """支出型临时救助 is for an expenditure, which the application names."""
     if assistance_type == AssistanceType.temporary and expense is None:
         raise InvalidData("expense", "temporary assistance names its expenditure")
+    if expense is not None and expense not in set(Expense):
+        known = ", ".join(Expense)
+        raise InvalidData("expense", f"the expenditure is one of {known}, not {expense!r}")
 
 
 def check_residence(

@@ -6,6 +6,7 @@ A case carries the parameters it was accepted under, so a later change never rew
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ def _default_standards() -> dict[int, DibaoStandard]:
 class Policy:
     decision_working_days: int = 20
     """审核确认 within this many working days of acceptance."""
+    decision_by: Literal["district", "township"] = "district"
+    """Who takes the decision (审核确认): the district's officers, or, where the province
+    delegates it to the townships, the township leader (``township_approver``)."""
     survey_start_working_days: int = 3
     """入户调查 starts within this many working days of acceptance."""
     min_investigators: int = 2
@@ -49,6 +53,11 @@ class Policy:
     should be in centralised care (seed §2: 60 % or more)."""
     major_illness_band: tuple[int, int] = (3, 12)
     education_band: tuple[int, int] = (3, 6)
+    disaster_transition_band: tuple[Decimal, Decimal] = (Decimal("1"), Decimal("6"))
+    """Placeholder: 过渡期生活救助 of a family whose home a disaster destroyed, in multiples of
+    the monthly urban 低保 standard (the seed names no band)."""
+    other_expense_band: tuple[Decimal, Decimal] = (Decimal("1"), Decimal("3"))
+    """Placeholder: any other 支出型 hardship (the seed names no band)."""
     dibao_standards: dict[int, DibaoStandard] = field(default_factory=_default_standards)
 
     # 急难型临时救助: emergency assistance paid before the full procedure (先行救助)

@@ -518,3 +518,39 @@ async def test_a_village_not_its_township_decides_the_urban_or_rural_standard(st
         townships = (await assistant.get("/townships")).json()
     jixia = next(t for t in townships if t["code"] == "370305004")
     assert {v["name"]: v["area"] for v in jixia["villages"]}["召口村"] == "rural"
+
+
+async def test_a_temporary_application_may_be_for_a_disasters_transition_or_any_other_expense(
+    stack,
+):
+    """支出型临时救助 for any expenditure, each with its band: disaster transition
+    (过渡期生活救助) 1–6 × and any other 1–3 × the urban standard (placeholders)."""
+    async with stack.client(ASSISTANT) as assistant, stack.client(COORDINATOR) as coordinator:
+        unknown = await assistant.post(
+            "/applications", json=application(assistance_type="temporary", expense="holiday")
+        )
+        assert unknown.status_code == 422
+        assert any(p["loc"][-1] == "expense" for p in unknown.json()["detail"])
+        for expense, above, within in (
+            ("disaster_transition", "6480.01", "6480.00"),
+            ("other", "3240.01", "1080.00"),
+        ):
+            body = application(assistance_type="temporary", expense=expense, reason="房屋倒塌")
+            created = await assistant.post("/applications", json=body)
+            assert created.status_code == 201, created.text
+            case_no = created.json()["case_no"]
+            await coordinator.post(f"/applications/{case_no}/survey", json=survey())
+            await wait_for(assistant, case_no, lambda c: c["stage"] == "review")
+            review = {"recommendation": "approve", "reasons": "受灾，过渡期生活困难"}
+            too_much = await assistant.post(
+                f"/applications/{case_no}/review", json=review | {"amount": above}
+            )
+            assert too_much.status_code == 422, too_much.text
+            assert too_much.json()["detail"][0]["loc"][-1] == "amount"
+            reviewed = await assistant.post(
+                f"/applications/{case_no}/review", json=review | {"amount": within}
+            )
+            assert reviewed.status_code == 200, reviewed.text
+            assert (
+                reviewed.json()["stage"] == "notice" and reviewed.json()["monthly_amount"] == within
+            )

@@ -1347,3 +1347,48 @@ def test_an_extension_is_the_only_intervention_of_a_district_officer():
         case.check_intervention(escalation)
     with pytest.raises(NotPermitted):
         case.check_intervention(extension(5, actor=ASSISTANT))
+
+
+# --- the strict decision date (审批期限应严格控制在20个工作日以内) ------------------------------
+
+
+def test_the_strict_date_is_counted_from_acceptance_and_never_moved_by_a_pause():
+    case = at_review()
+    assert case.view.strict_decision_due == case.deadlines.strict_decision_due == DECISION_DUE
+    case.request_documents(documents(), now=at(D(2026, 3, 9)))
+    case.receive_documents(DocumentsReceipt(actor=ASSISTANT), now=at(D(2026, 3, 12)))
+    facts = replace(case.deadline_facts(), extension_working_days=5)
+    case.count_deadlines(compute_deadlines(CAL, facts), now=at(D(2026, 3, 12)))
+    assert case.view.decision_due == D(2026, 4, 10)  # 3 paused + 5 extended working days
+    assert case.view.strict_decision_due == DECISION_DUE  # never moved
+    assert case.deadlines.strict_warning_on == WARNING_ON
+
+
+def test_the_strict_dates_events_run_on_while_the_case_waits_for_documents():
+    case = awaiting_documents()
+    assert case.events() == []  # a workflow begun before patch ``strict-decision-due``
+    case.strict_deadline = True
+    assert case.events() == [
+        event(Event.strict_decision_approaching, WARNING_ON),
+        event(Event.strict_decision_overdue, DECISION_DUE),
+    ]
+    assert approved().events() == []
+
+
+def test_the_strict_breach_is_recorded_and_its_reminder_said_once():
+    case = at_review()
+    case.strict_deadline = True
+    [reminder] = [e for e in case.events() if e.kind == Event.strict_decision_approaching]
+    assert case.fire(reminder, now=reminder.at) is None  # the same day as the decision's own
+    case.request_documents(documents(), now=at(D(2026, 3, 9)))
+    case.receive_documents(DocumentsReceipt(actor=ASSISTANT), now=at(D(2026, 3, 12)))
+    case.count_deadlines(compute_deadlines(CAL, case.deadline_facts()), now=at(D(2026, 3, 12)))
+    [reminder] = [e for e in case.events() if e.kind == Event.strict_decision_approaching]
+    alert = case.fire(reminder, now=reminder.at)
+    assert alert is not None and "2026-03-30" in alert.message
+    [breach] = [e for e in case.events() if e.kind == Event.strict_decision_overdue]
+    alert = case.fire(breach, now=breach.at)
+    assert alert == StaffAlert(Event.strict_decision_overdue, alert.message, key=breach.key)
+    assert "2026-03-30" in alert.message and "20个工作日" in alert.message
+    assert case.view.strict_decision_overdue and not case.view.decision_overdue
+    assert case.view.decision_due == D(2026, 4, 2)

@@ -698,6 +698,9 @@ async def test_a_seeded_set_of_cases_is_reported_number_by_number_in_json_and_cs
         surveys=4, surveys_on_time=3, surveys_on_time_share=0.75,  # the late one on 03-24
         refusal_notices=1, refusal_notices_on_time=1, refusal_notices_on_time_share=1.0,
         open=1, open_late=1,  # the case never surveyed, due 04-01
+        # by the strict date: 5, 5 within it; 22 and 25 (the paused one too) beyond it
+        strict_on_time=2, strict_on_time_share=0.5, strict_breaches=2,
+        open_past_strict_date=1,
     )  # fmt: skip
     a_tekun = application_row(
         A, "tekun",
@@ -705,6 +708,7 @@ async def test_a_seeded_set_of_cases_is_reported_number_by_number_in_json_and_cs
         extended=1, extended_working_days=5, working_days_median=11, working_days_p90=11,
         working_days_excluding_pauses_median=11, working_days_excluding_pauses_p90=11,
         surveys=1, surveys_on_time=1, surveys_on_time_share=1.0,
+        strict_on_time=1, strict_on_time_share=1.0,  # extended, yet within the strict date
     )  # fmt: skip
     b_dibao = application_row(
         B, "dibao",
@@ -713,6 +717,7 @@ async def test_a_seeded_set_of_cases_is_reported_number_by_number_in_json_and_cs
         working_days_excluding_pauses_median=25, working_days_excluding_pauses_p90=25,
         breaches=1, breaches_by_longest_stage=stages(decision=1),
         surveys=1, surveys_on_time=1, surveys_on_time_share=1.0,
+        strict_on_time_share=0.0, strict_breaches=1,
     )  # fmt: skip
     assert applications["rows"] == [a_dibao, a_tekun, b_dibao]
     assert applications["total"] == application_row(
@@ -729,6 +734,7 @@ async def test_a_seeded_set_of_cases_is_reported_number_by_number_in_json_and_cs
         surveys=6, surveys_on_time=5, surveys_on_time_share=0.8333,
         refusal_notices=1, refusal_notices_on_time=1, refusal_notices_on_time_share=1.0,
         open=1, open_late=1,
+        strict_on_time=3, strict_on_time_share=0.5, strict_breaches=3, open_past_strict_date=1,
     )  # fmt: skip
 
     fire = emergency_row(

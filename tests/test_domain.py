@@ -418,11 +418,22 @@ def test_tekun_amount(year, area, expected):
 
 @pytest.mark.parametrize(
     ("expense", "band"),
-    [("major_illness", ("3240.00", "12960.00")), ("education", ("3240.00", "6480.00"))],
+    [
+        ("major_illness", ("3240.00", "12960.00")),
+        ("education", ("3240.00", "6480.00")),
+        ("disaster_transition", ("1080.00", "6480.00")),  # placeholder 1–6 ×
+        ("other", ("1080.00", "3240.00")),  # placeholder 1–3 ×
+    ],
 )
 def test_temporary_band(expense, band):
     low, high = temporary_band(policy=POLICY, year=2026, expense=expense)
     assert (str(low), str(high)) == band
+
+
+def test_an_expenditure_without_a_band_is_refused_naming_it():
+    with pytest.raises(InvalidData) as refused:
+        temporary_band(policy=POLICY, year=2026, expense="holiday")
+    assert refused.value.field == "expense" and "disaster_transition" in refused.value.message
 
 
 @pytest.mark.parametrize(

@@ -66,6 +66,15 @@ def test_temporary_assistance_names_its_expenditure():
     check_expense(AssistanceType.dibao, None)
 
 
+@pytest.mark.parametrize("expense", ["major_illness", "education", "disaster_transition", "other"])
+def test_a_non_urgent_temporary_application_may_be_for_any_expenditure(expense):
+    check_expense(AssistanceType.temporary, expense)
+
+
+def test_an_unknown_expenditure_is_refused_naming_it():
+    assert refused(check_expense, AssistanceType.temporary, "holiday").field == "expense"
+
+
 def test_applying_where_one_lives_needs_district_hukou_and_the_years_of_residence():
     at_home = {"hukou_in_district": False, "accepted_on": TODAY, "years": 3}
     check_residence(APPLICATION, **at_home)  # 户籍 where one applies: nothing to check

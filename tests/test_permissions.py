@@ -9,7 +9,7 @@ import csv
 import io
 import itertools
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -50,7 +50,7 @@ from tests.helpers.actors import (
     VC,
     actor,
 )
-from tests.helpers.api import application, emergency, key
+from tests.helpers.api import application, emergency, key, survey, wait_for
 from tests.helpers.cases import households
 from tests.helpers.people import id_number
 from tests.helpers.stack import RING, Stack, fresh_database, running_stack, stack_settings
@@ -475,3 +475,39 @@ def test_the_cases_kept_for_the_jurisdiction_check_are_bounded():
     assert known.get("370305-2026-000003") is None  # the least lately used went
     assert known.get("370305-2026-000001") == case(1, "370305001001")
     assert known.get("370305-2026-000004") == case(4, "370305003001")
+
+
+async def test_where_the_decision_is_delegated_to_the_townships_their_leader_takes_it(
+    dev_env, api_settings, simulator_url
+):
+    """``decision_by: township`` (provinces delegate 审核确认): the township leader of the
+    case's township decides, the district keeps the power (一事一议 stays its own); another
+    township's leader sees no such case, and an assistant still may not."""
+    township_decides = replace(api_settings.policy, decision_by="township")
+    settings = api_settings.model_copy(update={"policy": township_decides})
+    async with (
+        running_stack(dev_env.client, settings) as stack,
+        stack.client(actor(TA, HOME)) as assistant,
+        stack.client(actor(TP, HOME)) as leader,
+        stack.client(actor(TP, "370305002")) as other_leader,
+    ):
+        body = application(township=HOME, village=HOME_VILLAGE)
+        case_no = (await assistant.post("/applications", json=body)).json()["case_no"]
+        await assistant.post(f"/applications/{case_no}/survey", json=survey())
+        await wait_for(assistant, case_no, lambda c: c["stage"] == "review")
+        review = {"recommendation": "approve", "reasons": "收入低于标准"}
+        await assistant.post(f"/applications/{case_no}/review", json=review)
+        await wait_for(assistant, case_no, lambda c: c["stage"] == "decision")
+        decision = {"outcome": "approve", "reasons": "符合条件"}
+        path = f"/applications/{case_no}/decision"
+        refused = await assistant.post(path, json=decision, headers=key())
+        assert refused.status_code == 403 and "township_approver" in refused.json()["detail"]
+        assert (await other_leader.post(path, json=decision, headers=key())).status_code == 404
+        exception = decision | {"amount": "900.00", "exception_reason": "一事一议"}
+        assert (await leader.post(path, json=exception, headers=key())).status_code in (
+            403,
+            422,
+        )
+        decided = await leader.post(path, json=decision, headers=key())
+        assert decided.status_code == 200, decided.text
+        assert decided.json()["stage"] == "approved"

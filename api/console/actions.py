@@ -7,6 +7,7 @@ from typing import Any
 
 from api.cases import DECLARED
 from domain.cases import Actor
+from domain.policy import Policy
 
 OPEN_APPLICATION = ["survey", "review", "notice", "decision", "awaiting_documents"]
 AT_STAGE: dict[str, dict[str, list[str]]] = {
@@ -56,12 +57,15 @@ AMOUNTS = {"amount", "household_monthly_income", "monthly_income"}
 """Inputs of an amount in yuan, written as a Chinese reader may write it (1,760.00)."""
 
 
-def offered(user: Actor, kind: str, stage: str) -> list[str]:
-    """The actions the case page offers the user now."""
+def offered(user: Actor, kind: str, stage: str, *, policy: Policy | None = None) -> list[str]:
+    """The actions the case page offers the user now (whose roles may follow the policy in
+    force: ``decision_by``)."""
+    policy = policy or Policy()
     return [
         path
         for path in AT_STAGE.get(kind, {}).get(stage, [])
-        if (declared := DECLARED.get((kind, path))) and user.role in declared.permission.roles
+        if (declared := DECLARED.get((kind, path)))
+        and user.role in declared.permission.roles_under(policy)
     ]
 
 

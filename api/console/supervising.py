@@ -234,7 +234,7 @@ async def case_view(
         kind=case.kind, family=read.family, trail=list(reversed(trail)), actions=actions,
         done=done, failed=failed, problems=problems or [], values=values or {},
         names=await _names(db),
-        casework=casework.offered(user, case.kind, str(read.view.stage)),
+        casework=casework.offered(user, case.kind, str(read.view.stage), policy=settings.policy),
         form_problems=form_problems or {},
         others=casework.others(form_problems or {}, failed),
         today=local_date(datetime.now(UTC)).isoformat(),

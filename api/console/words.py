@@ -73,6 +73,7 @@ TYPES = {
     "sudden_hardship": "突发生活困难",
     "major_illness": "重特大疾病",
     "education": "子女教育费用",
+    "disaster_transition": "受灾过渡期生活",
     "other": "其他",
 }
 

@@ -113,6 +113,9 @@ COLUMNS: list[tuple[str, str]] = [
     ("breaches_decision", "breaches_longest_stage_decision [审核确认]"),
     ("breaches_awaiting_documents", "breaches_longest_stage_awaiting_documents [补正]"),
     ("breaches_unknown", "breaches_longest_stage_unknown"),
+    ("strict_on_time", "strict_on_time [20个工作日内办结(补正、延期不扣除)]"),
+    ("strict_on_time_share", "strict_on_time_share"),
+    ("strict_breaches", "strict_breaches [超20个工作日]"),
     ("surveys", "surveys [入户调查]"),
     ("surveys_on_time", "surveys_on_time"),
     ("surveys_on_time_share", "surveys_on_time_share"),
@@ -139,6 +142,7 @@ COLUMNS: list[tuple[str, str]] = [
     # both kinds
     ("open", "open [未办结]"),
     ("open_late", "open_late [未办结已超期]"),
+    ("open_past_strict_date", "open_past_strict_date [未办结已超20个工作日]"),
     # reserves
     ("minimum", "reserve_minimum [储备金下限]"),
     ("opening_balance", "reserve_opening_balance [期初余额]"),

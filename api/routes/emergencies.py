@@ -24,6 +24,7 @@ from api.models import (
 )
 from api.permissions import (
     APPROVE_EMERGENCY,
+    APPROVE_EXCEPTION,
     CASEWORK,
     DECIDE,
     LIST_CASES,
@@ -141,7 +142,7 @@ _action(
     ExceptionApprovalCreate,
     lambda user, b: ExceptionApproval(actor=user, amount=b.amount, reason=b.reason),
     EmergencyWorkflow.approve_exception,
-    DECIDE,
+    APPROVE_EXCEPTION,
     "一事一议: a district officer approves, with a reason, an amount above the band or a second "
     "payment to the family within the window, whatever its cause.",
 )

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from api.deps import DatabaseDep, IdempotencyKey, SettingsDep, TemporalDep
 from api.models import StandardChangeCreate, StandardChangePublic
 from api.permissions import READ_REFERENCE, SET_STANDARD, PermittedRoute, permit
-from domain.amounts import emergency_band, temporary_band
+from domain.amounts import Expense, emergency_band, temporary_band
 from domain.calendar import local_date
 from domain.cases import Actor
 from domain.emergency import Cause
@@ -36,10 +36,7 @@ def get_policy(settings: SettingsDep, user: Actor = permit(READ_REFERENCE)) -> P
     return PolicyPublic(
         year=year,
         parameters=policy,
-        temporary_bands={
-            e: temporary_band(policy=policy, year=year, expense=e)
-            for e in ("major_illness", "education")
-        },
+        temporary_bands={e: temporary_band(policy=policy, year=year, expense=e) for e in Expense},
         emergency_bands={c: emergency_band(policy=policy, year=year, cause=c) for c in Cause},
     )
 
