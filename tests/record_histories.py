@@ -147,6 +147,25 @@ async def refused_after_documents(env, handle) -> None:
     )
 
 
+async def strictly_overdue_while_awaiting_documents(env, handle) -> None:
+    """补正 pauses the decision's date, never the strict one (20 working days from acceptance):
+    its reminder and breach fire while the case waits; then it is decided."""
+    await handle.execute_update(
+        W.request_documents, DocumentsRequest(actor=ASSISTANT, documents=["bank statements"])
+    )
+    await env.sleep(timedelta(days=35))
+    await handle.execute_update(W.receive_documents, DocumentsReceipt(actor=ASSISTANT))
+    await survey(handle, env, income="5000")
+    await wait_for_stage(handle, Stage.review, env)
+    await handle.execute_update(
+        W.record_review, ReviewRecord(actor=ASSISTANT, recommendation="refuse", reasons="income")
+    )
+    await handle.execute_update(
+        W.record_decision,
+        DecisionRecord(actor=OFFICER, outcome="refuse", reasons="income above the line"),
+    )
+
+
 async def overdue_then_withdrawn(env, handle) -> None:
     await env.sleep(timedelta(days=35))
     await handle.execute_update(W.withdraw, WithdrawalRecord(actor=ASSISTANT, reason="moved away"))
@@ -551,6 +570,11 @@ SCENARIOS = {
     "approved_after_objection": (approved, start_case, {}),
     "refused_after_documents": (refused_after_documents, start_case, {}),
     "overdue_then_withdrawn": (overdue_then_withdrawn, start_case, {}),
+    "strictly_overdue_while_awaiting_documents": (
+        strictly_overdue_while_awaiting_documents,
+        start_case,
+        {},
+    ),
     "temporary_approved": (
         temporary_approved,
         start_case,
