@@ -58,6 +58,7 @@ from domain.tekun import (
     institution_payee,
     self_care_of,
 )
+from domain.verification import verification_findings
 
 WAITS_FOR = {
     Stage.survey: "the household survey (入户调查) and the economic-status verification report",
@@ -169,9 +170,24 @@ class Application(CaseFile):
         self._survey_complete(self.survey.actor if self.survey else SYSTEM, now)
 
     def _survey_complete(self, actor: Actor, now: datetime) -> None:
-        """The case leaves survey once both the survey and the verification report are in."""
+        """The case leaves survey once both the survey and the verification report are in;
+        what the report contradicts in the survey is shown on the case."""
+        self._compare_report(now)
         if self.view.stage == Stage.survey and self.survey and self.view.verification:
             self.step(actor, "survey_completed", Stage.review, now)
+
+    def _compare_report(self, now: datetime) -> None:
+        report, survey, start = self.view.verification, self.survey, self.start
+        if report is None or survey is None:
+            return
+        standard = start.policy.dibao_standard(local_date(now).year)
+        self.view.verification_findings = verification_findings(
+            report,
+            assessed_income=survey.assessed_monthly_income,
+            household_size=self.view.household_size,
+            standard=standard.urban if start.area == "urban" else standard.rural,
+            policy=start.policy,
+        )
 
     # ---- 初审 and 公示 --------------------------------------------------------------------
 

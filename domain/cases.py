@@ -423,6 +423,9 @@ class CaseView:
     by 补正 pauses or extensions (None: a case accepted before it was kept)."""
     strict_decision_overdue: bool = False
     """Open past the strict date: a breach on the record, beside ``decision_overdue``."""
+    verification_findings: list[str] = field(default_factory=list)
+    """Where the verification report contradicts the survey (``domain.verification``), for
+    the reviewer and the district to see before they decide."""
 
     @property
     def overdue(self) -> bool:

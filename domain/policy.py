@@ -60,6 +60,14 @@ class Policy:
     """Placeholder: any other 支出型 hardship (the seed names no band)."""
     dibao_standards: dict[int, DibaoStandard] = field(default_factory=_default_standards)
 
+    # 家庭经济状况核对: what in the platform's report contradicts the survey (placeholders)
+    verified_savings_limit: Decimal = Decimal("30000")
+    """Placeholder: household savings above this contradict a finding of hardship."""
+    verified_vehicles_allowed: int = 0
+    """Placeholder: vehicles registered to the household beyond this many."""
+    verified_properties_allowed: int = 1
+    """Placeholder: properties (房产) registered to the household beyond this many."""
+
     # 急难型临时救助: emergency assistance paid before the full procedure (先行救助)
     emergency_payout_hours: int = 24
     """Paid within this many hours of the request, counted in hours, holidays included."""

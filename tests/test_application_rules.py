@@ -1392,3 +1392,19 @@ def test_the_strict_breach_is_recorded_and_its_reminder_said_once():
     assert "2026-03-30" in alert.message and "20个工作日" in alert.message
     assert case.view.strict_decision_overdue and not case.view.decision_overdue
     assert case.view.decision_due == D(2026, 4, 2)
+
+
+def test_the_case_shows_where_the_verification_report_contradicts_the_survey():
+    case = accepted()
+    case.record_survey(survey(), now=SURVEYED)  # assessed ¥1500 for two: below ¥2160
+    assert case.view.verification_findings == []
+    contradicting = VerificationReport(
+        report_id="rp_9",
+        household_monthly_income=Decimal("2500"),
+        savings=Decimal("80000"),
+        vehicles=0,
+        properties=1,
+    )
+    case.receive_verification(contradicting, now=REPORTED)
+    [income, savings] = case.view.verification_findings
+    assert "¥2500" in income and "¥1500" in income and "¥80000" in savings
