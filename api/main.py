@@ -47,6 +47,7 @@ from api.routes import (
     reserves,
     reviews,
     supervision,
+    sweeps,
     townships,
 )
 from domain.errors import CaseError
@@ -136,6 +137,7 @@ def create_app(
         recipients,
         reviews,
         referrals,
+        sweeps,
         payrolls,
         reserves,
         townships,

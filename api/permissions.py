@@ -357,3 +357,13 @@ def _dependencies(dependant: Dependant) -> list[Dependant]:
             found.append(dependency)
         found += _dependencies(dependency)
     return found
+
+
+RECORD_SWEEP = _permission(
+    "record a sweep of a township's villages",
+    {R.township_assistant, R.district_officer},
+    Scope.township,
+)
+LIST_SWEEPS = _permission(
+    "list a township's sweeps", CASE_READERS - {R.village_coordinator}, Scope.township
+)
