@@ -49,6 +49,7 @@ from api.routes import (
     supervision,
     sweeps,
     townships,
+    watch_list,
 )
 from domain.errors import CaseError
 from domain.sealing import Unsealable
@@ -138,6 +139,7 @@ def create_app(
         reviews,
         referrals,
         sweeps,
+        watch_list,
         payrolls,
         reserves,
         townships,

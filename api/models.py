@@ -933,3 +933,52 @@ class SweepPublic(BaseModel):
             referral_nos=[n for n in row.referrals.split(",") if n], note=row.note,
             recorded_at=row.recorded_at, recorded_by=row.recorded_by, referrals=referrals or [],
         )  # fmt: skip
+
+
+# ---- the watch list (低保边缘、动态监测) --------------------------------------------------------
+
+
+class CheckUpCreate(Body):
+    outcome: Annotated[
+        str, Field(max_length=40, description="unchanged, improved (off the list) or worsened")
+    ]
+    note: Text
+
+
+class WatchEntryPublic(BaseModel):
+    """A watched household: why, since when, until when, its next check-up; the ID number
+    masked (in full only in its source's sealed records)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    reason: str
+    source: str
+    """The case, recipient household or emergency that put it on the list."""
+    township: str
+    village: str
+    name: str
+    id_number: str
+    income_per_person: Decimal | None
+    status: str
+    since: date
+    watch_until: date
+    check_up_due: date
+    last_check_up: date | None
+    last_outcome: str | None
+    last_note: str
+    case_no: str | None
+    intake: dict[str, str] | None = None
+    """After a check-up that found things worse: what ``POST /applications`` needs to open the
+    household's application (channel ``proactive``, the village, the source whose sealed
+    records hold the family's numbers)."""
+
+    @classmethod
+    def of(cls, row: Any) -> "WatchEntryPublic":
+        shown = cls.model_validate(row)
+        if row.status == "watched" and row.last_outcome == "worsened":
+            shown.intake = {
+                "route": "POST /applications", "channel": "proactive", "village": row.village,
+                "applicant": row.name, "source": row.source,
+            }  # fmt: skip
+        return shown

@@ -367,3 +367,10 @@ RECORD_SWEEP = _permission(
 LIST_SWEEPS = _permission(
     "list a township's sweeps", CASE_READERS - {R.village_coordinator}, Scope.township
 )
+LIST_WATCH = _permission("read the watch list", CASE_READERS, Scope.rows)
+CHECK_UP = _permission(
+    "record a watched household's check-up",
+    {R.township_assistant, R.village_coordinator},
+    Scope.rows,
+)
+"""The entry in the path is looked up within the caller's jurisdiction (404 outside it)."""

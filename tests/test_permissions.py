@@ -123,6 +123,8 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/referrals/{referral_no}/outcome"): {TA},
     ("POST", "/townships/{code}/sweeps"): {TA, DO},
     ("GET", "/townships/{code}/sweeps"): CASE_READERS - {VC},
+    ("GET", "/watch-list"): CASE_READERS,
+    ("POST", "/watch-list/{entry_id}/check-up"): {TA, VC},
     ("GET", "/supervision/stuck"): OVERSIGHT,
     ("GET", "/supervision/summary"): OVERSIGHT,
     ("POST", "/supervision/cases/{case_no}/extend-deadline"): {SUP, DO},
@@ -290,6 +292,7 @@ def concrete(world: World, method: str, path: str, *, village: str, township: st
         "year": str(local_date(datetime.now(UTC)).year),
         "action": "escalate",
         "recovery_id": "1",
+        "entry_id": "1",  # a watched household's (the check-up's body is refused first)
     }
     query = {}
     if path == "/audit/compliance":
