@@ -47,7 +47,9 @@ from api.routes import (
     reserves,
     reviews,
     supervision,
+    sweeps,
     townships,
+    watch_list,
 )
 from domain.errors import CaseError
 from domain.sealing import Unsealable
@@ -136,6 +138,8 @@ def create_app(
         recipients,
         reviews,
         referrals,
+        sweeps,
+        watch_list,
         payrolls,
         reserves,
         townships,

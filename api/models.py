@@ -881,3 +881,106 @@ class ReferralPublic(BaseModel):
             linked_recipient=row.linked_recipient, linked_referral=row.linked_referral,
             case_no=row.case_no, acted_at=row.acted_at,
         )  # fmt: skip
+
+
+# ---- sweeps of a township's villages (摸底排查) ----------------------------------------------
+
+VillageCode = Annotated[str, Field(pattern=r"^\d{12}$")]
+
+
+class SweepFamilyIn(Body):
+    name: Name
+    id_number: IdNumber
+    phone: Phone
+    village: VillageCode = Field(description="one of the villages the sweep covered")
+    situation: Annotated[
+        str,
+        Field(
+            max_length=40,
+            description="the hardship seen, as a referral's: major_illness, schooling_costs, "
+            "severe_disability, disaster, zero_employment, other",
+        ),
+    ]
+    note: Note = ""
+
+
+class SweepCreate(Body):
+    swept_on: date | None = Field(default=None, description="the day it was done (today if none)")
+    villages: Annotated[list[VillageCode], Field(min_length=1, max_length=100)]
+    families: Annotated[list[SweepFamilyIn], Field(max_length=200)] = []
+    note: Note = ""
+
+
+class SweepPublic(BaseModel):
+    """A sweep: the villages covered and the referrals (``found_in_sweep``) its families became,
+    each in the township's inbox; numbers masked."""
+
+    id: int
+    township: str
+    swept_on: date
+    villages: list[str]
+    families: int
+    referral_nos: list[str]
+    note: str
+    recorded_at: datetime
+    recorded_by: str
+    referrals: list[ReferralPublic] = []
+    """On the answer to its recording only."""
+
+    @classmethod
+    def of(cls, row: Any, referrals: list[ReferralPublic] | None = None) -> "SweepPublic":
+        return cls(
+            id=row.id, township=row.township, swept_on=row.swept_on,
+            villages=row.villages.split(","), families=row.families,
+            referral_nos=[n for n in row.referrals.split(",") if n], note=row.note,
+            recorded_at=row.recorded_at, recorded_by=row.recorded_by, referrals=referrals or [],
+        )  # fmt: skip
+
+
+# ---- the watch list (低保边缘、动态监测) --------------------------------------------------------
+
+
+class CheckUpCreate(Body):
+    outcome: Annotated[
+        str, Field(max_length=40, description="unchanged, improved (off the list) or worsened")
+    ]
+    note: Text
+
+
+class WatchEntryPublic(BaseModel):
+    """A watched household: why, since when, until when, its next check-up; the ID number
+    masked (in full only in its source's sealed records)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    reason: str
+    source: str
+    """The case, recipient household or emergency that put it on the list."""
+    township: str
+    village: str
+    name: str
+    id_number: str
+    income_per_person: Decimal | None
+    status: str
+    since: date
+    watch_until: date
+    check_up_due: date
+    last_check_up: date | None
+    last_outcome: str | None
+    last_note: str
+    case_no: str | None
+    intake: dict[str, str] | None = None
+    """After a check-up that found things worse: what ``POST /applications`` needs to open the
+    household's application (channel ``proactive``, the village, the source whose sealed
+    records hold the family's numbers)."""
+
+    @classmethod
+    def of(cls, row: Any) -> "WatchEntryPublic":
+        shown = cls.model_validate(row)
+        if row.status == "watched" and row.last_outcome == "worsened":
+            shown.intake = {
+                "route": "POST /applications", "channel": "proactive", "village": row.village,
+                "applicant": row.name, "source": row.source,
+            }  # fmt: skip
+        return shown

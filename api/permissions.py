@@ -384,3 +384,20 @@ def _dependencies(dependant: Dependant) -> list[Dependant]:
             found.append(dependency)
         found += _dependencies(dependency)
     return found
+
+
+RECORD_SWEEP = _permission(
+    "record a sweep of a township's villages",
+    {R.township_assistant, R.district_officer},
+    Scope.township,
+)
+LIST_SWEEPS = _permission(
+    "list a township's sweeps", CASE_READERS - {R.village_coordinator}, Scope.township
+)
+LIST_WATCH = _permission("read the watch list", CASE_READERS, Scope.rows)
+CHECK_UP = _permission(
+    "record a watched household's check-up",
+    {R.township_assistant, R.village_coordinator},
+    Scope.rows,
+)
+"""The entry in the path is looked up within the caller's jurisdiction (404 outside it)."""

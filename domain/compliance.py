@@ -50,6 +50,7 @@ from domain.calendar import SHANGHAI, WorkingCalendar, WorkingDayIndex, end_of_d
 from domain.cases import DECIDED_STAGES, OPEN_STAGES, Stage
 from domain.emergency import EmergencyStage
 from domain.reserve import to_yuan
+from domain.sweeps import SweepSection
 
 BREACH_STAGES = (*(s.value for s in OPEN_STAGES), "unknown")
 """The open stages of an application, in order: a breach's cause is one of them ("unknown":
@@ -312,6 +313,8 @@ class ComplianceReport:
     """Reviews of recipient households (``domain.review_compliance``)."""
     referrals: "ReferralSection | None" = None
     """Referrals from other departments (``domain.referral_compliance``)."""
+    sweeps: "SweepSection | None" = None
+    """Each township's sweeps of its villages (摸底排查, ``domain.sweeps.sweep_compliance``)."""
 
 
 # ---- counting ------------------------------------------------------------------------------

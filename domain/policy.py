@@ -5,6 +5,7 @@ A case carries the parameters it was accepted under, so a later change never rew
 """
 
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Literal
 
@@ -107,6 +108,19 @@ class Policy:
     referral_verify_working_days: int = 10
     """部门转介: the township verifies a referral within this many working days of its receipt
     (placeholder until the district sets it; the seed names no number)."""
+    sweep_cadence_months: int = 3
+    """摸底排查: each township sweeps its villages at least this often (placeholder: quarterly);
+    a township whose last sweep is older is overdue (``/supervision/stuck``, the audit)."""
+    sweeps_counted_from: date | None = None
+    """The day the district began recording sweeps: a township with none since is overdue a
+    cadence after it (unset: only a township whose last sweep is too old is)."""
+    near_poverty_ratio: Decimal = Decimal("1.5")
+    """低保边缘: a household found not eligible for 低保 with a monthly income per person below
+    this multiple of the 低保 standard is put on the watch list."""
+    watch_months: int = 12
+    """动态监测: a household stays on the watch list this long (placeholder)."""
+    watch_check_up_months: int = 3
+    """Its check-ups (回访) fall due this often while it is watched (placeholder)."""
 
     def review_cadence(self, assistance_type: str) -> str:
         return (

@@ -39,6 +39,8 @@ class Situation(StrEnum):
     disaster = "disaster"
     zero_employment = "zero_employment"
     other = "other"
+    found_in_sweep = "found_in_sweep"
+    """Found by the township's own sweep (摸底排查, ``domain.sweeps``), not a department."""
 
 
 class Status(StrEnum):
@@ -70,8 +72,11 @@ def check_department(value: str | None, *, field: str = "department") -> Departm
 
 
 def check_situation(value: str) -> Situation:
-    if value not in Situation.__members__:
-        raise InvalidData("situation", f"one of {', '.join(Situation)}")
+    """The hardship a department (or a sweep) saw; ``found_in_sweep`` is given by the sweep
+    itself, never named."""
+    if value not in Situation.__members__ or value == Situation.found_in_sweep:
+        named = ", ".join(s for s in Situation if s != Situation.found_in_sweep)
+        raise InvalidData("situation", f"one of {named}")
     return Situation(value)
 
 

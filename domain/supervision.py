@@ -23,6 +23,8 @@ class Reason(StrEnum):
     not_registered = "not_registered"  # approved before the register, and not entered in it
     review_overdue = "review_overdue"  # a recipient household's review past its due date
     referral_overdue = "referral_overdue"  # a department's referral not verified by its date
+    sweep_overdue = "sweep_overdue"  # a township's sweep of its villages past its cadence
+    check_up_overdue = "check_up_overdue"  # a watched household's check-up past its date
 
 
 @dataclass(frozen=True)
@@ -393,5 +395,47 @@ def referral_overdue(
         due=end_of_day(verify_by),
         reason=Reason.referral_overdue,
         detail=f"the referral was to be verified by {verify_by} and has no outcome",
+        actions=[],
+    )
+
+
+def sweep_overdue_row(*, township: str, last_swept: date | None, due: date) -> Stuck:
+    """A township whose sweep of its villages (摸底排查, ``domain.sweeps``) is past due."""
+    detail = (
+        f"the township has recorded no sweep of its villages; one was due by {due}"
+        if last_swept is None
+        else f"the township last swept its villages on {last_swept}; the next was due by {due}"
+    )
+    return Stuck(
+        case_no=township,
+        kind="sweep",
+        type="sweep",
+        township=township,
+        stage="overdue",
+        since=end_of_day(due),
+        assignee="",
+        waits_for="the township's sweep of its villages (摸底排查)",
+        due=end_of_day(due),
+        reason=Reason.sweep_overdue,
+        detail=detail,
+        actions=[],
+    )
+
+
+def check_up_overdue_row(*, entry_id: int, reason: str, township: str, due: date) -> Stuck:
+    """A household on the watch list (动态监测, ``domain.watch``) whose check-up is past due:
+    a reminder read from the list by date, no workflow behind it."""
+    return Stuck(
+        case_no=f"watch-{entry_id}",
+        kind="watch",
+        type=reason,
+        township=township,
+        stage="watched",
+        since=end_of_day(due),
+        assignee="",
+        waits_for="the township's check-up (回访) of a household on the watch list",
+        due=end_of_day(due),
+        reason=Reason.check_up_overdue,
+        detail=f"its check-up was due by {due}",
         actions=[],
     )

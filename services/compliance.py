@@ -21,6 +21,7 @@ from domain.compliance import (
 )
 from domain.errors import InvalidData
 from domain.policy import Policy
+from domain.sweeps import sweep_compliance
 from store.calendar import load_calendar
 from store.compliance import (
     application_facts,
@@ -32,12 +33,13 @@ from store.compliance import (
     township_names,
 )
 from store.db import Database
+from store.sweeps import sweep_facts
 
 EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 MAX_SPAN_DAYS = 3 * 366
 """A report covers at most about three years: enough for any audit, bounded in cost."""
 
-Kind = Literal["application", "emergency", "review", "care", "referral"]
+Kind = Literal["application", "emergency", "review", "care", "referral", "sweep"]
 """``review``, ``care`` (the centralised care of 特困 recipients), ``referral`` (部门转介): that
 part alone; every part
 when no kind is named."""
@@ -134,6 +136,14 @@ def build_report(
         made.referrals = referral_compliance(
             referral_facts(session, **where), period=period, names=names,
             calendar=calendar,
+        )  # fmt: skip
+    if kind in (None, "sweep"):
+        swept, codes = sweep_facts(session, jurisdiction=user.jurisdiction, township=township,
+                                   last=last)  # fmt: skip
+        made.sweeps = sweep_compliance(
+            swept, townships={c: names.get(c, "") for c in codes}, first=first, last=last,
+            as_of_day=period.as_of_day, cadence_months=policy.sweep_cadence_months,
+            counted_from=policy.sweeps_counted_from,
         )  # fmt: skip
     return made
 

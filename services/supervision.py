@@ -17,6 +17,7 @@ from domain.calendar import WorkingDayIndex, local_date
 from domain.cases import Actor, Intervention, InterventionRecord
 from domain.errors import WrongStage
 from domain.halting import refuse_on_halted
+from domain.policy import Policy
 from domain.privacy import redact
 from domain.sealing import KeyRing, Unsealable
 from domain.supervision import Reason, Stuck, Thresholds, stuck_reasons
@@ -35,6 +36,8 @@ from store.supervision import (
     referral_problems,
     review_problems,
 )
+from store.sweeps import sweep_problems
+from store.watch import check_up_problems
 
 ORDER = [
     Reason.engine_problem,
@@ -44,6 +47,8 @@ ORDER = [
     Reason.not_registered,
     Reason.review_overdue,
     Reason.referral_overdue,
+    Reason.sweep_overdue,
+    Reason.check_up_overdue,
     Reason.retrying,
     Reason.waiting_for_funds,
     Reason.waiting_on_person,
@@ -89,11 +94,14 @@ async def stuck(
     thresholds: Thresholds,
     page: int,
     page_size: int,
+    policy: Policy | None = None,
 ) -> Paged[StuckCase]:
     """Every open case of the user's jurisdiction that is not moving, the most urgent first.
     A retrying call's attempt, next time and last failure come from the case engine's
     description of the workflow."""
-    rows = await db.read(stuck_rows, user=user, township=township, kind=kind, thresholds=thresholds)
+    rows = await db.read(
+        stuck_rows, user=user, township=township, kind=kind, thresholds=thresholds, policy=policy
+    )
     if reason is not None:
         rows = [r for r in rows if r.reason == reason]
     shown = paged_list(rows, page=page, page_size=page_size)
@@ -109,9 +117,13 @@ async def stuck(
     return Paged(items=items, total=shown.total, page=shown.page, page_size=shown.page_size)
 
 
-async def summary(*, db: Database, user: Actor, thresholds: Thresholds) -> Summary:
+async def summary(
+    *, db: Database, user: Actor, thresholds: Thresholds, policy: Policy | None = None
+) -> Summary:
     """How many cases are not moving, by reason and by township."""
-    rows = await db.read(stuck_rows, user=user, township=None, kind=None, thresholds=thresholds)
+    rows = await db.read(
+        stuck_rows, user=user, township=None, kind=None, thresholds=thresholds, policy=policy
+    )
     by_township: dict[str, Counter] = {}
     for row in rows:
         by_township.setdefault(row.township, Counter())[row.reason] += 1
@@ -123,8 +135,9 @@ async def summary(*, db: Database, user: Actor, thresholds: Thresholds) -> Summa
 
 
 def stuck_rows(
-    session: Session, *, user: Actor, township: str | None, kind: str | None, thresholds: Thresholds
-) -> list[Stuck]:
+    session: Session, *, user: Actor, township: str | None, kind: str | None,
+    thresholds: Thresholds, policy: Policy | None = None,
+) -> list[Stuck]:  # fmt: skip
     """Every reason each open case of the user's jurisdiction is not moving, the most urgent
     first (a ``township`` named is the permission's to check against the jurisdiction)."""
     cases = open_cases(session, jurisdiction=user.jurisdiction, township=township, kind=kind)
@@ -145,6 +158,15 @@ def stuck_rows(
         today=local_date(now),
     )  # fmt: skip
     rows += referral_problems(
+        session, jurisdiction=user.jurisdiction, township=township, kind=kind,
+        today=local_date(now),
+    )  # fmt: skip
+    # A township's sweep and a watched household's check-up: read by date, no workflow.
+    rows += sweep_problems(
+        session, jurisdiction=user.jurisdiction, township=township, kind=kind,
+        today=local_date(now), policy=policy or Policy(),
+    )  # fmt: skip
+    rows += check_up_problems(
         session, jurisdiction=user.jurisdiction, township=township, kind=kind,
         today=local_date(now),
     )  # fmt: skip

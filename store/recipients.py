@@ -21,6 +21,7 @@ from domain import benefits
 from domain.application import first_payment_key
 from domain.benefits import BenefitDecision, Outcome, check_decision
 from domain.cases import (
+    SYSTEM,
     Actor,
     AuditEntry,
     BankAccount,
@@ -56,6 +57,7 @@ from store.tables import (
     RecipientCounter,
     RecipientRecord,
 )
+from store.watch import add_entry
 
 VIEW = TypeAdapter(RecipientView)
 
@@ -506,4 +508,21 @@ def decide_benefit(
     )
     if not view.status.standing:
         session.exec(delete(HouseholdClaim).where(HouseholdClaim.case_no == recipient_no))
+    if decision.outcome in (Outcome.terminate, Outcome.phase_out):
+        _watch_after_ending(session, row, outcome=decision.outcome, month=month,
+                            reference=reference, now=now, policy=policy)  # fmt: skip
     return view
+
+
+def _watch_after_ending(session: Session, row: RecipientRecord, *, outcome: str, month: Month,
+                        reference: str, now: datetime, policy: Policy) -> None:  # fmt: skip
+    """动态监测: a household whose benefit ended (terminated, or at the end of its phase-out) is
+    watched from that day (``domain.watch``)."""
+    ends = month if outcome == Outcome.terminate else month.plus(policy.phase_out_months)
+    case = session.get(CaseRecord, row.case_no)
+    add_entry(
+        session, reason="benefit_ended", source=row.recipient_no, township=row.township,
+        village=row.village, name=row.applicant_name,
+        id_number=case.applicant_id_number if case else "", since=ends.first_day,
+        policy=policy, at=now, actor=SYSTEM,
+    )  # fmt: skip

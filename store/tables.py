@@ -640,3 +640,59 @@ class ReferralCounter(SQLModel, table=True):
 
     year: int = Field(primary_key=True)
     last: int = 0
+
+
+class SweepRow(SQLModel, table=True):
+    """A township's sweep of its villages (摸底排查, ``domain.sweeps``): the villages covered
+    and the referrals (``found_in_sweep``) its families became. No personal data here: the
+    families are in their referrals, sealed."""
+
+    __tablename__ = "sweep"
+
+    id: int | None = Field(default=None, primary_key=True)
+    township: str = Field(index=True)
+    swept_on: date = Field(index=True)
+    villages: str
+    """The villages covered, comma-separated codes."""
+    families: int = 0
+    referrals: str = ""
+    """The referral numbers its families became, comma-separated."""
+    note: str = ""
+    recorded_at: datetime = Field(sa_column=_utc(nullable=False))
+    recorded_by: str
+
+
+class WatchEntry(SQLModel, table=True):
+    """A household on the watch list (低保边缘、动态监测, ``domain.watch``) until ``watch_until``,
+    with its next check-up. The person's ID and phone numbers are masked here and in full
+    only sealed (``person``); its keyed hash finds the household again."""
+
+    __tablename__ = "watch_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    reason: str = Field(index=True)
+    source: str
+    """What put it there: a case, a recipient household or an emergency's number."""
+    township: str = Field(index=True)
+    village: str = Field(index=True)
+    name: str
+    id_number: str
+    """Masked."""
+    phone: str
+    """Masked."""
+    person: str
+    """Sealed JSON: name, ID number and phone, bound to ``watch-<id>``'s source."""
+    id_number_hash: str = Field(index=True)
+    key_id: str
+    income_per_person: Decimal | None = Field(default=None, sa_column=Column(Money()))
+    status: str = Field(index=True)
+    since: date
+    watch_until: date = Field(index=True)
+    check_up_due: date = Field(index=True)
+    last_check_up: date | None = None
+    last_outcome: str | None = None
+    last_note: str = ""
+    case_no: str | None = None
+    """The application opened from a check-up."""
+    added_at: datetime = Field(sa_column=_utc(nullable=False))
+    added_by: str

@@ -52,7 +52,9 @@ async def home(request: Request, db: DatabaseDep, settings: SettingsDep,
     a caseworker's cases, the most pressing first."""
     summary, waiting = None, []
     if user.role in SUPERVISE.roles:
-        summary = await supervision.summary(db=db, user=user, thresholds=settings.supervision)
+        summary = await supervision.summary(
+            db=db, user=user, thresholds=settings.supervision, policy=settings.policy
+        )
     elif user.role in LIST_CASES.roles:
         for kind in (APPLICATIONS, EMERGENCIES):
             listed = await cases.listing(
@@ -91,7 +93,7 @@ async def stuck(
         found = await supervision.stuck(
             db=db, client=client, user=user, township=township or None, kind=kind or None,
             reason=Reason(reason) if reason else None, thresholds=settings.supervision,
-            page=page, page_size=PAGE_SIZE,
+            page=page, page_size=PAGE_SIZE, policy=settings.policy,
         )  # fmt: skip
         rows, total = [r.stuck for r in found.items], found.total
     return render(

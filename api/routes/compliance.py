@@ -59,7 +59,9 @@ async def get_compliance(
     partial or no self-care in centralised care (集中供养), against the seed's target of 60 %
     (``kind=care``: that alone); the referrals from other departments (部门转介) received in the
     period, acted on by their date, late, outstanding, and the median working days from receipt
-    to outcome, by township and situation (``kind=referral``: that alone).
+    to outcome, by township and situation (``kind=referral``: that alone); each township's
+    sweeps of its villages (摸底排查) in the period, the families they found, its last sweep and
+    whether the next is overdue at the cadence (``kind=sweep``: that alone).
     ``assistance_type`` filters the applications only."""
     report = await compliance.report(
         db=db,
@@ -174,6 +176,12 @@ COLUMNS: list[tuple[str, str]] = [
     ("referral_outstanding_late", "referrals_outstanding_late [未核实已逾期]"),
     ("referral_median_working_days", "referrals_median_working_days [核实中位工作日]"),
     ("referral_on_time_share", "referrals_on_time_share"),
+    # sweeps of the villages (摸底排查)
+    ("sweeps", "sweeps [摸底排查次数]"),
+    ("families_found", "families_found [发现家庭]"),
+    ("last_swept_on", "last_swept_on [最近排查日期]"),
+    ("next_due", "next_sweep_due [下次排查期限]"),
+    ("sweep_overdue", "sweep_overdue [排查逾期]"),
 ]
 
 
@@ -222,6 +230,16 @@ def _csv_rows(report: ComplianceReport):
                 "referral",
                 {k if k in keep else f"referral_{k}": v for k, v in asdict(row).items()},
             )
+
+    if report.sweeps is not None:
+        for row in [*report.sweeps.rows, report.sweeps.total]:
+            fields = asdict(row)
+            overdue = fields.pop("overdue")
+            counted = fields.pop("overdue_townships")
+            fields["sweep_overdue"] = (
+                counted if row.township is None else {True: "yes", False: "no"}[overdue]
+            )
+            yield _named("sweep", fields)
 
 
 def _named(record: str, fields: dict) -> dict:

@@ -27,6 +27,12 @@ from services.cases import View
 from services.supervision import StuckCase
 from store.jurisdiction import CaseRef
 
+StuckKind = Literal[
+    "application", "emergency", "recipient", "payroll", "referral", "sweep", "watch"
+]
+"""``sweep``: a township whose sweep of its villages is overdue (its code as ``case_no``);
+``watch``: a watched household's check-up overdue (``watch-<id>``)."""
+
 router = APIRouter(prefix="/supervision", tags=["supervision"], route_class=PermittedRoute)
 
 
@@ -45,7 +51,7 @@ class StuckPublic(BaseModel):
     model_config = {"from_attributes": True}
 
     case_no: str
-    kind: Literal["application", "emergency", "recipient", "payroll", "referral"]
+    kind: StuckKind
     type: str
     township: str
     stage: str
@@ -96,7 +102,7 @@ async def list_stuck(
     settings: SettingsDep,
     user: Actor = permit(SUPERVISE),
     township: Annotated[str | None, Query(pattern=r"^\d{9}$")] = None,
-    kind: Literal["application", "emergency", "recipient", "payroll", "referral"] | None = None,
+    kind: StuckKind | None = None,
     reason: Reason | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -106,7 +112,7 @@ async def list_stuck(
     failure come from the case engine's description of the workflow."""
     rows = await supervision.stuck(
         db=db, client=client, user=user, township=township, kind=kind, reason=reason,
-        thresholds=settings.supervision, page=page, page_size=page_size,
+        thresholds=settings.supervision, page=page, page_size=page_size, policy=settings.policy,
     )  # fmt: skip
     return Page[StuckPublic].of(rows, StuckPublic.of)
 
@@ -116,7 +122,9 @@ async def summary(
     db: DatabaseDep, settings: SettingsDep, user: Actor = permit(SUPERVISE)
 ) -> StuckSummary:
     """How many cases are not moving, by reason and by township."""
-    counted = await supervision.summary(db=db, user=user, thresholds=settings.supervision)
+    counted = await supervision.summary(
+        db=db, user=user, thresholds=settings.supervision, policy=settings.policy
+    )
     return StuckSummary.model_validate(counted)
 
 

@@ -1,0 +1,54 @@
+"""/watch-list: households watched (低保边缘、动态监测) after a refusal near the line, an ended
+benefit or a 临时救助, with their check-ups (回访); an overdue check-up shows in
+``/supervision/stuck`` (``check_up_overdue``)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from api.deps import DatabaseDep, IdempotencyKey, SettingsDep
+from api.models import CheckUpCreate, Page, WatchEntryPublic
+from api.permissions import CHECK_UP, LIST_WATCH, PermittedRoute, permit
+from domain.cases import Actor
+from domain.watch import CheckUp, WatchReason, WatchStatus
+from services import watch
+
+router = APIRouter(prefix="/watch-list", tags=["watch list"], route_class=PermittedRoute)
+
+
+@router.get("", response_model=Page[WatchEntryPublic])
+async def list_watched(
+    db: DatabaseDep,
+    user: Actor = permit(LIST_WATCH),
+    township: Annotated[str | None, Query(pattern=r"^\d{9}$")] = None,
+    status: WatchStatus | None = WatchStatus.watched,
+    reason: WatchReason | None = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[WatchEntryPublic]:
+    """The jurisdiction's watched households, the check-up due soonest first; ID numbers
+    masked."""
+    listed = await watch.listing(
+        db=db, user=user, equal={"township": township, "status": status, "reason": reason},
+        page=page, page_size=page_size,
+    )  # fmt: skip
+    return Page[WatchEntryPublic].of(listed, WatchEntryPublic.of)
+
+
+@router.post("/{entry_id}/check-up", response_model=WatchEntryPublic)
+async def check_up(
+    body: CheckUpCreate,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    entry_id: Annotated[int, Path(ge=1, le=2**31)],
+    user: Actor = permit(CHECK_UP),
+    _key: IdempotencyKey = None,
+) -> WatchEntryPublic:
+    """A check-up: `unchanged` (the next is due a cadence on), `improved` (off the list) or
+    `worsened` (the answer's `intake` says what `POST /applications` needs to open one)."""
+    row = await watch.check_up(
+        db=db, entry_id=entry_id,
+        check_up=CheckUp(actor=user, outcome=body.outcome, note=body.note),
+        policy=settings.policy,
+    )  # fmt: skip
+    return WatchEntryPublic.of(row)

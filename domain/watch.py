@@ -1,0 +1,88 @@
+"""The watch list (低保边缘、动态监测): households that are not (or no longer) assisted but near
+it, watched for a period with check-ups (回访), so that a worsening is seen before the family
+has to ask.
+
+Who goes on it: a household found not eligible for 低保 whose monthly income per person is
+below ``near_poverty_ratio`` × the 低保 standard (低保边缘); a household whose benefit ended
+after a review or a phase-out; a 支出型 family after its 临时救助. Pure: the dates, and what a
+check-up must say.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from domain.cases import Actor, Role
+from domain.errors import InvalidData, NotPermitted, WrongStage
+from domain.policy import Policy
+from domain.sweeps import add_months
+
+
+class WatchReason(StrEnum):
+    near_poverty = "near_poverty"  # 低保边缘: refused, income below the ratio × standard
+    benefit_ended = "benefit_ended"  # terminated, or phased out, after a review
+    after_temporary = "after_temporary"  # 支出型 family after a 临时救助
+    after_emergency = "after_emergency"  # an emergency's follow-up put it there
+
+
+class WatchStatus(StrEnum):
+    watched = "watched"
+    ended = "ended"
+    """Its period is over, or its situation improved."""
+    application_opened = "application_opened"
+
+
+class CheckUpOutcome(StrEnum):
+    unchanged = "unchanged"  # still near the line: watched on
+    improved = "improved"  # off the list
+    worsened = "worsened"  # may need assistance: an application, now or after
+
+
+def is_near_poverty(income_per_person: Decimal | None, standard: Decimal, policy: Policy) -> bool:
+    return (
+        income_per_person is not None and income_per_person < standard * policy.near_poverty_ratio
+    )
+
+
+@dataclass(frozen=True)
+class WatchDates:
+    watch_until: date
+    check_up_due: date
+
+
+def watch_dates(since: date, policy: Policy) -> WatchDates:
+    until = add_months(since, policy.watch_months)
+    return WatchDates(until, min(add_months(since, policy.watch_check_up_months), until))
+
+
+@dataclass(frozen=True)
+class CheckUp:
+    actor: Actor
+    outcome: str
+    note: str
+
+
+def check_check_up(check_up: CheckUp, *, status: str) -> None:
+    if check_up.actor.role not in (Role.township_assistant, Role.village_coordinator):
+        raise NotPermitted(
+            "a check-up is the township's (its assistant or the village's coordinator)"
+        )
+    if status != WatchStatus.watched:
+        raise WrongStage(f"the household is no longer watched ({status})")
+    if check_up.outcome not in CheckUpOutcome.__members__:
+        raise InvalidData("outcome", f"one of {', '.join(CheckUpOutcome)}")
+    if not check_up.note.strip():
+        raise InvalidData("note", "a check-up says what was found")
+
+
+def after_check_up(
+    outcome: str, *, on: date, watch_until: date, policy: Policy
+) -> tuple[str, date]:
+    """The entry's status after a check-up on ``on``, and its next check-up's date."""
+    if outcome == CheckUpOutcome.improved:
+        return WatchStatus.ended, on
+    following = add_months(on, policy.watch_check_up_months)
+    if following > watch_until:
+        return (WatchStatus.ended, on) if on >= watch_until else (WatchStatus.watched, watch_until)
+    return WatchStatus.watched, following
