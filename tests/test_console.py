@@ -8,18 +8,20 @@ import asyncio
 import re
 import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from oidc_provider_mock import User, run_server_in_thread
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from api.main import create_app
 from domain.cases import Actor, Role
 from tests.helpers.actors import ASSISTANT
 from tests.helpers.api import application, emergency, survey
 from tests.helpers.people import id_number
+from tests.helpers.stack import running_stack
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts" / "console"
@@ -541,3 +543,104 @@ async def test_a_caseworker_takes_a_case_from_intake_to_decision_through_the_for
         assert step in trail, step
     assert "赵科长" in trail and "王助理" in trail
     await look(officer, "case-approved")
+
+
+@pytest.fixture
+def identity_provider() -> Iterator[str]:
+    """A small OpenID provider of the test's own, its users' claims as the district's provider
+    issues them; its issuer URL."""
+    users = [
+        User(sub="qian", claims={"name": "钱督办", "role": "supervisor", "jurisdiction": "370305"}),
+        # A district's role with a township's code: authentic, but not usable here.
+        User(sub="misfiled", claims={"role": "supervisor", "jurisdiction": "370305001"}),
+    ]
+    with run_server_in_thread(user_claims=users) as server:
+        yield f"http://localhost:{server.server_port}"
+
+
+async def offline_context(browser: Browser) -> BrowserContext:
+    """A browser context that reaches only this machine (the provider's pages name a
+    stylesheet on a CDN)."""
+    context = await browser.new_context()
+    await context.route(
+        re.compile(r"^https?://(?!(127\.0\.0\.1|localhost)[:/])"), lambda route: route.abort()
+    )
+    return context
+
+
+async def test_signing_in_through_the_identity_provider(
+    dev_env, api_settings, identity_provider, browser
+):
+    settings = api_settings.model_copy(
+        update={
+            "oidc_discovery_url": f"{identity_provider}/.well-known/openid-configuration",
+            "oidc_client_id": "jiuzhu-console",
+            "oidc_client_secret": "console-secret",
+        }
+    )
+    async with running_stack(dev_env.client, settings) as stack:
+        # Without a session the console sends the browser to the provider, with a PKCE
+        # challenge, a state and a nonce.
+        page = await (await offline_context(browser)).new_page()
+        await page.goto(f"{stack.url}/console/")
+        assert page.url.startswith(f"{identity_provider}/oauth2/authorize?")
+        asked = httpx.URL(page.url).params
+        assert asked["response_type"] == "code" and asked["client_id"] == "jiuzhu-console"
+        assert asked["code_challenge_method"] == "S256" and len(asked["code_challenge"]) == 43
+        assert asked["state"] and asked["nonce"] and "openid" in asked["scope"].split()
+        assert asked["redirect_uri"] == f"{stack.url}/console/signed-in"
+
+        # Signed in there, the browser lands on the home page as the role the provider claims.
+        await page.click("button[name=sub][value=qian]")
+        await page.wait_for_url(f"{stack.url}/console/")
+        assert "钱督办（" in await page.inner_text("header")
+        assert "未按时推进的案件" in await page.inner_text("main")
+        cookies = {c["name"]: c for c in await page.context.cookies()}
+        session_cookie = cookies["jiuzhu_console"]
+        assert session_cookie["httpOnly"] and session_cookie["sameSite"] == "Lax"
+        assert "jiuzhu_console_sign_in" not in cookies  # the sign-in under way is used up
+        await look(page, "home-provider")
+
+        # The demo sign-in is refused beside the provider.
+        posted = await page.request.post(
+            f"{stack.url}/console/sign-in",
+            form={"role": "auditor", "jurisdiction": "370305", "csrf": "x"},
+        )
+        assert posted.status == 403 and "统一身份认证" in await posted.text()
+
+        # Signing out ends the session, without going straight back to the provider.
+        await page.click("header button:text-is('退出')")
+        await page.wait_for_url(f"{stack.url}/console/signed-out")
+        await look(page, "signed-out")
+        await page.goto(f"{stack.url}/console/stuck")
+        assert page.url.startswith(f"{identity_provider}/oauth2/authorize?")
+
+        # A provider's answer this browser did not ask for (the answer to another browser's
+        # sign-in, a forged state, none) signs no one in.
+        started = await (await offline_context(browser)).new_page()
+        await started.goto(f"{stack.url}/console/")
+        chosen = await started.request.post(started.url, form={"sub": "qian"}, max_redirects=0)
+        assert chosen.status == 302, await chosen.text()
+        answers = [chosen.headers["location"]]
+        assert answers[0].startswith(f"{stack.url}/console/signed-in?")
+        answer = httpx.URL(answers[0])
+        stranger = await (await offline_context(browser)).new_page()
+        for victim, url in (
+            (stranger, answers[0]),
+            (started, answer.copy_set_param("state", "forged")),
+            (started, answer.copy_remove_param("state")),
+        ):
+            refused = await victim.goto(str(url))
+            assert refused.status == 403, url
+            assert "登录请求已失效或不是从本系统发起的" in await victim.inner_text("main")
+        await look(stranger, "sign-in-refused")
+        for victim in (stranger, started):
+            await victim.goto(f"{stack.url}/console/")
+            assert victim.url.startswith(f"{identity_provider}/oauth2/authorize?")
+
+        # An authentic user whose claims this system cannot use is told to have them corrected.
+        misfiled = await (await offline_context(browser)).new_page()
+        await misfiled.goto(f"{stack.url}/console/")
+        await misfiled.click("button[name=sub][value=misfiled]")
+        await misfiled.wait_for_url(re.compile(r"/console/signed-in"))
+        assert "请联系管理员更正账号" in await misfiled.inner_text("main")
