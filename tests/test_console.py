@@ -7,6 +7,7 @@ A screenshot of every page, at both sizes, goes to test-artifacts/console/ (not 
 import asyncio
 import re
 import shutil
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,13 +16,20 @@ import httpx
 import pytest
 from oidc_provider_mock import User, run_server_in_thread
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from temporalio.client import Client
 
 from api.main import create_app
 from domain.cases import Actor, Role
+from domain.identity import mask_id_number
+from stack import temporal_dev_server_command, wait_for_port
+from tests.helpers import actors
 from tests.helpers.actors import ASSISTANT
 from tests.helpers.api import application, emergency, survey
 from tests.helpers.people import id_number
-from tests.helpers.stack import running_stack
+from tests.helpers.servers import free_port, serve
+from tests.helpers.stack import CONVERTER, running_stack, stack_settings
+from worker import create_worker
+from workflows.client import application_workflow_id
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts" / "console"
@@ -644,3 +652,64 @@ async def test_signing_in_through_the_identity_provider(
         await misfiled.click("button[name=sub][value=misfiled]")
         await misfiled.wait_for_url(re.compile(r"/console/signed-in"))
         assert "请联系管理员更正账号" in await misfiled.inner_text("main")
+
+
+async def test_the_temporal_web_ui_shows_a_case_decoded_and_masked(
+    simulator_url, dev_database_url, browser, tmp_path
+):
+    """The Web UI of a dev server started as ``make run`` starts it (its own SQLite file, the
+    API's /codec as its codec endpoint): a case's workflow page shows the input decoded, every
+    personal number masked, and no "Codec Server could not connect" banner."""
+    port, ui_port = free_port(), free_port()
+    ui = f"http://127.0.0.1:{ui_port}"
+    settings = stack_settings(
+        database_url=dev_database_url,
+        simulator_url=simulator_url,
+        temporal_address=f"127.0.0.1:{port}",
+        codec_cors_origins=[ui, f"http://localhost:{ui_port}"],
+    )
+    with serve(create_app(settings)) as api_url:
+        command = temporal_dev_server_command(
+            db_file=tmp_path / "temporal.db",
+            port=port,
+            ui_port=ui_port,
+            codec_endpoint=f"{api_url}/codec",
+        )
+        # As stack.py starts it (its own process, not the session's headless dev server).
+        server = subprocess.Popen(  # noqa: ASYNC220
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            wait_for_port("127.0.0.1", port, server)
+            wait_for_port("127.0.0.1", ui_port, server)
+            client = await Client.connect(f"127.0.0.1:{port}", data_converter=CONVERTER)
+            worker, external = create_worker(client, settings)
+            async with (
+                worker,
+                httpx.AsyncClient(
+                    base_url=api_url, headers=actors.headers(settings, ASSISTANT), timeout=30
+                ) as assistant,
+            ):
+                person = id_number()
+                body = application(
+                    applicant={"name": "赵解码", "id_number": person, "phone": "13912345678"}
+                )
+                created = await assistant.post("/applications", json=body)
+                assert created.status_code == 201, created.text
+                case_no = created.json()["case_no"]
+
+                page = await (await offline_context(browser)).new_page()
+                await page.goto(
+                    f"{ui}/namespaces/default/workflows/{application_workflow_id(case_no)}"
+                )
+                shown = page.get_by_text(mask_id_number(person)).first
+                await shown.wait_for(timeout=30_000)
+                text = await page.inner_text("body")
+                assert case_no in text and "赵解码" in text
+                assert person not in text and "13912345678" not in text
+                assert "could not connect" not in text.lower()
+                await look(page, "temporal-web-ui")
+            await external.close()
+        finally:
+            server.terminate()
+            server.wait(10)
