@@ -234,6 +234,9 @@ async def test_what_the_console_refuses(stack, browser):
     await page.goto(f"{stack.url}/console/cases/{emergency_no}")
     facts = await page.inner_text("dl.facts")
     assert "急难型临时救助 · 火灾" in facts and "¥1,760.00" in facts
+    payout = page.locator("li.milestone[data-step=payout]")
+    assert await payout.get_attribute("data-verdict") == "open"  # its 24 hours run
+    assert "24小时内资金到账" in await payout.inner_text()
     await look(page, "case-emergency")
 
     # A case of another township is not found; a page it may not open is refused.
@@ -550,7 +553,26 @@ async def test_a_caseworker_takes_a_case_from_intake_to_decision_through_the_for
     for step in ("受理", "录入入户调查", "收到核对报告", "初审", "批准"):
         assert step in trail, step
     assert "赵科长" in trail and "王助理" in trail
+
+    # The steps as a timeline, each time limit kept; the trail checked against the history.
+    async def verdict(page: Page, step: str) -> str | None:
+        return await page.get_attribute(f"li.milestone[data-step={step}]", "data-verdict")
+
+    assert await verdict(officer, "survey") == "kept"
+    assert await verdict(officer, "decision") == "kept"
+    assert "按时" in await officer.inner_text("li.milestone[data-step=decision]")
+    assert not await officer.locator("li.milestone[data-step=refusal_notice]").count()
+    for step in ("accepted", "survey", "review", "notice", "decision"):
+        done = await officer.get_attribute(f"li.milestone[data-step={step}]", "class")
+        assert "is-done" in done, step
+    checked = officer.locator("p.evidence")
+    assert await checked.get_attribute("data-matches") == "true"
+    assert "与流程历史一致" in await checked.inner_text()
     await look(officer, "case-approved")
+    # A caseworker sees the timeline, not the evidence check (the API's is the overseers').
+    await page.goto(f"{stack.url}/console/cases/{case_no}")
+    assert await verdict(page, "decision") == "kept"
+    assert not await page.locator("p.evidence").count()
 
 
 @pytest.fixture
