@@ -712,6 +712,11 @@ async def test_the_temporal_web_ui_shows_a_case_decoded_and_masked(
                     base_url=api_url, headers=actors.headers(settings, ASSISTANT), timeout=30
                 ) as assistant,
             ):
+                # The API started before the server: it reaches it on its next retry.
+                for _ in range(100):
+                    if (await assistant.get("/readyz")).status_code == 200:
+                        break
+                    await asyncio.sleep(0.2)
                 person = id_number()
                 body = application(
                     applicant={"name": "赵解码", "id_number": person, "phone": "13912345678"}
