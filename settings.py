@@ -58,6 +58,20 @@ class Settings(BaseSettings):
     console_session_hours: float = Field(default=12, gt=0)
     """A console session ends this long after sign-in."""
 
+    # The console's sign-in through the district's identity provider (OpenID Connect,
+    # authorization code with PKCE); unset, the embedded stack's demo sign-in
+    oidc_discovery_url: str | None = None
+    """The provider's ``/.well-known/openid-configuration``; set, the console signs in there."""
+    oidc_client_id: str = "jiuzhu-console"
+    oidc_client_secret: str | None = None
+    """The console's secret at the provider (a confidential client); unset, a public client
+    (PKCE alone)."""
+    oidc_redirect_url: str | None = None
+    """Where the provider sends the browser back (registered with it): the console's
+    ``/console/signed-in`` at its public address; unset, that path at the address the
+    browser used."""
+    oidc_scopes: str = "openid profile"
+
     # Encryption of personal data: Temporal payloads and bank accounts in the case records.
     # AES-256-GCM keys by id (base64 of 32 bytes); the current one encrypts, every one decrypts,
     # so a new key is added beside the old ones and made current (rotation).
@@ -133,6 +147,11 @@ class Settings(BaseSettings):
             return self.console_session_secret
         digest = hmac.new(self.jwt_secret.encode(), b"jiuzhu console session", hashlib.sha256)
         return digest.hexdigest()
+
+    def identity_provider(self) -> bool:
+        """Whether the district's identity provider is configured (for the API's tokens or
+        the console's sign-in): the embedded stack's shortcuts are then off."""
+        return bool(self.jwks_url or self.oidc_discovery_url)
 
     def key_ring(self) -> KeyRing:
         """The encryption keys; ``KeyConfigError`` says what is wrong with them."""

@@ -252,7 +252,9 @@ class ProviderKeys:
         self._threads: anyio.CapacityLimiter | None = None  # made in the event loop
 
     async def key(self, kid: Any, algorithm: str) -> jwt.PyJWK:
-        if not isinstance(kid, str) or not 0 < len(kid) <= 200:
+        # A token naming no key (kid None): OpenID Connect Core §10.1 allows it while the
+        # provider's set holds one key (some providers' ID tokens do so).
+        if kid is not None and (not isinstance(kid, str) or not 0 < len(kid) <= 200):
             raise TokenRefused("the token names no key of the identity provider; sign in again")
         key = self._cached(kid)
         if key is None:
@@ -262,11 +264,16 @@ class ProviderKeys:
             raise TokenRefused("the token's algorithm does not match its key; sign in again")
         return key
 
-    def _cached(self, kid: str) -> jwt.PyJWK | None:
+    def _cached(self, kid: str | None) -> jwt.PyJWK | None:
         fresh = self._read_at is not None and time.monotonic() - self._read_at < self.cache_seconds
-        return self._keys.get(kid) if fresh and not self._down else None
+        return self._named(kid) if fresh and not self._down else None
 
-    def _read_for(self, kid: str) -> jwt.PyJWK:
+    def _named(self, kid: str | None) -> jwt.PyJWK | None:
+        if kid is None:
+            return next(iter(self._keys.values())) if len(self._keys) == 1 else None
+        return self._keys.get(kid)
+
+    def _read_for(self, kid: str | None) -> jwt.PyJWK:
         with self._lock:
             if (key := self._cached(kid)) is not None:  # read by the token before us
                 return key
@@ -281,11 +288,11 @@ class ProviderKeys:
                     "the identity provider cannot be reached to check your sign-in; try again "
                     "shortly"
                 )
-            if kid not in self._keys:
+            if (key := self._named(kid)) is None:
                 raise TokenRefused(
                     "the token names a key the identity provider does not have; sign in again"
                 )
-            return self._keys[kid]
+            return key
 
     def _read(self, now: float) -> None:
         try:

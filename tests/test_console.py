@@ -7,19 +7,29 @@ A screenshot of every page, at both sizes, goes to test-artifacts/console/ (not 
 import asyncio
 import re
 import shutil
+import subprocess
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from oidc_provider_mock import User, run_server_in_thread
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from temporalio.client import Client
 
 from api.main import create_app
 from domain.cases import Actor, Role
+from domain.identity import mask_id_number
+from stack import temporal_dev_server_command, wait_for_port
+from tests.helpers import actors
 from tests.helpers.actors import ASSISTANT
 from tests.helpers.api import application, emergency, survey
 from tests.helpers.people import id_number
+from tests.helpers.servers import free_port, serve
+from tests.helpers.stack import CONVERTER, running_stack, stack_settings
+from worker import create_worker
+from workflows.client import application_workflow_id
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts" / "console"
@@ -224,6 +234,9 @@ async def test_what_the_console_refuses(stack, browser):
     await page.goto(f"{stack.url}/console/cases/{emergency_no}")
     facts = await page.inner_text("dl.facts")
     assert "急难型临时救助 · 火灾" in facts and "¥1,760.00" in facts
+    payout = page.locator("li.milestone[data-step=payout]")
+    assert await payout.get_attribute("data-verdict") == "open"  # its 24 hours run
+    assert "24小时内资金到账" in await payout.inner_text()
     await look(page, "case-emergency")
 
     # A case of another township is not found; a page it may not open is refused.
@@ -540,4 +553,190 @@ async def test_a_caseworker_takes_a_case_from_intake_to_decision_through_the_for
     for step in ("受理", "录入入户调查", "收到核对报告", "初审", "批准"):
         assert step in trail, step
     assert "赵科长" in trail and "王助理" in trail
+
+    # The steps as a timeline, each time limit kept; the trail checked against the history.
+    async def verdict(page: Page, step: str) -> str | None:
+        return await page.get_attribute(f"li.milestone[data-step={step}]", "data-verdict")
+
+    assert await verdict(officer, "survey") == "kept"
+    assert await verdict(officer, "decision") == "kept"
+    assert "按时" in await officer.inner_text("li.milestone[data-step=decision]")
+    assert not await officer.locator("li.milestone[data-step=refusal_notice]").count()
+    for step in ("accepted", "survey", "review", "notice", "decision"):
+        done = await officer.get_attribute(f"li.milestone[data-step={step}]", "class")
+        assert "is-done" in done, step
+    checked = officer.locator("p.evidence")
+    assert await checked.get_attribute("data-matches") == "true"
+    assert "与流程历史一致" in await checked.inner_text()
     await look(officer, "case-approved")
+    # A caseworker sees the timeline, not the evidence check (the API's is the overseers').
+    await page.goto(f"{stack.url}/console/cases/{case_no}")
+    assert await verdict(page, "decision") == "kept"
+    assert not await page.locator("p.evidence").count()
+
+
+@pytest.fixture
+def identity_provider() -> Iterator[str]:
+    """A small OpenID provider of the test's own, its users' claims as the district's provider
+    issues them; its issuer URL."""
+    users = [
+        User(sub="qian", claims={"name": "钱督办", "role": "supervisor", "jurisdiction": "370305"}),
+        # A district's role with a township's code: authentic, but not usable here.
+        User(sub="misfiled", claims={"role": "supervisor", "jurisdiction": "370305001"}),
+    ]
+    with run_server_in_thread(user_claims=users) as server:
+        yield f"http://localhost:{server.server_port}"
+
+
+async def offline_context(browser: Browser) -> BrowserContext:
+    """A browser context that reaches only this machine (the provider's pages name a
+    stylesheet on a CDN)."""
+    context = await browser.new_context()
+    await context.route(
+        re.compile(r"^https?://(?!(127\.0\.0\.1|localhost)[:/])"), lambda route: route.abort()
+    )
+    return context
+
+
+async def test_signing_in_through_the_identity_provider(
+    dev_env, api_settings, identity_provider, browser
+):
+    settings = api_settings.model_copy(
+        update={
+            "oidc_discovery_url": f"{identity_provider}/.well-known/openid-configuration",
+            "oidc_client_id": "jiuzhu-console",
+            "oidc_client_secret": "console-secret",
+        }
+    )
+    async with running_stack(dev_env.client, settings) as stack:
+        # Without a session the console sends the browser to the provider, with a PKCE
+        # challenge, a state and a nonce.
+        page = await (await offline_context(browser)).new_page()
+        await page.goto(f"{stack.url}/console/")
+        assert page.url.startswith(f"{identity_provider}/oauth2/authorize?")
+        asked = httpx.URL(page.url).params
+        assert asked["response_type"] == "code" and asked["client_id"] == "jiuzhu-console"
+        assert asked["code_challenge_method"] == "S256" and len(asked["code_challenge"]) == 43
+        assert asked["state"] and asked["nonce"] and "openid" in asked["scope"].split()
+        assert asked["redirect_uri"] == f"{stack.url}/console/signed-in"
+
+        # Signed in there, the browser lands on the home page as the role the provider claims.
+        await page.click("button[name=sub][value=qian]")
+        await page.wait_for_url(f"{stack.url}/console/")
+        assert "钱督办（" in await page.inner_text("header")
+        assert "未按时推进的案件" in await page.inner_text("main")
+        cookies = {c["name"]: c for c in await page.context.cookies()}
+        session_cookie = cookies["jiuzhu_console"]
+        assert session_cookie["httpOnly"] and session_cookie["sameSite"] == "Lax"
+        assert "jiuzhu_console_sign_in" not in cookies  # the sign-in under way is used up
+        await look(page, "home-provider")
+
+        # The demo sign-in is refused beside the provider.
+        posted = await page.request.post(
+            f"{stack.url}/console/sign-in",
+            form={"role": "auditor", "jurisdiction": "370305", "csrf": "x"},
+        )
+        assert posted.status == 403 and "统一身份认证" in await posted.text()
+
+        # Signing out ends the session, without going straight back to the provider.
+        await page.click("header button:text-is('退出')")
+        await page.wait_for_url(f"{stack.url}/console/signed-out")
+        await look(page, "signed-out")
+        await page.goto(f"{stack.url}/console/stuck")
+        assert page.url.startswith(f"{identity_provider}/oauth2/authorize?")
+
+        # A provider's answer this browser did not ask for (the answer to another browser's
+        # sign-in, a forged state, none) signs no one in.
+        started = await (await offline_context(browser)).new_page()
+        await started.goto(f"{stack.url}/console/")
+        chosen = await started.request.post(started.url, form={"sub": "qian"}, max_redirects=0)
+        assert chosen.status == 302, await chosen.text()
+        answers = [chosen.headers["location"]]
+        assert answers[0].startswith(f"{stack.url}/console/signed-in?")
+        answer = httpx.URL(answers[0])
+        stranger = await (await offline_context(browser)).new_page()
+        for victim, url in (
+            (stranger, answers[0]),
+            (started, answer.copy_set_param("state", "forged")),
+            (started, answer.copy_remove_param("state")),
+        ):
+            refused = await victim.goto(str(url))
+            assert refused.status == 403, url
+            assert "登录请求已失效或不是从本系统发起的" in await victim.inner_text("main")
+        await look(stranger, "sign-in-refused")
+        for victim in (stranger, started):
+            await victim.goto(f"{stack.url}/console/")
+            assert victim.url.startswith(f"{identity_provider}/oauth2/authorize?")
+
+        # An authentic user whose claims this system cannot use is told to have them corrected.
+        misfiled = await (await offline_context(browser)).new_page()
+        await misfiled.goto(f"{stack.url}/console/")
+        await misfiled.click("button[name=sub][value=misfiled]")
+        await misfiled.wait_for_url(re.compile(r"/console/signed-in"))
+        assert "请联系管理员更正账号" in await misfiled.inner_text("main")
+
+
+async def test_the_temporal_web_ui_shows_a_case_decoded_and_masked(
+    simulator_url, dev_database_url, browser, tmp_path
+):
+    """The Web UI of a dev server started as ``make run`` starts it (its own SQLite file, the
+    API's /codec as its codec endpoint): a case's workflow page shows the input decoded, every
+    personal number masked, and no "Codec Server could not connect" banner."""
+    port, ui_port = free_port(), free_port()
+    ui = f"http://127.0.0.1:{ui_port}"
+    settings = stack_settings(
+        database_url=dev_database_url,
+        simulator_url=simulator_url,
+        temporal_address=f"127.0.0.1:{port}",
+        codec_cors_origins=[ui, f"http://localhost:{ui_port}"],
+    )
+    with serve(create_app(settings)) as api_url:
+        command = temporal_dev_server_command(
+            db_file=tmp_path / "temporal.db",
+            port=port,
+            ui_port=ui_port,
+            codec_endpoint=f"{api_url}/codec",
+        )
+        # As stack.py starts it (its own process, not the session's headless dev server).
+        server = subprocess.Popen(  # noqa: ASYNC220
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            wait_for_port("127.0.0.1", port, server)
+            wait_for_port("127.0.0.1", ui_port, server)
+            client = await Client.connect(f"127.0.0.1:{port}", data_converter=CONVERTER)
+            worker, external = create_worker(client, settings)
+            async with (
+                worker,
+                httpx.AsyncClient(
+                    base_url=api_url, headers=actors.headers(settings, ASSISTANT), timeout=30
+                ) as assistant,
+            ):
+                # The API started before the server: it reaches it on its next retry.
+                for _ in range(100):
+                    if (await assistant.get("/readyz")).status_code == 200:
+                        break
+                    await asyncio.sleep(0.2)
+                person = id_number()
+                body = application(
+                    applicant={"name": "赵解码", "id_number": person, "phone": "13912345678"}
+                )
+                created = await assistant.post("/applications", json=body)
+                assert created.status_code == 201, created.text
+                case_no = created.json()["case_no"]
+
+                page = await (await offline_context(browser)).new_page()
+                await page.goto(
+                    f"{ui}/namespaces/default/workflows/{application_workflow_id(case_no)}"
+                )
+                shown = page.get_by_text(mask_id_number(person)).first
+                await shown.wait_for(timeout=30_000)
+                text = await page.inner_text("body")
+                assert case_no in text and "赵解码" in text
+                assert person not in text and "13912345678" not in text
+                assert "could not connect" not in text.lower()
+                await look(page, "temporal-web-ui")
+            await external.close()
+        finally:
+            server.terminate()
+            server.wait(10)

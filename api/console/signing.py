@@ -1,6 +1,7 @@
-"""Signing in to the console of the embedded stack (a demo user of a chosen role and
-jurisdiction), and signing out. Where the district's identity provider is configured, this
-sign-in is refused: its users sign in there."""
+"""Signing in to the console, and signing out. With the district's identity provider
+configured for the console (``oidc_discovery_url``), the sign-in page sends the browser there
+(``api.console.provider``); in the embedded stack it lets one choose a demo user of a role and
+jurisdiction, which is refused wherever an identity provider is configured."""
 
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
@@ -8,6 +9,7 @@ from starlette.responses import RedirectResponse, Response
 from api.console import session, words
 from api.console.access import CHECKED_FORM, OPEN_CONSOLE, allowed, checked_form
 from api.console.pages import ConsoleRoute, error_page, render
+from api.console.provider import Provider, SignInFailed
 from api.identity import TokenRefused, UnusableClaims, actor_of
 from domain.cases import LEVEL_OF_ROLE, Actor, Role
 from settings import Settings
@@ -24,6 +26,11 @@ PROVIDER = "本系统已接入统一身份认证，请通过统一身份认证�
 
 @router.get("/sign-in")
 async def sign_in_page(request: Request, _user: Actor | None = allowed(OPEN_CONSOLE)) -> Response:
+    if provider := Provider.of(request):
+        try:
+            return await provider.begin(request, next_path=_next(request.query_params.get("next")))
+        except SignInFailed as failed:
+            return error_page(request, failed.status_code, failed.message)
     if _provider(request):
         return error_page(request, 403, PROVIDER)
     return _form(request, values={"next": _next(request.query_params.get("next"))})
@@ -52,13 +59,38 @@ async def sign_in(request: Request, _user: Actor | None = allowed(OPEN_CONSOLE))
     return response
 
 
+@router.get("/signed-in")
+async def signed_in(request: Request, _user: Actor | None = allowed(OPEN_CONSOLE)) -> Response:
+    """Where the identity provider sends the browser back."""
+    provider = Provider.of(request)
+    if provider is None:
+        return error_page(request, 404, "没有这个页面。")
+    try:
+        user, back = await provider.finish(request)
+    except SignInFailed as failed:
+        response = error_page(request, failed.status_code, failed.message, again=True)
+    else:
+        response = RedirectResponse(back, status_code=303)
+        session.keep(request, response, session.fresh(user))  # a new token at sign-in
+    provider.forget(response)
+    return response
+
+
+@router.get("/signed-out")
+async def signed_out(request: Request, _user: Actor | None = allowed(OPEN_CONSOLE)) -> Response:
+    """After signing out beside a provider: not straight back to it, which would sign the
+    user in again at once where the provider still knows them."""
+    return render(request, "signed_out.html", title="已退出")
+
+
 @router.post("/sign-out")
 async def sign_out(
     request: Request,
     _user: Actor | None = allowed(OPEN_CONSOLE),
     _form: dict[str, str] = CHECKED_FORM,
 ) -> Response:
-    response = RedirectResponse("/console/sign-in", status_code=303)
+    after = "/console/signed-out" if Provider.of(request) else "/console/sign-in"
+    response = RedirectResponse(after, status_code=303)
     session.end(response)
     return response
 
@@ -80,7 +112,7 @@ def _form(
 
 def _provider(request: Request) -> bool:
     settings: Settings = request.app.state.settings
-    return bool(settings.jwks_url)
+    return settings.identity_provider()
 
 
 def _next(path: str | None) -> str:

@@ -21,15 +21,17 @@ from api.permissions import (
     LIST_CASES,
     PERMITTED_CASE,
     READ_CASE,
+    READ_TIMELINE,
     SUPERVISE,
 )
 from api.routes.supervision import ExtensionCreate, InterventionCreate
 from domain import emergency
 from domain.calendar import local_date
 from domain.cases import OPEN_STAGES, Actor, Intervention, InterventionRecord
-from domain.errors import CaseError, NotFound
+from domain.errors import CaseError, NotFound, Unavailable
+from domain.milestones import application_milestones, emergency_milestones
 from domain.supervision import Reason
-from services import cases, supervision, townships
+from services import cases, evidence, supervision, townships
 from services.cases import APPLICATIONS, EMERGENCIES, KINDS
 from settings import Settings
 from store.db import Database
@@ -231,8 +233,15 @@ async def case_view(
         actions = ACTIONS + (HALTED_ACTIONS if read.view.stage == "halted" else [])
     if user.role in EXTEND_DEADLINE.roles:
         actions.insert(min(4, len(actions)), "extend-deadline")
+    now = datetime.now(UTC)
+    milestones = (
+        application_milestones(read.view, now=now)
+        if case.kind == "application"
+        else emergency_milestones(read.view, now=now)
+    )
     return render(
         request, "case.html", status_code, title=f"案件 {case.case_no}", case=read.view,
+        milestones=milestones, evidence=await _evidence(request, db=db, user=user, case=case),
         kind=case.kind, family=read.family, trail=list(reversed(trail)), actions=actions,
         done=done, failed=failed, problems=problems or [], values=values or {},
         names=await _names(db),
@@ -241,6 +250,23 @@ async def case_view(
         others=casework.others(form_problems or {}, failed),
         today=local_date(datetime.now(UTC)).isoformat(),
     )  # fmt: skip
+
+
+async def _evidence(
+    request: Request, *, db: Database, user: Actor, case: CaseRef
+) -> evidence.Timeline | str | None:
+    """The evidence check of the case's trail (its workflow's history beside its audit trail,
+    the API's /audit/cases/{case_no}/timeline) for those who may read it; "unavailable" when
+    the case engine cannot be asked now (the page still shows)."""
+    if user.role not in READ_TIMELINE.roles:
+        return None
+    client: Client | None = request.app.state.temporal
+    if client is None:
+        return "unavailable"
+    try:
+        return await evidence.timeline(db=db, client=client, case=case)
+    except Unavailable:
+        return "unavailable"
 
 
 async def _names(db: Database) -> dict[str, str]:

@@ -381,6 +381,28 @@ def name_of(table: dict[str, str], value: object) -> str:
     return table.get(text, text)
 
 
+MILESTONES = {
+    "accepted": "受理",
+    "survey": "入户调查",
+    "review": "镇(街道)初审",
+    "notice": "公示",
+    "decision": "区级审核确认",
+    "refusal_notice": "书面告知不予救助理由",
+    "first_payment": "首次发放",
+    "closed": "办结",
+    "requested": "提出急难救助申请",
+    "approval": "审批",
+    "payout": "24小时内资金到账（先行救助）",
+    "follow_up": "补办审核手续",
+}
+VERDICTS = {"kept": "按时", "missed": "超期", "late": "已超期，尚未办理", "open": "未到期"}
+
+
+def due(value: date | datetime | None) -> str:
+    """A time limit: a day (by its end), or an instant (an emergency's 24 hours)."""
+    return moment(value) if isinstance(value, datetime) else day(value)
+
+
 FILTERS = {
     "day": day,
     "moment": moment,
@@ -397,6 +419,9 @@ FILTERS = {
     "casework": lambda v: name_of(CASEWORK, v),
     "done": lambda v: CASEWORK.get(v) or name_of(INTERVENTIONS, v),
     "mismatch": lambda v: name_of(MISMATCHES, v),
+    "milestone": lambda v: name_of(MILESTONES, v),
+    "verdict": lambda v: name_of(VERDICTS, v),
+    "due": due,
 }
 
 

@@ -99,7 +99,7 @@ def embedded_web_ui(request: Request, settings: Settings) -> bool:
     """A call without a token from the configured Web UI's origin, over loopback, in a stack
     with no identity provider (the embedded one: `make run`)."""
     return (
-        settings.jwks_url is None
+        not settings.identity_provider()
         and "authorization" not in request.headers
         and request.headers.get("origin") in settings.codec_cors_origins
         and request.client is not None
