@@ -283,6 +283,11 @@ class ApplicationDecisionCreate(DecisionCreate):
     institution: InstitutionIn | None = Field(
         default=None, description="特困 in centralised care: the care institution"
     )
+    mismatch_reason: Text | None = Field(
+        default=None,
+        description="an approval against the case's verification_findings (the verification "
+        "report contradicts the survey): why it is approved all the same; required then",
+    )
 
     def record(self, actor: Actor) -> DecisionRecord:
         """The decision as the rules take it."""

@@ -25,9 +25,11 @@ class People:
         self.serial = 0
 
     def id_number(self) -> str:
+        """Sequence digits below 900: the verification simulator finds nothing against them
+        (an approval against findings would need a reason)."""
         self.serial += 1
-        born = date(1950, 1, 1) + timedelta(days=self.serial // 1000)
-        first17 = f"{DISTRICT}{born:%Y%m%d}{self.serial % 1000:03d}"
+        born = date(1950, 1, 1) + timedelta(days=self.serial // 900)
+        first17 = f"{DISTRICT}{born:%Y%m%d}{self.serial % 900:03d}"
         return first17 + check_digit(first17)
 
 

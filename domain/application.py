@@ -251,10 +251,12 @@ class Application(CaseFile):
     # ---- 审核确认 -------------------------------------------------------------------------
 
     def check_decision(
-        self, decision: DecisionRecord, *, now: datetime, tekun: bool = True
+        self, decision: DecisionRecord, *, now: datetime, tekun: bool = True, mismatch: bool = True
     ) -> None:
         """``tekun`` False: the rules before patch ``tekun-eligibility`` (a 特困 approval made
-        then, replayed by its workflow), which checked neither eligibility nor care."""
+        then, replayed by its workflow), which checked neither eligibility nor care.
+        ``mismatch`` False: before patch ``mismatch-reason``, an approval against the
+        verification findings needed no reason of its own."""
         self.require(Stage.decision)
         if decision.outcome not in ("approve", "refuse"):
             raise InvalidData("outcome", "must be 'approve' or 'refuse'")
@@ -272,14 +274,27 @@ class Application(CaseFile):
             raise NotPermitted("一事一议 is a district officer's decision")
         if not self.tekun_approval(decision):
             check_no_care(decision)
+        if decision.mismatch_reason is not None and not decision.mismatch_reason.strip():
+            raise InvalidData("mismatch_reason", "say why the findings do not stand in the way")
         if decision.outcome != "approve":
             return
+        if mismatch and self.against_findings(decision) and decision.mismatch_reason is None:
+            raise InvalidData(
+                "mismatch_reason",
+                "the verification report contradicts the survey ("
+                + "; ".join(self.view.verification_findings)
+                + "): an approval against it gives its reason",
+            )
         if self.approval_needs_notice(decision):
             self.amount(self._district_proposal(decision), now=now, field="outcome")
         else:
             self.amount(self.review, now=now, field="outcome")
         if self.tekun_approval(decision) and tekun:
             self.check_tekun(decision, now=now)
+
+    def against_findings(self, decision: DecisionRecord) -> bool:
+        """An approval of a case whose verification report contradicts its survey."""
+        return decision.outcome == "approve" and bool(self.view.verification_findings)
 
     def tekun_approval(self, decision: DecisionRecord) -> bool:
         return decision.outcome == "approve" and self.start.assistance_type == AssistanceType.tekun
@@ -329,11 +344,21 @@ class Application(CaseFile):
             self._take_care(decision)
         if approve:
             self.step(decision.actor, "approved", Stage.approved, now, note=decision.reasons)
+            self._note_mismatch(decision, now)
         else:
             self.refused_on = local_date(now)
             self.step(decision.actor, "refused", Stage.refused, now, note=decision.reasons)
             return After(recount=True)
         return None
+
+    def _note_mismatch(self, decision: DecisionRecord, now: datetime) -> None:
+        """Approved against the verification findings: the reason, and what it answers, on
+        the record."""
+        if decision.outcome == "approve" and decision.mismatch_reason:
+            findings = "; ".join(self.view.verification_findings)
+            note = f"{decision.mismatch_reason.strip()} (findings: {findings})"
+            self.step(decision.actor, "approved_against_verification", self.view.stage, now,
+                      note=note)  # fmt: skip
 
     def _take_care(self, decision: DecisionRecord) -> None:
         """特困: the care form and self-care on the case; in centralised care the institution's

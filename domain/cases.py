@@ -268,6 +268,9 @@ class DecisionRecord:
     review_cadence: str | None = None
     """定期核查 of an approved 低保 or 特困 household: ``yearly`` or ``half_yearly`` (None: the
     policy's for the type)."""
+    mismatch_reason: str | None = None
+    """An approval against the verification findings (``CaseView.verification_findings``):
+    why the district approves all the same."""
 
 
 @dataclass(frozen=True)

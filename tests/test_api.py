@@ -29,7 +29,7 @@ from tests.helpers.api import (
     until,
     wait_for,
 )
-from tests.helpers.people import id_number
+from tests.helpers.people import id_number, marked_id_number
 from tests.helpers.people import phone as unique_phone
 from tests.helpers.servers import serve
 from tests.helpers.stack import Stack
@@ -120,6 +120,49 @@ async def test_a_refusal_is_sent_in_writing_with_its_reasons(stack, simulator_ur
             await sims.get("/sms/messages", params={"phone": phone, "template": "refused"})
         ).json()
     assert len(sms) == 1 and "家庭收入超过标准" in sms[0]["text"]
+
+
+async def test_an_approval_against_the_verification_findings_needs_its_reason(stack):
+    spouse = {"name": "李四", "id_number": marked_id_number("19820202"), "relation": "spouse"}
+    async with stack.client(ASSISTANT) as assistant, stack.client(OFFICER) as officer:
+        body = application(household=[spouse | {"monthly_income": "400.00"}])
+        case_no = (await assistant.post("/applications", json=body)).json()["case_no"]
+        await assistant.post(f"/applications/{case_no}/survey", json=survey())
+        case = await wait_for(assistant, case_no, lambda c: c["stage"] == "review")
+        findings = case["verification_findings"]
+        assert any("vehicle" in f for f in findings) and any("savings" in f for f in findings)
+        await assistant.post(
+            f"/applications/{case_no}/review",
+            json={"recommendation": "approve", "reasons": "收入低于标准"},
+        )
+        await wait_for(assistant, case_no, lambda c: c["stage"] == "decision")
+        before = await officer.get(f"/applications/{case_no}/audit-trail")
+
+        plain = {"outcome": "approve", "reasons": "符合条件"}
+        refused = await officer.post(f"/applications/{case_no}/decision", json=plain)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"][0]["loc"] == ["body", "mismatch_reason"]
+        assert "vehicle" in refused.json()["detail"][0]["msg"]
+        blank = await officer.post(
+            f"/applications/{case_no}/decision", json=plain | {"mismatch_reason": " "}
+        )
+        assert blank.status_code == 422 and blank.json()["detail"][0]["loc"][-1] == (
+            "mismatch_reason"
+        )
+        case = (await officer.get(f"/applications/{case_no}")).json()
+        assert case["stage"] == "decision"
+        after = await officer.get(f"/applications/{case_no}/audit-trail")
+        assert after.json() == before.json()  # nothing written
+
+        reason = "车辆系残疾人代步车，存款为大病医疗专项借款"
+        decided = await officer.post(
+            f"/applications/{case_no}/decision", json=plain | {"mismatch_reason": reason}
+        )
+        assert decided.status_code == 200, decided.text
+        assert decided.json()["stage"] == "approved"
+        trail = (await officer.get(f"/applications/{case_no}/audit-trail")).json()
+        [noted] = [e for e in trail if e["action"] == "approved_against_verification"]
+        assert reason in noted["note"] and noted["user_id"] == OFFICER.user_id
 
 
 async def test_bad_requests_get_answers_a_caseworker_can_act_on(stack):

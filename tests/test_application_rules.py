@@ -1408,3 +1408,35 @@ def test_the_case_shows_where_the_verification_report_contradicts_the_survey():
     case.receive_verification(contradicting, now=REPORTED)
     [income, savings] = case.view.verification_findings
     assert "¥2500" in income and "¥1500" in income and "¥80000" in savings
+
+
+def test_an_approval_against_the_verification_findings_gives_its_reason():
+    case = at_decision()
+    case.view.verification_findings = ["1 vehicle(s) registered; 0 allowed"]
+    before = snapshot(case)
+    with pytest.raises(InvalidData) as refused:
+        case.check_decision(decision(), now=DECIDED)
+    assert refused.value.field == "mismatch_reason" and "vehicle" in str(refused.value)
+    blank = replace(decision(), mismatch_reason="  ")
+    with pytest.raises(InvalidData, match="findings"):
+        case.check_decision(blank, now=DECIDED)
+    assert snapshot(case) == before
+    # a refusal needs none; nor did an approval before patch ``mismatch-reason``
+    case.check_decision(decision("refuse", reasons="有车辆"), now=DECIDED)
+    case.check_decision(decision(), now=DECIDED, mismatch=False)
+
+    reasoned = replace(decision(), mismatch_reason="车辆已于上月报废，存款为大病医疗借款")
+    case.check_decision(reasoned, now=DECIDED)
+    case.decide(reasoned, now=DECIDED)
+    assert case.view.stage == Stage.approved
+    [noted] = [e for e in case.unwritten if e.action == "approved_against_verification"]
+    assert "报废" in noted.note and "vehicle" in noted.note
+    assert noted.to_stage == noted.from_stage == Stage.approved
+
+
+def test_a_clean_report_needs_no_reason_to_approve():
+    case = at_decision()
+    assert case.view.verification_findings == []
+    case.check_decision(decision(), now=DECIDED)
+    case.decide(decision(), now=DECIDED)
+    assert "approved_against_verification" not in [e.action for e in case.unwritten]

@@ -236,10 +236,18 @@ def test_verification_is_deterministic_per_household(client):
     figures = ("household_monthly_income", "savings", "vehicles", "properties", "flags")
     report = first.json()
     assert {f: report[f] for f in figures} == {f: other.json()[f] for f in figures}
-    assert Decimal(0) <= Decimal(report["household_monthly_income"]) <= Decimal("6000.00")
-    assert Decimal(0) <= Decimal(report["savings"]) <= Decimal("50000.00")
-    assert report["vehicles"] in (0, 1) and report["properties"] in (0, 1, 2)
-    assert ("vehicle_registered" in report["flags"]) == (report["vehicles"] > 0)
+    # clean by default: nothing a survey would be contradicted by
+    assert Decimal(0) <= Decimal(report["household_monthly_income"]) <= Decimal("200.00")
+    assert Decimal(0) <= Decimal(report["savings"]) <= Decimal("20000.00")
+    assert report["vehicles"] == 0 and report["properties"] in (0, 1)
+    assert report["flags"] == []
+    # a member whose sequence digits are 9xx marks the household: a vehicle, savings above
+    marked = members + [{"name": "王五", "id_number": "110101199003079016"}]
+    flagged = client.post(
+        "/verification/reports", json=request | {"request_id": key(), "members": marked}
+    ).json()
+    assert flagged["vehicles"] == 1 and flagged["flags"] == ["vehicle_registered"]
+    assert Decimal(flagged["savings"]) > Decimal("30000.00")
     empty = request | {"request_id": key(), "members": []}
     assert client.post("/verification/reports", json=empty).status_code == 422
 

@@ -101,10 +101,12 @@ class ApplicationWorkflow(CaseWorkflow):
 
     def _check_decision_made(self, decision: DecisionRecord) -> None:
         """The decision's check in its Update: a 特困 approval's eligibility and care are
-        checked for the approvals made since they were (``tekun-eligibility``)."""
+        checked for the approvals made since they were (``tekun-eligibility``), and an
+        approval against the verification findings needs its reason (``mismatch-reason``)."""
         case = self.case
         tekun = case.tekun_approval(decision) and workflow.patched("tekun-eligibility")
-        check(case.check_decision, decision, now=workflow.now(), tekun=tekun)
+        mismatch = case.against_findings(decision) and workflow.patched("mismatch-reason")
+        check(case.check_decision, decision, now=workflow.now(), tekun=tekun, mismatch=mismatch)
 
     @workflow.update
     async def request_documents(self, request: DocumentsRequest) -> CaseView:

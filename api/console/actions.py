@@ -38,6 +38,7 @@ FIELDS: dict[str, list[str]] = {
     "decision": [
         "outcome", "reasons", "amount", "exception_reason", "review_cadence", "care_form",
         "self_care", "institution.name", "institution.bank", "institution.account_no",
+        "mismatch_reason",
     ],
     "documents-requested": ["documents", "note"],
     "documents-received": ["note"],

@@ -117,6 +117,7 @@ STEPS = {
     "notice_ended": "公示结束",
     "objection_received": "收到异议",
     "approved": "批准",
+    "approved_against_verification": "核对结果不符仍批准",
     "refused": "不予批准",
     "rejected": "不予救助",
     "paid": "已支付",
@@ -179,6 +180,7 @@ FIELDS = {
     "reasons": "理由",
     "outcome": "审核确认",
     "exception_reason": "一事一议理由",
+    "mismatch_reason": "核对结果不符仍批准的理由",
     "review_cadence": "核查周期",
     "care_form": "供养方式",
     "institution": "供养机构",
@@ -276,6 +278,10 @@ MESSAGES: dict[str, list[tuple[str, str]]] = {
         (r"an emergency payment is between ¥0\.01 and ¥(\S+)", "急难救助金额应在¥0.01至¥{0}之间"),
     ],
     "exception_reason": [("一事一议 states its reason", "一事一议须说明理由")],
+    "mismatch_reason": [
+        ("an approval against it gives its reason", "核对报告与入户调查不符，批准须说明理由"),
+        ("say why the findings do not stand in the way", "请说明核对结果不符仍批准的理由"),
+    ],
     "id_number": [
         ("an ID number has 17 digits", "身份证号应为17位数字加一位数字或X"),
         ("the ID number does not start with a province", "身份证号开头不是有效的省份代码"),

@@ -12,15 +12,27 @@ _unseeded = random.SystemRandom()
 
 
 _serial = iter(range(1, 10**6))
+_marked_serial = iter(range(1, 10**6))
 
 
 def id_number(born: str = "19800101", region: str = "370305") -> str:
     """A fresh, valid resident ID number (GB 11643 check digit) for a test person: never the
-    same twice in a session (after every 1,000 people of a birth date, the next are born a
-    day later)."""
+    same twice in a session (after every 900 people of a birth date, the next are born a day
+    later). Its sequence digits are below 900: the verification simulator finds nothing
+    against its household."""
     serial = next(_serial)
-    day = datetime.strptime(born, "%Y%m%d") + timedelta(days=serial // 1000)
-    first17 = f"{region}{day:%Y%m%d}{serial % 1000:03d}"
+    day = datetime.strptime(born, "%Y%m%d") + timedelta(days=serial // 900)
+    first17 = f"{region}{day:%Y%m%d}{serial % 900:03d}"
+    return first17 + check_digit(first17)
+
+
+def marked_id_number(born: str = "19800101", region: str = "370305") -> str:
+    """A fresh ID number the verification simulator marks (sequence digits 9xx): its
+    household's report has a vehicle and savings above the limit, so the case shows
+    findings."""
+    serial = next(_marked_serial)
+    day = datetime.strptime(born, "%Y%m%d") + timedelta(days=serial // 100)
+    first17 = f"{region}{day:%Y%m%d}{900 + serial % 100:03d}"
     return first17 + check_digit(first17)
 
 
