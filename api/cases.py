@@ -1,7 +1,7 @@
 """What the routes of every kind of case share: the route of each caseworker action, which
 carries it to the case's workflow as an Update (``services.cases.act``)."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -43,9 +43,11 @@ def declare_action(
     permission: Permission,
     answer: type[Published],
     doc: str,
+    then: Callable[..., Awaitable[Any]] | None = None,
 ) -> None:
     """Declare one caseworker action on a case: its route, who may take it, the record the
-    body becomes, and the Update that carries it to the case's workflow."""
+    body becomes, and the Update that carries it to the case's workflow; ``then``: what the
+    service does once the workflow took it (its answer is the route's)."""
 
     async def route(
         payload: body,  # type: ignore[valid-type]
@@ -68,6 +70,9 @@ def declare_action(
             update_id=f"{path}:{user.user_id}:{key}" if key else None,
             timeout=timedelta(seconds=settings.action_timeout_seconds),
         )
+        if then is not None:
+            return await then(db=db, client=client, settings=settings, user=user,
+                               body=payload, view=view)  # fmt: skip
         return answer.of(view)
 
     DECLARED[(kind.name, path)] = DeclaredAction(body, record, update, permission)

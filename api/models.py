@@ -505,6 +505,30 @@ EmergencyPublic = published(
 )
 
 
+class EmergencyDecisionCreate(DecisionCreate):
+    """补办: the district confirms an emergency's follow-up, and says what follows (衔接)."""
+
+    next_step: Literal["dibao_application", "tekun_application", "watch_list"] | None = Field(
+        default=None,
+        description="what follows: a 低保 or 特困 application opened for the family (channel "
+        "proactive, naming the emergency), or the family on the watch list; none: nothing",
+    )
+
+
+class EmergencyDecisionPublic(EmergencyPublic):
+    """The emergency confirmed, and what its next step opened."""
+
+    next_case_no: str | None = Field(
+        default=None,
+        description="the application opened for the family, or the household's open one it "
+        "was linked to (``next_step_linked``)",
+    )
+    next_step_linked: bool = False
+    watch_entry_id: int | None = Field(
+        default=None, description="the family's entry on the watch list (GET /watch-list)"
+    )
+
+
 class EmergencyDetail(EmergencyPublic):
     """One emergency, read on its own: with the family."""
 

@@ -192,6 +192,8 @@ class CaseStart:
     when (set at intake; not a refusal)."""
     referral_no: str | None = None
     """部门转介: the referral the application came from."""
+    emergency_no: str | None = None
+    """衔接: the emergency whose confirmed follow-up opened the application."""
 
 
 @dataclass(frozen=True)
@@ -271,6 +273,9 @@ class DecisionRecord:
     mismatch_reason: str | None = None
     """An approval against the verification findings (``CaseView.verification_findings``):
     why the district approves all the same."""
+    next_step: str | None = None
+    """An emergency's follow-up (衔接): ``dibao_application``, ``tekun_application``,
+    ``watch_list`` or None (``domain.emergency.NextStep``)."""
 
 
 @dataclass(frozen=True)
@@ -429,6 +434,8 @@ class CaseView:
     verification_findings: list[str] = field(default_factory=list)
     """Where the verification report contradicts the survey (``domain.verification``), for
     the reviewer and the district to see before they decide."""
+    emergency_no: str | None = None
+    """衔接: the emergency whose confirmed follow-up opened the application."""
 
     @property
     def overdue(self) -> bool:
@@ -496,4 +503,5 @@ def initial_view(start: CaseStart) -> CaseView:
         recipient_no=start.recipient_no,
         dishonesty_flag=start.dishonesty_flag,
         referral_no=start.referral_no,
+        emergency_no=start.emergency_no,
     )

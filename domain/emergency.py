@@ -51,6 +51,15 @@ class Cause(StrEnum):
     other = "other"
 
 
+class NextStep(StrEnum):
+    """What follows an emergency's confirmed follow-up (seed §5 衔接): a 低保 or 特困
+    application opened for the family, or the family on the watch list."""
+
+    dibao_application = "dibao_application"
+    tekun_application = "tekun_application"
+    watch_list = "watch_list"
+
+
 class EmergencyStage(StrEnum):
     awaiting_approval = "awaiting_approval"  # 待审批
     awaiting_funds = "awaiting_funds"  # the reserve cannot cover it: waits for a top-up
@@ -212,6 +221,8 @@ class EmergencyView:
     when (set at intake; not a refusal)."""
     referral_no: str | None = None
     """部门转介: the referral the request came from."""
+    next_step: NextStep | None = None
+    """What the district's confirmation of the follow-up said follows (衔接)."""
 
     @property
     def overdue(self) -> bool:
@@ -514,12 +525,19 @@ class Emergency(CaseFile):
             raise InvalidData("outcome", "'approve' (eligible) or 'refuse' (not eligible)")
         if not decision.reasons.strip():
             raise InvalidData("reasons", "a decision gives its reasons")
+        if decision.next_step is not None and decision.next_step not in set(NextStep):
+            raise InvalidData("next_step", f"one of {', '.join(NextStep)}, or none")
 
     def confirm(self, decision: DecisionRecord, *, now: datetime) -> None:
-        """审核确认 by the district closes the case."""
+        """审核确认 by the district closes the case; what follows (衔接), if anything, is on
+        the record (the service that took the decision opens it)."""
         self.view.confirmed_at = self.view.closed_at = now
+        self.view.next_step = NextStep(decision.next_step) if decision.next_step else None
         action = "confirmed_eligible" if decision.outcome == "approve" else "confirmed_ineligible"
-        self.step(decision.actor, action, EmergencyStage.closed, now, note=decision.reasons)
+        note = decision.reasons
+        if decision.next_step:
+            note += f" | next step: {decision.next_step}"
+        self.step(decision.actor, action, EmergencyStage.closed, now, note=note)
 
     # ---- 督办: a supervisor's interventions ---------------------------------------------
 

@@ -44,6 +44,8 @@ class ApplicationIntake:
     bank_account: BankAccount | None = None
     referral_no: str | None = None
     """部门转介: the referral the application answers (its outcome: application opened)."""
+    emergency_no: str | None = None
+    """衔接: the emergency whose confirmed follow-up opened this application."""
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 (``domain.intake``), then in one short transaction claims the household, numbers the case and
 writes its first record, and only then starts the case's workflow."""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -11,15 +12,17 @@ from temporalio.client import Client
 from domain.calendar import local_date
 from domain.cases import (
     Actor,
+    AssistanceType,
     AuditEntry,
     CaseStart,
     CaseView,
+    Channel,
     Stage,
     check_holder,
     initial_view,
 )
 from domain.deadlines import DeadlineFacts, compute_deadlines
-from domain.emergency import Emergency, EmergencyStart, EmergencyView
+from domain.emergency import Emergency, EmergencyStart, EmergencyView, NextStep
 from domain.errors import Conflict, Unavailable
 from domain.identity import mask_id_number
 from domain.intake import (
@@ -36,13 +39,19 @@ from domain.policy import Policy
 from domain.recipients import STANDING_TYPES, claim_of
 from domain.sealing import KeyRing
 from domain.townships import DISTRICT_CODE, Village
-from services.cases import APPLICATIONS, EMERGENCIES, start_workflow
+from services.cases import APPLICATIONS, EMERGENCIES, record_of, start_workflow
 from services.referrals import end_deadline
 from settings import Settings
-from store import corrections, recipients, referrals, townships
+from store import corrections, recipients, referrals, townships, watch
 from store.calendar import load_calendar
 from store.db import Database
-from store.records import DuplicateApplication, claim_household, write_new_case
+from store.records import (
+    DuplicateApplication,
+    claim_household,
+    open_case_for,
+    start_of,
+    write_new_case,
+)
 from store.reserve import recent_payout
 
 log = structlog.get_logger()
@@ -139,12 +148,15 @@ def accept(
         else None,
         dishonesty_flag=corrections.dishonesty_of_family(session, id_numbers=people, ring=ring),
         referral_no=application.referral_no,
+        emergency_no=application.emergency_no,
     )
     _answers_referral(session, start.referral_no, township=start.township, case_no=case_no,
                       actor=user, at=accepted_at)  # fmt: skip
     note, conflict = application.reason, application.conflict_of_interest
     if conflict:
         note += f" | 近亲属备案: {conflict.relation} of {conflict.position}"
+    if application.emergency_no:
+        note += f" | from emergency {application.emergency_no}"
     entry = AuditEntry(
         case_no=case_no, seq=0, at=accepted_at, actor=user, action="accepted",
         from_stage=None, to_stage=Stage.survey, note=note,
@@ -232,6 +244,99 @@ def _request(
     )  # fmt: skip
     write_new_case(session, view=view, start=start, entry=entry, ring=ring)
     return start
+
+
+@dataclass(frozen=True)
+class NextStepTaken:
+    """What an emergency's follow-up opened (衔接): the application (``case_no``, new or the
+    household's open one it was linked to), or the watch-list entry."""
+
+    case_no: str | None = None
+    watch_entry_id: int | None = None
+    linked: bool = False
+    """The household already had an open case of the type (or is a recipient household):
+    linked to it, not doubled."""
+
+
+APPLICATION_STEPS = {
+    NextStep.dibao_application: AssistanceType.dibao,
+    NextStep.tekun_application: AssistanceType.tekun,
+}
+
+
+async def take_next_step(
+    *, db: Database, client: Client, settings: Settings, user: Actor, emergency_no: str,
+    next_step: NextStep,
+) -> NextStepTaken:  # fmt: skip
+    """衔接 (seed §5): after the district confirms an emergency's follow-up, the family's 低保
+    or 特困 application opened (channel ``proactive``, naming the emergency), or the family
+    put on the watch list. Taken again (a retried request) it finds what it did: the
+    household's open application, the emergency's watch-list entry."""
+    ring = settings.key_ring()
+    if next_step == NextStep.watch_list:
+        entry_id = await db.write(
+            _watch_after_emergency, emergency_no=emergency_no, actor=user, at=datetime.now(UTC),
+            policy=settings.policy, ring=ring,
+        )  # fmt: skip
+        return NextStepTaken(watch_entry_id=entry_id)
+    assistance_type = APPLICATION_STEPS[next_step]
+    start, opened = await db.read(
+        _emergency_family, emergency_no=emergency_no, assistance_type=assistance_type, ring=ring
+    )
+    if opened is not None:
+        return NextStepTaken(case_no=opened, linked=True)
+    application = ApplicationIntake(
+        assistance_type=assistance_type,
+        township=start.township,
+        village=start.village,
+        channel=Channel.proactive,
+        applicant=start.applicant,
+        household=start.household,
+        reason=f"急难型临时救助 {emergency_no} 补办确认后转入 ({start.cause}: {start.situation})"[
+            :2000
+        ],
+        bank_account=start.bank_account,
+        emergency_no=emergency_no,
+    )
+    view = await accept_application(
+        db=db, client=client, settings=settings, user=user, application=application
+    )
+    return NextStepTaken(case_no=view.case_no)
+
+
+def _emergency_start(session: Session, *, emergency_no: str, ring: KeyRing) -> EmergencyStart:
+    start = start_of(record_of(session, kind=EMERGENCIES, case_no=emergency_no), ring=ring)
+    if start is None:
+        raise Conflict(f"emergency {emergency_no} was accepted before intakes were kept with it")
+    return start
+
+
+def _emergency_family(
+    session: Session, *, emergency_no: str, assistance_type: AssistanceType, ring: KeyRing
+) -> tuple[EmergencyStart, str | None]:
+    """The emergency's family, and the open case of the type (or the recipient household)
+    that already claims one of them."""
+    start = _emergency_start(session, emergency_no=emergency_no, ring=ring)
+    people = [start.applicant.id_number, *(m.id_number for m in start.household)]
+    claimed = open_case_for(
+        session, assistance_type=claim_of(assistance_type), id_numbers=people, ring=ring
+    )
+    return start, claimed
+
+
+def _watch_after_emergency(
+    session: Session, *, emergency_no: str, actor: Actor, at: datetime, policy: Policy,
+    ring: KeyRing,
+) -> int:  # fmt: skip
+    """The emergency's family on the watch list (once: keyed by the emergency and reason)."""
+    start = _emergency_start(session, emergency_no=emergency_no, ring=ring)
+    row = watch.add_entry(
+        session, reason="after_emergency", source=emergency_no, township=start.township,
+        village=start.village, name=start.applicant.name,
+        id_number=mask_id_number(start.applicant.id_number), since=local_date(at),
+        policy=policy, at=at, actor=actor,
+    )  # fmt: skip
+    return row.id
 
 
 def _answers_referral(session: Session, referral_no: str | None, *, township: str, case_no: str,

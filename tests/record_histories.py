@@ -13,6 +13,7 @@ import json
 import sys
 import tempfile
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 from sqlmodel import select
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.testing import WorkflowEnvironment
 
@@ -72,7 +74,7 @@ from store.standards import record_change
 from store.tables import PayrollItem, RecipientRecord
 from tests.helpers.actors import APPROVER, ASSISTANT, COORDINATOR, OFFICER, SUPERVISOR
 from tests.helpers.cases import households
-from tests.helpers.people import id_number
+from tests.helpers.people import id_number, marked_id_number
 from tests.helpers.servers import serve
 from tests.helpers.stack import (
     CONVERTER,
@@ -281,6 +283,38 @@ async def follow_up(env, handle, *, eligible: bool = True) -> None:
     await handle.execute_update(
         E.confirm, DecisionRecord(actor=OFFICER, outcome=outcome, reasons="确认")
     )
+
+
+async def emergency_followed_into_a_dibao_application(env, handle) -> None:
+    """衔接: the confirmation says a 低保 application follows (the service opens it)."""
+    await handle.execute_update(E.approve, ApprovalRecord(actor=APPROVER, amount=Decimal("2000")))
+    await follow_up_survey(env, handle)
+    await handle.execute_update(
+        E.record_review, ReviewRecord(actor=ASSISTANT, recommendation="approve", reasons="核实")
+    )
+    confirmed = DecisionRecord(
+        actor=OFFICER, outcome="approve", reasons="长期困难", next_step="dibao_application"
+    )
+    await handle.execute_update(E.confirm, confirmed)
+
+
+async def approved_against_the_verification_findings(env, handle) -> None:
+    """The report finds a vehicle and savings: the approval gives its reason
+    (``mismatch-reason``), after one without it was refused."""
+    await survey(handle, env)
+    await wait_for_stage(handle, Stage.review, env)
+    await handle.execute_update(W.record_review, APPROVE)
+    await env.sleep(timedelta(days=7, minutes=1))
+    await wait_for_stage(handle, Stage.decision, env)
+    plain = DecisionRecord(actor=OFFICER, outcome="approve", reasons="ok")
+    try:
+        await handle.execute_update(W.record_decision, plain)
+    except WorkflowUpdateFailedError:
+        pass
+    else:
+        raise AssertionError("approved against the findings without a reason")
+    reasoned = replace(plain, mismatch_reason="车辆已报废")
+    await handle.execute_update(W.record_decision, reasoned)
 
 
 async def emergency_late_exception_to_a_corrected_account(env, handle) -> None:
@@ -639,6 +673,16 @@ SCENARIOS = {
         {},
     ),
     "emergency_cancelled": (emergency_cancelled, request, {}),
+    "emergency_followed_into_a_dibao_application": (
+        emergency_followed_into_a_dibao_application,
+        request,
+        {},
+    ),
+    "approved_against_the_verification_findings": (
+        approved_against_the_verification_findings,
+        start_case,
+        {"applicant": Applicant(name="张三", id_number=marked_id_number(), phone="13800000000")},
+    ),
 }
 SCENARIOS |= {
     "payroll_of_a_month": (payroll_of_a_month, start_payroll, {}),

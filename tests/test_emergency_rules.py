@@ -14,7 +14,16 @@ from decimal import Decimal
 import pytest
 
 from domain.calendar import SHANGHAI, end_of_day
-from domain.cases import SYSTEM, Actor, Intervention, InterventionRecord, Role
+from domain.cases import (
+    SYSTEM,
+    Actor,
+    DecisionRecord,
+    Intervention,
+    InterventionRecord,
+    ReviewRecord,
+    Role,
+    SurveyRecord,
+)
 from domain.emergency import (
     CLOSED,
     OPEN,
@@ -24,10 +33,11 @@ from domain.emergency import (
     Emergency,
     EmergencyStage,
     ExceptionApproval,
+    NextStep,
     RejectionRecord,
 )
 from domain.errors import InvalidData, NotPermitted, WrongStage
-from tests.helpers.actors import APPROVER, OFFICER
+from tests.helpers.actors import APPROVER, ASSISTANT, COORDINATOR, OFFICER
 from tests.helpers.cases import emergency_start
 
 D = date
@@ -204,3 +214,31 @@ def test_a_refusal_at_any_stage_says_what_the_case_waits_for_or_that_it_is_close
     else:
         assert "(closed)" in refused.value.message
         assert stage in CLOSED and case.closed
+
+
+# --- 衔接: what follows the confirmed follow-up -------------------------------------------------
+
+
+def test_the_confirmation_says_what_follows_and_puts_it_on_the_record():
+    case = paid()
+    survey = SurveyRecord(
+        actor=COORDINATOR, investigators=["李协理", "周干事"], visited_on=D(2026, 3, 3),
+        findings="属实", assessed_monthly_income=Decimal("300"),
+    )  # fmt: skip
+    case.record_survey(survey, now=PAID + timedelta(days=1))
+    review = ReviewRecord(actor=ASSISTANT, recommendation="approve", reasons="属实")
+    case.record_review(review, now=PAID + timedelta(days=2))
+    unknown = DecisionRecord(actor=OFFICER, outcome="approve", reasons="属实", next_step="pension")
+    with pytest.raises(InvalidData) as refused:
+        case.check_confirmation(unknown)
+    assert refused.value.field == "next_step"
+    decision = DecisionRecord(
+        actor=OFFICER, outcome="approve", reasons="属实", next_step="watch_list"
+    )
+    case.check_confirmation(decision)
+    case.take_unwritten()
+    case.confirm(decision, now=PAID + timedelta(days=3))
+    assert case.view.stage == EmergencyStage.closed
+    assert case.view.next_step == NextStep.watch_list
+    [closing] = case.take_unwritten()
+    assert closing.action == "confirmed_eligible" and "watch_list" in closing.note

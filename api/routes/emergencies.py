@@ -11,8 +11,9 @@ from api.models import (
     ApprovalCreate,
     AuditEntryPublic,
     BankAccountIn,
-    DecisionCreate,
     EmergencyCreate,
+    EmergencyDecisionCreate,
+    EmergencyDecisionPublic,
     EmergencyDetail,
     EmergencyListItem,
     EmergencyPublic,
@@ -180,11 +181,30 @@ _action(
     "补办: the township's finding, 'approve' (eligible) or 'refuse' (not eligible: the district "
     "is told; recovering the money is its decision).",
 )
-_action(
-    "decision",
-    DecisionCreate,
-    lambda user, b: DecisionRecord(actor=user, **b.model_dump()),
-    EmergencyWorkflow.confirm,
-    DECIDE,
-    "补办: the district confirms the follow-up's finding; the case closes.",
-)
+
+
+async def _next_step(*, db, client, settings, user: Actor, body, view) -> EmergencyDecisionPublic:
+    """衔接: what the confirmation said follows, opened by the intake (once)."""
+    if view.next_step is None:
+        return EmergencyDecisionPublic.of(view, next_case_no=None, next_step_linked=False,
+                                          watch_entry_id=None)  # fmt: skip
+    taken = await intake.take_next_step(
+        db=db, client=client, settings=settings, user=user, emergency_no=view.case_no,
+        next_step=view.next_step,
+    )  # fmt: skip
+    return EmergencyDecisionPublic.of(
+        view, next_case_no=taken.case_no, next_step_linked=taken.linked,
+        watch_entry_id=taken.watch_entry_id,
+    )  # fmt: skip
+
+
+declare_action(
+    router, EMERGENCIES, "decision", body=EmergencyDecisionCreate,
+    record=lambda user, b: DecisionRecord(actor=user, **b.model_dump()),
+    update=EmergencyWorkflow.confirm, permission=DECIDE, answer=EmergencyDecisionPublic,
+    doc="补办: the district confirms the follow-up's finding; the case closes. `next_step` says "
+    "what follows (衔接): `dibao_application` or `tekun_application` opens the family's "
+    "application (channel `proactive`, naming the emergency; a household with an open one is "
+    "linked to it), `watch_list` puts the family on the watch list.",
+    then=_next_step,
+)  # fmt: skip
