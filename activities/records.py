@@ -10,6 +10,7 @@ from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from domain.cases import CaseView
 from domain.contracts import (
     Activity,
     HoldOutcome,
@@ -25,13 +26,20 @@ from domain.contracts import (
 from domain.deadlines import DeadlineFacts, Deadlines, compute_deadlines
 from domain.errors import CaseError
 from domain.sealing import KeyRing
-from store import recipients, reserve
+from store import recipients, reserve, watch
 from store.calendar import load_calendar
 from store.db import Database
 from store.records import apply_transition, record_staff_notice, settle_hold
 
 log = structlog.get_logger()
 T = TypeVar("T")
+
+
+def _write_transition(session: Session, *, transition: Transition) -> None:
+    """The case's record, and (once) the watch-list entry its decision planned, together."""
+    apply_transition(session, transition)
+    if isinstance(transition.view, CaseView):
+        watch.watch_after_case(session, transition.view, at=datetime.now(UTC))
 
 
 class RecordActivities:
@@ -52,7 +60,7 @@ class RecordActivities:
     @activity.defn(name=Activity.record_transition)
     async def record_transition(self, transition: Transition) -> None:
         """Write the case projection and append the audit entries (idempotent)."""
-        await self.db.write(apply_transition, transition=transition)
+        await self.db.write(_write_transition, transition=transition)
         for entry in transition.entries:
             log.info(
                 "case.transition",

@@ -35,6 +35,7 @@ from domain.cases import (
     Stage,
     SurveyRecord,
     VerificationReport,
+    WatchPlan,
     WithdrawalRecord,
     initial_view,
 )
@@ -59,6 +60,7 @@ from domain.tekun import (
     self_care_of,
 )
 from domain.verification import verification_findings
+from domain.watch import watch_after_decision
 
 WAITS_FOR = {
     Stage.survey: "the household survey (入户调查) and the economic-status verification report",
@@ -340,6 +342,7 @@ class Application(CaseFile):
         )
         self.decision = decision
         self.view.decided_at = self.view.closed_at = now
+        self.view.watch = self._watch_plan(decision, now)
         if approve and decision.care_form:
             self._take_care(decision)
         if approve:
@@ -350,6 +353,21 @@ class Application(CaseFile):
             self.step(decision.actor, "refused", Stage.refused, now, note=decision.reasons)
             return After(recount=True)
         return None
+
+    def _watch_plan(self, decision: DecisionRecord, now: datetime) -> WatchPlan | None:
+        """动态监测 after the decision (``domain.watch.watch_after_decision``)."""
+        start, survey = self.start, self.survey
+        per_person = None
+        if survey is not None:
+            income = survey.assessed_monthly_income / self.view.household_size
+            per_person = income.quantize(Decimal("0.01"))
+        standard = start.policy.dibao_standard(local_date(now).year)
+        return watch_after_decision(
+            assistance_type=start.assistance_type, outcome=decision.outcome,
+            income_per_person=per_person,
+            standard=standard.urban if start.area == "urban" else standard.rural,
+            recipient=start.recipient_no is not None, on=local_date(now), policy=start.policy,
+        )  # fmt: skip
 
     def _note_mismatch(self, decision: DecisionRecord, now: datetime) -> None:
         """Approved against the verification findings: the reason, and what it answers, on

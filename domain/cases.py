@@ -332,6 +332,18 @@ class CalendarPublished:
 
 
 @dataclass(frozen=True)
+class WatchPlan:
+    """动态监测: the watch-list entry a decided case puts its household on (``domain.watch``),
+    written with the case's record."""
+
+    reason: str
+    since: date
+    watch_until: date
+    check_up_due: date
+    income_per_person: Decimal | None = None
+
+
+@dataclass(frozen=True)
 class VerificationReport:
     """家庭经济状况核对报告 from the verification platform."""
 
@@ -436,6 +448,9 @@ class CaseView:
     the reviewer and the district to see before they decide."""
     emergency_no: str | None = None
     """衔接: the emergency whose confirmed follow-up opened the application."""
+    watch: WatchPlan | None = None
+    """The watch-list entry its decision puts the household on: a 低保 refusal near the line
+    (低保边缘), or a 支出型 临时救助 approved."""
 
     @property
     def overdue(self) -> bool:

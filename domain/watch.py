@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-from domain.cases import Actor, Role
+from domain.cases import Actor, AssistanceType, Role, WatchPlan
 from domain.errors import InvalidData, NotPermitted, WrongStage
 from domain.policy import Policy
 from domain.sweeps import add_months
@@ -54,6 +54,26 @@ class WatchDates:
 def watch_dates(since: date, policy: Policy) -> WatchDates:
     until = add_months(since, policy.watch_months)
     return WatchDates(until, min(add_months(since, policy.watch_check_up_months), until))
+
+
+def watch_after_decision(
+    *, assistance_type: str, outcome: str, income_per_person: Decimal | None,
+    standard: Decimal, recipient: bool, on: date, policy: Policy,
+) -> WatchPlan | None:  # fmt: skip
+    """The watch-list entry an application's decision on ``on`` calls for: a 低保 refusal whose
+    monthly income per person is below the 低保边缘 line (``is_near_poverty``; ``standard``: the
+    household's monthly 低保 standard per person), or an approved 临时救助 (every one is
+    支出型: it names its expenditure) of a family that is no recipient household."""
+    if assistance_type == AssistanceType.dibao and outcome == "refuse":
+        if not is_near_poverty(income_per_person, standard, policy):
+            return None
+        reason = WatchReason.near_poverty
+    elif assistance_type == AssistanceType.temporary and outcome == "approve" and not recipient:
+        reason = WatchReason.after_temporary
+    else:
+        return None
+    dates = watch_dates(on, policy)
+    return WatchPlan(reason, on, dates.watch_until, dates.check_up_due, income_per_person)
 
 
 @dataclass(frozen=True)

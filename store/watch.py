@@ -6,16 +6,23 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
-from domain.cases import SYSTEM, Actor, AuditEntry
+from domain.cases import SYSTEM, Actor, AuditEntry, CaseView
 from domain.errors import NotFound
 from domain.policy import Policy
 from domain.supervision import Stuck, check_up_overdue_row
 from domain.townships import covers
-from domain.watch import CheckUp, WatchStatus, after_check_up, check_check_up, watch_dates
+from domain.watch import (
+    CheckUp,
+    WatchDates,
+    WatchStatus,
+    after_check_up,
+    check_check_up,
+    watch_dates,
+)
 from store.evidence import append_entry
 from store.jurisdiction import within
 from store.records import last_seq
-from store.tables import WatchEntry
+from store.tables import CaseRecord, WatchEntry
 
 LIMIT = 1_000
 
@@ -49,8 +56,8 @@ def watch_no(entry_id: int) -> str:
 
 def add_entry(
     session: Session, *, reason: str, source: str, township: str, village: str, name: str,
-    id_number: str, since: date, policy: Policy, at: datetime, actor: Actor = SYSTEM,
-    income_per_person: Decimal | None = None,
+    id_number: str, since: date, policy: Policy | None, at: datetime, actor: Actor = SYSTEM,
+    income_per_person: Decimal | None = None, dates: WatchDates | None = None,
 ) -> WatchEntry:  # fmt: skip
     """The household on the watch list from ``since`` (once per source and reason). The person's
     numbers stay in the source's sealed records: the entry keeps them masked and names its
@@ -60,7 +67,7 @@ def add_entry(
     ).first()
     if found is not None:
         return found
-    dates = watch_dates(since, policy)
+    dates = dates or watch_dates(since, policy)
     row = WatchEntry(
         reason=reason, source=source, township=township, village=village, name=name,
         id_number=id_number, phone="", person="", id_number_hash="", key_id="",
@@ -73,6 +80,22 @@ def add_entry(
     _trail(session, row, actor=actor, at=at, action="watched", before=None,
            note=f"{reason} ({source}); check-up by {row.check_up_due}, until {row.watch_until}")  # fmt: skip
     return row
+
+
+def watch_after_case(session: Session, view: CaseView, *, at: datetime) -> None:
+    """The household of a decided case on the watch list, as its decision planned (a 低保
+    refusal near the line, an approved 临时救助): once, whatever rewrites the case."""
+    plan = view.watch
+    if plan is None:
+        return
+    row = session.get(CaseRecord, view.case_no)
+    add_entry(
+        session, reason=plan.reason, source=view.case_no, township=view.township,
+        village=view.village, name=view.applicant_name,
+        id_number=row.applicant_id_number if row else "", since=plan.since, policy=None,
+        at=at, income_per_person=plan.income_per_person,
+        dates=WatchDates(plan.watch_until, plan.check_up_due),
+    )  # fmt: skip
 
 
 def _trail(session: Session, row: WatchEntry, *, actor: Actor, at: datetime, action: str,

@@ -1440,3 +1440,30 @@ def test_a_clean_report_needs_no_reason_to_approve():
     case.check_decision(decision(), now=DECIDED)
     case.decide(decision(), now=DECIDED)
     assert "approved_against_verification" not in [e.action for e in case.unwritten]
+
+
+def test_a_dibao_refusal_near_the_line_puts_the_household_on_the_watch_list():
+    # assessed ¥3000 for two: ¥1500 a person, above the ¥1080 standard, below 1.5 × (¥1620)
+    case = proposed_refusal(income="3000")
+    case.decide(decision("refuse", reasons="收入超过低保标准"), now=DECIDED)
+    plan = case.view.watch
+    assert plan is not None and plan.reason == "near_poverty"
+    assert plan.income_per_person == Decimal("1500.00") and plan.since == local_date(DECIDED)
+    assert plan.check_up_due == D(2026, 6, 17) and plan.watch_until == D(2027, 3, 17)
+    far = proposed_refusal(income="4000")  # ¥2000 a person: not near the line
+    far.decide(decision("refuse", reasons="收入较高"), now=DECIDED)
+    assert far.view.watch is None
+
+
+def test_an_approved_temporary_assistance_puts_the_family_on_the_watch_list():
+    case = at_decision(amount=Decimal("5000"), **temporary())
+    case.decide(decision(), now=DECIDED)
+    assert case.view.watch is not None and case.view.watch.reason == "after_temporary"
+    dibao = at_decision()
+    dibao.decide(decision(), now=DECIDED)
+    assert dibao.view.watch is None  # assisted now: no watch
+    recipient = at_decision(
+        amount=Decimal("5000"), **temporary(), recipient_no="370305-DB-2026-000001"
+    )
+    recipient.decide(decision(), now=DECIDED)
+    assert recipient.view.watch is None  # its reviews watch it
