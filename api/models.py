@@ -974,6 +974,14 @@ class CheckUpCreate(Body):
         str, Field(max_length=40, description="unchanged, improved (off the list) or worsened")
     ]
     note: Text
+    open_application: bool = Field(
+        default=False,
+        description="worsened only: open the household's application now (channel proactive); "
+        "the answer's case_no names it",
+    )
+    assistance_type: Literal["dibao", "tekun"] = Field(
+        default="dibao", description="the application opened (with open_application)"
+    )
 
 
 class WatchEntryPublic(BaseModel):
@@ -999,6 +1007,8 @@ class WatchEntryPublic(BaseModel):
     last_outcome: str | None
     last_note: str
     case_no: str | None
+    linked: bool = False
+    """The application the check-up opened was the household's open one (not doubled)."""
     intake: dict[str, str] | None = None
     """After a check-up that found things worse: what ``POST /applications`` needs to open the
     household's application (channel ``proactive``, the village, the source whose sealed

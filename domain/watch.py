@@ -81,6 +81,8 @@ class CheckUp:
     actor: Actor
     outcome: str
     note: str
+    open_application: bool = False
+    """A worsening: the check-up opens the household's application itself."""
 
 
 def check_check_up(check_up: CheckUp, *, status: str) -> None:
@@ -94,6 +96,8 @@ def check_check_up(check_up: CheckUp, *, status: str) -> None:
         raise InvalidData("outcome", f"one of {', '.join(CheckUpOutcome)}")
     if not check_up.note.strip():
         raise InvalidData("note", "a check-up says what was found")
+    if check_up.open_application and check_up.outcome != CheckUpOutcome.worsened:
+        raise InvalidData("open_application", "only a worsened check-up opens an application")
 
 
 def after_check_up(

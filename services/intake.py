@@ -23,7 +23,7 @@ from domain.cases import (
 )
 from domain.deadlines import DeadlineFacts, compute_deadlines
 from domain.emergency import Emergency, EmergencyStart, EmergencyView, NextStep
-from domain.errors import Conflict, Unavailable
+from domain.errors import Conflict, NotFound, Unavailable
 from domain.identity import mask_id_number
 from domain.intake import (
     ApplicationIntake,
@@ -53,6 +53,7 @@ from store.records import (
     write_new_case,
 )
 from store.reserve import recent_payout
+from store.tables import CaseRecord, EmergencyRecord, RecipientRecord
 
 log = structlog.get_logger()
 
@@ -302,6 +303,50 @@ async def take_next_step(
         db=db, client=client, settings=settings, user=user, application=application
     )
     return NextStepTaken(case_no=view.case_no)
+
+
+async def open_for_family(
+    *, db: Database, client: Client, settings: Settings, user: Actor, source: str,
+    assistance_type: AssistanceType, reason: str,
+) -> NextStepTaken:  # fmt: skip
+    """主动发现: an application opened for the family whose intake ``source`` (a case, an
+    emergency, or a recipient household's case) holds sealed — channel ``proactive``; a
+    household with an open case of the type (or a recipient household) is linked to it."""
+    start, opened = await db.read(
+        _family_of, source=source, assistance_type=assistance_type, ring=settings.key_ring()
+    )
+    if opened is not None:
+        return NextStepTaken(case_no=opened, linked=True)
+    application = ApplicationIntake(
+        assistance_type=assistance_type,
+        township=start.township,
+        village=start.village,
+        channel=Channel.proactive,
+        applicant=start.applicant,
+        household=start.household,
+        reason=reason,
+        bank_account=start.bank_account,
+    )
+    view = await accept_application(
+        db=db, client=client, settings=settings, user=user, application=application
+    )
+    return NextStepTaken(case_no=view.case_no)
+
+
+def _family_of(
+    session: Session, *, source: str, assistance_type: AssistanceType, ring: KeyRing
+) -> tuple[CaseStart | EmergencyStart, str | None]:
+    recipient = session.get(RecipientRecord, source)
+    number = recipient.case_no if recipient else source
+    row = session.get(CaseRecord, number) or session.get(EmergencyRecord, number)
+    start = start_of(row, ring=ring) if row else None
+    if start is None:
+        raise NotFound(f"the family of {source} is not in the records")
+    people = [start.applicant.id_number, *(m.id_number for m in start.household)]
+    claimed = open_case_for(
+        session, assistance_type=claim_of(assistance_type), id_numbers=people, ring=ring
+    )
+    return start, claimed
 
 
 def _emergency_start(session: Session, *, emergency_no: str, ring: KeyRing) -> EmergencyStart:

@@ -126,8 +126,11 @@ def entry(session: Session, *, entry_id: int, user: Actor) -> WatchEntry:
 
 
 def record_check_up(
-    session: Session, *, entry_id: int, check_up: CheckUp, on: date, at: datetime, policy: Policy
-) -> WatchEntry:
+    session: Session, *, entry_id: int, check_up: CheckUp, on: date, at: datetime, policy: Policy,
+    opened: str | None = None,
+) -> WatchEntry:  # fmt: skip
+    """The check-up on the entry's record and trail; ``opened``: the application it opened
+    (the entry then ends as ``application_opened``)."""
     row = session.exec(
         select(WatchEntry).where(WatchEntry.id == entry_id).with_for_update()
     ).first()
@@ -143,6 +146,9 @@ def record_check_up(
     session.flush()
     _trail(session, row, actor=check_up.actor, at=at, action=f"check_up_{check_up.outcome}",
            before=before, note=check_up.note)  # fmt: skip
+    if opened is not None:
+        mark_application(session, entry_id=row.id, case_no=opened, at=at, actor=check_up.actor)
+        session.flush()
     return row
 
 

@@ -13,7 +13,7 @@ from store.db import session_scope
 from store.records import view_of
 from store.tables import CaseRecord, WatchEntry
 from tests.helpers.actors import ASSISTANT, COORDINATOR, OFFICER
-from tests.helpers.api import application, eventually, survey, wait_for
+from tests.helpers.api import application, eventually, key, survey, wait_for
 from tests.helpers.people import id_number
 
 
@@ -32,8 +32,9 @@ def entries_of(database_url: str, case_no: str) -> list[WatchEntry]:
         return list(session.exec(select(WatchEntry).where(WatchEntry.source == case_no)))
 
 
-async def test_a_dibao_refusal_near_the_line_is_watched_once(stack):
-    applicant = {"name": "卫边缘", "id_number": id_number(), "phone": "13800000000"}
+async def refused_near_the_line(stack, name: str) -> str:
+    """A 低保 application refused with ¥1500 a person: on the watch list."""
+    applicant = {"name": name, "id_number": id_number(), "phone": "13800000000"}
     async with (
         stack.client(ASSISTANT) as assistant,
         stack.client(COORDINATOR) as coordinator,
@@ -57,6 +58,12 @@ async def test_a_dibao_refusal_near_the_line_is_watched_once(stack):
         )
         assert decided.json()["stage"] == "refused", decided.text
         assert decided.json()["watch"]["reason"] == "near_poverty"
+    return case_no
+
+
+async def test_a_dibao_refusal_near_the_line_is_watched_once(stack):
+    case_no = await refused_near_the_line(stack, "卫边缘")
+    async with stack.client(ASSISTANT) as assistant:
         entry = await watched(assistant, case_no, "near_poverty")
     assert entry["name"] == "卫边缘" and "*" in entry["id_number"]
     assert Decimal(entry["income_per_person"]) == Decimal("1500.00")
@@ -124,3 +131,49 @@ async def test_a_refusal_far_from_the_line_is_not_watched(stack):
         assert decided.json()["watch"] is None
         await wait_for(officer, case_no, lambda c: c["refusal_notified_at"] is not None)
     assert entries_of(stack.settings.database_url, case_no) == []
+
+
+async def test_a_worsened_check_up_opens_the_households_application_itself(stack):
+    source = await refused_near_the_line(stack, "秦恶化")
+    async with stack.client(ASSISTANT) as assistant:
+        entry = await watched(assistant, source, "near_poverty")
+        check_up = f"/watch-list/{entry['id']}/check-up"
+        wrong = await assistant.post(
+            check_up,
+            json={"outcome": "unchanged", "note": "无变化", "open_application": True},
+            headers=key(),
+        )
+        assert wrong.status_code == 422, wrong.text
+        assert wrong.json()["detail"][0]["loc"] == ["body", "open_application"]
+        unknown = await assistant.post(
+            check_up,
+            json={"outcome": "worsened", "note": "x", "open_application": True,
+                  "assistance_type": "pension"},
+            headers=key(),
+        )  # fmt: skip
+        assert unknown.status_code == 422
+        assert unknown.json()["detail"][0]["loc"] == ["body", "assistance_type"]
+        same = await watched(assistant, source, "near_poverty")
+        assert same["last_check_up"] is None  # nothing written
+
+        opened = await assistant.post(
+            check_up,
+            json={"outcome": "worsened", "note": "户主失业，收入骤降", "open_application": True},
+            headers=key(),
+        )
+        assert opened.status_code == 200, opened.text
+        answer = opened.json()
+        assert answer["status"] == "application_opened" and answer["case_no"]
+        assert answer["linked"] is False and answer["intake"] is None
+        case = (await assistant.get(f"/applications/{answer['case_no']}")).json()
+        assert case["channel"] == "proactive" and case["applicant_name"] == "秦恶化"
+        assert case["assistance_type"] == "dibao" and case["stage"] == "survey"
+        accepted = (await assistant.get(f"/applications/{answer['case_no']}/audit-trail")).json()
+        assert f"watch-{entry['id']}" in accepted[0]["note"]
+
+        again = await assistant.post(
+            check_up,
+            json={"outcome": "worsened", "note": "再次回访", "open_application": True},
+            headers=key(),
+        )
+        assert again.status_code == 409  # no longer watched: its application is open

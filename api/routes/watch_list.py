@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from api.deps import DatabaseDep, IdempotencyKey, SettingsDep
+from api.deps import DatabaseDep, IdempotencyKey, SettingsDep, TemporalDep
 from api.models import CheckUpCreate, Page, WatchEntryPublic
 from api.permissions import CHECK_UP, LIST_WATCH, PermittedRoute, permit
-from domain.cases import Actor
+from domain.cases import Actor, AssistanceType
 from domain.watch import CheckUp, WatchReason, WatchStatus
 from services import watch
 
@@ -39,16 +39,29 @@ async def list_watched(
 async def check_up(
     body: CheckUpCreate,
     db: DatabaseDep,
+    client: TemporalDep,
     settings: SettingsDep,
     entry_id: Annotated[int, Path(ge=1, le=2**31)],
     user: Actor = permit(CHECK_UP),
     _key: IdempotencyKey = None,
 ) -> WatchEntryPublic:
     """A check-up: `unchanged` (the next is due a cadence on), `improved` (off the list) or
-    `worsened` (the answer's `intake` says what `POST /applications` needs to open one)."""
-    row = await watch.check_up(
-        db=db, entry_id=entry_id,
-        check_up=CheckUp(actor=user, outcome=body.outcome, note=body.note),
-        policy=settings.policy,
+    `worsened`: with `open_application` the household's application (`assistance_type`, 低保
+    by default) is opened now, channel `proactive`, and the answer's `case_no` names it (a
+    household with an open one is linked to it, `linked`); without it, the answer's `intake`
+    says what `POST /applications` needs to open one."""
+    check_up = CheckUp(
+        actor=user, outcome=body.outcome, note=body.note, open_application=body.open_application
+    )
+    if not body.open_application:
+        row = await watch.check_up(
+            db=db, entry_id=entry_id, check_up=check_up, policy=settings.policy
+        )
+        return WatchEntryPublic.of(row)
+    row, linked = await watch.check_up_opening(
+        db=db, client=client, settings=settings, entry_id=entry_id, check_up=check_up,
+        assistance_type=AssistanceType(body.assistance_type),
     )  # fmt: skip
-    return WatchEntryPublic.of(row)
+    answer = WatchEntryPublic.of(row)
+    answer.linked = linked
+    return answer
