@@ -111,15 +111,20 @@ class Application(CaseFile):
     ``survey-deadline-after-objection``)."""
     verification_refused: bool = False
     strict_deadline: bool = False
-    """The strict decision date's reminder and breach are timed events (patch
-    ``strict-decision-due``: False for a workflow begun before it, replayed)."""
+    """The strict decision date's reminder and breach are timed events: for a case whose
+    intake counted that date (one accepted before it did replays without them)."""
 
     open_stages = OPEN_STAGES
     waits_for = WAITS_FOR
 
     @classmethod
     def accepted(cls, start: CaseStart) -> "Application":
-        return cls(start=start, view=initial_view(start), deadlines=start.deadlines)
+        return cls(
+            start=start,
+            view=initial_view(start),
+            deadlines=start.deadlines,
+            strict_deadline=start.deadlines.strict_decision_due is not None,
+        )
 
     @property
     def started_at(self) -> datetime:
@@ -581,10 +586,13 @@ class Application(CaseFile):
             at_end_of(Event.decision_overdue, d.decision_due)
         undecided = (*PAUSABLE, Stage.notice, Stage.awaiting_documents)
         if self.strict_deadline and d.strict_decision_due and view.stage in undecided:
-            # never paused: it runs on while the case waits for documents
-            if d.strict_warning_on:
+            # Never paused: it runs on while the case waits for documents. Where it falls with
+            # the decision's own date, that date's reminder and breach say it.
+            timed = view.stage in PAUSABLE or view.stage == Stage.notice
+            if d.strict_warning_on and not (timed and d.strict_warning_on == d.decision_warning_on):
                 at_end_of(Event.strict_decision_approaching, d.strict_warning_on)
-            at_end_of(Event.strict_decision_overdue, d.strict_decision_due)
+            if not (timed and d.strict_decision_due == d.decision_due):
+                at_end_of(Event.strict_decision_overdue, d.strict_decision_due)
         if view.stage == Stage.notice and view.notice_ends_at:
             ends = view.notice_ends_at
             events.append(
@@ -611,14 +619,19 @@ class Application(CaseFile):
                 self.view.survey_overdue = True
                 message = f"household survey was due to start by {d.survey_due}"
             case Event.decision_approaching:
+                if self.strict_deadline and d.strict_warning_on == d.decision_warning_on:
+                    # the strict date's reminder, said by this one: not said again later
+                    self.fired.append(_key(Event.strict_decision_approaching, d.strict_warning_on))
                 warning = self.start.policy.deadline_warning_working_days
                 message = f"decision due {d.decision_due}; {warning} working days remain"
             case Event.decision_overdue:
                 self.view.decision_overdue = True
+                if self.strict_deadline and d.strict_decision_due == d.decision_due:
+                    # the same day, strictly counted: recorded, and not told again later
+                    self.view.strict_decision_overdue = True
+                    self.fired.append(_key(Event.strict_decision_overdue, d.strict_decision_due))
                 message = f"decision was due by {d.decision_due}"
             case Event.strict_decision_approaching:
-                if d.strict_decision_due == d.decision_due:
-                    return None  # the decision's own reminder says it
                 warning = self.start.policy.deadline_warning_working_days
                 message = (
                     f"decision due by {d.strict_decision_due} counted strictly from acceptance "

@@ -132,11 +132,12 @@ async def approved(env, handle) -> None:
     )
 
 
-async def refused_after_documents(env, handle) -> None:
+async def refused_after_documents(env, handle, *, waited: timedelta = timedelta(days=5)) -> None:
+    """Documents asked for and received ``waited`` later, then refused on the income."""
     await handle.execute_update(
         W.request_documents, DocumentsRequest(actor=ASSISTANT, documents=["bank statements"])
     )
-    await env.sleep(timedelta(days=5))
+    await env.sleep(waited)
     await handle.execute_update(W.receive_documents, DocumentsReceipt(actor=ASSISTANT))
     await survey(handle, env, income="5000")
     await wait_for_stage(handle, Stage.review, env)
@@ -152,20 +153,7 @@ async def refused_after_documents(env, handle) -> None:
 async def strictly_overdue_while_awaiting_documents(env, handle) -> None:
     """补正 pauses the decision's date, never the strict one (20 working days from acceptance):
     its reminder and breach fire while the case waits; then it is decided."""
-    await handle.execute_update(
-        W.request_documents, DocumentsRequest(actor=ASSISTANT, documents=["bank statements"])
-    )
-    await env.sleep(timedelta(days=35))
-    await handle.execute_update(W.receive_documents, DocumentsReceipt(actor=ASSISTANT))
-    await survey(handle, env, income="5000")
-    await wait_for_stage(handle, Stage.review, env)
-    await handle.execute_update(
-        W.record_review, ReviewRecord(actor=ASSISTANT, recommendation="refuse", reasons="income")
-    )
-    await handle.execute_update(
-        W.record_decision,
-        DecisionRecord(actor=OFFICER, outcome="refuse", reasons="income above the line"),
-    )
+    await refused_after_documents(env, handle, waited=timedelta(days=35))
 
 
 async def overdue_then_withdrawn(env, handle) -> None:

@@ -503,6 +503,7 @@ async def test_an_auditor_reads_and_changes_nothing(stack):
         "review_no": "370305-DB-2026-000001-R01",
         "reference": "correction-1",
         "recovery_id": "1",
+        "entry_id": "1",
         "referral_no": "370305-ZJ2026-000001",
     }
     values["action"] = "escalate"

@@ -56,8 +56,6 @@ class ApplicationWorkflow(CaseWorkflow):
 
     @workflow.run
     async def run(self, case: CaseStart | Application) -> CaseView:
-        if workflow.patched("strict-decision-due"):
-            self.case.strict_deadline = True  # its reminder and breach are timed events
         # Neither waits for the other, nor holds up the deadlines (the SMS system may be down).
         if self.case.view.verification is None and not self.case.verification_refused:
             self._verification = self.call(self._verify_household())
