@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_
 from sqlmodel import Session, delete, select, update
 
-from domain.cases import Stage
+from domain.cases import OPEN_STAGES, Stage
+from domain.emergency import OPEN as EMERGENCY_OPEN
 from domain.emergency import UNPAID, EmergencyStage
 from domain.payroll import ItemStatus
 from domain.recipients import RecipientStatus
@@ -449,10 +450,20 @@ def _case_tables(kind: str | None) -> list:
 
 
 def _open(table, *, jurisdiction: str, township: str | None, query):
-    """``open_cases``' cases: live, or halted, of the jurisdiction (and township)."""
-    halted = Stage.halted if table is CaseRecord else EmergencyStage.halted
-    query = within(query.where(or_(live(table), table.stage == halted.value)), table,
-                   jurisdiction=jurisdiction)  # fmt: skip
+    """``open_cases``' cases: live, or halted, of the jurisdiction (and township). Their
+    stages named rather than the closed ones excluded, so that the index on the stage finds
+    them; an approval not yet paid and a refusal not yet sent, by the index on the stage and
+    those moments (``ix_case_record_unfinished``)."""
+    if table is CaseRecord:
+        stages = {*OPEN_STAGES, Stage.halted}
+        where = or_(
+            table.stage.in_(sorted(stages)),
+            and_(table.stage == Stage.approved, table.first_payment_at.is_(None)),
+            and_(table.stage == Stage.refused, table.refusal_notified_at.is_(None)),
+        )
+    else:
+        where = table.stage.in_(sorted({*EMERGENCY_OPEN, EmergencyStage.halted}))
+    query = within(query.where(where), table, jurisdiction=jurisdiction)
     return query if township is None else query.where(table.township == township)
 
 
