@@ -100,7 +100,7 @@ def build_report(
     period = Period(first, last, now)
     where = {"jurisdiction": user.jurisdiction, "township": township, "period": period}
     applications = emergencies = reserves = care = None
-    by_month: dict[date, list[int]] | None = None if trend is None else {}
+    by_day: dict[date, list[int]] | None = None if trend is None else {}
     if kind in (None, "application"):
         applications = application_facts(session, assistance_type=assistance_type, **where)
     if kind in (None, "emergency"):
@@ -119,10 +119,10 @@ def build_report(
         names=(names := township_names(session)),
         care=care,
         care_target=policy.centralised_care_target,
-        by_month=by_month,
+        by_day=by_day,
     )
     if trend is not None and applications is not None:
-        trend.extend(monthly_on_time(by_month, period=period))
+        trend.extend(monthly_on_time(by_day, period=period))
     if kind in (None, "review"):
         reviews, unopened = review_facts(session, **where)
         made.reviews = review_compliance(reviews, unopened, period=period, names=names)
@@ -155,10 +155,15 @@ class MonthOnTime:
     on_time_share_excluding_pauses: float | None
 
 
-def monthly_on_time(by_month: dict[date, list[int]], *, period: Period) -> list[MonthOnTime]:
+def monthly_on_time(by_day: dict[date, list[int]], *, period: Period) -> list[MonthOnTime]:
     """Each month of the period (clipped to it), from the report's own count of its decisions
-    (``domain.compliance.application_compliance``'s ``by_month``), so that a month's figures
-    add up to the report's."""
+    day by day (``domain.compliance.application_compliance``'s ``by_day``), so that a month's
+    figures add up to the report's."""
+    by_month: dict[date, list[int]] = {}
+    for day, counts in by_day.items():
+        month = by_month.setdefault(day.replace(day=1), [0, 0, 0])
+        for n, count in enumerate(counts):
+            month[n] += count
     months = []
     first = period.first
     while first <= period.last:
