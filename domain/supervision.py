@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from domain.calendar import WorkingDayIndex, end_of_day, local_date
+from domain.calendar import WorkingCalendar, WorkingDayIndex, end_of_day, local_date
 from domain.cases import Intervention, Stage
 from domain.emergency import EmergencyStage
 
@@ -438,4 +438,53 @@ def check_up_overdue_row(*, entry_id: int, reason: str, township: str, due: date
         reason=Reason.check_up_overdue,
         detail=f"its check-up was due by {due}",
         actions=[],
+    )
+
+
+@dataclass(frozen=True)
+class Cutoffs:
+    """What ``stuck_reasons``' tests on time come down to at one moment, as instants and dates
+    a record's columns can be compared with: the database counts and orders the cases not
+    moving by them, and only the cases of one page are read (the same rules, not a second
+    set)."""
+
+    now: datetime
+    today: date
+    waited_before: dict[str, datetime]
+    """By stage: a case waiting since before this has held it longer than its limit."""
+    approval_waited_before: datetime
+    """An emergency awaiting approval since before this has waited too many hours."""
+    soon_until: date
+    """A deadline at the end of a day from today to this one is due soon."""
+    payout_soon_until: datetime
+    """An emergency's payout due by this instant (and not yet) is due soon."""
+
+
+def cutoffs(*, now: datetime, calendar: WorkingCalendar, thresholds: Thresholds) -> Cutoffs:
+    """``stuck_reasons``' limits at ``now``: a stage held more than its working days from the
+    day a case began waiting (``held > limit``), a deadline's day within the due-soon working
+    days (counted to the day after it, the day its end falls on), hours for the payout."""
+    today = local_date(now)
+    waited_before = {}
+    for stage, limit in thresholds.stage_working_days.items():
+        day, held = today, 0  # working days in (day, today]
+        while held <= limit:
+            held += calendar.is_working_day(day)
+            day -= timedelta(days=1)
+        waited_before[str(stage)] = end_of_day(day)  # waiting on ``day`` or before
+    ends, ahead = today, 0  # working days in (today, ends]
+    while True:
+        following = ends + timedelta(days=1)
+        if calendar.is_working_day(following):
+            if ahead == thresholds.due_soon_working_days:
+                break
+            ahead += 1
+        ends = following
+    return Cutoffs(
+        now=now,
+        today=today,
+        waited_before=waited_before,
+        approval_waited_before=now - timedelta(hours=thresholds.awaiting_approval_hours),
+        soon_until=ends - timedelta(days=1),
+        payout_soon_until=now + timedelta(hours=thresholds.due_soon_hours),
     )

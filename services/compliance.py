@@ -8,16 +8,14 @@ from typing import Literal
 
 from sqlmodel import Session
 
-from domain.calendar import WorkingCalendar
 from domain.cases import Actor
 from domain.compliance import (
-    ApplicationFacts,
     ComplianceReport,
     Period,
-    application_compliance,
     compliance_report,
     referral_compliance,
     review_compliance,
+    share,
 )
 from domain.errors import InvalidData
 from domain.policy import Policy
@@ -98,20 +96,13 @@ def build_report(
 ) -> ComplianceReport:
     """Read and count, in one transaction: the report's work, and what the audit bench times.
     Given a ``trend`` list, the decisions on time month by month are added to it, counted
-    from the same read (the console's chart)."""
+    in the same pass (the console's chart)."""
     period = Period(first, last, now)
     where = {"jurisdiction": user.jurisdiction, "township": township, "period": period}
     applications = emergencies = reserves = care = None
+    by_day: dict[date, list[int]] | None = None if trend is None else {}
     if kind in (None, "application"):
         applications = application_facts(session, assistance_type=assistance_type, **where)
-        if trend is not None:
-            applications = list(applications)
-            trend.extend(
-                monthly_on_time(
-                    applications, period=period, calendar=load_calendar(session),
-                    decision_working_days=policy.decision_working_days,
-                )
-            )  # fmt: skip
     if kind in (None, "emergency"):
         emergencies = emergency_facts(session, **where)
         reserves = reserve_facts(session, **where)
@@ -128,7 +119,10 @@ def build_report(
         names=(names := township_names(session)),
         care=care,
         care_target=policy.centralised_care_target,
+        by_day=by_day,
     )
+    if trend is not None and applications is not None:
+        trend.extend(monthly_on_time(by_day, period=period))
     if kind in (None, "review"):
         reviews, unopened = review_facts(session, **where)
         made.reviews = review_compliance(reviews, unopened, period=period, names=names)
@@ -161,38 +155,25 @@ class MonthOnTime:
     on_time_share_excluding_pauses: float | None
 
 
-def monthly_on_time(
-    facts: list[ApplicationFacts],
-    *,
-    period: Period,
-    calendar: WorkingCalendar,
-    decision_working_days: int,
-) -> list[MonthOnTime]:
-    """Each month of the period (clipped to it), counted as the report counts its decisions
-    (``domain.compliance.application_compliance``), so that a month's figures add up to the
-    report's."""
-    by_month: dict[date, list[ApplicationFacts]] = {}
-    for f in facts:
-        if f.decided_on is not None and period.first <= f.decided_on <= period.last:
-            by_month.setdefault(f.decided_on.replace(day=1), []).append(f)
+def monthly_on_time(by_day: dict[date, list[int]], *, period: Period) -> list[MonthOnTime]:
+    """Each month of the period (clipped to it), from the report's own count of its decisions
+    day by day (``domain.compliance.application_compliance``'s ``by_day``), so that a month's
+    figures add up to the report's."""
+    by_month: dict[date, list[int]] = {}
+    for day, counts in by_day.items():
+        month = by_month.setdefault(day.replace(day=1), [0, 0, 0])
+        for n, count in enumerate(counts):
+            month[n] += count
     months = []
     first = period.first
     while first <= period.last:
-        following = (first.replace(day=1) + timedelta(days=32)).replace(day=1)
-        last = min(following - timedelta(days=1), period.last)
-        decided = by_month.get(first.replace(day=1), [])
-        section, _ = application_compliance(
-            decided, period=Period(first, last, period.now), calendar=calendar,
-            decision_working_days=decision_working_days, names={},
-        )  # fmt: skip
-        total = section.total
+        decided, on_time, net = by_month.get(first.replace(day=1), (0, 0, 0))
         months.append(
             MonthOnTime(
-                month=first.replace(day=1), decided=total.decided, on_time=total.on_time,
-                on_time_excluding_pauses=total.on_time_excluding_pauses,
-                on_time_share=total.on_time_share,
-                on_time_share_excluding_pauses=total.on_time_share_excluding_pauses,
+                month=first.replace(day=1), decided=decided, on_time=on_time,
+                on_time_excluding_pauses=net, on_time_share=share(on_time, decided),
+                on_time_share_excluding_pauses=share(net, decided),
             )
         )  # fmt: skip
-        first = following
+        first = (first.replace(day=1) + timedelta(days=32)).replace(day=1)
     return months

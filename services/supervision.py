@@ -20,7 +20,7 @@ from domain.halting import refuse_on_halted
 from domain.policy import Policy
 from domain.privacy import redact
 from domain.sealing import KeyRing, Unsealable
-from domain.supervision import Reason, Stuck, Thresholds, stuck_reasons
+from domain.supervision import Reason, Stuck, Thresholds, cutoffs, stuck_reasons
 from services import halted
 from services.cases import KINDS, CaseKind, View, act, record_of
 from settings import Settings
@@ -31,10 +31,13 @@ from store.pages import Paged, paged_list
 from store.records import start_of, view_of
 from store.supervision import (
     clear_retry,
+    not_registered_rows,
     open_cases,
     payroll_problems,
     referral_problems,
     review_problems,
+    stuck_case_numbers,
+    stuck_counts,
 )
 from store.sweeps import sweep_problems
 from store.watch import check_up_problems
@@ -96,15 +99,13 @@ async def stuck(
     page_size: int,
     policy: Policy | None = None,
 ) -> Paged[StuckCase]:
-    """Every open case of the user's jurisdiction that is not moving, the most urgent first.
-    A retrying call's attempt, next time and last failure come from the case engine's
-    description of the workflow."""
-    rows = await db.read(
-        stuck_rows, user=user, township=township, kind=kind, thresholds=thresholds, policy=policy
-    )
-    if reason is not None:
-        rows = [r for r in rows if r.reason == reason]
-    shown = paged_list(rows, page=page, page_size=page_size)
+    """Every open case of the user's jurisdiction that is not moving, the most urgent first:
+    one page of it, and how many rows in all. A retrying call's attempt, next time and last
+    failure come from the case engine's description of the workflow."""
+    shown = await db.read(
+        stuck_page, user=user, township=township, kind=kind, reason=reason,
+        thresholds=thresholds, policy=policy, page=page, page_size=page_size,
+    )  # fmt: skip
     items = [
         StuckCase(
             row,
@@ -121,17 +122,89 @@ async def summary(
     *, db: Database, user: Actor, thresholds: Thresholds, policy: Policy | None = None
 ) -> Summary:
     """How many cases are not moving, by reason and by township."""
-    rows = await db.read(
-        stuck_rows, user=user, township=None, kind=None, thresholds=thresholds, policy=policy
-    )
-    by_township: dict[str, Counter] = {}
-    for row in rows:
-        by_township.setdefault(row.township, Counter())[row.reason] += 1
+    return await db.read(summary_of, user=user, thresholds=thresholds, policy=policy)
+
+
+def summary_of(
+    session: Session, *, user: Actor, thresholds: Thresholds, policy: Policy | None = None
+) -> Summary:
+    """``stuck_rows`` counted, by the database for the open cases and the approved cases
+    missing from the register (the many), from the rows for the rest (the few)."""
+    now = datetime.now(UTC)
+    cut = cutoffs(now=now, calendar=load_calendar(session), thresholds=thresholds)
+    where = {"jurisdiction": user.jurisdiction, "township": None}
+    counted, cases, overlap = stuck_counts(session, kind=None, cut=cut, **where)
+    _, unregistered = not_registered_rows(session, first=None, **where)
+    for town, n in unregistered.items():
+        counted.setdefault(town, Counter())[Reason.not_registered] += n
+    others = _others(session, user=user, township=None, kind=None, policy=policy, now=now)
+    for row in others:
+        counted.setdefault(row.township, Counter())[row.reason] += 1
+    by_reason = {r.value: n for r in ORDER if (n := sum(c[r] for c in counted.values()))}
     return Summary(
-        total=len({r.case_no for r in rows}),
-        by_reason=dict(Counter(r.reason.value for r in rows)),
-        by_township={t: dict(c) for t, c in sorted(by_township.items())},
+        # A halted case paid and not registered is one case with two reasons.
+        total=cases + sum(unregistered.values()) - overlap + len({r.case_no for r in others}),
+        by_reason=by_reason,
+        by_township={
+            town: {r.value: c[r] for r in ORDER if c[r]}
+            for town, c in sorted(counted.items())
+            if any(c.values())
+        },
     )
+
+
+def stuck_page(
+    session: Session, *, user: Actor, township: str | None, kind: str | None,
+    reason: Reason | None, thresholds: Thresholds, policy: Policy | None, page: int,
+    page_size: int,
+) -> Paged[Stuck]:  # fmt: skip
+    """Page ``page`` of ``stuck_rows`` (of one reason, if named) without making every row:
+    the database counts each reason's rows, and of the reasons the page shows gives the cases
+    that come first; only their rows are made, by the same rules."""
+    paged_list([], page=page, page_size=page_size)  # refuses a page out of bounds
+    now = datetime.now(UTC)
+    cut = cutoffs(now=now, calendar=load_calendar(session), thresholds=thresholds)
+    where = {"jurisdiction": user.jurisdiction, "township": township}
+    counts: Counter = Counter()
+    counted, _, _ = stuck_counts(session, kind=kind, cut=cut, **where)
+    for by_reason in counted.values():
+        counts.update(by_reason)
+    others = _others(session, user=user, township=township, kind=kind, policy=policy, now=now)
+    counts.update(r.reason for r in others)
+    registering = kind in (None, "application")
+    if registering:
+        counts[Reason.not_registered] += sum(
+            not_registered_rows(session, first=None, **where)[1].values()
+        )
+    if reason is not None:
+        counts = Counter({reason: counts[reason]})
+    low, high = (page - 1) * page_size, page * page_size
+    shown, offset = [], 0
+    for each in ORDER:
+        n = counts[each]
+        if n and offset < high and offset + n > low:
+            first = min(high - offset, n)
+            rows = [r for r in others if r.reason == each]
+            if each == Reason.not_registered and registering:
+                rows += not_registered_rows(session, first=first, **where)[0]
+            numbers = stuck_case_numbers(
+                session, kind=kind, cut=cut, reason=each, first=first, **where
+            )
+            cases = [
+                case
+                for chunk in _chunks(sorted(numbers))
+                for case in open_cases(session, kind=kind, case_nos=chunk, **where)
+            ]
+            index = _index(session, cases, now)
+            rows += [
+                row
+                for case in cases
+                for row in stuck_reasons(case, now=now, index=index, thresholds=thresholds)
+                if row.reason == each
+            ]
+            shown += sorted(rows, key=_urgency)[max(low - offset, 0) : first]
+        offset += n
+    return Paged(items=shown, total=sum(counts.values()), page=page, page_size=page_size)
 
 
 def stuck_rows(
@@ -139,39 +212,60 @@ def stuck_rows(
     thresholds: Thresholds, policy: Policy | None = None,
 ) -> list[Stuck]:  # fmt: skip
     """Every reason each open case of the user's jurisdiction is not moving, the most urgent
-    first (a ``township`` named is the permission's to check against the jurisdiction)."""
+    first (a ``township`` named is the permission's to check against the jurisdiction): the
+    whole list, row by row, that ``stuck_page`` and ``summary_of`` count and page."""
     cases = open_cases(session, jurisdiction=user.jurisdiction, township=township, kind=kind)
     now = datetime.now(UTC)
-    dates = [local_date(c.since) for c in cases] + [local_date(now)]
-    ends = [local_date(d) for c in cases for d in c.deadlines.values()] + [local_date(now)]
-    index = WorkingDayIndex.over(
-        load_calendar(session), min(dates) - timedelta(days=1), max(ends) + timedelta(days=1)
-    )
+    index = _index(session, cases, now)
     rows = [
         row
         for case in cases
         for row in stuck_reasons(case, now=now, index=index, thresholds=thresholds)
     ]
     rows += payroll_problems(session, jurisdiction=user.jurisdiction, township=township, kind=kind)
-    rows += review_problems(
-        session, jurisdiction=user.jurisdiction, township=township, kind=kind,
-        today=local_date(now),
-    )  # fmt: skip
-    rows += referral_problems(
-        session, jurisdiction=user.jurisdiction, township=township, kind=kind,
-        today=local_date(now),
-    )  # fmt: skip
+    rows += _others(
+        session, user=user, township=township, kind=kind, policy=policy, now=now, payroll=False
+    )
+    return sorted(rows, key=_urgency)
+
+
+def _others(
+    session: Session, *, user: Actor, township: str | None, kind: str | None,
+    policy: Policy | None, now: datetime, payroll: bool = True,
+) -> list[Stuck]:  # fmt: skip
+    """The rows of no open case and no approved case missing from the register: a few."""
+    where = {"jurisdiction": user.jurisdiction, "township": township, "kind": kind}
+    today = local_date(now)
+    rows = payroll_problems(session, unregistered=False, **where) if payroll else []
+    rows += review_problems(session, today=today, **where)
+    rows += referral_problems(session, today=today, **where)
     # A township's sweep and a watched household's check-up: read by date, no workflow.
-    rows += sweep_problems(
-        session, jurisdiction=user.jurisdiction, township=township, kind=kind,
-        today=local_date(now), policy=policy or Policy(),
-    )  # fmt: skip
-    rows += check_up_problems(
-        session, jurisdiction=user.jurisdiction, township=township, kind=kind,
-        today=local_date(now),
-    )  # fmt: skip
-    far = datetime.max.replace(tzinfo=UTC)
-    return sorted(rows, key=lambda r: (ORDER.index(r.reason), r.due or far, r.since))
+    rows += sweep_problems(session, today=today, policy=policy or Policy(), **where)
+    rows += check_up_problems(session, today=today, **where)
+    return rows
+
+
+def _index(session: Session, cases: list, now: datetime) -> WorkingDayIndex:
+    """The working days from the earliest a case waits since to its latest deadline."""
+    dates = [local_date(c.since) for c in cases] + [local_date(now)]
+    ends = [local_date(d) for c in cases for d in c.deadlines.values()] + [local_date(now)]
+    return WorkingDayIndex.over(
+        load_calendar(session), min(dates) - timedelta(days=1), max(ends) + timedelta(days=1)
+    )
+
+
+FAR = datetime.max.replace(tzinfo=UTC)
+
+
+def _urgency(row: Stuck) -> tuple:
+    """The list's order: by reason, then the nearest deadline, the longest waiting (the
+    number last, so that a row shows on one page only)."""
+    return (ORDER.index(row.reason), row.due or FAR, row.since, row.case_no)
+
+
+def _chunks(numbers: list[str], size: int = 5_000):
+    for start in range(0, len(numbers), size):
+        yield numbers[start : start + size]
 
 
 async def intervene(

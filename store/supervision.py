@@ -2,19 +2,26 @@
 waiting for a retry, the problems the case engine's watch found, and the payroll's refused
 payments and unreconciled batches."""
 
+from collections import Counter
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import and_, case, func, or_
 from sqlmodel import Session, delete, select, update
 
-from domain.cases import Stage
-from domain.emergency import EmergencyStage
+from domain.cases import OPEN_STAGES, Stage
+from domain.emergency import OPEN as EMERGENCY_OPEN
+from domain.emergency import UNPAID, EmergencyStage
 from domain.payroll import ItemStatus
 from domain.recipients import RecipientStatus
 from domain.reviews import OPEN as REVIEW_OPEN
 from domain.supervision import (
+    Cutoffs,
     OpenCase,
+    Reason,
     Stuck,
     application_deadlines,
     emergency_deadlines,
@@ -44,17 +51,24 @@ LIMIT = 5_000
 
 
 def open_cases(
-    session: Session, *, jurisdiction: str, township: str | None, kind: str | None
-) -> list[OpenCase]:
+    session: Session, *, jurisdiction: str, township: str | None, kind: str | None,
+    case_nos: Collection[str] | None = None,
+) -> list[OpenCase]:  # fmt: skip
     """Every case of the jurisdiction still waiting for something (of one township, if
-    named), with what supervision needs of it. Reads only the columns it needs."""
+    named; of those numbers, if given), with what supervision needs of it. Reads only the
+    columns it needs."""
     retrying: dict[str, list[str]] = {}
-    for case_no, activity in session.exec(select(ActivityRetry.case_no, ActivityRetry.activity)):
+    retries = select(ActivityRetry.case_no, ActivityRetry.activity)
+    if case_nos is not None:
+        retries = retries.where(ActivityRetry.case_no.in_(case_nos))
+    for case_no, activity in session.exec(retries):
         retrying.setdefault(case_no, []).append(activity)
     cases: list[OpenCase] = []
 
     def where(query, table):
         query = within(query, table, jurisdiction=jurisdiction)
+        if case_nos is not None:
+            query = query.where(table.case_no.in_(case_nos))
         return query if township is None else query.where(table.township == township)
 
     if kind in (None, "application"):
@@ -165,10 +179,12 @@ def set_engine_problem(session: Session, *, case_no: str, problem: str | None) -
 
 
 def payroll_problems(
-    session: Session, *, jurisdiction: str, township: str | None, kind: str | None
-) -> list[Stuck]:
+    session: Session, *, jurisdiction: str, township: str | None, kind: str | None,
+    unregistered: bool = True,
+) -> list[Stuck]:  # fmt: skip
     """What supervision lists of the payroll: each household's month the bank refused (until a
-    corrected account re-issues it), each batch whose totals differ from the bank's."""
+    corrected account re-issues it), each batch whose totals differ from the bank's, and
+    (``unregistered``) each approved case missing from the register."""
     rows: list[Stuck] = []
     if kind in (None, "recipient"):
         query = within(
@@ -212,7 +228,7 @@ def payroll_problems(
             )  # fmt: skip
             for b in session.exec(query)
         ]
-    if kind in (None, "application"):
+    if kind in (None, "application") and unregistered:
         rows += [
             not_registered(
                 case_no=row.case_no,
@@ -342,3 +358,192 @@ def referral_problems(
             session, jurisdiction=jurisdiction, township=township, today=today, limit=LIMIT
         )
     ]
+
+
+# ---- counted and ordered by the database (the summary, and a page of the list) -----------
+#
+# Each test of ``domain.supervision.stuck_reasons`` is a condition on a record's columns
+# against ``Cutoffs``: the database counts each one's rows by township, and for a page orders
+# each one's cases by the list's order and gives the first few; only those cases are read and
+# their rows made by ``stuck_reasons`` itself.
+
+
+@dataclass(frozen=True)
+class Test:
+    """One row of the list per case that meets ``where``: its reason, and what the list orders
+    the reason's rows by (a deadline's column; then the case's waiting since)."""
+
+    reason: Reason
+    where: Any
+    due: Any = None
+
+
+def _since(table):
+    started = table.accepted_at if table is CaseRecord else table.requested_at
+    return func.coalesce(table.stage_since, started)
+
+
+def _waited(table, before: datetime):
+    """Waiting since before ``before``: since its stage began and, if reassigned, since then."""
+    return and_(
+        _since(table) < before, or_(table.assigned_at.is_(None), table.assigned_at < before)
+    )
+
+
+def _deadline(due, applies, cut: Cutoffs) -> list[Test]:
+    """A deadline at the end of the day ``due``: past, or due soon."""
+    return [
+        Test(Reason.overdue, and_(*applies, due.is_not(None), due < cut.today), due),
+        Test(Reason.due_soon, and_(*applies, due.is_not(None), due >= cut.today,
+                                   due <= cut.soon_until), due),
+    ]  # fmt: skip
+
+
+def _tests(table, cut: Cutoffs) -> list[Test]:
+    """``stuck_reasons``' tests on one kind of record (the retries are ``_retrying``'s)."""
+    r = table
+    tests = [
+        Test(Reason.waiting_on_person, and_(r.stage == stage, _waited(r, before)))
+        for stage, before in cut.waited_before.items()
+    ]
+    if r is CaseRecord:
+        tests += _deadline(r.survey_due, [r.stage == Stage.survey, r.surveyed_at.is_(None)], cut)
+        deciding = [Stage.survey, Stage.review, Stage.notice, Stage.decision]
+        tests += _deadline(r.decision_due, [r.stage.in_([s.value for s in deciding])], cut)
+        tests += _deadline(
+            r.refusal_notice_due, [r.stage == Stage.refused, r.refusal_notified_at.is_(None)], cut
+        )
+        refusals = [r.verification_refused, r.awaiting_bank_account, r.notice_refused]
+        tests += [Test(Reason.refused_by_external_system, flag.is_(True)) for flag in refusals]
+    else:
+        waiting = r.stage == EmergencyStage.awaiting_approval
+        tests.append(
+            Test(Reason.waiting_on_person, and_(waiting, _waited(r, cut.approval_waited_before)))
+        )
+        unpaid = r.stage.in_([s.value for s in UNPAID])
+        tests += [
+            Test(Reason.overdue, and_(unpaid, r.pay_by <= cut.now), r.pay_by),
+            Test(Reason.due_soon, and_(unpaid, r.pay_by > cut.now,
+                                       r.pay_by <= cut.payout_soon_until), r.pay_by),
+        ]  # fmt: skip
+        following = r.stage.in_([EmergencyStage.paid.value, EmergencyStage.follow_up.value])
+        tests += _deadline(r.follow_up_due, [following, r.reviewed_at.is_(None)], cut)
+        tests += [
+            Test(Reason.refused_by_external_system, r.stage == EmergencyStage.awaiting_account),
+            Test(Reason.refused_by_external_system, r.notice_refused.is_(True)),
+            Test(Reason.waiting_for_funds, r.stage == EmergencyStage.awaiting_funds),
+        ]
+    tests.append(
+        Test(
+            Reason.engine_problem,
+            or_(
+                r.stage == Stage.halted, and_(r.engine_problem.is_not(None), r.engine_problem != "")
+            ),
+        )
+    )
+    return tests
+
+
+def _case_tables(kind: str | None) -> list:
+    return [t for k, t in (("application", CaseRecord), ("emergency", EmergencyRecord))
+            if kind in (None, k)]  # fmt: skip
+
+
+def _open(table, *, jurisdiction: str, township: str | None, query):
+    """``open_cases``' cases: live, or halted, of the jurisdiction (and township). Their
+    stages named rather than the closed ones excluded, so that the index on the stage finds
+    them; an approval not yet paid and a refusal not yet sent, by the index on the stage and
+    those moments (``ix_case_record_unfinished``)."""
+    if table is CaseRecord:
+        stages = {*OPEN_STAGES, Stage.halted}
+        where = or_(
+            table.stage.in_(sorted(stages)),
+            and_(table.stage == Stage.approved, table.first_payment_at.is_(None)),
+            and_(table.stage == Stage.refused, table.refusal_notified_at.is_(None)),
+        )
+    else:
+        where = table.stage.in_(sorted({*EMERGENCY_OPEN, EmergencyStage.halted}))
+    query = within(query.where(where), table, jurisdiction=jurisdiction)
+    return query if township is None else query.where(table.township == township)
+
+
+def _retrying(table):
+    return ActivityRetry.case_no == table.case_no
+
+
+def stuck_counts(
+    session: Session, *, jurisdiction: str, township: str | None, kind: str | None, cut: Cutoffs
+) -> tuple[dict[str, Counter], int, set[str]]:
+    """The open cases' rows of the list counted by township and reason, how many cases have
+    any, and the approved-unregistered cases among those (``not_registered`` counts them
+    too)."""
+    counted: dict[str, Counter] = {}
+    cases, overlap = 0, 0
+    for table in _case_tables(kind):
+        tests = _tests(table, cut)
+        retrying = select(ActivityRetry.case_no).where(_retrying(table)).exists()
+        stuck = or_(retrying, *(t.where for t in tests))
+        columns = [func.sum(case((t.where, 1), else_=0)) for t in tests]
+        columns.append(func.sum(case((stuck, 1), else_=0)))
+        unregistered = [] if table is EmergencyRecord else [and_(stuck, *not_in_register())]
+        columns += [func.sum(case((u, 1), else_=0)) for u in unregistered]
+        query = _open(table, jurisdiction=jurisdiction, township=township,
+                      query=select(table.township, *columns)).group_by(table.township)  # fmt: skip
+        for town, *sums in session.exec(query):
+            by_reason = counted.setdefault(town, Counter())
+            for test, n in zip(tests, sums, strict=False):
+                by_reason[test.reason] += n or 0
+            cases += sums[len(tests)] or 0
+            overlap += sum(n or 0 for n in sums[len(tests) + 1 :])
+        # The calls waiting for a retry are few: the open cases among theirs.
+        retries = Counter(session.exec(select(ActivityRetry.case_no)))
+        if retries:
+            query = _open(table, jurisdiction=jurisdiction, township=township,
+                          query=select(table.township, table.case_no))  # fmt: skip
+            for town, case_no in session.exec(query.where(table.case_no.in_(retries))):
+                counted.setdefault(town, Counter())[Reason.retrying] += retries[case_no]
+    return counted, cases, overlap
+
+
+def stuck_case_numbers(
+    session: Session, *, jurisdiction: str, township: str | None, kind: str | None,
+    cut: Cutoffs, reason: Reason, first: int,
+) -> set[str]:  # fmt: skip
+    """The open cases whose rows of ``reason`` come first in the list's order (its deadline,
+    then since when it waits): the ``first`` of each test, among which are the reason's first
+    ``first`` rows."""
+    found: set[str] = set()
+    for table in _case_tables(kind):
+        tests = [t for t in _tests(table, cut) if t.reason == reason]
+        if reason == Reason.retrying:
+            tests.append(
+                Test(reason, select(ActivityRetry.case_no).where(_retrying(table)).exists())
+            )
+        for test in tests:
+            order = [*([test.due] if test.due is not None else []), _since(table), table.case_no]
+            query = _open(table, jurisdiction=jurisdiction, township=township,
+                          query=select(table.case_no).where(test.where))  # fmt: skip
+            found.update(session.exec(query.order_by(*order).limit(first)))
+    return found
+
+
+def not_registered_rows(
+    session: Session, *, jurisdiction: str, township: str | None, first: int | None
+) -> tuple[list[Stuck], dict[str, int]]:
+    """``payroll_problems``' approved cases missing from the register, counted by township, and
+    the ``first`` of them in the list's order (by first payment)."""
+    c = CaseRecord
+    where = [*not_in_register(), *([c.township == township] if township else [])]
+    counted = within(select(c.township, func.count()).where(*where), c, jurisdiction=jurisdiction)
+    counts = dict(session.exec(counted.group_by(c.township)).all())
+    rows = []
+    if first:
+        query = within(
+            select(c.case_no, c.assistance_type, c.township, c.first_payment_at).where(*where),
+            c, jurisdiction=jurisdiction,
+        ).order_by(c.first_payment_at, c.case_no).limit(first)  # fmt: skip
+        rows = [
+            not_registered(case_no=n, assistance_type=t, township=town, since=paid)
+            for n, t, town, paid in session.exec(query)
+        ]
+    return rows, counts
