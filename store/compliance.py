@@ -5,7 +5,10 @@ and PostgreSQL alike; the counting is ``domain.compliance``'s.
 Sized for a district's year (100,000 cases in well under a second): the database gives each
 timestamp a deadline is compared with as its Asia/Shanghai date (a date comes back parsed in
 C, a timestamp at a Python call each), and the cases stream in chunks while they are counted
-(built all at once, 100,000 tuples keep Python's cycle collector walking them)."""
+(built all at once, 100,000 tuples keep Python's cycle collector walking them). On SQLite the
+applications and emergencies are read from indexes holding exactly the columns read here
+(``ix_case_record_compliance``, ``ix_emergency_record_compliance``, migration 0019), not from
+the wide rows: a column read here and missing there sends the read back to the table."""
 
 from collections.abc import Iterator
 from datetime import date, datetime

@@ -21,6 +21,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
 from api.main import create_app
@@ -60,7 +61,7 @@ from services.compliance import build_report
 from store import reserve
 from store.calendar import publish_year
 from store.compliance import application_facts, emergency_facts, reserve_facts
-from store.db import session_scope
+from store.db import get_engine, session_scope
 from store.tables import CaseRecord, EmergencyRecord, TownshipRow
 from tests.helpers.actors import APPROVER, ASSISTANT, COORDINATOR, OFFICER
 from tests.helpers.actors import headers as bearer
@@ -1124,3 +1125,37 @@ def test_the_one_csv_writer_keeps_numbers_numbers_and_every_formula_text():
     ]
     # Every cell quoted: a separator of another locale (;) never starts a cell.
     assert b'"a;=1+1"' in written
+
+
+def test_the_store_reads_applications_and_emergencies_from_their_indexes_alone(database_url):
+    """On SQLite the report's rows come from the indexes holding exactly the columns it reads
+    (migration 0019), never from the wide rows, for the district and for a township: a column
+    read and not indexed would send the read back to the table."""
+    engine = get_engine(database_url)
+    read: list[tuple[str, tuple]] = []
+
+    def seen(connection, cursor, statement, parameters, context, executemany):
+        if "FROM case_record" in statement or "FROM emergency_record" in statement:
+            read.append((statement, parameters))
+
+    period = Period(D(2025, 1, 1), D(2025, 12, 31), utc(2026, 1, 15))
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with session_scope(database_url) as session:
+            for township in (None, f"{DISTRICT}001"):
+                where = {"jurisdiction": DISTRICT, "township": township, "period": period}
+                list(application_facts(session, assistance_type=None, **where))
+                list(emergency_facts(session, **where))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(read) == 4
+    with engine.connect() as connection:
+        plans = [
+            " ".join(
+                row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", args)
+            )
+            for sql, args in read
+        ]
+    assert "COVERING INDEX ix_case_record_compliance" in plans[0], plans
+    assert "COVERING INDEX ix_emergency_record_compliance" in plans[1], plans
+    assert "COVERING INDEX ix_case_record_compliance (township=?)" in plans[2], plans
