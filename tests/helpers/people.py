@@ -2,7 +2,6 @@
 database, the simulators and the dev server."""
 
 import random
-from datetime import datetime, timedelta
 
 from domain.identity import check_digit
 
@@ -11,28 +10,36 @@ from domain.identity import check_digit
 _unseeded = random.SystemRandom()
 
 
-_serial = iter(range(1, 10**6))
-_marked_serial = iter(range(1, 10**6))
+_issued: dict[tuple[str, bool], int] = {}
+
+
+def _next(born: str, *, marked: bool) -> int:
+    """How many numbers of this birth date (marked or not) the session has issued so far."""
+    n = _issued.get((born, marked), 0)
+    _issued[born, marked] = n + 1
+    return n
 
 
 def id_number(born: str = "19800101", region: str = "370305") -> str:
-    """A fresh, valid resident ID number (GB 11643 check digit) for a test person: never the
-    same twice in a session (after every 900 people of a birth date, the next are born a day
-    later). Its sequence digits are below 900: the verification simulator finds nothing
-    against its household."""
-    serial = next(_serial)
-    day = datetime.strptime(born, "%Y%m%d") + timedelta(days=serial // 900)
-    first17 = f"{region}{day:%Y%m%d}{serial % 900:03d}"
+    """A fresh, valid resident ID number (GB 11643 check digit) for a test person born on
+    ``born`` exactly (ages on a birthday are right): never the same twice in a session (a
+    birth date's people past its 900th are registered in the next region codes). Its sequence
+    digits are below 900: the verification simulator finds nothing against its household."""
+    serial = _next(born, marked=False)
+    first17 = f"{_region(region, serial // 900)}{born}{serial % 900:03d}"
     return first17 + check_digit(first17)
+
+
+def _region(region: str, shift: int) -> str:
+    return f"{int(region) + shift:06d}"
 
 
 def marked_id_number(born: str = "19800101", region: str = "370305") -> str:
     """A fresh ID number the verification simulator marks (sequence digits 9xx): its
     household's report has a vehicle and savings above the limit, so the case shows
     findings."""
-    serial = next(_marked_serial)
-    day = datetime.strptime(born, "%Y%m%d") + timedelta(days=serial // 100)
-    first17 = f"{region}{day:%Y%m%d}{900 + serial % 100:03d}"
+    serial = _next(born, marked=True)
+    first17 = f"{_region(region, serial // 100)}{born}{900 + serial % 100:03d}"
     return first17 + check_digit(first17)
 
 
