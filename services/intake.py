@@ -284,25 +284,11 @@ async def take_next_step(
     start, opened = await db.read(
         _emergency_family, emergency_no=emergency_no, assistance_type=assistance_type, ring=ring
     )
-    if opened is not None:
-        return NextStepTaken(case_no=opened, linked=True)
-    application = ApplicationIntake(
-        assistance_type=assistance_type,
-        township=start.township,
-        village=start.village,
-        channel=Channel.proactive,
-        applicant=start.applicant,
-        household=start.household,
-        reason=f"急难型临时救助 {emergency_no} 补办确认后转入 ({start.cause}: {start.situation})"[
-            :2000
-        ],
-        bank_account=start.bank_account,
-        emergency_no=emergency_no,
-    )
-    view = await accept_application(
-        db=db, client=client, settings=settings, user=user, application=application
-    )
-    return NextStepTaken(case_no=view.case_no)
+    reason = f"急难型临时救助 {emergency_no} 补办确认后转入 ({start.cause}: {start.situation})"
+    return await _proactive(
+        db=db, client=client, settings=settings, user=user, start=start, opened=opened,
+        assistance_type=assistance_type, reason=reason[:2000], emergency_no=emergency_no,
+    )  # fmt: skip
 
 
 async def open_for_family(
@@ -315,18 +301,26 @@ async def open_for_family(
     start, opened = await db.read(
         _family_of, source=source, assistance_type=assistance_type, ring=settings.key_ring()
     )
+    return await _proactive(
+        db=db, client=client, settings=settings, user=user, start=start, opened=opened,
+        assistance_type=assistance_type, reason=reason,
+    )  # fmt: skip
+
+
+async def _proactive(
+    *, db: Database, client: Client, settings: Settings, user: Actor,
+    start: CaseStart | EmergencyStart, opened: str | None, assistance_type: AssistanceType,
+    reason: str, emergency_no: str | None = None,
+) -> NextStepTaken:  # fmt: skip
+    """主动发现: the family of ``start`` applies (channel ``proactive``), unless the household
+    already has ``opened`` (a case of the type, or a recipient household): linked to it."""
     if opened is not None:
         return NextStepTaken(case_no=opened, linked=True)
     application = ApplicationIntake(
-        assistance_type=assistance_type,
-        township=start.township,
-        village=start.village,
-        channel=Channel.proactive,
-        applicant=start.applicant,
-        household=start.household,
-        reason=reason,
-        bank_account=start.bank_account,
-    )
+        assistance_type=assistance_type, township=start.township, village=start.village,
+        channel=Channel.proactive, applicant=start.applicant, household=start.household,
+        reason=reason, bank_account=start.bank_account, emergency_no=emergency_no,
+    )  # fmt: skip
     view = await accept_application(
         db=db, client=client, settings=settings, user=user, application=application
     )
