@@ -5,6 +5,7 @@ its Web UI hold ciphertext only)."""
 import contextlib
 import os
 from collections.abc import Sequence
+from typing import Any
 
 from temporalio.api.common.v1 import Payload
 from temporalio.client import (
@@ -198,14 +199,20 @@ async def start_reissue(client: Client, reissue: Reissue, *, task_queue: str) ->
     """Start the re-issue's workflow, named by its key (the bank pays a key once): a run that
     failed or was terminated is run again, one that completed has recorded its answer. False
     when it runs or ran already."""
+    return await _start_once(
+        client, ReissueWorkflow.run, reissue, id=reissue_workflow_id(reissue.key),
+        task_queue=task_queue,
+    )  # fmt: skip
+
+
+async def _start_once(client: Client, run: Any, arg: Any, *, id: str, task_queue: str) -> bool:
+    """Start a workflow named by what it does once: a run that failed or was terminated is run
+    again; False when one runs or completed already."""
     try:
         await client.start_workflow(
-            ReissueWorkflow.run,
-            reissue,
-            id=reissue_workflow_id(reissue.key),
-            task_queue=task_queue,
+            run, arg, id=id, task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-        )
+        )  # fmt: skip
     except WorkflowAlreadyStartedError:
         return False
     return True
@@ -220,17 +227,10 @@ def review_workflow_id(review_no: str) -> str:
 
 async def start_review(client: Client, start: ReviewStart, *, task_queue: str) -> bool:
     """Start the review's workflow, named by its number: False when it runs or ran already."""
-    try:
-        await client.start_workflow(
-            ReviewWorkflow.run,
-            start,
-            id=review_workflow_id(start.review_no),
-            task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-        )
-    except WorkflowAlreadyStartedError:
-        return False
-    return True
+    return await _start_once(
+        client, ReviewWorkflow.run, start, id=review_workflow_id(start.review_no),
+        task_queue=task_queue,
+    )  # fmt: skip
 
 
 async def ensure_review_schedule(client: Client, *, task_queue: str, hour: int) -> None:
